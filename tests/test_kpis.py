@@ -1,0 +1,202 @@
+"""KPI tiles: period arithmetic, hand-worked values, previous period, flags, KM tile, empty periods."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.kpis import KPI_COLUMNS, kpi_tiles, period_bounds
+from analytics.proportions import wilson_ci
+from analytics.settings import Settings
+
+
+def make_sessions(rows: list[dict]) -> pd.DataFrame:
+    """A derived session table (the columns of derive_sessions) from a few hand-written rows."""
+    df = pd.DataFrame(rows)
+    n = len(df)
+
+    def col(name, default):
+        return df[name] if name in df else pd.Series([default] * n, dtype="object")
+
+    base = pd.to_numeric(col("baseline_pain", pd.NA), errors="coerce").astype("Int64")
+    follow = pd.to_numeric(col("followup_pain", pd.NA), errors="coerce").astype("Int64")
+    response = (100 * (base - follow) / base.where(base > 0)).astype("Float64")
+    interval = pd.to_numeric(col("interval_days", pd.NA), errors="coerce").astype("Int64")
+    out = pd.DataFrame({
+        "patient_id": col("patient_id", "p").astype("str"),
+        "session_date": pd.to_datetime(col("session_date", "2025-01-01"), format="ISO8601").astype("datetime64[s]"),
+        "session_id": pd.Series([f"s{i}" for i in range(n)], dtype="str"),
+        "site": col("site", "north").astype("str"),
+        "practitioner_id": col("practitioner_id", "dr1").astype("str"),
+        "indication": col("indication", "neck_pain").astype("str"),
+        "product": col("product", "onabotulinumtoxinA").astype("str"),
+        "total_units": pd.to_numeric(col("total_units", 100.0)).astype("float64"),
+        "muscles": col("muscles", "trapezius").astype("str"),
+        "baseline_pain": base,
+        "followup_pain": follow,
+        "onset_days": pd.to_numeric(col("onset_days", pd.NA), errors="coerce").astype("Int64"),
+        "peak_days": pd.to_numeric(col("peak_days", pd.NA), errors="coerce").astype("Int64"),
+        "wearing_off_days": pd.to_numeric(col("wearing_off_days", pd.NA), errors="coerce").astype("Int64"),
+        "pgic": pd.Series([pd.NA] * n, dtype="Int64"),
+        "adverse_events": col("adverse_events", pd.NA).astype("str").where(col("adverse_events", pd.NA).notna()),
+        "cycle": pd.to_numeric(col("cycle", 1)).astype("Int64"),
+        "interval_days": interval,
+        "short_interval": (interval < 84).fillna(False).astype(bool),
+        "booster": (interval < 28).fillna(False).astype(bool),
+        "response_pct": response,
+        "has_response": response.notna().astype(bool),
+        "responder": (response >= 30).astype("boolean"),
+        "substantial": (response >= 50).astype("boolean"),
+    })
+    out["onset_within"] = (out["onset_days"] <= 3).astype("boolean")
+    out["peak_within"] = (out["peak_days"] <= 14).astype("boolean")
+    out["duration_days"] = pd.to_numeric(col("duration_days", pd.NA), errors="coerce").astype("Float64")
+    out["duration_event"] = col("duration_event", False).astype(bool)
+    ae = out["adverse_events"]
+    out["any_adverse_event"] = (ae.str.replace("none", "", regex=False).str.strip(";") != "").astype("boolean")
+    out.loc[ae.isna(), "any_adverse_event"] = pd.NA
+    return out
+
+
+def tile(table, kpi):
+    return table.set_index("kpi").loc[kpi]
+
+
+def test_period_bounds_same_length_before():
+    s = make_sessions([{"session_date": "2025-01-01"}])
+    p = period_bounds(s, "2025-03-01", "2025-03-31")
+    assert p.days == 31
+    assert p.previous_end == pd.Timestamp("2025-02-28")
+    assert p.previous_start == pd.Timestamp("2025-01-29")  # 31 days: Jan 29 .. Feb 28
+    assert (p.previous_end - p.previous_start).days + 1 == 31
+
+
+def test_period_defaults_to_data_and_as_of():
+    s = make_sessions([{"session_date": "2025-01-10"}, {"session_date": "2025-02-09"}])
+    p = period_bounds(s)
+    assert p.start == pd.Timestamp("2025-01-10") and p.end == pd.Timestamp("2025-02-09")
+    p = period_bounds(s, settings=Settings(as_of=pd.Timestamp("2025-03-01").date()))
+    assert p.end == pd.Timestamp("2025-03-01")
+    with pytest.raises(ValueError):
+        period_bounds(s, "2025-02-01", "2025-01-01")
+
+
+@pytest.fixture
+def two_periods():
+    # Previous period (Jan 1-10): 2 patients, 2 sessions. Current (Jan 11-20): 3 patients, 4 sessions.
+    rows = [
+        {"patient_id": "a", "session_date": "2025-01-02", "baseline_pain": 10, "followup_pain": 9,
+         "adverse_events": "none"},
+        {"patient_id": "b", "session_date": "2025-01-05", "baseline_pain": 10, "followup_pain": 5,
+         "adverse_events": "headache", "onset_days": 2, "duration_days": 60, "duration_event": True},
+        {"patient_id": "a", "session_date": "2025-01-11", "baseline_pain": 8, "followup_pain": 4,  # 50%
+         "onset_days": 3, "peak_days": 14, "interval_days": 9, "adverse_events": "none",
+         "duration_days": 100, "duration_event": True},
+        {"patient_id": "b", "session_date": "2025-01-15", "baseline_pain": 10, "followup_pain": 8,  # 20%
+         "onset_days": 5, "peak_days": 20, "interval_days": 10, "adverse_events": "dysphagia;headache"},
+        {"patient_id": "c", "session_date": "2025-01-18", "baseline_pain": 10, "followup_pain": 6,  # 40%
+         "onset_days": 7, "interval_days": 120, "duration_days": 80, "duration_event": False},
+        {"patient_id": "c", "session_date": "2025-01-20 15:30", "baseline_pain": 0, "followup_pain": 0,
+         "adverse_events": "none", "interval_days": 2},  # no response (baseline 0); end day counts
+        {"patient_id": "d", "session_date": "2025-01-21"},  # after the period
+    ]
+    return make_sessions(rows)
+
+
+def test_hand_worked_tiles(two_periods):
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", km_median=lambda t, e: (80.0, 60.0, np.nan))
+    assert list(t.columns) == KPI_COLUMNS
+    assert t.attrs["period"]["previous_start"] == "2025-01-01"
+    assert t.attrs["period"]["previous_end"] == "2025-01-10"
+
+    assert tile(t, "patients")[["value", "previous", "change"]].tolist() == [3, 2, 1]
+    assert tile(t, "sessions")[["value", "previous", "change"]].tolist() == [4, 2, 2]
+
+    rr = tile(t, "responder_rate")  # responders 50% and 40% of 3 with a response
+    lo, hi = wilson_ci(2, 3)
+    assert rr["value"] == pytest.approx(2 / 3) and rr["n"] == 3
+    assert rr["ci_low"] == pytest.approx(lo) and rr["ci_high"] == pytest.approx(hi)
+    assert rr["previous"] == pytest.approx(0.5) and rr["previous_n"] == 2
+    assert rr["change"] == pytest.approx(2 / 3 - 0.5)
+    assert rr["unit"] == "proportion"
+
+    assert tile(t, "median_response_pct")["value"] == pytest.approx(40.0)  # of 50, 20, 40
+    assert tile(t, "median_response_pct")["previous"] == pytest.approx(30.0)  # mean of 10 and 50
+    assert tile(t, "median_onset_days")["value"] == 5.0
+    assert tile(t, "median_peak_days")["value"] == 17.0  # mean of the two middle values 14, 20
+    assert tile(t, "median_peak_days")["n"] == 2
+    assert math.isnan(tile(t, "median_peak_days")["previous"])
+
+    km = tile(t, "median_duration_days")
+    assert km["value"] == 80.0 and km["ci_low"] == 60.0 and math.isnan(km["ci_high"]) and km["n"] == 2
+
+    si = tile(t, "short_interval_share")  # intervals 9, 10, 120, 2 -> 3 short of 4
+    assert si["value"] == pytest.approx(0.75) and si["n"] == 4
+    assert si["previous_n"] == 0 and math.isnan(si["previous"])
+
+    ae = tile(t, "adverse_event_rate")  # recorded on 3 sessions (one is NA), 1 with an event
+    assert ae["value"] == pytest.approx(1 / 3) and ae["n"] == 3
+    assert ae["previous"] == pytest.approx(0.5)
+
+    assert math.isnan(tile(t, "patients_flagged")["value"])
+
+
+def test_km_tile_passes_responder_durations_only(two_periods):
+    seen = []
+
+    def fake_km(times, events):
+        seen.append((times.tolist(), events.tolist()))
+        return {"median": 100.0, "ci_low": 80.0, "ci_high": None}
+
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", km_median=fake_km)
+    # current period first (responders a 50% and c 40%), then the previous one (b 50%)
+    assert seen == [([100.0, 80.0], [True, False]), ([60.0], [True])]
+    km = tile(t, "median_duration_days")
+    assert km["value"] == 100.0 and km["ci_low"] == 80.0 and math.isnan(km["ci_high"])
+    assert km["previous"] == 100.0  # the fake answers the same for the previous period's one duration
+
+
+def test_km_tile_real_module_when_present(two_periods):
+    pytest.importorskip("analytics.kaplan_meier")
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20")
+    km = tile(t, "median_duration_days")
+    # durations 100 (event) and 80 (censored): S drops to 0 at 100 -> KM median 100 days
+    assert km["value"] == pytest.approx(100.0)
+
+
+def test_flags_table_int_and_callable(two_periods):
+    flags = pd.DataFrame({"patient_id": ["a", "c", "z"], "flag": ["diminished", "watch", "diminished"]})
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=flags, km_median=lambda t, e: None)
+    f = tile(t, "patients_flagged")
+    assert f["value"] == 2 and math.isnan(f["previous"])  # z not seen in the period
+
+    blank = flags.assign(flag=["diminished", None, "watch"])
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=blank, km_median=lambda t, e: None)
+    assert tile(t, "patients_flagged")["value"] == 1
+
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=7, km_median=lambda t, e: None)
+    assert tile(t, "patients_flagged")["value"] == 7
+
+    calls = []
+
+    def flagger(history):
+        calls.append(history["session_date"].max())
+        return pd.DataFrame({"patient_id": sorted(history["patient_id"].unique())[:1]})
+
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=flagger, km_median=lambda t, e: None)
+    f = tile(t, "patients_flagged")
+    assert f["value"] == 1 and f["previous"] == 1 and f["change"] == 0
+    assert calls[0] <= pd.Timestamp("2025-01-20 23:59") and calls[1] <= pd.Timestamp("2025-01-10")
+
+
+def test_empty_period_gives_zero_counts_and_missing_rates(two_periods):
+    t = kpi_tiles(two_periods, start="2026-01-01", end="2026-01-31", km_median=lambda t, e: 1.0)
+    assert tile(t, "patients")["value"] == 0 and tile(t, "sessions")["value"] == 0
+    assert math.isnan(tile(t, "responder_rate")["value"]) and tile(t, "responder_rate")["n"] == 0
+    assert math.isnan(tile(t, "median_duration_days")["value"])
+
+
+def test_empty_table():
+    empty = make_sessions([{"session_date": "2025-01-01"}]).iloc[:0]
+    t = kpi_tiles(empty, start="2025-01-01", end="2025-01-31")
+    assert len(t) == 10 and (t.loc[t["kpi"].isin(["patients", "sessions"]), "value"] == 0).all()
