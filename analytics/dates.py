@@ -1,0 +1,122 @@
+"""Dates as clinics write them: ISO, day-first or month-first, with the order read from the data or chosen.
+
+`04/05/2025` is 4 May in London and April 5 in Boston. The order is taken from the file itself (a first
+number above 12 means day-first, a second number above 12 means month-first); when no value tells and some
+are ambiguous, the user must choose: nothing is guessed.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+DAYFIRST, MONTHFIRST = "dayfirst", "monthfirst"
+
+_ISO = r"^\s*(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?\s*$"
+_NUMERIC = r"^\s*(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<y>\d{4}|\d{2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?\s*$"
+_NAMED = r"^\s*(?P<d>\d{1,2})[ \-/]?(?P<mon>[A-Za-z]{3,9})\.?[ \-/,]+(?P<y>\d{4})\s*$"
+_MONTHS = {name: index for index, names in enumerate(
+    [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
+     ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+     ("dec", "december")], start=1) for name in names}
+
+
+class AmbiguousDates(Exception):
+    """Some dates read both ways and nothing in the file says which order it uses."""
+
+
+def detect_order(texts: list[pd.Series]) -> str | None:
+    """'dayfirst' or 'monthfirst' when the file shows it, None when no value needs the order.
+
+    Raises AmbiguousDates when ambiguous values exist and nothing decides, or when the file shows both orders.
+    """
+    day_first = month_first = ambiguous = 0
+    example = ""
+    for series in texts:
+        parts = series.str.extract(_NUMERIC).dropna()
+        if parts.empty:
+            continue
+        a, b = parts["a"].astype(int), parts["b"].astype(int)
+        day_first += int(((a > 12) & (b <= 12)).sum())
+        month_first += int(((b > 12) & (a <= 12)).sum())
+        both_small = (a <= 12) & (b <= 12) & (a != b)
+        ambiguous += int(both_small.sum())
+        if both_small.any() and not example:
+            example = series.loc[both_small[both_small].index[0]].strip()
+    if day_first and month_first:
+        raise AmbiguousDates(
+            f"The dates use both orders: {day_first} read only as day-first and {month_first} only as "
+            "month-first. Choose the order the file uses (day-first or month-first); the other dates will "
+            "be listed as rejected.")
+    if day_first:
+        return DAYFIRST
+    if month_first:
+        return MONTHFIRST
+    if ambiguous:
+        raise AmbiguousDates(
+            f"Dates such as {example} can be read as day-first or month-first and no date in the file tells "
+            "which. Choose the order (day-first, as 14/03/2025, or month-first, as 03/14/2025).")
+    return None
+
+
+def parse_dates(values: pd.Series, order: str | None) -> tuple[pd.Series, pd.Series]:
+    """Parsed dates (datetime64[s], NaT where blank or bad) and a reason per bad cell (empty where fine)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values.dt.normalize().astype("datetime64[s]")
+        return parsed, pd.Series("", index=values.index, dtype="str")
+    text = values.astype("str").fillna("").str.strip()
+    parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    todo = parsed.isna() & (text != "")
+    reasons = pd.Series("", index=values.index, dtype="str")
+    if todo.any():
+        rest = text[todo]
+        year = pd.Series(np.nan, index=rest.index)
+        month = year.copy()
+        day = year.copy()
+        recognised = pd.Series(False, index=rest.index)
+
+        iso = rest.str.extract(_ISO)
+        ok = iso["y"].notna()
+        year[ok], month[ok], day[ok] = iso.loc[ok, "y"].astype(float), iso.loc[ok, "m"].astype(float), \
+            iso.loc[ok, "d"].astype(float)
+        recognised |= ok
+
+        numeric = rest.str.extract(_NUMERIC)
+        ok = numeric["a"].notna() & ~recognised
+        if ok.any():
+            a, b = numeric.loc[ok, "a"].astype(float), numeric.loc[ok, "b"].astype(float)
+            y = numeric.loc[ok, "y"].astype(float)
+            y = y.where(y >= 100, 2000 + y)
+            if order == MONTHFIRST:
+                first_is_day = pd.Series(False, index=a.index)
+            elif order == DAYFIRST:
+                first_is_day = pd.Series(True, index=a.index)
+            else:  # no order needed: only values that read one way (or day == month) reach here
+                first_is_day = (a > 12) | (a == b)
+            day[ok] = a.where(first_is_day, b)
+            month[ok] = b.where(first_is_day, a)
+            year[ok] = y
+            recognised |= ok
+
+        named = rest.str.extract(_NAMED)
+        ok = named["d"].notna() & ~recognised
+        if ok.any():
+            month_number = named.loc[ok, "mon"].str.lower().map(_MONTHS)
+            ok_named = month_number.notna()
+            index = ok_named[ok_named].index
+            day[index] = named.loc[index, "d"].astype(float)
+            month[index] = month_number[index].astype(float)
+            year[index] = named.loc[index, "y"].astype(float)
+            recognised[index] = True
+
+        built = pd.to_datetime(
+            pd.DataFrame({"year": year, "month": month, "day": day}).where(recognised), errors="coerce")
+        parsed[todo] = built
+        reasons[todo & ~recognised.reindex(values.index, fill_value=False)] = \
+            "not a date (write it as 2025-03-14, or 14/03/2025 with one order for the whole file)"
+        impossible = todo & recognised.reindex(values.index, fill_value=False) & parsed.isna()
+        if order:
+            label = "day-first" if order == DAYFIRST else "month-first"
+            reasons[impossible] = f"not a real calendar date when read {label}"
+        else:
+            reasons[impossible] = "not a real calendar date"
+    return parsed.astype("datetime64[s]"), reasons

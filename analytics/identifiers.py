@@ -1,0 +1,98 @@
+"""The identifier guard and keyed pseudonymisation (data contract, section 4).
+
+The product works on de-identified records only. A column whose header or values look like a direct
+identifier stops the upload until the user drops it; patient codes that look like identifiers (an NHS number
+passing the modulus-11 check, an e-mail, a phone number) are refused unless the user asks to pseudonymise
+them with the clinic's secret key. Messages name columns, counts and line numbers, never the values.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .schema import IDENTIFIER_HEADERS, normalise_header
+
+_VALUE_PATTERNS = {
+    "e-mail addresses": r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$",
+    "phone numbers": r"^\s*(?:\+\d{1,3}[\s\-]?|0)(?:\(?\d{2,5}\)?[\s\-]?)\d{3,4}[\s\-]?\d{3,4}\s*$",
+    "web addresses": r"^(?:https?://|www\.)\S+$",
+    "IP addresses": r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$",
+    "postcodes": r"^[A-Za-z]{1,2}\d[A-Za-z\d]?\s+\d[A-Za-z]{2}$",
+    "social security numbers": r"^\d{3}-\d{2}-\d{4}$",
+}
+_TEN_DIGITS = r"^\s*(\d{3})[\s\-]?(\d{3})[\s\-]?(\d{4})\s*$"
+PSEUDONYM_PREFIX = "px-"
+
+
+@dataclass(frozen=True)
+class IdentifierFinding:
+    """One column that looks identifying, and why (no values)."""
+
+    column: str
+    reason: str
+    lines: tuple[int, ...] = ()
+
+    def message(self) -> str:
+        where = ""
+        if self.lines:
+            shown = ", ".join(str(n) for n in self.lines[:5])
+            where = f" (lines {shown}{', ...' if len(self.lines) > 5 else ''})"
+        return f"'{self.column}': {self.reason}{where}"
+
+
+def header_reason(header: str) -> str | None:
+    """Why a header names a direct identifier, or None."""
+    key = normalise_header(header)
+    for pattern, what in IDENTIFIER_HEADERS:
+        if re.search(pattern, key):
+            return f"the header looks like {what}"
+    return None
+
+
+def nhs_number_mask(values: pd.Series) -> pd.Series:
+    """True where a value is ten digits passing the NHS modulus-11 check."""
+    digits = values.astype("str").str.extract(_TEN_DIGITS)
+    ok = digits[0].notna()
+    mask = pd.Series(False, index=values.index)
+    if not ok.any():
+        return mask
+    joined = (digits.loc[ok, 0] + digits.loc[ok, 1] + digits.loc[ok, 2]).to_numpy(dtype="U10")
+    matrix = np.frombuffer(joined.astype("S10").tobytes(), dtype=np.uint8).reshape(-1, 10) - 48
+    total = (matrix[:, :9] * np.arange(10, 1, -1)).sum(axis=1)
+    check = 11 - total % 11
+    check = np.where(check == 11, 0, check)
+    mask.loc[ok] = (check != 10) & (check == matrix[:, 9])
+    return mask
+
+
+def value_findings(column: str, values: pd.Series, lines: np.ndarray) -> list[IdentifierFinding]:
+    """Identifier-like values in one text column: counts and line numbers, never the values themselves."""
+    text = values.astype("str").fillna("").str.strip()
+    text = text[text != ""]
+    if text.empty:
+        return []
+    findings = []
+    checks = {"NHS numbers": nhs_number_mask(text)}
+    for what, pattern in _VALUE_PATTERNS.items():
+        checks[what] = text.str.contains(pattern, regex=True)
+    for what, mask in checks.items():
+        count = int(mask.sum())
+        if count:
+            found_lines = tuple(int(n) for n in lines[mask[mask].index.to_numpy()][:20])
+            findings.append(IdentifierFinding(column, f"{count} value(s) look like {what}", found_lines))
+    return findings
+
+
+def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
+    """Keyed HMAC-SHA256 codes: the same patient and key give the same code in every upload."""
+    uniques = values.dropna().unique()
+    codes = {
+        value: PSEUDONYM_PREFIX + hmac.new(key, str(value).strip().encode("utf-8"), hashlib.sha256).hexdigest()[:20]
+        for value in uniques
+    }
+    return values.map(codes).astype("str")

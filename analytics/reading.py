@@ -1,0 +1,347 @@
+"""Turn a file's bytes into a raw table: format, encoding, BOM, separator and line numbers, nothing more.
+
+Validation happens later (see `ingest.py`). Here every data row keeps the number of the line it stood on in
+the user's file (the header is line 1), so every problem can be reported where the user will find it.
+Clean CSV files go through pyarrow's fast reader; a file whose rows do not line up with its lines (wrong
+number of values, quoted line breaks) is read again with Python's csv module to get exact line numbers.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+SEPARATORS = (",", ";", "\t", "|")
+SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+# Cell texts that mean "no value"; pyarrow and our own parsers both treat them as blank.
+BLANK_TOKENS = ("", "NA", "N/A", "n/a", "na", "NULL", "null", "NaN", "nan", "#N/A", "-")
+
+
+class FileRefused(Exception):
+    """The whole file cannot be used; the message says why in plain words."""
+
+
+@dataclass
+class RawTable:
+    """The file's cells before validation: one column per header, and each row's line number."""
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+    headers: list[str]
+    file_format: str
+    encoding: str | None = None
+    separator: str | None = None
+    bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (line, reason) for rows that do not fit
+    blank_rows: int = 0
+
+
+def read_bytes(source: str | Path | bytes | BinaryIO, max_bytes: int | None = None) -> tuple[bytes, str]:
+    """The content and a display name of a path, bytes or an uploaded file object."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data, name = bytes(source), "upload"
+    elif isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.exists():
+            raise FileRefused(f"File not found: {path}")
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            raise FileRefused(_too_large(path.stat().st_size, max_bytes))
+        data, name = path.read_bytes(), path.name
+    else:
+        data = source.read()
+        name = getattr(source, "name", "upload")
+    if max_bytes is not None and len(data) > max_bytes:
+        raise FileRefused(_too_large(len(data), max_bytes))
+    return data, str(name)
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (f"The file is {size / 1048576:.1f} MB, over the limit of {limit / 1048576:.0f} MB "
+            "(set OUTCOMES_MAX_FILE_MB to change it, or split the file).")
+
+
+def sniff_format(data: bytes, name: str = "") -> str:
+    """'xlsx', 'parquet' or 'csv', from the content's first bytes (the name only breaks ties)."""
+    if data[:4] == b"PAR1":
+        return "parquet"
+    if data[:4] == b"PK\x03\x04":
+        return "xlsx"
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise FileRefused("This is an old Excel .xls file; save it as .xlsx or CSV and upload that.")
+    lowered = name.lower()
+    if lowered.endswith((".xlsx", ".parquet")):
+        raise FileRefused(f"'{name}' is named like a {lowered.rsplit('.', 1)[1]} file but its content is not one.")
+    return "csv"
+
+
+def read_table(source: str | Path | bytes | BinaryIO, name: str | None = None,
+               max_bytes: int | None = None) -> RawTable:
+    """Read any accepted format into a RawTable; raises FileRefused for a file that cannot be used at all."""
+    data, found_name = read_bytes(source, max_bytes)
+    name = name or found_name
+    if not data.strip():
+        raise FileRefused("The file is empty.")
+    file_format = sniff_format(data, name)
+    if file_format == "parquet":
+        return _read_parquet(data)
+    if file_format == "xlsx":
+        return _read_xlsx(data)
+    return _read_csv(data)
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Text and encoding name: UTF-8 (BOM or not), else Windows-1252; refuses binary or undecodable bytes."""
+    if b"\x00" in data[:65536]:
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            raise FileRefused("The file is saved as UTF-16; save it as UTF-8 CSV and upload that.")
+        raise FileRefused("The file holds binary bytes, not text: upload CSV, Excel .xlsx or Parquet.")
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as err:
+            raise FileRefused(f"The file says it is UTF-8 but byte {err.start + 3} is not valid UTF-8.") from None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as err:
+        raise FileRefused(f"Unreadable bytes at position {err.start}: the file is neither UTF-8 nor "
+                          "Windows-1252 text. Save it as UTF-8 CSV.") from None
+
+
+def detect_separator(header_line: str) -> str:
+    """The candidate separator that splits the header line into the most fields (comma wins ties)."""
+    counts = {sep: _count_outside_quotes(header_line, sep) for sep in SEPARATORS}
+    best = max(SEPARATORS, key=lambda sep: (counts[sep], sep == ","))
+    return best
+
+
+def _count_outside_quotes(line: str, sep: str) -> int:
+    count, quoted = 0, False
+    for char in line:
+        if char == '"':
+            quoted = not quoted
+        elif char == sep and not quoted:
+            count += 1
+    return count
+
+
+def _nonblank_line_numbers(raw: bytes) -> np.ndarray:
+    """1-based numbers of the lines that are not empty ('' or a lone carriage return)."""
+    buffer = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.flatnonzero(buffer == 10)
+    if len(buffer) and buffer[-1] != 10:
+        ends = np.append(ends, len(buffer))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    lengths = ends - starts
+    last_char = buffer[np.maximum(ends - 1, 0)]
+    empty = (lengths == 0) | ((lengths == 1) & (last_char == 13))
+    return np.flatnonzero(~empty) + 1
+
+
+def _unique_headers(headers: list[str]) -> list[str]:
+    """Headers made unique ('Notes', 'Notes (2)') and never blank ('column 3')."""
+    seen: dict[str, int] = {}
+    out = []
+    for index, header in enumerate(headers):
+        header = str(header).strip() or f"column {index + 1}"
+        if header in seen:
+            seen[header] += 1
+            header = f"{header} ({seen[header]})"
+        else:
+            seen[header] = 1
+        out.append(header)
+    return out
+
+
+def _read_csv(data: bytes) -> RawTable:
+    text, encoding = decode_text(data)
+    first_lines = text.lstrip("\r\n").split("\n", 1)
+    header_line = first_lines[0].rstrip("\r")
+    separator = detect_separator(header_line)
+    utf8 = text.encode("utf-8") if encoding == "cp1252" else (data[3:] if encoding == "utf-8-sig" else data)
+    fast = _read_csv_fast(utf8, separator)
+    if fast is not None:
+        table = fast
+    else:
+        table = _read_csv_exact(text, separator)
+    table.encoding, table.separator = encoding, separator
+    return table
+
+
+def _read_csv_fast(utf8: bytes, separator: str) -> RawTable | None:
+    """pyarrow's reader, used when every record is one line; None sends the file to the exact reader."""
+    invalid: list = []
+
+    def on_invalid(row) -> str:
+        invalid.append(row)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(utf8),
+            read_options=pacsv.ReadOptions(block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=separator, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types=None, null_values=list(BLANK_TOKENS), strings_can_be_null=False,
+                quoted_strings_can_be_null=False, timestamp_parsers=[]),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeDecodeError, ValueError):
+        return None
+    if invalid:
+        return None
+    lines = _nonblank_line_numbers(utf8)
+    if len(lines) != table.num_rows + 1:
+        return None  # a quoted value spans lines: line numbers need the exact reader
+    headers = _unique_headers(table.column_names)
+    table = table.rename_columns(headers)
+    frame = _arrow_to_frame(table)
+    return _drop_blank_rows(RawTable(frame, lines[1:], headers, "csv"))
+
+
+def _arrow_to_frame(table: pa.Table) -> pd.DataFrame:
+    """pandas frame keeping integers as nullable Int64 (blanks stay blank) and text as strings."""
+    mapping = {pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype(), pa.bool_(): pd.BooleanDtype()}
+    frame = table.to_pandas(types_mapper=mapping.get)
+    for name in frame.columns:
+        if frame[name].dtype == object:
+            frame[name] = frame[name].astype("str")
+    return frame
+
+
+def _read_csv_exact(text: str, separator: str) -> RawTable:
+    """Python's csv reader: slower, but knows the line each record starts on and keeps rows that do not fit."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    bad_rows: list[tuple[int, str]] = []
+    previous_end = 0
+    try:
+        for record in reader:
+            start = previous_end + 1
+            previous_end = reader.line_num
+            if not record or all(not cell.strip() for cell in record):
+                if header is not None and record:
+                    lines.append(start)
+                    rows.append([""] * len(header))
+                continue
+            if header is None:
+                header = record
+                continue
+            if len(record) > len(header) and not any(cell.strip() for cell in record[len(header):]):
+                record = record[: len(header)]
+            if len(record) != len(header):
+                bad_rows.append((start, f"has {len(record)} values but the header has {len(header)} columns"))
+                continue
+            rows.append(record)
+            lines.append(start)
+    except csv.Error as err:
+        raise FileRefused(f"The file cannot be read as CSV near line {reader.line_num}: {err}.") from None
+    if header is None:
+        raise FileRefused("The file has no header row.")
+    headers = _unique_headers(header)
+    frame = pd.DataFrame(rows, columns=headers, dtype="str") if rows else pd.DataFrame(
+        {h: pd.Series([], dtype="str") for h in headers})
+    return _drop_blank_rows(RawTable(frame, np.asarray(lines, dtype=np.int64), headers, "csv", bad_rows=bad_rows))
+
+
+def _drop_blank_rows(table: RawTable) -> RawTable:
+    """Rows with no value in any cell carry no data: they are counted, not validated."""
+    frame = table.frame
+    if frame.empty:
+        return table
+    filled = np.zeros(len(frame), dtype=bool)
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype == "str" or column.dtype == object:
+            filled |= ~column.fillna("").str.strip().isin(BLANK_TOKENS).to_numpy()
+        else:
+            filled |= column.notna().to_numpy()
+    blank = int((~filled).sum())
+    if blank:
+        table.frame = frame.loc[filled].reset_index(drop=True)
+        table.lines = table.lines[filled]
+        table.blank_rows += blank
+    return table
+
+
+def _cell_text(value) -> str:
+    """An Excel or Parquet cell as the text a person would have typed."""
+    if value is None:
+        return ""
+    if isinstance(value, pd.Timestamp) or hasattr(value, "isoformat"):
+        text = value.isoformat()
+        if text.endswith("T00:00:00"):
+            text = text[:-9]
+        return text
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_xlsx(data: bytes) -> RawTable:
+    """The first worksheet with data; the sheet's row numbers are the line numbers."""
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as err:  # openpyxl raises many types for a broken workbook
+        raise FileRefused(f"The Excel file cannot be opened: {type(err).__name__}.") from None
+    try:
+        for sheet in workbook.worksheets:
+            header: list[str] | None = None
+            rows, lines, bad_rows = [], [], []
+            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                cells = [_cell_text(v) for v in values]
+                if header is None:
+                    if any(c.strip() for c in cells):
+                        while cells and not cells[-1].strip():
+                            cells.pop()
+                        header = cells
+                    continue
+                if len(cells) < len(header):
+                    cells += [""] * (len(header) - len(cells))
+                if len(cells) > len(header):
+                    if any(c.strip() for c in cells[len(header):]):
+                        bad_rows.append((number, f"has values beyond the last of the {len(header)} headed columns"))
+                        continue
+                    cells = cells[: len(header)]
+                if not any(c.strip() for c in cells):
+                    continue
+                rows.append(cells)
+                lines.append(number)
+            if header is not None:
+                headers = _unique_headers(header)
+                frame = pd.DataFrame(rows, columns=headers, dtype="str") if rows else pd.DataFrame(
+                    {h: pd.Series([], dtype="str") for h in headers})
+                return RawTable(frame, np.asarray(lines, dtype=np.int64), headers, "xlsx", bad_rows=bad_rows)
+    finally:
+        workbook.close()
+    raise FileRefused("The Excel file has no sheet with data.")
+
+
+def _read_parquet(data: bytes) -> RawTable:
+    """A Parquet table; row N of the table is reported as line N + 1, as if a header stood on line 1."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(io.BytesIO(data))
+    except Exception as err:  # pyarrow raises several types for a broken file
+        raise FileRefused(f"The Parquet file cannot be read: {type(err).__name__}.") from None
+    headers = _unique_headers(table.column_names)
+    table = table.rename_columns(headers)
+    frame = _arrow_to_frame(table)
+    for name in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[name]):
+            frame[name] = frame[name].dt.strftime("%Y-%m-%d").astype("str")
+    lines = np.arange(2, len(frame) + 2, dtype=np.int64)
+    return _drop_blank_rows(RawTable(frame, lines, headers, "parquet"))
