@@ -246,6 +246,7 @@ SESSION_DTYPES = {
 
 # Header words that mark a direct identifier (HIPAA Safe Harbor), matched on the normalised header.
 IDENTIFIER_HEADERS: tuple[tuple[str, str], ...] = (
+    (r"^ip$|ipaddress", "an IP address"),
     (r"^(patient|pt|full|first|last|given|family|sur|fore|middle)?names?$", "a person's name"),
     (r"^(first|last|given|family|sur|fore|middle|maiden)name", "a person's name"),
     (r"^(patient|pt)name", "a person's name"),
@@ -260,7 +261,6 @@ IDENTIFIER_HEADERS: tuple[tuple[str, str], ...] = (
      "a medical record number"),
     (r"insurance|policynumber|membernumber|^memberid$", "an insurance number"),
     (r"^url$|website|webpage", "a web address"),
-    (r"^ip$|ipaddress", "an IP address"),
 )
 
 
