@@ -235,7 +235,7 @@ class _Checker:
             self._cross_row_warnings(data)
         warnings = (pd.concat(self.warnings, ignore_index=True) if self.warnings
                     else pd.DataFrame(columns=WARNING_COLUMNS))
-        warnings = warnings.sort_values("line", kind="stable").reset_index(drop=True)
+        warnings = warnings.sort_values(["line", "column"], kind="stable").reset_index(drop=True)
         if raw.blank_rows:
             self.notes.append(f"{raw.blank_rows} blank row(s) ignored.")
         if resolved.extra_columns:
