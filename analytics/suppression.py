@@ -11,8 +11,8 @@ Rules (threshold k = settings.min_group_patients, default 5):
      tiles), its numbers could be worked out as total minus the others. So the next-smallest group (fewest
      patients; ties: the earlier row) is suppressed too. If there is no other group, the total row is
      suppressed; when that total is shown elsewhere, attrs["total_must_be_hidden"] names the table (its
-     partition values, or "table") so the
-     caller hides it. With two or more groups suppressed, only their sum can be worked out, which is allowed.
+     partition values, or "table") so the caller hides it. With two or more groups suppressed, only their sum
+     can be worked out, which is allowed.
 A "table" is the set of rows sharing the partition columns (default: group_by, so one long frame can hold
 several breakdowns); the groups are told apart by the group columns (default: group_by and group).
 
