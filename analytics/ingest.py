@@ -55,6 +55,7 @@ class IngestResult:
     date_order: str | None = None
     file_format: dict = field(default_factory=dict)
     source_name: str = ""
+    spans: dict[int, int] = field(default_factory=dict)
 
     @property
     def refused(self) -> bool:
@@ -189,7 +190,8 @@ class _Checker:
         resolved = resolve_columns(raw.headers, self.columns, mapping)
         self.header_of = {canonical: header for header, canonical in resolved.column_map.items()}
         base = dict(column_map=resolved.column_map, extra_columns=resolved.extra_columns,
-                    suggestions=resolved.suggestions, file_format=fmt, blank_rows=raw.blank_rows)
+                    suggestions=resolved.suggestions, file_format=fmt, blank_rows=raw.blank_rows,
+                    spans=raw.spans)
         if resolved.errors:
             return _refused(self.kind, " ".join(resolved.errors), self.source_name, **base)
         n_rows = len(self.frame) + len(raw.bad_rows)
@@ -358,6 +360,12 @@ class _Checker:
             self.reject(column.name, blank, f"blank, but {column.name} is required")
         if column.kind == "text":
             text = values.astype("str").str.strip().where(~blank)
+            if self.raw.spans:
+                broken = text.str.contains("\n", regex=False).fillna(False)
+                reasons = pd.Series("", index=values.index, dtype="str")
+                reasons[broken] = [f"holds a line break: a quote joined lines {n} to {self.raw.spans.get(n, n)} "
+                                   "into one row; check the quotes on these lines" for n in self.lines[broken.to_numpy()]]
+                self.reject(column.name, broken, reasons)
             if column.max_length:
                 self.reject(column.name, text.str.len() > column.max_length,
                             f"longer than {column.max_length} characters")
@@ -436,7 +444,7 @@ class _Checker:
         onset, peak = parsed["onset_days"], parsed["peak_days"]
         self.warn("peak_days", (peak < onset).fillna(False), "peak_days is before onset_days",
                   parsed["peak_days"])
-        limits = parsed["product"].map(IMPLAUSIBLE_UNITS)
+        limits = parsed["product"].map(IMPLAUSIBLE_UNITS).astype("float64")
         too_much = (parsed["total_units"] > limits).fillna(False)
         self.warn("total_units", too_much, "an unusually high dose for this product (please check)",
                   parsed["total_units"])

@@ -40,6 +40,7 @@ class RawTable:
     separator: str | None = None
     bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (line, reason) for rows that do not fit
     blank_rows: int = 0
+    spans: dict[int, int] = field(default_factory=dict)  # first line -> last line of records over several lines
 
 
 def read_bytes(source: str | Path | bytes | BinaryIO, max_bytes: int | None = None) -> tuple[bytes, str]:
@@ -224,7 +225,9 @@ def _read_csv_exact(text: str, separator: str) -> RawTable:
     rows: list[list[str]] = []
     lines: list[int] = []
     bad_rows: list[tuple[int, str]] = []
+    spans: dict[int, int] = {}
     previous_end = 0
+    physical = [line.rstrip("\r") for line in text.split("\n")]
     try:
         for record in reader:
             start = previous_end + 1
@@ -237,13 +240,19 @@ def _read_csv_exact(text: str, separator: str) -> RawTable:
             if header is None:
                 header = record
                 continue
-            if len(record) > len(header) and not any(cell.strip() for cell in record[len(header):]):
-                record = record[: len(header)]
-            if len(record) != len(header):
-                bad_rows.append((start, f"has {len(record)} values but the header has {len(header)} columns"))
-                continue
-            rows.append(record)
-            lines.append(start)
+            if previous_end > start:
+                # A record over several lines: a quoted line break, or a stray quote that swallowed the lines
+                # after it. When the lines read one by one each fit the header (or the record does not),
+                # take them one by one.
+                singles = [next(csv.reader([line], delimiter=separator), [])
+                           for line in physical[start - 1:previous_end]]
+                fits = all(_fits(single, len(header)) for single in singles if any(c.strip() for c in single))
+                if fits or not _fits(record, len(header)):
+                    for offset, single in enumerate(singles):
+                        _append_record(single, start + offset, header, rows, lines, bad_rows)
+                    continue
+                spans[start] = previous_end
+            _append_record(record, start, header, rows, lines, bad_rows)
     except csv.Error as err:
         raise FileRefused(f"The file cannot be read as CSV near line {reader.line_num}: {err}.") from None
     if header is None:
@@ -251,7 +260,26 @@ def _read_csv_exact(text: str, separator: str) -> RawTable:
     headers = _unique_headers(header)
     frame = pd.DataFrame(rows, columns=headers, dtype="str") if rows else pd.DataFrame(
         {h: pd.Series([], dtype="str") for h in headers})
-    return _drop_blank_rows(RawTable(frame, np.asarray(lines, dtype=np.int64), headers, "csv", bad_rows=bad_rows))
+    return _drop_blank_rows(RawTable(frame, np.asarray(lines, dtype=np.int64), headers, "csv", bad_rows=bad_rows,
+                                     spans=spans))
+
+
+def _fits(record: list[str], width: int) -> bool:
+    """True when a record has the header's number of values, allowing empty cells after the last."""
+    return len(record) == width or (len(record) > width and not any(c.strip() for c in record[width:]))
+
+
+def _append_record(record: list[str], line: int, header: list[str], rows: list, lines: list, bad_rows: list) -> None:
+    """Keep a record that fits the header (trailing empty cells allowed), else list its line as a bad row."""
+    if not record or all(not cell.strip() for cell in record):
+        return
+    if len(record) > len(header) and not any(cell.strip() for cell in record[len(header):]):
+        record = record[: len(header)]
+    if len(record) != len(header):
+        bad_rows.append((line, f"has {len(record)} values but the header has {len(header)} columns"))
+        return
+    rows.append(record)
+    lines.append(line)
 
 
 def _drop_blank_rows(table: RawTable) -> RawTable:
