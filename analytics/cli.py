@@ -94,6 +94,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def cmd_dictionary(args: argparse.Namespace) -> int:
+    from .dictionary import dictionary_markdown
+
+    print(dictionary_markdown(), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analytics",
                                      description="Botulinum toxin outcome analytics from the command line.")
@@ -102,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_ingest_options(validate)
     validate.add_argument("--assessments", action="store_true", help="the file holds repeated assessments")
     validate.set_defaults(run=cmd_validate)
+    dictionary = commands.add_parser("dictionary", help="print the data dictionary (Markdown)")
+    dictionary.set_defaults(run=cmd_dictionary)
     return parser
 
 

@@ -1,0 +1,59 @@
+"""The data dictionary and an empty template, generated from the schema so the docs never drift from the code."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .schema import ASSESSMENT_COLUMNS, SESSION_COLUMNS, Column
+
+_TYPES = {"text": "text", "date": "date", "number": "number", "integer": "whole number",
+          "category": "category", "list": "list"}
+
+
+def _rule(column: Column) -> str:
+    if column.low is not None and column.high is not None:
+        return f"{column.low:g} to {column.high:g}"
+    if column.name == "total_units":
+        return "above 0"
+    if column.low is not None:
+        return f"{column.low:g} or more"
+    if column.max_length:
+        return f"at most {column.max_length} characters"
+    return ""
+
+
+def data_dictionary(kind: str = "sessions") -> pd.DataFrame:
+    """One row per canonical column: name, type, required, allowed range, description, accepted header names."""
+    columns = SESSION_COLUMNS if kind == "sessions" else ASSESSMENT_COLUMNS
+    return pd.DataFrame({
+        "column": [c.name for c in columns],
+        "type": [_TYPES[c.kind] for c in columns],
+        "required": ["yes" if c.required else "no" for c in columns],
+        "range": [_rule(c) for c in columns],
+        "description": [c.description for c in columns],
+        "also accepted as": [", ".join(c.aliases) for c in columns],
+    })
+
+
+def template_csv(kind: str = "sessions") -> str:
+    """An empty CSV with the canonical headers, ready to fill."""
+    columns = SESSION_COLUMNS if kind == "sessions" else ASSESSMENT_COLUMNS
+    return ",".join(c.name for c in columns) + "\n"
+
+
+def dictionary_markdown() -> str:
+    """The dictionary of both file kinds as Markdown (docs/data-dictionary.md is this text)."""
+    parts = ["# Data dictionary",
+             "",
+             "Generated from `analytics/schema.py` by `python -m analytics dictionary`; do not edit by hand.",
+             "Header names are matched regardless of case, spaces, punctuation and units in brackets.",
+             "* Session records need at least one baseline score: baseline_pain or baseline_twstrs.",
+             ""]
+    for kind, title in (("sessions", "Session records: one row per injection session"),
+                        ("assessments", "Repeated assessments: one row per score after an injection")):
+        table = data_dictionary(kind)
+        parts += [f"## {title}", "", "| " + " | ".join(table.columns) + " |",
+                  "|" + "---|" * len(table.columns)]
+        for row in table.itertuples(index=False):
+            parts.append("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |")
+        parts.append("")
+    return "\n".join(parts)
