@@ -4,7 +4,8 @@ One row per group, with the counts beside every rate so a reader can see how muc
 sessions, patients; sessions_with_response, responders, responder_rate (Wilson 95% CI); mean_response_pct
 (t 95% CI) and median_response_pct; onset_n, median_onset_days; intervals, short_intervals,
 short_interval_share (Wilson CI); ae_recorded, ae_sessions, ae_rate (Wilson CI; sessions with adverse events
-not recorded are left out of its denominator). A missing group value is its own group, "(not recorded)".
+not recorded are left out of its denominator). With km=True also duration_n and the Kaplan-Meier
+median_duration_days with its 95% CI. A missing group value is its own group, "(not recorded)".
 Feed the table to analytics.suppression before showing it.
 
 Dose bands: units are not interchangeable across products, so bands are tertiles of total_units within each
@@ -24,6 +25,7 @@ NOT_RECORDED = "(not recorded)"
 TOTAL = "All"
 DIMENSIONS = ("product", "indication", "site", "practitioner_id", "dose_band", "cycle")
 BANDS = ("low", "middle", "high")
+KM_COLUMNS = ["duration_n", "median_duration_days", "duration_ci_low", "duration_ci_high"]
 
 COLUMNS = [
     "group_by", "group", "sessions", "patients",
@@ -172,15 +174,29 @@ def _add_rates(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return table
 
 
+def _km_columns(sessions: pd.DataFrame, group: pd.Series, settings: Settings, total: bool) -> pd.DataFrame:
+    """KM median benefit duration per group (and for the total), from analytics.kaplan_meier.km_by_group."""
+    from analytics.kaplan_meier import km_by_group  # noqa: PLC0415 - optional, owned by the KM module
+
+    per_group = km_by_group(sessions.assign(_group=group.to_numpy()), "_group", settings).rename(
+        columns={"_group": "group"})
+    if total:
+        whole = km_by_group(sessions, None, settings).assign(group=TOTAL)
+        per_group = pd.concat([per_group, whole], ignore_index=True)
+    return per_group.rename(columns={"n": "duration_n", "median": "median_duration_days",
+                                     "median_ci_low": "duration_ci_low", "median_ci_high": "duration_ci_high"})[
+        ["group", *KM_COLUMNS]]
+
+
 def breakdown(sessions: pd.DataFrame, by: str, settings: Settings = DEFAULT_SETTINGS, alpha: float = 0.05,
-              total: bool = False) -> pd.DataFrame:
+              total: bool = False, km: bool = False) -> pd.DataFrame:
     """One row per value of `by` (a column, or 'dose_band'), in natural order, '(not recorded)' last.
 
     total=True appends an 'All' row (is_total True) over every session, for tables that show a total.
-    The responder threshold is already in the derived `responder` column, so settings is not read here; it
-    is taken for a uniform signature.
+    km=True adds the Kaplan-Meier median benefit duration with its 95% CI per group (duration_n responder
+    sessions with a duration; median NA when not reached), via analytics.kaplan_meier.km_by_group.
+    The responder threshold is already in the derived `responder` column.
     """
-    del settings
     group, key = _group_keys(sessions, by)
     frame = _session_frame(sessions, group, key)
     table = _summarise(frame, ["group", "key"]).sort_values("key", kind="stable").drop(columns="key")
@@ -192,13 +208,21 @@ def breakdown(sessions: pd.DataFrame, by: str, settings: Settings = DEFAULT_SETT
     counts = ["sessions", "patients", "sessions_with_response", "responders", "onset_n", "intervals",
               "short_intervals", "ae_recorded", "ae_sessions"]
     table = table.astype({c: "int64" for c in counts})
-    return table[COLUMNS + (["is_total"] if total else [])]
+    columns = list(COLUMNS)
+    if km:
+        km_table = _km_columns(sessions, group, settings, total)
+        table = table.merge(km_table, on="group", how="left")
+        table["duration_n"] = table["duration_n"].fillna(0).astype("int64")
+        for column in KM_COLUMNS[1:]:
+            table[column] = pd.to_numeric(table[column], errors="coerce").astype("float64")
+        columns += KM_COLUMNS
+    return table[columns + (["is_total"] if total else [])]
 
 
 def breakdowns(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS,
-               dimensions=DIMENSIONS, alpha: float = 0.05, total: bool = False) -> pd.DataFrame:
+               dimensions=DIMENSIONS, alpha: float = 0.05, total: bool = False, km: bool = False) -> pd.DataFrame:
     """All breakdowns in one long table (group_by names the dimension), ready for suppression per dimension."""
-    tables = [breakdown(sessions, by, settings, alpha, total) for by in dimensions]
+    tables = [breakdown(sessions, by, settings, alpha, total, km) for by in dimensions]
     if not tables:
         return pd.DataFrame(columns=COLUMNS)
     return pd.concat(tables, ignore_index=True)

@@ -27,26 +27,40 @@ COLUMNS = ["group_by", "group", "event", "sessions_recorded", "patients", "sessi
            "patients_with_event", "rate", "ci_low", "ci_high"]
 
 
+def _parse_distinct(cells: pd.Series) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    """Parse each distinct cell once: (code per session, rows code/event of the distinct values with an event,
+    recorded flag per distinct value). Clinics repeat a few values, so this is far cheaper than per session."""
+    codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+    distinct = pd.Series(uniques, dtype="str")
+    recorded = (distinct.str.strip().str.strip(";|,").str.strip() != "").to_numpy(dtype=bool)
+    tokens = distinct.str.lower().str.split(r"[;|,]", regex=True).explode().str.strip()
+    tokens = tokens.loc[tokens.notna() & (tokens != "") & (tokens != "none")]
+    rows = pd.DataFrame({"code": tokens.index.to_numpy(), "event": tokens.to_numpy()}).drop_duplicates()
+    return codes, rows, recorded
+
+
 def recorded_mask(sessions: pd.DataFrame) -> pd.Series:
     """True where the adverse_events cell is filled in (a 'none' counts as recorded)."""
     if "adverse_events" not in sessions:
         return pd.Series(False, index=sessions.index)
-    text = sessions["adverse_events"].astype("str")
-    return sessions["adverse_events"].notna() & (text.str.strip().str.strip(";|,").str.strip() != "")
+    codes, _, recorded = _parse_distinct(sessions["adverse_events"])
+    flags = np.zeros(len(codes), dtype=bool)
+    known = codes >= 0
+    flags[known] = recorded[codes[known]]
+    return pd.Series(flags, index=sessions.index)
 
 
 def event_rows(sessions: pd.DataFrame) -> pd.DataFrame:
     """One row per (session, event) for the recorded sessions with an event: columns session (the row label
     in `sessions`) and event. 'none' and duplicates within a session are dropped."""
-    recorded = recorded_mask(sessions)
-    if not recorded.any():
+    if "adverse_events" not in sessions or len(sessions) == 0:
         return pd.DataFrame({"session": pd.Series([], dtype=sessions.index.dtype),
                              "event": pd.Series([], dtype="str")})
-    tokens = (sessions.loc[recorded, "adverse_events"].astype("str").str.lower()
-              .str.split(r"[;|,]", regex=True).explode().str.strip())
-    tokens = tokens.loc[tokens.notna() & (tokens != "") & (tokens != "none")]
-    rows = pd.DataFrame({"session": tokens.index, "event": tokens.to_numpy()}).drop_duplicates()
-    return rows.reset_index(drop=True)
+    codes, rows, _ = _parse_distinct(sessions["adverse_events"])
+    per_session = pd.DataFrame({"position": np.arange(len(codes)), "code": codes})
+    joined = per_session.merge(rows, on="code", how="inner").sort_values(["position", "event"], kind="stable")
+    return pd.DataFrame({"session": sessions.index.to_numpy()[joined["position"].to_numpy()],
+                         "event": joined["event"].to_numpy(dtype=object)}).astype({"event": "str"})
 
 
 def _event_order(events: pd.Series) -> list[str]:

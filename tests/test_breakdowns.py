@@ -183,3 +183,26 @@ def test_groups_of_exactly_four_and_five_patients_with_suppression():
 def test_unknown_dimension_is_one_not_recorded_group(hand):
     t = breakdown(hand.drop(columns="indication"), "indication")
     assert t["group"].tolist() == ["(not recorded)"] and t["sessions"].iloc[0] == 10
+
+
+def test_km_median_per_group_and_total():
+    pytest.importorskip("analytics.kaplan_meier")
+    rows = [
+        {"patient_id": "a", "site": "x", "baseline_pain": 10, "followup_pain": 2, "duration_days": 100,
+         "duration_event": True},
+        {"patient_id": "b", "site": "x", "baseline_pain": 10, "followup_pain": 2, "duration_days": 80,
+         "duration_event": False},
+        {"patient_id": "c", "site": "y", "baseline_pain": 10, "followup_pain": 2, "duration_days": 50,
+         "duration_event": True},
+        {"patient_id": "d", "site": "y", "baseline_pain": 10, "followup_pain": 2, "duration_days": 60,
+         "duration_event": True},
+        {"patient_id": "e", "site": "y", "baseline_pain": 10, "followup_pain": 2, "duration_days": 70,
+         "duration_event": True},
+        {"patient_id": "f", "site": "z", "baseline_pain": 10, "followup_pain": 9},  # no responder: no duration
+    ]
+    t = breakdown(make_sessions(rows), "site", km=True, total=True).set_index("group")
+    # x: S(80+) = 1, S(100) = 0 -> 100; y: S = 2/3, 1/3 -> 60; all: 50, 60, 70, 80c, 100 -> S(60) = .6, S(70) = .4
+    assert t.loc["x", "median_duration_days"] == 100 and t.loc["x", "duration_n"] == 2
+    assert t.loc["y", "median_duration_days"] == 60 and t.loc["y", "duration_n"] == 3
+    assert t.loc["z", "duration_n"] == 0 and math.isnan(t.loc["z", "median_duration_days"])
+    assert t.loc["All", "median_duration_days"] == 70 and t.loc["All", "duration_n"] == 5
