@@ -69,21 +69,22 @@ def dose_band(sessions: pd.DataFrame) -> pd.DataFrame:
     if edges.empty:
         return pd.DataFrame({"dose_band": pd.Series(pd.NA, index=sessions.index, dtype="str"),
                              "dose_band_label": pd.Series(NOT_RECORDED, index=sessions.index, dtype="str")})
-    product = sessions["product"]
-    units = pd.to_numeric(sessions["total_units"], errors="coerce")
-    low_max = product.map(edges["low_max"]).astype("float64")
-    mid_max = product.map(edges["middle_max"]).astype("float64")
-    known = (units.notna() & product.notna() & low_max.notna()).to_numpy()
-    is_low = (units <= low_max).to_numpy()
-    is_mid = (units <= mid_max).to_numpy()
+    codes, products = pd.factorize(sessions["product"], use_na_sentinel=True)
+    per_product = edges.reindex(pd.Index(products, dtype=object))  # one row per distinct product
+    safe = np.where(codes >= 0, codes, 0)
+
+    def lookup(column: str, kind: str) -> np.ndarray:
+        values = per_product[column].to_numpy(dtype=kind)
+        return np.where(codes >= 0, values[safe] if len(values) else np.nan, np.nan if kind == "float64" else "")
+
+    units = pd.to_numeric(sessions["total_units"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    low_max, mid_max = lookup("low_max", "float64"), lookup("middle_max", "float64")
+    known = ~np.isnan(units) & ~np.isnan(low_max)
+    is_low, is_mid = units <= low_max, units <= mid_max
     band = pd.Series(np.select([is_low, is_mid], ["low", "middle"], default="high"), index=sessions.index,
                      dtype="str").where(known)
-    label = np.select(
-        [~known, is_low, is_mid],
-        [NOT_RECORDED, product.map(edges["low"]).to_numpy(dtype=object),
-         product.map(edges["middle"]).to_numpy(dtype=object)],
-        default=product.map(edges["high"]).to_numpy(dtype=object),
-    )
+    label = np.select([~known, is_low, is_mid], [NOT_RECORDED, lookup("low", object), lookup("middle", object)],
+                      default=lookup("high", object))
     return pd.DataFrame({"dose_band": band, "dose_band_label": pd.Series(label, index=sessions.index, dtype="str")})
 
 
