@@ -12,7 +12,9 @@ censored, and a mean of the recorded durations is biased short. Conventions (the
 * median 95% CI: Brookmeyer-Crowley by inverting the cloglog-transformed test, as statsmodels
   `quantile_ci(0.5)` (and SAS LIFETEST) computes it: the lower limit is the first event time whose S is
   not significantly different from 0.5, the upper limit the event time after the last such one
-  (None = not reached, i.e. the upper limit is beyond the data).
+  (None = not reached, i.e. the upper limit is beyond the data). Where no event time qualifies but the median
+  is reached (S jumps across 0.5 in one step, common with many sessions and whole days), the CI is
+  [median, median] (statsmodels returns NaN there; R's band-crossing rule gives the same [median, median]).
 """
 from __future__ import annotations
 
@@ -93,7 +95,7 @@ def median_from_curve(curve: pd.DataFrame, alpha: float = 0.05) -> dict:
     """Median (smallest t with S <= 0.5) and its Brookmeyer-Crowley cloglog 95% CI from a `km_curve` table.
 
     Values are floats, or None: median None = not reached; ci_high None = upper limit not reached;
-    ci_low None = no event time is compatible with S = 0.5 (e.g. no events).
+    ci_low None = no event time is compatible with S = 0.5 and the median is not reached (e.g. no events).
     """
     ev = curve[curve["events"] > 0]
     s = ev["survival"].to_numpy(dtype="float64")
@@ -108,7 +110,10 @@ def median_from_curve(curve: pd.DataFrame, alpha: float = 0.05) -> dict:
         r = (g - g_half) / (gprime * se)
     inside = np.flatnonzero(np.abs(r) <= _z(alpha))
     if len(inside) == 0:
-        ci_low = ci_high = None
+        # No event time has a band containing 0.5: with many sessions and whole-day times S can jump across
+        # 0.5 in one step, so the median is known to the day. statsmodels gives NaN here; we give
+        # [median, median], which is also where the band-crossing rule of R's survival package lands.
+        ci_low = ci_high = median
     else:
         ci_low = float(times[inside[0]])
         ci_high = None if inside[-1] == len(times) - 1 else float(times[inside[-1] + 1])

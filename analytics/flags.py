@@ -1,0 +1,376 @@
+"""Per-patient "diminished" and "watch" flags (metrics.md "Per patient - diminished response"), with evidence.
+
+Why: a response that fades over cycles is the first sign of secondary non-response. The flag is a prompt to
+review the patient's record, never a diagnosis of antibodies. Rules, on the sessions that have a response
+(sessions without a follow-up score are skipped), in date order:
+
+* diminished: >= 3 such sessions (and more than waning_last_n); the best response among those before the last
+  N (= waning_last_n, 2) reached the responder threshold; each of the last N is below waning_fraction_pct
+  (50%) of that best;
+* watch: not diminished; the latest response is below 50% of the best before it, which reached the threshold.
+
+"Below 50%" is strict: exactly half is not flagged. The rules run separately on each measure, because a
+percentage and a point count cannot be compared: pain (response_pct, threshold responder_threshold_pct) and
+TWSTRS (the drop in points, threshold twstrs_responder_drop). A patient takes the stronger flag (diminished
+over watch), pain first when both measures give the same flag. When the best value occurs more than once,
+the most recent occurrence is "the best session".
+
+Factors to check, all read at the latest session with a response on the flag's measure (the session whose
+poor response is being explained) against the best session:
+* frequent injections: short intervals (< short_interval_days) and boosters (< booster_days) in the whole history;
+* dose raised: units >= (1 + dose_raise_pct/100) x the best session's units, same product only (units of
+  different products are not comparable);
+* product switch: any session after the best one, up to that latest one, with another product;
+* muscle change: fewer than muscle_keep_fraction of the best session's muscles still injected (NA when
+  either session has no muscles recorded);
+* duration shortened: the most recent responder session with a recorded wearing-off, against the median of the
+  patient's earlier recorded wearing-off durations (at least one): shorter by >= duration_shortened_pct.
+  Censored durations are not used: they are lower bounds, not durations.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics.sessions import numeric
+from analytics.settings import DEFAULT_SETTINGS, Settings
+
+FLAG_COLUMNS = (
+    "patient_id", "flag", "measure", "n_responses",
+    "best_response", "best_cycle", "best_date",
+    "latest_response", "latest_cycle", "latest_date", "last_responses", "ratio",
+    "short_intervals", "boosters", "frequent_injections",
+    "dose_change_pct", "dose_raised", "product_switch",
+    "muscles_kept_fraction", "muscle_change",
+    "duration_latest_days", "duration_earlier_median_days", "duration_shortened",
+    "n_factors", "evidence",
+)
+
+_NONE, _WATCH, _DIMINISHED = 0, 1, 2
+
+
+def _measures(derived: pd.DataFrame, settings: Settings) -> list[tuple[str, np.ndarray, float]]:
+    """(name, value per session with NaN where not measured, responder threshold) for pain and TWSTRS."""
+    pain = numeric(derived, "response_pct")
+    twstrs_drop = -numeric(derived, "twstrs_change")
+    return [("pain", pain, settings.responder_threshold_pct), ("twstrs", twstrs_drop, settings.twstrs_responder_drop)]
+
+
+def _evaluate(codes: np.ndarray, n_patients: int, value: np.ndarray, threshold: float,
+              settings: Settings) -> dict[str, np.ndarray]:
+    """Flag level per patient code for one measure, with the positions of the best and latest sessions."""
+    level = np.zeros(n_patients, "int8")
+    best_pos = np.full(n_patients, -1, "int64")
+    latest_pos = np.full(n_patients, -1, "int64")
+    count = np.zeros(n_patients, "int64")
+    sel = np.flatnonzero(~np.isnan(value))
+    if len(sel) == 0:
+        return {"level": level, "best_pos": best_pos, "latest_pos": latest_pos, "count": count}
+    c = codes[sel]
+    v = value[sel]
+    first = np.ones(len(sel), bool)
+    first[1:] = c[1:] != c[:-1]
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], len(sel)] - 1
+    block = np.cumsum(first) - 1
+    m = ends - starts + 1
+    k = np.arange(len(sel)) - starts[block]
+    m_row = m[block]
+    fraction = settings.waning_fraction_pct / 100.0
+    last_n = settings.waning_last_n
+
+    # diminished: best before the last N, and the last N all below fraction x best
+    before = k < m_row - last_n
+    best_before = np.maximum.reduceat(np.where(before, v, -np.inf), starts)
+    max_last = np.maximum.reduceat(np.where(before, -np.inf, v), starts)
+    diminished = (m >= max(3, last_n + 1)) & (best_before >= threshold) & (max_last < fraction * best_before)
+    best_k_dim = np.maximum.reduceat(np.where(before & (v == best_before[block]), k, -1), starts)
+
+    # watch: the latest alone below fraction x the best before it
+    before_latest = k < m_row - 1
+    best_prior = np.maximum.reduceat(np.where(before_latest, v, -np.inf), starts)
+    latest = v[ends]
+    watch = (m >= 2) & (best_prior >= threshold) & (latest < fraction * best_prior) & ~diminished
+    best_k_watch = np.maximum.reduceat(np.where(before_latest & (v == best_prior[block]), k, -1), starts)
+
+    patient = c[starts]
+    lvl = np.where(diminished, _DIMINISHED, np.where(watch, _WATCH, _NONE)).astype("int8")
+    best_k = np.where(diminished, best_k_dim, best_k_watch)
+    level[patient] = lvl
+    flagged = lvl > 0
+    best_pos[patient[flagged]] = sel[starts[flagged] + best_k[flagged]]
+    latest_pos[patient] = sel[ends]
+    count[patient] = m
+    return {"level": level, "best_pos": best_pos, "latest_pos": latest_pos, "count": count}
+
+
+def _patient_codes(derived: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..P-1 in order of the (sorted) table, and the patient_id of each code."""
+    codes, uniques = pd.factorize(derived["patient_id"])
+    return codes.astype("int64"), np.asarray(uniques, dtype=object)
+
+
+def _core(derived: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """One row per flagged patient: code, level, measure, best/latest positions, number of responses."""
+    codes, uniques = _patient_codes(derived)
+    n_patients = len(uniques)
+    chosen_level = np.zeros(n_patients, "int8")
+    rows = []
+    for name, value, threshold in _measures(derived, settings):
+        result = _evaluate(codes, n_patients, value, threshold, settings)
+        take = result["level"] > chosen_level  # stronger flag wins; pain (first) keeps ties
+        chosen_level = np.where(take, result["level"], chosen_level)
+        rows.append((name, take, result))
+    measure = np.full(n_patients, "", dtype=object)
+    best_pos = np.full(n_patients, -1, "int64")
+    latest_pos = np.full(n_patients, -1, "int64")
+    count = np.zeros(n_patients, "int64")
+    for name, take, result in rows:
+        # a later measure only takes over where it was stronger than everything before it
+        measure[take] = name
+        best_pos[take] = result["best_pos"][take]
+        latest_pos[take] = result["latest_pos"][take]
+        count[take] = result["count"][take]
+    flagged = np.flatnonzero(chosen_level > 0)
+    return pd.DataFrame({
+        "code": flagged,
+        "patient_id": pd.array(uniques[flagged].astype(str), dtype="str") if len(flagged) else pd.array([], dtype="str"),
+        "level": chosen_level[flagged],
+        "measure": measure[flagged],
+        "best_pos": best_pos[flagged],
+        "latest_pos": latest_pos[flagged],
+        "n_responses": count[flagged],
+    })
+
+
+def flag_levels(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
+    """Fast form without evidence: patient_id, flag ("diminished"/"watch"), measure, for flagged patients."""
+    core = _core(derived, settings)
+    return pd.DataFrame({
+        "patient_id": core["patient_id"],
+        "flag": np.where(core["level"] == _DIMINISHED, "diminished", "watch"),
+        "measure": core["measure"].astype("str"),
+    })
+
+
+def diminished_patients(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> list[str]:
+    """Sorted patient_ids flagged "diminished" (not "watch"): the command-line summary's list."""
+    levels = flag_levels(derived, settings)
+    return sorted(levels.loc[levels["flag"] == "diminished", "patient_id"].astype(str).tolist())
+
+
+def _muscle_sets(muscles: pd.Series) -> pd.DataFrame:
+    """Explode 'muscle[:units];...' into (row, muscle name) pairs, names lower-cased, units dropped."""
+    items = muscles.astype("str").str.split(r"[;|]", regex=True).explode()
+    names = items.str.split(":", n=1).str[0].str.strip().str.lower()
+    out = pd.DataFrame({"row": names.index, "muscle": names.to_numpy()})
+    out = out.loc[out["muscle"].notna() & (out["muscle"] != "")]
+    return out.drop_duplicates()
+
+
+def _muscles_kept(derived: pd.DataFrame, best_pos: np.ndarray, latest_pos: np.ndarray) -> np.ndarray:
+    """Share of the best session's muscles still injected in the latest session; NaN where either is unrecorded.
+
+    Each distinct muscle text and each distinct (best, latest) pair is parsed once.
+    """
+    n = len(best_pos)
+    if "muscles" not in derived.columns or n == 0:
+        return np.full(n, np.nan)
+    column = derived["muscles"]
+    codes, uniques = pd.factorize(pd.concat([column.iloc[best_pos], column.iloc[latest_pos]], ignore_index=True))
+    if len(uniques) == 0:
+        return np.full(n, np.nan)
+    sets = _muscle_sets(pd.Series(uniques, dtype="str"))
+    size = np.bincount(sets["row"].to_numpy(dtype="int64"), minlength=len(uniques))
+    pairs = pd.DataFrame({"b": codes[:n], "l": codes[n:]})
+    unique_pairs = pairs.loc[(pairs["b"] >= 0) & (pairs["l"] >= 0)].drop_duplicates().reset_index(drop=True)
+    both = (unique_pairs.reset_index().merge(sets.rename(columns={"row": "b"}), on="b")
+            .merge(sets.rename(columns={"row": "l"}), on=["l", "muscle"]))
+    kept = np.bincount(both["index"].to_numpy(dtype="int64"), minlength=len(unique_pairs))
+    n_best = size[unique_pairs["b"].to_numpy()]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where((n_best > 0) & (size[unique_pairs["l"].to_numpy()] > 0), kept / n_best, np.nan)
+    unique_pairs["share"] = share
+    return pairs.merge(unique_pairs, on=["b", "l"], how="left")["share"].to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _durations(sub: pd.DataFrame, sub_flag: np.ndarray, n_flagged: int, settings: Settings):
+    """Latest recorded wearing-off duration vs the median of the earlier ones, per flagged patient."""
+    latest = np.full(n_flagged, np.nan)
+    earlier_median = np.full(n_flagged, np.nan)
+    duration = numeric(sub, "duration_days")
+    event = sub["duration_event"].to_numpy(dtype=bool) & ~np.isnan(duration)
+    if not event.any():
+        return latest, earlier_median, np.zeros(n_flagged, bool)
+    ev_flag = sub_flag[event]
+    ev_duration = duration[event]
+    is_last = np.ones(len(ev_flag), bool)
+    is_last[:-1] = ev_flag[1:] != ev_flag[:-1]
+    latest[ev_flag[is_last]] = ev_duration[is_last]
+    earlier = pd.Series(ev_duration[~is_last]).groupby(ev_flag[~is_last]).median()
+    earlier_median[earlier.index.to_numpy(dtype="int64")] = earlier.to_numpy(dtype="float64")
+    pct = settings.duration_shortened_pct
+    with np.errstate(invalid="ignore"):
+        shortened = (earlier_median - latest) * 100.0 >= pct * earlier_median
+    return latest, earlier_median, np.where(np.isnan(latest) | np.isnan(earlier_median), False, shortened)
+
+
+def _fmt(values) -> pd.Series:
+    """Numbers as text with at most one decimal ('70', '12.5'), 'n/a' for missing; vectorised."""
+    x = np.round(pd.Series(values).to_numpy(dtype="float64", na_value=np.nan), 1) + 0.0  # + 0.0: no "-0"
+    text = pd.Series(x).astype("str").str.replace(r"\.0$", "", regex=True)
+    return text.where(~np.isnan(x), "n/a").reset_index(drop=True)
+
+
+def flag_patients(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
+    """One row per flagged patient of a `derive_sessions` table, with evidence and the factors to check.
+
+    Sorted so the clearest cases come first: diminished before watch, then the lowest latest/best ratio,
+    then more factors, then patient_id. Columns: FLAG_COLUMNS.
+    """
+    core = _core(derived, settings)
+    n = len(core)
+    if n == 0:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in FLAG_COLUMNS})
+    last_n = settings.waning_last_n
+    is_pain = (core["measure"] == "pain").to_numpy()
+    best_pos = core["best_pos"].to_numpy()
+    latest_pos = core["latest_pos"].to_numpy()
+    level = core["level"].to_numpy()
+
+    pain = numeric(derived, "response_pct")
+    drop = -numeric(derived, "twstrs_change")
+    value = np.where(is_pain[:, None], pain[np.c_[best_pos, latest_pos]], drop[np.c_[best_pos, latest_pos]])
+    best_value, latest_value = value[:, 0], value[:, 1]
+    cycle = numeric(derived, "cycle")
+    session_day = pd.to_datetime(derived["session_date"]).to_numpy().astype("datetime64[D]")
+
+    def date_text(positions: np.ndarray) -> np.ndarray:
+        return np.datetime_as_string(session_day[positions], unit="D").astype(object)
+
+    # The flagged patients' sessions, in table order, each tagged with its row in `core`.
+    codes, _ = _patient_codes(derived)
+    code_to_flag = np.full(codes.max() + 1, -1, "int64")
+    code_to_flag[core["code"].to_numpy()] = np.arange(n)
+    in_flagged = code_to_flag[codes] >= 0
+    sub_pos = np.flatnonzero(in_flagged)
+    sub = derived.iloc[sub_pos]
+    sub_flag = code_to_flag[codes[sub_pos]]
+
+    # Frequent injections over the whole history.
+    short = np.bincount(sub_flag, weights=sub["short_interval"].to_numpy(dtype=bool), minlength=n).astype("int64")
+    boost = np.bincount(sub_flag, weights=sub["booster"].to_numpy(dtype=bool), minlength=n).astype("int64")
+
+    # Dose and product at the latest assessed session against the best session.
+    units = numeric(derived, "total_units")
+    product = derived["product"].astype("str").to_numpy(dtype=object) if "product" in derived.columns \
+        else np.full(len(derived), None, dtype=object)
+    same_product = product[best_pos] == product[latest_pos]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dose_change = np.where(same_product & (units[best_pos] > 0),
+                               100.0 * (units[latest_pos] - units[best_pos]) / units[best_pos], np.nan)
+    dose_raised = np.where(np.isnan(dose_change), False, dose_change >= settings.dose_raise_pct)
+    between = (sub_pos > best_pos[sub_flag]) & (sub_pos <= latest_pos[sub_flag])
+    other_product = product[sub_pos] != product[best_pos[sub_flag]]
+    product_switch = np.bincount(sub_flag, weights=between & other_product, minlength=n) > 0
+
+    kept = _muscles_kept(derived, best_pos, latest_pos)
+    muscle_change = np.where(np.isnan(kept), False, kept < settings.muscle_keep_fraction)
+    duration_latest, duration_median, shortened = _durations(sub, sub_flag, n, settings)
+
+    frequent = (short > 0) | (boost > 0)
+    n_factors = frequent.astype(int) + dose_raised + product_switch + muscle_change + shortened
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = latest_value / best_value
+
+    # The last responses shown as evidence: the last N for diminished, the latest for watch.
+    sub_values = np.where(is_pain[sub_flag], pain[sub_pos], drop[sub_pos])
+    has_value = ~np.isnan(sub_values)
+    vf, vp, vv = sub_flag[has_value], sub_pos[has_value], sub_values[has_value]
+    rank_from_end = pd.Series(vp).groupby(vf).cumcount(ascending=False).to_numpy()
+    shown = rank_from_end < np.where(level[vf] == _DIMINISHED, last_n, 1)
+    vf, vp, vv = vf[shown], vp[shown], vv[shown]
+    text = (_fmt(vv) + pd.Series(np.where(is_pain[vf], "%", " points")) + " (cycle "
+            + pd.Series(cycle[vp].astype("int64")).astype("str") + ", " + pd.Series(date_text(vp)) + ")").to_numpy()
+    rank = rank_from_end[shown]
+    last_text = np.full(n, "", dtype=object)
+    for r in range(int(rank.max()) + 1 if len(rank) else 0):  # oldest shown first; a loop over N ranks only
+        at = rank == r
+        slot = np.full(n, "", dtype=object)
+        slot[vf[at]] = text[at]
+        sep = np.where((slot != "") & (last_text != ""), "; ", "")
+        last_text = slot + sep + last_text
+
+    out = pd.DataFrame({
+        "patient_id": core["patient_id"].to_numpy(),
+        "flag": np.where(level == _DIMINISHED, "diminished", "watch"),
+        "measure": core["measure"].to_numpy(),
+        "n_responses": core["n_responses"].to_numpy(),
+        "best_response": best_value,
+        "best_cycle": cycle[best_pos].astype("int64"),
+        "best_date": date_text(best_pos),
+        "latest_response": latest_value,
+        "latest_cycle": cycle[latest_pos].astype("int64"),
+        "latest_date": date_text(latest_pos),
+        "last_responses": last_text,
+        "ratio": ratio,
+        "short_intervals": short,
+        "boosters": boost,
+        "frequent_injections": frequent,
+        "dose_change_pct": pd.array(dose_change, dtype="Float64"),
+        "dose_raised": dose_raised.astype(bool),
+        "product_switch": product_switch.astype(bool),
+        "muscles_kept_fraction": pd.array(kept, dtype="Float64"),
+        "muscle_change": muscle_change.astype(bool),
+        "duration_latest_days": pd.array(duration_latest, dtype="Float64"),
+        "duration_earlier_median_days": pd.array(duration_median, dtype="Float64"),
+        "duration_shortened": shortened.astype(bool),
+        "n_factors": n_factors.astype("int64"),
+    })
+    out["evidence"] = _evidence(out, settings)
+    for column in ("patient_id", "flag", "measure", "best_date", "latest_date", "last_responses", "evidence"):
+        out[column] = out[column].astype("str")
+    order = np.lexsort((out["patient_id"].to_numpy(dtype=object).astype(str), -out["n_factors"].to_numpy(),
+                        out["ratio"].to_numpy(), (out["flag"] != "diminished").to_numpy()))
+    return out.iloc[order].reset_index(drop=True)[list(FLAG_COLUMNS)]
+
+
+def _evidence(out: pd.DataFrame, settings: Settings) -> pd.Series:
+    """The plain-words sentence shown beside each flag, built column-wise."""
+    out = out.reset_index(drop=True)
+    pain = out["measure"] == "pain"
+    unit = pd.Series(np.where(pain, "%", " points"))
+    what = pd.Series(np.where(pain, "pain response", "TWSTRS drop"))
+    best_cycle = out["best_cycle"].astype("str")
+    fraction = _fmt([settings.waning_fraction_pct])[0] + "%"
+    best = ("best " + what + " " + _fmt(out["best_response"]) + unit + " at cycle " + best_cycle
+            + " (" + out["best_date"].astype("str") + ")")
+    diminished = out["flag"] == "diminished"
+    head = pd.Series(np.where(
+        diminished,
+        "Diminished (" + what + "): " + best + f"; each of the last {settings.waning_last_n} responses ["
+        + out["last_responses"].astype("str") + f"] is below {fraction} of it",
+        "Watch (" + what + "): " + best + "; the latest [" + out["last_responses"].astype("str")
+        + f"] is below {fraction} of it",
+    ))
+    ratio = pd.Series(np.round(out["ratio"].to_numpy(dtype="float64"), 2)).map("{:.2f}".format)
+    head = head + " (latest/best " + ratio + ")."
+    parts = [
+        (out["frequent_injections"],
+         out["short_intervals"].astype("str") + f" interval(s) under {settings.short_interval_days} days, "
+         + out["boosters"].astype("str") + f" booster(s) under {settings.booster_days} days"),
+        (out["dose_raised"], "dose raised " + _fmt(out["dose_change_pct"]) + "% since cycle " + best_cycle
+         + " without benefit"),
+        (out["product_switch"], "product switched since cycle " + best_cycle),
+        (out["muscle_change"], "only " + _fmt(100 * out["muscles_kept_fraction"].astype("float64")) + "% of cycle "
+         + best_cycle + "'s muscles still injected"),
+        (out["duration_shortened"], "benefit lasted " + _fmt(out["duration_latest_days"]) + " days against an "
+         "earlier median of " + _fmt(out["duration_earlier_median_days"]) + " days"),
+    ]
+    checks = pd.Series([""] * len(out))
+    for present, text in parts:
+        present = present.to_numpy(dtype=bool)
+        sep = np.where(checks == "", "", "; ")
+        checks = pd.Series(np.where(present, checks + sep + text, checks))
+    tail = pd.Series(np.where(checks == "", " No listed factor found in the record.", " Check: " + checks + "."))
+    return head + tail + " A prompt to review, not a diagnosis."

@@ -1,0 +1,187 @@
+"""The waning effect across cycles (metrics.md "Across cycles"): figures by cycle and the change per extra cycle.
+
+Why: later injections may be less dramatic than the first; the clinic needs to see whether, and how fast, the
+typical response falls as cycles accumulate, with the uncertainty and the counts behind every figure.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.proportion import proportion_confint
+
+from analytics.kaplan_meier import km_by_group
+from analytics.sessions import numeric
+from analytics.settings import DEFAULT_SETTINGS, Settings
+
+#: Above this many patients the mixed model is fitted on a random sample of patients (seed below).
+MAX_MODEL_PATIENTS = 1_000
+MODEL_SEED = 20240101
+
+BY_CYCLE_COLUMNS = (
+    "cycle", "n_patients", "n_sessions",
+    "n_pain", "mean_response_pct", "mean_ci_low", "mean_ci_high",
+    "n_response", "responders", "responder_rate", "rate_ci_low", "rate_ci_high",
+    "n_duration", "duration_events", "median_duration_days", "duration_ci_low", "duration_ci_high",
+)
+
+
+def t_interval(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, alpha: float = 0.05):
+    """Two-sided t confidence interval for a mean; NaN where n < 2."""
+    n = np.asarray(n, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        half = stats.t.ppf(1 - alpha / 2, n - 1) * np.asarray(sd, dtype="float64") / np.sqrt(n)
+    half = np.where(n >= 2, half, np.nan)
+    return mean - half, mean + half
+
+
+def waning_by_cycle(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
+    """Per cycle: mean response_pct (95% t CI), responder rate (Wilson 95% CI), KM median duration, with counts.
+
+    n_sessions counts every session of the cycle; n_pain the sessions with a pain response (the mean's n);
+    n_response the sessions with any response (the rate's denominator); n_duration the responder sessions
+    (the KM population). A cycle with no sessions of a kind gets NaN (NA) for that figure.
+    """
+    if len(derived) == 0:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in BY_CYCLE_COLUMNS})
+    cycle = derived["cycle"].to_numpy(dtype="int64")
+    pct = numeric(derived, "response_pct")
+    has_response = derived["has_response"].to_numpy(dtype=bool)
+    responder = derived["responder"].to_numpy(dtype=bool, na_value=False) & has_response
+    frame = pd.DataFrame({
+        "cycle": cycle, "patient_id": derived["patient_id"].to_numpy(), "pct": pct,
+        "has_response": has_response, "responder": responder,
+    })
+    grouped = frame.groupby("cycle", sort=True)
+    out = pd.DataFrame({
+        "n_patients": grouped["patient_id"].nunique(),
+        "n_sessions": grouped.size(),
+        "n_pain": grouped["pct"].count(),
+        "mean_response_pct": grouped["pct"].mean(),
+        "sd": grouped["pct"].std(ddof=1),
+        "n_response": grouped["has_response"].sum(),
+        "responders": grouped["responder"].sum(),
+    }).reset_index()
+    low, high = t_interval(out["mean_response_pct"].to_numpy(), out["sd"].to_numpy(), out["n_pain"].to_numpy())
+    out["mean_ci_low"], out["mean_ci_high"] = low, high
+    n_resp = out["n_response"].to_numpy(dtype="int64")
+    k = out["responders"].to_numpy(dtype="int64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(n_resp > 0, k / n_resp, np.nan)
+        r_low, r_high = proportion_confint(k, np.maximum(n_resp, 1), alpha=0.05, method="wilson")
+    out["responder_rate"] = rate
+    out["rate_ci_low"] = np.where(n_resp > 0, r_low, np.nan)
+    out["rate_ci_high"] = np.where(n_resp > 0, r_high, np.nan)
+
+    km = km_by_group(derived, "cycle", settings)
+    km = km.rename(columns={"n": "n_duration", "events": "duration_events", "median": "median_duration_days",
+                            "median_ci_low": "duration_ci_low", "median_ci_high": "duration_ci_high"})
+    km = km[["cycle", "n_duration", "duration_events", "median_duration_days", "duration_ci_low",
+             "duration_ci_high"]]
+    km["cycle"] = km["cycle"].astype("int64")
+    out = out.merge(km, on="cycle", how="left")
+    out["n_duration"] = out["n_duration"].fillna(0).astype("int64")
+    out["duration_events"] = out["duration_events"].fillna(0).astype("int64")
+    out = out[list(BY_CYCLE_COLUMNS)]
+    for column in ("mean_response_pct", "mean_ci_low", "mean_ci_high", "responder_rate", "rate_ci_low",
+                   "rate_ci_high", "median_duration_days", "duration_ci_low", "duration_ci_high"):
+        out[column] = pd.array(out[column].astype("float64"), dtype="Float64")
+    for column in ("n_patients", "n_sessions", "n_pain", "n_response", "responders"):
+        out[column] = out[column].astype("int64")
+    return out
+
+
+def _fit(data: pd.DataFrame, re_formula: str):
+    """Fit response ~ cycle with the given random part; returns (result, problem text or None)."""
+    import statsmodels.formula.api as smf  # noqa: PLC0415 - heavy import, only when a model is asked for
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = smf.mixedlm("response_pct ~ cycle0", data, groups=data["patient_id"], re_formula=re_formula)
+            if re_formula == "1":
+                result = model.fit(reml=True)
+            else:  # one optimiser, bounded: a slope model that will not converge fails fast and falls back
+                result = model.fit(reml=True, method="bfgs", maxiter=100)
+        except (np.linalg.LinAlgError, ValueError, OverflowError) as error:
+            return None, f"the fit failed ({error})"
+    words = ("converge", "boundary", "positive definite", "singular")
+    messages = [str(w.message).split("\n")[0] for w in caught]
+    problems = [m for m in messages if any(word in m.lower() for word in words)]
+    if not getattr(result, "converged", True):
+        problems.append("the optimiser did not converge")
+    slope_se = float(result.bse_fe.get("cycle0", np.nan))
+    if not np.isfinite(slope_se) or not np.isfinite(float(result.fe_params.get("cycle0", np.nan))):
+        problems.append("the slope's standard error is not finite")
+    return result, ("; ".join(dict.fromkeys(problems)) or None)
+
+
+def waning_slope(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS,
+                 max_patients: int = MAX_MODEL_PATIENTS, seed: int = MODEL_SEED) -> dict:
+    """Change in response_pct per extra cycle from a linear mixed model (REML), with its 95% CI.
+
+    Model: response_pct ~ (cycle - 1) with a random intercept and a random slope per patient; when that fit
+    fails, does not converge, is singular or sits on the boundary (no slope variance), the random-intercept
+    model is used instead and the result says so. Only sessions with a pain response enter. With more than
+    max_patients patients, a random sample of max_patients patients (numpy default_rng(seed), all their
+    sessions) is used, and the result says so. Returns slope, ci_low, ci_high, p_value, n_patients,
+    n_sessions, model, note, sampled, sentence.
+    """
+    pct = numeric(derived, "response_pct") if len(derived) else np.array([])
+    keep = ~np.isnan(pct)
+    data = pd.DataFrame({
+        "patient_id": derived["patient_id"].to_numpy()[keep] if len(derived) else [],
+        "cycle0": (derived["cycle"].to_numpy(dtype="float64")[keep] - 1.0) if len(derived) else [],
+        "response_pct": pct[keep],
+    })
+    total_patients = int(data["patient_id"].nunique())
+    result = {
+        "slope": None, "ci_low": None, "ci_high": None, "p_value": None,
+        "n_patients": total_patients, "n_sessions": int(len(data)),
+        "model": None, "note": "", "sampled": False, "sentence": "",
+    }
+    notes = []
+    if total_patients > max_patients:
+        patients = np.sort(data["patient_id"].unique().astype(str))
+        chosen = np.random.default_rng(seed).choice(patients, size=max_patients, replace=False)
+        data = data.loc[data["patient_id"].astype(str).isin(chosen)].reset_index(drop=True)
+        result.update(sampled=True, n_patients=int(max_patients), n_sessions=int(len(data)))
+        notes.append(f"fitted on a random sample of {max_patients:,} of {total_patients:,} patients "
+                     f"(seed {seed}) to keep it fast")
+    repeated = data.groupby("patient_id")["cycle0"].nunique()
+    if len(data) < 3 or data["cycle0"].nunique() < 2 or int((repeated >= 2).sum()) < 2:
+        result["note"] = "; ".join(notes + ["not enough patients with responses in two or more cycles"])
+        result["sentence"] = "Not enough repeated cycles with a pain response to estimate the change per cycle."
+        return result
+
+    fitted, problem = _fit(data, "~cycle0")
+    model = "random intercept and slope"
+    if fitted is None or problem:
+        notes.append(f"random-slope model not used: {problem}; fell back to a random intercept only")
+        fitted, problem = _fit(data, "1")
+        model = "random intercept only"
+        if problem:
+            notes.append(f"random-intercept model: {problem}")
+    if fitted is None:
+        result.update(model=None, note="; ".join(notes))
+        result["sentence"] = "The change per cycle could not be estimated from these data."
+        return result
+    slope = float(fitted.fe_params["cycle0"])
+    low, high = (float(x) for x in fitted.conf_int(alpha=0.05).loc["cycle0"])
+    result.update(slope=slope, ci_low=low, ci_high=high, p_value=float(fitted.pvalues["cycle0"]), model=model,
+                  note="; ".join(notes))
+    result["sentence"] = slope_sentence(slope, low, high)
+    return result
+
+
+def slope_sentence(slope: float, low: float, high: float) -> str:
+    """'the typical patient's response falls X points per cycle (95% CI a to b)'; rises when the slope is positive."""
+    def num(x: float) -> str:
+        return f"{x:.1f}".replace("-0.0", "0.0")
+
+    if slope <= 0:
+        return (f"The typical patient's response falls {num(-slope)} points per cycle "
+                f"(95% CI {num(-high)} to {num(-low)}).")
+    return f"The typical patient's response rises {num(slope)} points per cycle (95% CI {num(low)} to {num(high)})."
