@@ -240,8 +240,10 @@ class _Checker:
         warnings = warnings.sort_values(["line", "column"], kind="stable").reset_index(drop=True)
         if raw.blank_rows:
             self.notes.append(f"{raw.blank_rows} blank row(s) ignored.")
-        if resolved.extra_columns:
-            self.notes.append("Kept as extra attributes: " + ", ".join(resolved.extra_columns) + ".")
+        kept = [h for h in resolved.extra_columns if h in self.frame.columns]
+        base["extra_columns"] = kept
+        if kept:
+            self.notes.append("Kept as extra attributes: " + ", ".join(kept) + ".")
         result = IngestResult(self.kind, data, rejected, warnings, duplicates, conflicts, [], self.notes,
                               n_rows=n_rows, date_order=order, source_name=self.source_name, **base)
         assert result.n_accepted + result.n_rejected_rows == n_rows, "a row was lost"
