@@ -263,15 +263,19 @@ def flag_patients(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) 
 
     # Dose and product at the latest assessed session against the best session.
     units = numeric(derived, "total_units")
-    product = derived["product"].astype("str").to_numpy(dtype=object) if "product" in derived.columns \
-        else np.full(len(derived), None, dtype=object)
-    same_product = product[best_pos] == product[latest_pos]
+    if "product" in derived.columns:
+        product_codes = pd.factorize(derived["product"])[0]  # -1 = not recorded: never counts as a switch
+    else:
+        product_codes = np.full(len(derived), -1)
+    known = product_codes >= 0
+    same_product = known[best_pos] & (product_codes[best_pos] == product_codes[latest_pos])
     with np.errstate(divide="ignore", invalid="ignore"):
         dose_change = np.where(same_product & (units[best_pos] > 0),
                                100.0 * (units[latest_pos] - units[best_pos]) / units[best_pos], np.nan)
     dose_raised = np.where(np.isnan(dose_change), False, dose_change >= settings.dose_raise_pct)
     between = (sub_pos > best_pos[sub_flag]) & (sub_pos <= latest_pos[sub_flag])
-    other_product = product[sub_pos] != product[best_pos[sub_flag]]
+    best_product = product_codes[best_pos[sub_flag]]
+    other_product = known[sub_pos] & (best_product >= 0) & (product_codes[sub_pos] != best_product)
     product_switch = np.bincount(sub_flag, weights=between & other_product, minlength=n) > 0
 
     kept = _muscles_kept(derived, best_pos, latest_pos)
