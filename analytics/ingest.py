@@ -15,18 +15,23 @@ from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import config
 from .dates import AmbiguousDates, detect_order, parse_dates
 from .identifiers import IdentifierFinding, header_reason, pseudonymise, value_findings
 from .mapping import resolve_columns
-from .reading import BLANK_TOKENS, FileRefused, RawTable, read_table
+from .reading import BLANK_TOKENS, STR_DTYPE, FileRefused, RawTable, read_table
 from .schema import (
     ADVERSE_EVENT_ALIASES, ADVERSE_EVENTS, ASSESSMENT_BY_NAME, ASSESSMENT_COLUMNS, IMPLAUSIBLE_UNITS,
     INDICATION_ALIASES, INDICATIONS, PRODUCT_ALIASES, PRODUCTS, SESSION_BY_NAME, SESSION_COLUMNS,
     SESSION_DTYPES, Column, normalise_token,
 )
 
+_NAME = r"[a-z][a-z_]*"
+_UNITS = r"(?::[1-9]\d*(?:\.\d*[1-9])?)?"
+_CANONICAL_MUSCLES = rf"^{_NAME}{_UNITS}(?:;{_NAME}{_UNITS})*$"
 CELL_COLUMNS = ["line", "column", "field", "value", "reason"]
 WARNING_COLUMNS = ["line", "column", "field", "value", "warning"]
 ROW_PROBLEM = "(whole row)"
@@ -232,7 +237,7 @@ class _Checker:
         rejected = rejected.sort_values(["line"], kind="stable").reset_index(drop=True)
         bad_lines = set(rejected["line"].tolist()) if len(rejected) else set()
         keep = ~np.isin(self.lines, np.fromiter(bad_lines, dtype=np.int64, count=len(bad_lines)))
-        data = parsed.loc[keep].reset_index(drop=True)
+        data = parsed if keep.all() else parsed.loc[keep].reset_index(drop=True)
         if self.kind == "sessions":
             self._cross_row_warnings(data)
         warnings = (pd.concat(self.warnings, ignore_index=True) if self.warnings
@@ -361,7 +366,7 @@ class _Checker:
         if column.required:
             self.reject(column.name, blank, f"blank, but {column.name} is required")
         if column.kind == "text":
-            text = values.astype("str").str.strip().where(~blank)
+            text = _keep(values.astype("str").str.strip(), ~blank)
             if self.raw.spans:
                 broken = text.str.contains("\n", regex=False).fillna(False)
                 reasons = pd.Series("", index=values.index, dtype="str")
@@ -373,11 +378,11 @@ class _Checker:
                             f"longer than {column.max_length} characters")
             return text.astype("str")
         if column.kind == "date":
-            parsed, reasons = parse_dates(values.where(~blank) if values.dtype != "datetime64[s]" else values, order)
+            parsed, reasons = parse_dates(_keep(values, ~blank), order)
             self.reject(column.name, reasons != "", reasons)
             future = parsed > pd.Timestamp(self.today)
             self.reject(column.name, future, f"in the future (after {self.today.isoformat()})")
-            return parsed.where(~future)
+            return _keep(parsed, ~future)
         if column.kind in ("number", "integer"):
             return self._parse_number(column, values, blank)
         if column.kind == "category":
@@ -391,9 +396,9 @@ class _Checker:
             text = values.astype("str").str.strip()
             if self.raw.separator != ",":
                 text = text.str.replace(r"^([-+]?\d*),(\d+)$", r"\1.\2", regex=True)
-            numbers = pd.to_numeric(text.where(~blank), errors="coerce").astype("Float64")
+            numbers = pd.to_numeric(_keep(text, ~blank), errors="coerce").astype("Float64")
             self.reject(column.name, ~blank & numbers.isna(), "not a number")
-        numbers = numbers.where(~blank)
+        numbers = _keep(numbers, ~blank)
         valid = numbers.notna()
         if column.kind == "integer":
             fractional = valid & (numbers != numbers.round())
@@ -409,33 +414,39 @@ class _Checker:
                     else f"{_fmt(low)} or more")
             self.reject(column.name, outside, f"must be {span}")
         if column.kind == "integer":
-            return numbers.where(numbers == numbers.round()).round().astype("Int64")
+            return _keep(numbers, (numbers == numbers.round()).fillna(True)).round().astype("Int64")
         return numbers.astype("float64") if column.name == "total_units" else numbers
 
     def _parse_category(self, column: Column, values: pd.Series, blank: pd.Series) -> pd.Series:
         aliases, allowed = ((PRODUCT_ALIASES, PRODUCTS) if column.name == "product"
                             else (INDICATION_ALIASES, INDICATIONS))
-        text = values.astype("str").str.strip()
-        uniques = text[~blank].unique()
-        lookup = {u: aliases.get(normalise_token(str(u))) for u in uniques}
-        mapped = text.map(lookup).where(~blank)
+        mapped, _ = _per_unique(_keep(values, ~blank), lambda u: (aliases.get(normalise_token(u)), ""))
         unknown = ~blank & mapped.isna()
         if column.name == "product":
             accepted = "Botox, Dysport, Xeomin, Myobloc/NeuroBloc, their generic names, or other"
         else:
             accepted = ", ".join(allowed)
         self.reject(column.name, unknown, f"unknown {column.name.replace('_', ' ')} (accepted: {accepted})")
-        return mapped.astype("str")
+        return mapped
 
     def _parse_list(self, column: Column, values: pd.Series, blank: pd.Series) -> pd.Series:
-        text = values.astype("str").str.strip()
-        uniques = text[~blank].unique()
+        text = _keep(values, ~blank).astype("str").str.strip()
+        canonical_form = _CANONICAL_MUSCLES if column.name == "muscles" else None
+        if canonical_form is not None:
+            # most exports are already canonical: only the other values go through the Python parser
+            array = pa.array(text, type=pa.string(), from_pandas=True)
+            done = pc.fill_null(pc.match_substring_regex(array, canonical_form), False).to_numpy(
+                zero_copy_only=False)
+        else:
+            done = np.zeros(len(text), dtype=bool)
         parser = _parse_muscles if column.name == "muscles" else _parse_events
-        parsed = {u: parser(str(u)) for u in uniques}
-        canonical = text.map({u: p[0] for u, p in parsed.items()}).where(~blank)
-        reasons = text.map({u: p[1] for u, p in parsed.items()}).fillna("")
-        self.reject(column.name, ~blank & (reasons != ""), reasons)
-        return canonical.where(reasons == "").astype("str")
+        parsed, reasons = _per_unique(_keep(text, ~done), parser)
+        if done.all():
+            parsed = text
+        elif done.any():
+            parsed = parsed.where(~done, text)
+        self.reject(column.name, reasons != "", reasons)
+        return _keep(parsed, reasons == "")
 
     # ---- rules across columns --------------------------------------------------------------------------
     def _check_sessions(self, parsed: pd.DataFrame) -> None:
@@ -477,54 +488,85 @@ class _Checker:
         return pd.Series(np.isin(self.lines, bad), index=parsed.index)
 
     def _duplicates_and_conflicts(self, parsed: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Exact copies are listed and counted once; different rows for one session are conflicts."""
-        cells = self.frame
-        row_hash = pd.util.hash_pandas_object(cells.astype("str").fillna(""), index=False).to_numpy()
-        hashes = pd.Series(row_hash)
-        copy = hashes.duplicated(keep="first").to_numpy()
-        first_line = pd.Series(self.lines).groupby(hashes).transform("first").to_numpy()
+        """Exact copies are listed and counted once; different rows for one session are conflicts.
+
+        Two rows can only be copies or conflicts when they share a session key (session_id, else patient and
+        date), so whole rows are compared only within repeated keys: one pass over two integer columns.
+        """
+        no_conflicts = pd.DataFrame(columns=["line", "key", "other_lines"])
+        keys = self._session_keys(parsed)
+        usable = keys["usable"].to_numpy()
+        repeated = keys.duplicated(subset=["a", "b"], keep=False).to_numpy() & usable
+        candidates = np.flatnonzero(repeated | ~usable)
+        copy = np.zeros(len(parsed), dtype=bool)
+        first_line = self.lines.copy()
+        if len(candidates):
+            subset = self.frame.iloc[candidates]
+            hashes = pd.Series(pd.util.hash_pandas_object(subset, index=False).to_numpy())
+            copy[candidates] = hashes.duplicated(keep="first").to_numpy()
+            first_line[candidates] = pd.Series(self.lines[candidates]).groupby(hashes).transform("first").to_numpy()
         duplicates = pd.DataFrame({"line": self.lines[copy], "duplicate_of": first_line[copy]})
         if copy.any():
-            self.reject("(row)", pd.Series(copy), pd.Series(
-                [f"an exact copy of line {n}; counted once" for n in first_line], dtype="str"),
-                values=pd.Series("", index=range(len(copy))))
+            reasons = pd.Series([f"an exact copy of line {n}; counted once" for n in first_line[copy]],
+                                index=np.flatnonzero(copy), dtype="str").reindex(range(len(copy)), fill_value="")
+            self.reject("(row)", pd.Series(copy), reasons, values=pd.Series("", index=range(len(copy))))
         if self.kind != "sessions":
-            return duplicates, pd.DataFrame(columns=["line", "key", "other_lines"])
-        if "session_id" in self.header_of:
-            key = parsed["session_id"].fillna("")
-            has_id = key != ""
-            key = key.where(has_id, "patient " + parsed["patient_id"].fillna("") + " on "
-                            + parsed["session_date"].dt.strftime("%Y-%m-%d").fillna(""))
-            key = key.where(~has_id, "session_id " + key)
-        else:
-            key = ("patient " + parsed["patient_id"].fillna("") + " on "
-                   + parsed["session_date"].dt.strftime("%Y-%m-%d").fillna(""))
-        usable = parsed["patient_id"].notna() & parsed["session_date"].notna() & ~copy
-        key = key.where(usable)
-        clash = key.duplicated(keep=False) & usable
-        if not clash.any():
-            return duplicates, pd.DataFrame(columns=["line", "key", "other_lines"])
-        clash_lines = pd.Series(self.lines[clash.to_numpy()], index=key[clash].index)
-        all_lines = clash_lines.groupby(key[clash]).transform(lambda s: ",".join(map(str, s)))
-        others = [", ".join(x for x in group.split(",") if x != str(line))
-                  for group, line in zip(all_lines, clash_lines)]
-        conflicts = pd.DataFrame({"line": clash_lines.to_numpy(), "key": key[clash].to_numpy(), "other_lines": others})
+            return duplicates, no_conflicts
+        live = keys.loc[usable & ~copy, ["a", "b"]]
+        clash_index = live.index[live.duplicated(keep=False).to_numpy()]
+        if not len(clash_index):
+            return duplicates, no_conflicts
+        label = keys.loc[clash_index, "label"]
+        clash_lines = pd.Series(self.lines[clash_index], index=clash_index)
+        groups = clash_lines.groupby(label).agg(list)
+        others = [", ".join(str(n) for n in groups[k] if n != line) for k, line in zip(label, clash_lines)]
+        conflicts = pd.DataFrame({"line": clash_lines.to_numpy(), "key": label.to_numpy(), "other_lines": others})
+        mask = pd.Series(False, index=parsed.index)
+        mask[clash_index] = True
         reasons = pd.Series("", index=parsed.index, dtype="str")
-        reasons[clash] = [f"conflicts with line {o}: same session ({k}) with different values; fix or remove one"
-                          for o, k in zip(others, key[clash])]
-        self.reject("(row)", clash, reasons, values=key.fillna(""))
+        reasons[clash_index] = [f"conflicts with line {o}: same session ({k}) with different values; fix or "
+                                "remove one" for o, k in zip(others, label)]
+        values = pd.Series("", index=parsed.index, dtype="str")
+        values[clash_index] = label.to_numpy()
+        self.reject("(row)", mask, reasons, values=values)
         return duplicates, conflicts
+
+    def _session_keys(self, parsed: pd.DataFrame) -> pd.DataFrame:
+        """Integer session keys (a, b): session_id where given, else patient and date; and a label for messages."""
+        patient_code = pd.factorize(parsed["patient_id"])[0].astype(np.int64)
+        day = parsed["session_date"]
+        day_code = np.where(day.isna(), -1, day.to_numpy().astype("datetime64[D]").astype(np.int64))
+        has_id = parsed["session_id"].notna().to_numpy()
+        id_code = pd.factorize(parsed["session_id"])[0].astype(np.int64)
+        keys = pd.DataFrame({
+            "a": np.where(has_id, id_code, patient_code),
+            "b": np.where(has_id, -2, day_code),
+            "usable": has_id | ((patient_code >= 0) & (day_code >= 0)),
+        }, index=parsed.index)
+        repeated = keys.duplicated(subset=["a", "b"], keep=False) & keys["usable"]
+        label = pd.Series("", index=parsed.index, dtype="str")
+        if repeated.any():
+            rows = parsed.loc[repeated]
+            by_id = "session_id " + rows["session_id"]
+            by_day = "patient " + rows["patient_id"] + " on " + rows["session_date"].dt.strftime("%Y-%m-%d")
+            label[repeated] = by_id.where(rows["session_id"].notna(), by_day)
+        keys["label"] = label
+        return keys
 
     def _cross_row_warnings(self, data: pd.DataFrame) -> None:
         """Warnings that need a patient's other sessions: a follow-up after the next injection."""
-        if data.empty:
+        if data.empty or data["followup_days"].isna().all():
             return
-        order = data.sort_values(["patient_id", "session_date"], kind="stable")
-        next_date = order.groupby("patient_id", sort=False)["session_date"].shift(-1)
-        gap = (next_date - order["session_date"]).dt.days
-        late = (order["followup_days"].astype("Float64") > gap).fillna(False)
-        if late.any():
-            rows = order.loc[late]
+        patient = pd.factorize(data["patient_id"])[0]
+        day = data["session_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+        order = np.lexsort((day, patient))
+        same_patient_next = np.append(patient[order][1:] == patient[order][:-1], False)
+        gap = np.append(day[order][1:] - day[order][:-1], 0).astype(float)
+        gap[~same_patient_next] = np.nan
+        followup = data["followup_days"].to_numpy(dtype=float, na_value=np.nan)[order]
+        late = order[followup > gap]
+        if len(late):
+            rows = data.iloc[np.sort(late)]
             self.warnings.append(pd.DataFrame({
                 "line": rows["line"].to_numpy(), "column": self.header_of.get("followup_days", "followup_days"),
                 "field": "followup_days", "value": _as_written(rows["followup_days"]).to_numpy(),
@@ -532,6 +574,12 @@ class _Checker:
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------
+def _keep(values: pd.Series, keep) -> pd.Series:
+    """values where keep is True, blank elsewhere; no copy when every value is kept (the common case)."""
+    keep = np.asarray(keep, dtype=bool)
+    return values if keep.all() else values.where(keep)
+
+
 def _blank_mask(values: pd.Series) -> pd.Series:
     if values.dtype == "str" or values.dtype == object:
         return values.isna() | values.astype("str").str.strip().isin(BLANK_TOKENS)
@@ -609,11 +657,33 @@ def _parse_events(text: str) -> tuple[str | None, str]:
 
 
 def _muscle_unit_totals(muscles: pd.Series) -> pd.Series:
-    """Sum of the per-muscle units where every muscle in the list gives its units; NA otherwise."""
-    filled = muscles.fillna("")
-    uniques = filled.unique()
-    totals = {}
-    for u in uniques:
-        parts = [p.partition(":") for p in u.split(";") if p]
-        totals[u] = (sum(float(p[2]) for p in parts) if parts and all(p[2] for p in parts) else np.nan)
-    return filled.map(totals).astype("Float64")
+    """Sum of the per-muscle units where every muscle in the list gives its units; NA otherwise.
+
+    Worked out once per distinct muscle list (Arrow string kernels), then spread back to the rows.
+    """
+    codes, uniques = pd.factorize(muscles, use_na_sentinel=True)
+    array = pa.array(np.asarray(uniques, dtype=object), type=pa.string())
+    items = pc.split_pattern(array, ";")
+    flat = pc.list_flatten(items)
+    parents = pc.list_parent_indices(items).to_numpy()
+    units = pc.replace_substring_regex(flat, r"^[^:]*:?", "")
+    units = pc.if_else(pc.equal(units, ""), pa.scalar(None, pa.string()), units)
+    amounts = pc.cast(units, pa.float64()).to_numpy(zero_copy_only=False)
+    n = len(uniques)
+    missing = np.bincount(parents, weights=np.isnan(amounts), minlength=n)
+    totals = np.bincount(parents, weights=np.nan_to_num(amounts), minlength=n)
+    has_items = np.bincount(parents, minlength=n) > 0
+    per_unique = np.append(np.where(has_items & (missing == 0), totals, np.nan), np.nan)
+    return pd.Series(per_unique[codes], index=muscles.index).astype("Float64")
+
+
+def _per_unique(values: pd.Series, parse) -> tuple[pd.Series, pd.Series]:
+    """Apply parse(text) -> (value or None, reason) once per distinct value, then spread back to every row."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    results = [parse(str(u)) for u in uniques]
+    index = np.where(codes < 0, len(results), codes)
+    parsed = pa.array([r[0] for r in results] + [None], type=pa.string()).take(index)
+    reasons = pa.array([r[1] for r in results] + [""], type=pa.string()).take(index)
+    as_str = {pa.string(): STR_DTYPE}.get
+    return (pd.Series(parsed.to_pandas(types_mapper=as_str).to_numpy(), index=values.index, dtype=STR_DTYPE),
+            pd.Series(reasons.to_pandas(types_mapper=as_str).to_numpy(), index=values.index, dtype=STR_DTYPE))

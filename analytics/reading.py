@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -86,7 +87,7 @@ def read_table(source: str | Path | bytes | BinaryIO, name: str | None = None,
     """Read any accepted format into a RawTable; raises FileRefused for a file that cannot be used at all."""
     data, found_name = read_bytes(source, max_bytes)
     name = name or found_name
-    if not data.strip():
+    if re.search(rb"\S", data) is None:
         raise FileRefused("The file is empty.")
     file_format = sniff_format(data, name)
     if file_format == "parquet":
@@ -164,15 +165,21 @@ def _unique_headers(headers: list[str]) -> list[str]:
 
 
 def _read_csv(data: bytes) -> RawTable:
+    """pyarrow's reader straight on the bytes when they are UTF-8 (it checks), else decode and read again."""
+    body, encoding = (data[3:], "utf-8-sig") if data.startswith(b"\xef\xbb\xbf") else (data, "utf-8")
+    if b"\x00" not in body[:65536]:
+        start = re.search(rb"[^\r\n]", body).start()
+        end = body.find(b"\n", start)
+        header_bytes = body[start:end if end >= 0 else len(body)]
+        separator = detect_separator(header_bytes.decode("utf-8", errors="replace"))
+        fast = _read_csv_fast(body, separator)
+        if fast is not None:
+            fast.encoding, fast.separator = encoding, separator
+            return fast
     text, encoding = decode_text(data)
-    first_lines = text.lstrip("\r\n").split("\n", 1)
-    header_line = first_lines[0].rstrip("\r")
-    separator = detect_separator(header_line)
-    utf8 = text.encode("utf-8") if encoding == "cp1252" else (data[3:] if encoding == "utf-8-sig" else data)
-    fast = _read_csv_fast(utf8, separator)
-    if fast is not None:
-        table = fast
-    else:
+    separator = detect_separator(text.lstrip("\r\n").partition("\n")[0].rstrip("\r"))
+    table = _read_csv_fast(text.encode("utf-8"), separator) if encoding == "cp1252" else None
+    if table is None:
         table = _read_csv_exact(text, separator)
     table.encoding, table.separator = encoding, separator
     return table
@@ -197,8 +204,8 @@ def _read_csv_fast(utf8: bytes, separator: str) -> RawTable | None:
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeDecodeError, ValueError):
         return None
-    if invalid:
-        return None
+    if invalid or any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
+        return None  # rows that do not fit, or bytes that are not UTF-8
     lines = _nonblank_line_numbers(utf8)
     if len(lines) != table.num_rows + 1:
         return None  # a quoted value spans lines: line numbers need the exact reader
@@ -208,10 +215,14 @@ def _read_csv_fast(utf8: bytes, separator: str) -> RawTable | None:
     return _drop_blank_rows(RawTable(frame, lines[1:], headers, "csv"))
 
 
+STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str" dtype, zero-copy from Arrow
+_ARROW_TO_PANDAS = {pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype(), pa.bool_(): pd.BooleanDtype(),
+                    pa.string(): STR_DTYPE, pa.large_string(): STR_DTYPE}
+
+
 def _arrow_to_frame(table: pa.Table) -> pd.DataFrame:
-    """pandas frame keeping integers as nullable Int64 (blanks stay blank) and text as strings."""
-    mapping = {pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype(), pa.bool_(): pd.BooleanDtype()}
-    frame = table.to_pandas(types_mapper=mapping.get)
+    """pandas frame keeping integers as nullable Int64 (blanks stay blank), dates as datetimes, text as str."""
+    frame = table.to_pandas(types_mapper=_ARROW_TO_PANDAS.get, date_as_object=False)
     for name in frame.columns:
         if frame[name].dtype == object:
             frame[name] = frame[name].astype("str")
@@ -283,22 +294,29 @@ def _append_record(record: list[str], line: int, header: list[str], rows: list, 
 
 
 def _drop_blank_rows(table: RawTable) -> RawTable:
-    """Rows with no value in any cell carry no data: they are counted, not validated."""
+    """Rows with no value in any cell carry no data: they are counted, not validated.
+
+    Only rows blank in every column so far stay candidates, so a normal file costs one column's check.
+    """
     frame = table.frame
     if frame.empty:
         return table
-    filled = np.zeros(len(frame), dtype=bool)
+    candidates = np.arange(len(frame))
     for name in frame.columns:
-        column = frame[name]
+        if not len(candidates):
+            return table
+        column = frame[name].iloc[candidates]
         if column.dtype == "str" or column.dtype == object:
-            filled |= ~column.fillna("").str.strip().isin(BLANK_TOKENS).to_numpy()
+            blank = column.isna() | column.astype("str").str.strip().isin(BLANK_TOKENS)
         else:
-            filled |= column.notna().to_numpy()
-    blank = int((~filled).sum())
-    if blank:
-        table.frame = frame.loc[filled].reset_index(drop=True)
-        table.lines = table.lines[filled]
-        table.blank_rows += blank
+            blank = column.isna()
+        candidates = candidates[blank.to_numpy(dtype=bool)]
+    if len(candidates):
+        keep = np.ones(len(frame), dtype=bool)
+        keep[candidates] = False
+        table.frame = frame.loc[keep].reset_index(drop=True)
+        table.lines = table.lines[keep]
+        table.blank_rows += len(candidates)
     return table
 
 
