@@ -136,8 +136,14 @@ def _count_outside_quotes(line: str, sep: str) -> int:
     return count
 
 
-def _nonblank_line_numbers(raw: bytes) -> np.ndarray:
-    """1-based numbers of the lines that are not empty ('' or a lone carriage return)."""
+def _nonblank_line_numbers(raw: bytes, expected: int | None = None) -> np.ndarray:
+    """1-based numbers of the lines that are not empty ('' or a lone carriage return).
+
+    When the newline count shows there is no empty line (the usual case) this costs one count.
+    """
+    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
+    if expected is not None and lines == expected and raw[:1] not in (b"\n", b"\r"):
+        return np.arange(1, lines + 1, dtype=np.int64)
     buffer = np.frombuffer(raw, dtype=np.uint8)
     ends = np.flatnonzero(buffer == 10)
     if len(buffer) and buffer[-1] != 10:
@@ -187,6 +193,13 @@ def _read_csv(data: bytes) -> RawTable:
 
 def _read_csv_fast(utf8: bytes, separator: str) -> RawTable | None:
     """pyarrow's reader, used when every record is one line; None sends the file to the exact reader."""
+    try:
+        return _try_read_csv_fast(utf8, separator)
+    except UnicodeDecodeError:
+        return None
+
+
+def _try_read_csv_fast(utf8: bytes, separator: str) -> RawTable | None:
     invalid: list = []
 
     def on_invalid(row) -> str:
@@ -206,7 +219,7 @@ def _read_csv_fast(utf8: bytes, separator: str) -> RawTable | None:
         return None
     if invalid or any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
         return None  # rows that do not fit, or bytes that are not UTF-8
-    lines = _nonblank_line_numbers(utf8)
+    lines = _nonblank_line_numbers(utf8, expected=table.num_rows + 1)
     if len(lines) != table.num_rows + 1:
         return None  # a quoted value spans lines: line numbers need the exact reader
     headers = _unique_headers(table.column_names)
