@@ -1,4 +1,4 @@
-"""The command line: validate a file, and (with the metrics engine) summarise it.
+"""The command line: validate a file, summarise its outcomes, and draw a repeated-assessments timeline.
 
 `python -m analytics validate FILE [--mapping FILE] [--dayfirst | --monthfirst] [--drop-identifiers]
 [--pseudonymise] [--assessments] [--json]` prints the report a person can act on and exits 0 when every row
@@ -9,9 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 
+from .assessments import SCORES, timeline
 from .ingest import IngestResult, load
 from .mapping import load_mapping
+from .settings import DEFAULT_SETTINGS, Settings
+from .summary import summarise
 
 
 def add_ingest_options(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +30,13 @@ def add_ingest_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pseudonymise", action="store_true",
                         help="replace patient codes by keyed HMAC codes (key in OUTCOMES_PSEUDONYM_KEY)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def add_metric_options(parser: argparse.ArgumentParser) -> None:
+    """The thresholds of metrics.md that the command line can change."""
+    parser.add_argument("--as-of", help="the as-of date (default: the latest session date)")
+    parser.add_argument("--threshold", type=float, help="responder threshold, %% pain reduction (default 30)")
+    parser.add_argument("--short-interval-days", type=int, help="short interval below this many days (default 84)")
 
 
 def ingest_from_args(args: argparse.Namespace, kind: str = "sessions") -> IngestResult:
@@ -94,6 +105,96 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings with the thresholds given on the command line, defaults elsewhere."""
+    changes = {}
+    if getattr(args, "as_of", None):
+        try:
+            changes["as_of"] = date.fromisoformat(args.as_of)
+        except ValueError:
+            raise ValueError(f"--as-of must be a date like 2025-03-14, not {args.as_of!r}") from None
+    if getattr(args, "threshold", None) is not None:
+        changes["responder_threshold_pct"] = float(args.threshold)
+    if getattr(args, "short_interval_days", None) is not None:
+        changes["short_interval_days"] = int(args.short_interval_days)
+    return DEFAULT_SETTINGS.with_changes(**changes)
+
+
+def _refused(result: IngestResult, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"refused": True, "file_errors": result.file_errors}, indent=2))
+    else:
+        print(report_text(result))
+    return 2
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    result = ingest_from_args(args, "sessions")
+    if result.refused:
+        return _refused(result, args.json)
+    summary = summarise(result.data, settings, rejected_rows=result.n_rejected_rows)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(summary_text(summary, result.source_name, settings))
+    return 0
+
+
+def summary_text(summary: dict, source: str, settings: Settings) -> str:
+    """The summary in plain words, for a person at a terminal."""
+    def pct(value):
+        return "n/a" if value is None else f"{100 * value:.1f}%"
+
+    def num(value, unit=""):
+        return "n/a" if value is None else f"{value:.1f}".removesuffix(".0") + unit
+
+    duration = summary["median_duration_days"]
+    flagged = summary["diminished_patients"]
+    return "\n".join([
+        f"{source}, as of {summary['as_of']}: {summary['sessions']} sessions, {summary['patients']} patients "
+        f"({summary['rejected_rows']} rows rejected; run validate for the list).",
+        f"Responder rate (pain drop >= {summary['responder_threshold_pct']:g}%): {pct(summary['responder_rate'])} "
+        f"of {summary['sessions_with_response']} sessions with a response.",
+        f"Median response {num(summary['median_response_pct'], '%')}; median onset "
+        f"{num(summary['median_onset_days'], ' days')}; median time to peak {num(summary['median_peak_days'], ' days')}.",
+        "Median benefit duration (Kaplan-Meier): "
+        + ("not reached" if duration is None else f"{duration:g} days ({duration / 7:.1f} weeks)") + ".",
+        f"Short intervals (under {settings.short_interval_days} days): {pct(summary['short_interval_share'])} of "
+        "intervals.",
+        f"Patients whose response is diminishing: {len(flagged)}"
+        + (": " + ", ".join(flagged[:20]) + (", ..." if len(flagged) > 20 else "") if flagged else ""),
+    ])
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    result = ingest_from_args(args, "assessments")
+    if result.refused:
+        return _refused(result, args.json)
+    data = result.data
+    score = args.score or next((s for s in SCORES if data[s].notna().any()), None)
+    if score is None:
+        print("error: the file has no pain or twstrs scores to draw a timeline from", file=sys.stderr)
+        return 2
+    if args.by and args.by not in data.columns:
+        print(f"error: no column {args.by!r}; columns: {', '.join(map(str, data.columns))}", file=sys.stderr)
+        return 2
+    table = timeline(data, score=score, by=args.by, settings=settings)
+    if args.json:
+        records = json.loads(table.to_json(orient="records"))
+        print(json.dumps({"score": score, "by": args.by, "rejected_rows": result.n_rejected_rows,
+                          "records": records}, indent=2))
+    else:
+        shown = table.drop(columns=["responders"]).copy()
+        for column in ("mean_change", "ci_low", "ci_high"):
+            shown[column] = shown[column].astype(float).round(1)
+        shown["responder_share"] = (100 * shown["responder_share"].astype(float)).round(1)
+        print(f"Change in {score} from baseline (negative = better), 95% CI, responder share in %:")
+        print(shown.to_string(index=False))
+    return 0
+
+
 def cmd_dictionary(args: argparse.Namespace) -> int:
     from .dictionary import dictionary_markdown
 
@@ -109,6 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_ingest_options(validate)
     validate.add_argument("--assessments", action="store_true", help="the file holds repeated assessments")
     validate.set_defaults(run=cmd_validate)
+    summary = commands.add_parser("summary", help="headline outcome figures of a session file (metrics.md keys)")
+    add_ingest_options(summary)
+    add_metric_options(summary)
+    summary.set_defaults(run=cmd_summary)
+    timeline_parser = commands.add_parser(
+        "timeline", help="mean change from baseline by days after injection, from a repeated-assessments file")
+    add_ingest_options(timeline_parser)
+    add_metric_options(timeline_parser)
+    timeline_parser.add_argument("--by", help="a column to group by (e.g. a trial arm)")
+    timeline_parser.add_argument("--score", choices=SCORES, help="the score to use (default: twstrs, else pain)")
+    timeline_parser.set_defaults(run=cmd_timeline)
     dictionary = commands.add_parser("dictionary", help="print the data dictionary (Markdown)")
     dictionary.set_defaults(run=cmd_dictionary)
     return parser
