@@ -284,9 +284,13 @@ class _Checker:
             if close:
                 hint += f"; the nearest column in the file is '{candidates[[str(h).lower() for h in candidates].index(close[0])]}'"
             hints.append(hint)
-        return (f"Required column(s) missing: {', '.join(needed)}. Columns found: {headers}. "
-                + (" ".join(h + "." for h in hints) + " " if hints else "")
-                + "Rename the column or map it by hand.")
+        message = (f"Required column(s) missing: {', '.join(needed)}. Columns found: {headers}. "
+                   + (" ".join(h + "." for h in hints) + " " if hints else "")
+                   + "Rename the column or map it by hand.")
+        if self.kind == "sessions" and _looks_like_assessments(self.raw.headers):
+            message = ("This looks like a repeated-assessments file (scores by time after an injection): "
+                       "load it as assessments (validate --assessments). " + message)
+        return message
 
     def _identifier_guard(self, drop: bool, pseudonymise_ids: bool, key) -> tuple[list[IdentifierFinding], str | None]:
         """Find identifying columns; drop them if asked, else refuse the file. Pseudonymise patient codes if asked."""
@@ -571,6 +575,12 @@ class _Checker:
                 "line": rows["line"].to_numpy(), "column": self.header_of.get("followup_days", "followup_days"),
                 "field": "followup_days", "value": _as_written(rows["followup_days"]).to_numpy(),
                 "warning": "the follow-up review is dated after the patient's next injection"}))
+
+
+def _looks_like_assessments(headers: list[str]) -> bool:
+    """True when the headers name a time after injection and a score, as a repeated-assessments file does."""
+    found = set(resolve_columns(headers, ASSESSMENT_COLUMNS).column_map.values())
+    return bool(found & {"days_after", "week", "assessment_date"}) and bool(found & {"pain", "twstrs", "pgic"})
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------

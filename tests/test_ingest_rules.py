@@ -259,3 +259,10 @@ def test_assessment_dates_give_days_after():
     result = load_assessments(data, today=TODAY)
     assert result.data["days_after"].tolist() == [14.0]
     assert cells(result) == [(3, "assessment_date", "2024-12-25", "before the injection date")]
+
+
+def test_an_assessments_file_loaded_as_sessions_says_what_it_is():
+    result = load_sessions(b"patient,week,treat,twstrs\n1,0,A,40\n1,2,A,30\n", today=TODAY)
+    assert result.file_errors[0].startswith("This looks like a repeated-assessments file (scores by time after an "
+                                            "injection): load it as assessments (validate --assessments). "
+                                            "Required column(s) missing: session_date, product,")
