@@ -1,62 +1,13 @@
 """Breakdowns by product, indication, site, practitioner, dose band and cycle: hand-worked groups."""
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from analytics.breakdowns import COLUMNS, breakdown, breakdowns, dose_band, dose_band_edges
 from analytics.proportions import wilson_ci
 from analytics.suppression import suppress_small_groups
-
-
-def make_sessions(rows: list[dict]) -> pd.DataFrame:
-    """A derived session table (the columns of derive_sessions) from a few hand-written rows."""
-    df = pd.DataFrame(rows)
-    n = len(df)
-
-    def col(name, default):
-        return df[name] if name in df else pd.Series([default] * n, dtype="object")
-
-    base = pd.to_numeric(col("baseline_pain", pd.NA), errors="coerce").astype("Int64")
-    follow = pd.to_numeric(col("followup_pain", pd.NA), errors="coerce").astype("Int64")
-    response = (100 * (base - follow) / base.where(base > 0)).astype("Float64")
-    interval = pd.to_numeric(col("interval_days", pd.NA), errors="coerce").astype("Int64")
-    out = pd.DataFrame({
-        "patient_id": col("patient_id", "p").astype("str"),
-        "session_date": pd.to_datetime(col("session_date", "2025-01-01"), format="ISO8601").astype("datetime64[s]"),
-        "session_id": pd.Series([f"s{i}" for i in range(n)], dtype="str"),
-        "site": col("site", "north").astype("str"),
-        "practitioner_id": col("practitioner_id", "dr1").astype("str"),
-        "indication": col("indication", "neck_pain").astype("str"),
-        "product": col("product", "onabotulinumtoxinA").astype("str"),
-        "total_units": pd.to_numeric(col("total_units", 100.0)).astype("float64"),
-        "muscles": col("muscles", "trapezius").astype("str"),
-        "baseline_pain": base,
-        "followup_pain": follow,
-        "onset_days": pd.to_numeric(col("onset_days", pd.NA), errors="coerce").astype("Int64"),
-        "peak_days": pd.to_numeric(col("peak_days", pd.NA), errors="coerce").astype("Int64"),
-        "wearing_off_days": pd.to_numeric(col("wearing_off_days", pd.NA), errors="coerce").astype("Int64"),
-        "pgic": pd.Series([pd.NA] * n, dtype="Int64"),
-        "adverse_events": col("adverse_events", pd.NA).astype("str").where(col("adverse_events", pd.NA).notna()),
-        "cycle": pd.to_numeric(col("cycle", 1)).astype("Int64"),
-        "interval_days": interval,
-        "short_interval": (interval < 84).fillna(False).astype(bool),
-        "booster": (interval < 28).fillna(False).astype(bool),
-        "response_pct": response,
-        "has_response": response.notna().astype(bool),
-        "responder": (response >= 30).astype("boolean"),
-        "substantial": (response >= 50).astype("boolean"),
-    })
-    out["onset_within"] = (out["onset_days"] <= 3).astype("boolean")
-    out["peak_within"] = (out["peak_days"] <= 14).astype("boolean")
-    out["duration_days"] = pd.to_numeric(col("duration_days", pd.NA), errors="coerce").astype("Float64")
-    out["duration_event"] = col("duration_event", False).astype(bool)
-    ae = out["adverse_events"]
-    out["any_adverse_event"] = (ae.str.replace("none", "", regex=False).str.strip(";") != "").astype("boolean")
-    out.loc[ae.isna(), "any_adverse_event"] = pd.NA
-    return out
-
+from tests.helpers import make_sessions
 
 
 ROWS = [

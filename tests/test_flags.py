@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from analytics.flags import FLAG_COLUMNS, diminished_patients, flag_levels, flag_patients
-from analytics.schema import SESSION_DTYPES
 from analytics.sessions import derive_sessions
 from analytics.settings import Settings
+from tests.helpers import session_table
 
 S = Settings()
 
@@ -32,16 +32,7 @@ def patient(pid: str, pains: list, gap: int = 120, start: str = "2020-01-01", **
 
 
 def derived(*patients, settings: Settings = S) -> pd.DataFrame:
-    frame = pd.DataFrame([row for rows in patients for row in rows])
-    frame["product"] = frame.get("product", pd.Series(index=frame.index, dtype=object)).fillna("onabotulinumtoxinA")
-    frame["total_units"] = frame.get("total_units", pd.Series(index=frame.index, dtype=float)).fillna(100.0)
-    for column in frame.columns:
-        dtype = SESSION_DTYPES.get(column)
-        if dtype == "datetime64[s]":
-            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[s]")
-        elif dtype:
-            frame[column] = frame[column].astype(dtype)
-    return derive_sessions(frame, settings)
+    return derive_sessions(session_table([row for rows in patients for row in rows]), settings)
 
 
 def flags_of(*patients, settings: Settings = S) -> dict[str, str]:

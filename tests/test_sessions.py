@@ -8,27 +8,16 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings as hyp_settings, strategies as st
 
-from analytics.schema import SESSION_DTYPES
 from analytics.sessions import DERIVED_COLUMNS, derive_sessions, resolve_as_of
 from analytics.settings import Settings
+from tests.helpers import session_table
 
 S = Settings()
 
 
 def make(rows: list[dict]) -> pd.DataFrame:
     """A session table in the canonical dtypes from a list of dicts (only the columns used)."""
-    frame = pd.DataFrame(rows)
-    if "product" not in frame.columns:
-        frame["product"] = "onabotulinumtoxinA"
-    if "total_units" not in frame.columns:
-        frame["total_units"] = 100.0
-    for column in frame.columns:
-        dtype = SESSION_DTYPES.get(column)
-        if dtype == "datetime64[s]":
-            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[s]")
-        elif dtype:
-            frame[column] = frame[column].astype(dtype)
-    return frame
+    return session_table(rows)
 
 
 def values(series: pd.Series) -> list:

@@ -9,24 +9,15 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from analytics.kaplan_meier import km_median
-from analytics.schema import SESSION_DTYPES
 from analytics.settings import Settings
 from analytics.summary import REQUIRED_KEYS, summarise
+from tests.helpers import session_table
 
 S = Settings()
 
 
 def table(rows: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows)
-    frame["product"] = "onabotulinumtoxinA"
-    frame["total_units"] = 100.0
-    for column in frame.columns:
-        dtype = SESSION_DTYPES.get(column)
-        if dtype == "datetime64[s]":
-            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[s]")
-        elif dtype:
-            frame[column] = frame[column].astype(dtype)
-    return frame
+    return session_table(rows)
 
 
 def row(pid, day, base=10, follow=None, **extra):

@@ -10,25 +10,16 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 import analytics.waning as waning
-from analytics.schema import SESSION_DTYPES
 from analytics.sessions import derive_sessions
 from analytics.settings import Settings
 from analytics.waning import slope_sentence, waning_by_cycle, waning_slope
+from tests.helpers import session_table
 
 S = Settings()
 
 
 def table(rows: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows)
-    frame["product"] = "onabotulinumtoxinA"
-    frame["total_units"] = 100.0
-    for column in frame.columns:
-        dtype = SESSION_DTYPES.get(column)
-        if dtype == "datetime64[s]":
-            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[s]")
-        elif dtype:
-            frame[column] = frame[column].astype(dtype)
-    return derive_sessions(frame, S)
+    return derive_sessions(session_table(rows), S)
 
 
 def session(pid, cycle_index, follow=None, base=10, wearing_off=None, **extra):
