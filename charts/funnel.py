@@ -1,0 +1,99 @@
+"""Funnel plot: each practitioner's (or site's) responder rate against its number of sessions.
+
+Why not a league table: small groups vary more by chance, so each group is judged against limits for its own
+size (Spiegelhalter 2005). Points outside the 95% limits are worth a look, outside 99.8% a clear signal; they
+are labelled by name. Groups suppressed for small numbers are not plotted, and the chart says how many.
+Input: analytics.funnel.funnel (its "groups" table optionally passed through analytics.suppression first).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from charts import theme
+
+OVERALL_NAME = "Overall rate"
+LIMIT_95_NAME = "95% limits (outside: worth a look)"
+LIMIT_998_NAME = "99.8% limits (outside: clear signal)"
+POSITION_STYLE = {
+    "inside": ("Inside the limits", theme.GREY, "circle"),
+    "above 95%": ("Above the 95% limit", theme.OKABE_ITO["sky_blue"], "triangle-up"),
+    "above 99.8%": ("Above the 99.8% limit", theme.OKABE_ITO["blue"], "triangle-up"),
+    "below 95%": ("Below the 95% limit", theme.OKABE_ITO["orange"], "triangle-down"),
+    "below 99.8%": ("Below the 99.8% limit", theme.OKABE_ITO["vermillion"], "triangle-down"),
+}
+
+
+def funnel_figure(funnel_result: dict | None, group_label: str = "Group", settings=None) -> go.Figure:
+    """Responder rate by sessions per group, the overall rate, 95% and 99.8% limit curves, outliers named.
+
+    funnel_result: analytics.funnel.funnel's dict (p0, groups, curve). group_label: words for a group
+    ("Practitioner", "Site"). settings: only for the responder definition in the subtitle.
+    """
+    title = f"Responder rate by {group_label.lower()}: funnel plot"
+    groups = None if not funnel_result else funnel_result.get("groups")
+    if theme.is_empty(groups) or not np.isfinite(funnel_result.get("p0", np.nan)):
+        return theme.empty_figure("No sessions with a response score to compare.", title)
+    hidden = theme.suppressed_mask(groups)
+    shown = groups.loc[~hidden & (theme.floats(groups["n"]) > 0)]
+    p0 = float(funnel_result["p0"])
+    curve = funnel_result.get("curve")
+
+    fig = go.Figure()
+    if curve is not None and len(curve):
+        n = theme.floats(curve["n"])
+        for level, name, dash in (("95", LIMIT_95_NAME, "dash"), ("998", LIMIT_998_NAME, "dot")):
+            for side in ("upper", "lower"):
+                fig.add_trace(go.Scatter(
+                    x=n, y=theme.floats(curve[f"{side}_{level}"]), mode="lines", name=name,
+                    legendgroup=level, showlegend=side == "upper", line=dict(color=theme.REFERENCE, dash=dash,
+                                                                             width=1.3),
+                    hovertemplate=f"{side} {name.split(' (')[0]} at %{{x:,.0f}} sessions: %{{y:.1%}}<extra></extra>"))
+    x_max = float(theme.floats(groups["n"]).max() if len(shown) == 0 else theme.floats(shown["n"]).max()) * 1.1
+    fig.add_trace(go.Scatter(x=[0, x_max], y=[p0, p0], mode="lines", name=f"{OVERALL_NAME}: {theme.fmt_pct(p0, 1)}",
+                             line=dict(color="#231F20", width=1.3), hoverinfo="skip"))
+
+    positions = shown["position"].astype("str").to_numpy()
+    for position, (name, color, symbol) in POSITION_STYLE.items():
+        mask = positions == position
+        if not mask.any():
+            continue
+        part = shown.loc[mask]
+        outlier = position != "inside"
+        hover = [f"<b>{g}</b><br>Responder rate {theme.fmt_pct(r, 1)}: {theme.fmt_num(k)} of {theme.fmt_num(m)} "
+                 f"sessions with a response<br>{theme.fmt_num(p)} patients, {theme.fmt_num(s)} sessions<br>{name}"
+                 for g, r, k, m, p, s in zip(part["group"], theme.floats(part["rate"]), theme.floats(part["responders"]),
+                                             theme.floats(part["n"]), theme.floats(part["patients"]),
+                                             theme.floats(part["sessions"]))]
+        fig.add_trace(go.Scatter(
+            x=theme.floats(part["n"]), y=theme.floats(part["rate"]), mode="markers+text" if outlier else "markers",
+            name=name, text=part["group"].astype("str").tolist() if outlier else None,
+            textposition="middle right", textfont=dict(color=color, size=12),
+            marker=dict(color=color, size=12 if outlier else 9, symbol=symbol, line=dict(color="white", width=1)),
+            hovertext=hover, hovertemplate="%{hovertext}<extra></extra>"))
+
+    lines = [f"Each point is one {group_label.lower()}. The further right, the more sessions, the narrower the "
+             "funnel; a point outside it differs from the overall rate by more than chance."]
+    if settings is not None:
+        lines.append(theme.responder_rule(settings) + ".")
+    if hidden.any():
+        k = groups.attrs.get("min_group_patients") or (settings.min_group_patients if settings else 5)
+        lines.append(f"Not shown: {int(hidden.sum())} {group_label.lower()}"
+                     f"{'s' if hidden.sum() > 1 else ''} with too few patients (fewer than {k}) or suppressed to "
+                     "protect one.")
+    theme.base_layout(fig, title, "<br>".join(lines))
+    # View: from a little left of the smallest group to right of the largest; y around the points and limits.
+    n_shown = theme.floats(shown["n"]) if len(shown) else np.array([1.0])
+    x_min = max(0.0, float(n_shown.min()) * 0.8 - 5)
+    y_values = np.concatenate([theme.floats(shown["rate"]) if len(shown) else [p0], [p0]])
+    if curve is not None and len(curve):
+        in_view = (theme.floats(curve["n"]) >= x_min) & (theme.floats(curve["n"]) <= x_max)
+        y_values = np.concatenate([y_values, theme.floats(curve.loc[in_view, "lower_998"]),
+                                   theme.floats(curve.loc[in_view, "upper_998"])])
+    low, high = np.nanmin(y_values), np.nanmax(y_values)
+    pad = max((high - low) * 0.08, 0.01)
+    fig.update_xaxes(title_text="Sessions with a response score (n)", range=[x_min, x_max], tickformat=",")
+    fig.update_yaxes(title_text="Responder rate (% of sessions)", tickformat=".0%",
+                     range=[max(low - pad, 0.0), min(high + pad, 1.02)])
+    return fig

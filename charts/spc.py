@@ -1,0 +1,122 @@
+"""The monthly responder rate as an SPC p-chart, in the NHS "Making Data Count" style.
+
+Why: a month-to-month wobble is not a change. The chart draws the average (centre line) and 3-sigma control
+limits, which step from month to month because the number of sessions varies, and colours only the months
+the rules flag: blue for improvement, orange for concern, grey for ordinary (common-cause) variation. The
+hover gives each month's figures and why it is or is not a signal, in plain words.
+Input: analytics.spc.p_chart.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from analytics.settings import DEFAULT_SETTINGS, Settings
+from charts import theme
+
+RATE_NAME = "Monthly responder rate"
+CENTRE_NAME = "Average (centre line)"
+LIMITS_NAME = "Control limits (3 sigma)"
+POINT_NAMES = {
+    "special_cause_improvement": "Special cause: improvement",
+    "special_cause_concern": "Special cause: concern",
+    "special_cause_neutral_high": "Special cause (high)",
+    "special_cause_neutral_low": "Special cause (low)",
+    "common_cause": "Common cause (ordinary variation)",
+}
+
+
+def _half_month_edges(month: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end of each point's step: halfway to the neighbouring months (so limits step between points)."""
+    t = pd.to_datetime(month).to_numpy(dtype="datetime64[ns]")
+    if len(t) == 1:
+        half = np.timedelta64(15, "D")
+        return t - half, t + half
+    mids = t[:-1] + (t[1:] - t[:-1]) / 2
+    start = np.concatenate([[t[0] - (mids[0] - t[0])], mids])
+    end = np.concatenate([mids, [t[-1] + (t[-1] - mids[-1])]])
+    return start, end
+
+
+def _steps(start: np.ndarray, end: np.ndarray, values: np.ndarray) -> tuple[list, list]:
+    """x/y of a horizontal segment per month (joined into one stepped line)."""
+    x, y = [], []
+    for s, e, v in zip(start, end, values):
+        x += [s, e]
+        y += [v, v]
+    return x, y
+
+
+def _signal_summary(month: pd.Series, kinds: np.ndarray) -> str:
+    """'<b>Signals</b>: 11 months of concern (Sep 2025 to Jul 2026)' or 'no special cause'."""
+    parts = []
+    for kind, words in (("special_cause_improvement", "improvement"), ("special_cause_concern", "concern"),
+                        ("special_cause_neutral_high", "high"), ("special_cause_neutral_low", "low")):
+        mask = kinds == kind
+        if mask.any():
+            first, last = month[mask].min().strftime("%b %Y"), month[mask].max().strftime("%b %Y")
+            span = first if first == last else f"{first} to {last}"
+            parts.append(f"{int(mask.sum())} month{'s' if mask.sum() > 1 else ''} of {words} ({span})")
+    if not parts:
+        return "<b>No special cause</b>: the months vary only as much as chance would make them."
+    return "<b>Signals</b>: " + "; ".join(parts) + "."
+
+
+def p_chart_figure(pchart, settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
+    """Monthly responder rate with centre line, stepped 3-sigma limits and special causes coloured."""
+    title = "Is the responder rate changing? Monthly SPC p-chart"
+    if theme.is_empty(pchart):
+        return theme.empty_figure("No month has a session with a response score.", title)
+    month = pd.to_datetime(pchart["month"])
+    rate = theme.floats(pchart["rate"])
+    centre = theme.floats(pchart["centre"])
+    lcl, ucl = theme.floats(pchart["lcl"]), theme.floats(pchart["ucl"])
+    kinds = pchart["point_type"].astype("str").to_numpy()
+    explanations = pchart["explanation"].astype("str").to_numpy() if "explanation" in pchart else \
+        np.array([""] * len(pchart))
+    hover = [e.replace(". ", ".<br>") for e in explanations]
+    start, end = _half_month_edges(month)
+
+    fig = go.Figure()
+    x_limit, y_upper = _steps(start, end, ucl)
+    _, y_lower = _steps(start, end, lcl)
+    fig.add_trace(go.Scatter(x=x_limit, y=y_upper, mode="lines", name=LIMITS_NAME, legendgroup="limits",
+                             line=dict(color=theme.GREY, width=1.2), hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=x_limit, y=y_lower, mode="lines", name="Lower control limit", legendgroup="limits",
+                             showlegend=False, line=dict(color=theme.GREY, width=1.2), hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=[start[0], end[-1]], y=[centre[0], centre[0]], mode="lines",
+                             name=f"{CENTRE_NAME}: {theme.fmt_pct(centre[0], 1)}",
+                             line=dict(color="#231F20", width=1.2), hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=month, y=rate, mode="lines", name=RATE_NAME, showlegend=False,
+                             line=dict(color=theme.SPC_COLOURS["common_cause"], width=1.5), hoverinfo="skip"))
+    for kind in ("common_cause", "special_cause_improvement", "special_cause_concern",
+                 "special_cause_neutral_high", "special_cause_neutral_low"):
+        mask = kinds == kind
+        if not mask.any():
+            continue
+        fig.add_trace(go.Scatter(
+            x=month[mask], y=rate[mask], mode="markers", name=POINT_NAMES[kind],
+            marker=dict(color=theme.SPC_COLOURS[kind], size=9 if kind == "common_cause" else 11,
+                        line=dict(color="white", width=1)),
+            hovertext=[hover[i] for i in np.flatnonzero(mask)], hovertemplate="%{hovertext}<extra></extra>"))
+
+    n = theme.floats(pchart["n"])
+    lines = [f"Share of sessions with a response score that were responders, per calendar month "
+             f"({theme.fmt_num(np.nansum(n))} sessions; {theme.fmt_num(np.nanmin(n))} to "
+             f"{theme.fmt_num(np.nanmax(n))} a month, so the limits vary).",
+             "Special cause: a month outside the limits, 7 months in a row on one side of the average or rising or "
+             "falling, or 2 of 3 close to a limit.",
+             theme.responder_rule(settings) + "."]
+    signals = _signal_summary(month, kinds)
+    lines.insert(1, signals)
+    if pchart.attrs.get("provisional"):
+        lines.append("Fewer than 12 months of data: the limits are provisional.")
+    theme.base_layout(fig, title, "<br>".join(lines))
+    low = np.nanmin(np.concatenate([rate, lcl]))
+    high = np.nanmax(np.concatenate([rate, ucl]))
+    pad = max((high - low) * 0.08, 0.01)
+    fig.update_xaxes(title_text="Month of the injection", dtick="M3", tickformat="%b %Y")
+    fig.update_yaxes(title_text="Responders (% of sessions with a response)", tickformat=".0%",
+                     range=[max(low - pad, 0), min(high + pad, 1.0) if high + pad < 1 else 1.02])
+    return fig
