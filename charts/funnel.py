@@ -50,7 +50,7 @@ def funnel_figure(funnel_result: dict | None, group_label: str = "Group", settin
                     legendgroup=level, showlegend=side == "upper", line=dict(color=theme.REFERENCE, dash=dash,
                                                                              width=1.3),
                     hovertemplate=f"{side} {name.split(' (')[0]} at %{{x:,.0f}} sessions: %{{y:.1%}}<extra></extra>"))
-    x_max = float(theme.floats(groups["n"]).max() if len(shown) == 0 else theme.floats(shown["n"]).max()) * 1.1
+    x_max = float(theme.floats(groups["n"]).max() if len(shown) == 0 else theme.floats(shown["n"]).max()) * 1.06
     fig.add_trace(go.Scatter(x=[0, x_max], y=[p0, p0], mode="lines", name=f"{OVERALL_NAME}: {theme.fmt_pct(p0, 1)}",
                              line=dict(color="#231F20", width=1.3), hoverinfo="skip"))
 
@@ -82,10 +82,11 @@ def funnel_figure(funnel_result: dict | None, group_label: str = "Group", settin
         lines.append(f"Not shown: {int(hidden.sum())} {group_label.lower()}"
                      f"{'s' if hidden.sum() > 1 else ''} with too few patients (fewer than {k}) or suppressed to "
                      "protect one.")
-    theme.base_layout(fig, title, "<br>".join(lines))
-    # View: from a little left of the smallest group to right of the largest; y around the points and limits.
+    theme.base_layout(fig, title, "<br>".join(lines), legend_right=True)
+    # View: x from 0 (the funnel opens to the left); y around the points and the limits from half the
+    # smallest group's size, so the mouth of the funnel runs off the chart rather than squashing the points.
     n_shown = theme.floats(shown["n"]) if len(shown) else np.array([1.0])
-    x_min = max(0.0, float(n_shown.min()) * 0.8 - 5)
+    x_min = float(n_shown.min()) * 0.5
     y_values = np.concatenate([theme.floats(shown["rate"]) if len(shown) else [p0], [p0]])
     if curve is not None and len(curve):
         in_view = (theme.floats(curve["n"]) >= x_min) & (theme.floats(curve["n"]) <= x_max)
@@ -93,7 +94,7 @@ def funnel_figure(funnel_result: dict | None, group_label: str = "Group", settin
                                    theme.floats(curve.loc[in_view, "upper_998"])])
     low, high = np.nanmin(y_values), np.nanmax(y_values)
     pad = max((high - low) * 0.08, 0.01)
-    fig.update_xaxes(title_text="Sessions with a response score (n)", range=[x_min, x_max], tickformat=",")
+    fig.update_xaxes(title_text="Sessions with a response score (n)", range=[0, x_max], tickformat=",")
     fig.update_yaxes(title_text="Responder rate (% of sessions)", tickformat=".0%",
                      range=[max(low - pad, 0.0), min(high + pad, 1.02)])
     return fig

@@ -62,12 +62,17 @@ def rgba(hex_colour: str, alpha: float) -> str:
 
 
 def base_layout(fig: go.Figure, title: str, subtitle: str = "", hovermode: str = "closest",
-                legend_top: bool = True, height: int | None = None) -> go.Figure:
-    """White background, light grid, the shared font and margins, a title with a caption-like subtitle."""
+                legend_top: bool = True, height: int | None = None, legend_right: bool = False) -> go.Figure:
+    """White background, light grid, the shared font and margins, a title with a caption-like subtitle.
+
+    The legend goes in a row above the plot (legend_top), or in a column right of it (legend_right: for
+    many or long entries), or where the builder puts it.
+    """
+    legend_top = legend_top and not legend_right
     fig.update_layout(
         template="plotly_white",
         font=FONT,
-        title=dict(text=title, x=0.0, xanchor="left", xref="paper", y=0.98, yanchor="top",
+        title=dict(text=title, x=0.01, xanchor="left", xref="container", y=0.98, yanchor="top",
                    font=dict(size=17), subtitle=dict(text=subtitle, font=dict(size=12, color="#555555"))),
         margin=dict(l=80, r=40, t=title_space(subtitle, legend_top), b=60),
         paper_bgcolor="white",
@@ -78,6 +83,9 @@ def base_layout(fig: go.Figure, title: str, subtitle: str = "", hovermode: str =
     )
     if legend_top:
         fig.update_layout(legend=dict(orientation="h", x=0.0, xanchor="left", y=1.0, yanchor="bottom",
+                                      bgcolor="rgba(255,255,255,0.8)"))
+    if legend_right:
+        fig.update_layout(legend=dict(orientation="v", x=1.02, xanchor="left", y=1.0, yanchor="top",
                                       bgcolor="rgba(255,255,255,0.8)"))
     if height:
         fig.update_layout(height=height)
