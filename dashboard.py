@@ -1,11 +1,44 @@
-"""The Streamlit entry point: `streamlit run dashboard.py` (or `./run.sh app`)."""
+"""The Streamlit entry point: `streamlit run dashboard.py` (or `./run.sh app`).
+
+It draws the shared sidebar (data source, period, filters, thresholds, as-of date) and runs the chosen page.
+The data shown by default is data/sample/sessions.csv; set OUTCOMES_DATA_FILE=/path/to/sessions.csv to open
+another file instead (the benchmark does), or upload one on the Data page.
+"""
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
+
+from views import state
+
+if not logging.getLogger("outcomes").handlers:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("outcomes").addHandler(handler)
+    logging.getLogger("outcomes").setLevel(logging.INFO)
 
 st.set_page_config(page_title="Toxin outcomes", page_icon=":material/monitoring:", layout="wide")
 
-pages = [
-    st.Page("views/sample_data.py", title="Sample data", icon=":material/table:", default=True),
+PAGES = [
+    st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("views/patients.py", title="Patients", icon=":material/person_search:"),
+    st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("views/data.py", title="Data", icon=":material/upload_file:"),
 ]
-st.navigation(pages).run()
+page = st.navigation(PAGES)
+
+try:
+    st.session_state["_context"] = state.sidebar()
+except ScriptControlException:
+    raise
+except Exception:  # noqa: BLE001 - the data could not be opened: say so, let the Data page still work
+    state.LOG.exception("the data source could not be opened")
+    st.session_state["_context"] = None
+    st.sidebar.error("The data could not be opened. Upload a file on the Data page, or check the server log.")
+
+try:
+    page.run()
+finally:
+    st.session_state.pop("_context", None)  # holds filtered frames: not kept between runs

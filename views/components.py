@@ -1,0 +1,181 @@
+"""Presentation helpers the pages share: KPI tiles in words, figure builders looked up by name, tables for
+display. No metric is computed here: that is analytics/'s job.
+"""
+from __future__ import annotations
+
+import importlib
+import math
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from analytics.suppression import for_display
+
+# KPI tile: how to show the value and the change, and which direction is good.
+#   kind: "count" | "rate" | "pct" | "days"; colour: streamlit delta_color.
+KPI_STYLE = {
+    "patients": ("count", "off"),
+    "sessions": ("count", "off"),
+    "responder_rate": ("rate", "normal"),
+    "median_response_pct": ("pct", "normal"),
+    "median_onset_days": ("days", "inverse"),
+    "median_peak_days": ("days", "inverse"),
+    "median_duration_days": ("days", "normal"),
+    "short_interval_share": ("rate", "inverse"),
+    "adverse_event_rate": ("rate", "inverse"),
+    "patients_flagged": ("count", "inverse"),
+}
+KPI_LABELS = {  # shorter words for the tiles than analytics.kpis.KPI_LABELS
+    "median_duration_days": "Median benefit duration",
+    "short_interval_share": "Short intervals",
+    "adverse_event_rate": "Sessions with an adverse event",
+}
+KPI_MEANING = {
+    "patients": "Distinct patients with a session in the period.",
+    "sessions": "Injection sessions in the period.",
+    "responder_rate": "Responders / sessions with a follow-up score. Responder: pain down by at least {thr}% "
+                      "(or TWSTRS down by at least {tw} points where pain was not scored).",
+    "median_response_pct": "Middle value of the % pain reduction over sessions with a response.",
+    "median_onset_days": "Middle value of the recorded days until the patient first noticed benefit.",
+    "median_peak_days": "Middle value of the recorded days until the greatest benefit.",
+    "median_duration_days": "Kaplan-Meier median over responder sessions: re-injection while still benefiting "
+                            "is censored, not counted as the end of the benefit.",
+    "short_interval_share": "Share of intervals between a patient's sessions shorter than {short} days.",
+    "adverse_event_rate": "Sessions with any adverse event / sessions where adverse events were recorded.",
+    "patients_flagged": "Patients seen in the period with a 'diminished' or 'watch' flag (full history). "
+                        "A prompt to review, not a diagnosis.",
+}
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def kpi_value(kpi: str, value) -> str:
+    """The tile's figure as text."""
+    kind = KPI_STYLE[kpi][0]
+    if _missing(value):
+        return "not reached" if kpi == "median_duration_days" else "-"
+    if kind == "count":
+        return f"{value:,.0f}"
+    if kind == "rate":
+        return f"{100 * value:.0f}%"
+    if kind == "pct":
+        return f"{value:.0f}%"
+    return f"{value:.0f} days"
+
+
+def kpi_delta(kpi: str, change) -> str | None:
+    """The change against the previous period as signed text (percentage points for rates)."""
+    if _missing(change):
+        return None
+    kind = KPI_STYLE[kpi][0]
+    if kind == "count":
+        return f"{change:+,.0f}"
+    if kind == "rate":
+        return f"{100 * change:+.1f} pts"
+    if kind == "pct":
+        return f"{change:+.1f} pts"
+    return f"{change:+.0f} days"
+
+
+def kpi_help(row: pd.Series, settings, period: dict) -> str:
+    """What the tile means, its 95% CI and n, and the previous period's figure."""
+    kpi = row["kpi"]
+    meaning = KPI_MEANING[kpi].format(thr=f"{settings.responder_threshold_pct:g}",
+                                      tw=f"{settings.twstrs_responder_drop:g}", short=settings.short_interval_days)
+    parts = [meaning]
+    if not _missing(row["ci_low"]) and not _missing(row["ci_high"]):
+        if KPI_STYLE[kpi][0] == "rate":
+            parts.append(f"95% CI {100 * row['ci_low']:.1f}% to {100 * row['ci_high']:.1f}% (Wilson).")
+        else:
+            parts.append(f"95% CI {row['ci_low']:.0f} to {row['ci_high']:.0f} days.")
+    parts.append(f"Based on {int(row['n']):,} {'patients' if kpi == 'patients' else 'sessions' if kpi != 'patients_flagged' else 'patients seen'}.")
+    previous = kpi_value(kpi, row["previous"]) if int(row["previous_n"]) > 0 or kpi in ("patients", "sessions") else "-"
+    parts.append(f"Previous period ({period['previous_start']} to {period['previous_end']}): {previous}"
+                 + (f" from {int(row['previous_n']):,}." if int(row["previous_n"]) else " (no data)."))
+    return " ".join(parts)
+
+
+def kpi_row(tiles: pd.DataFrame, settings, columns: int = 5) -> None:
+    """The KPI tiles in rows of `columns`, each with its change against the previous period."""
+    period = tiles.attrs.get("period", {"previous_start": "?", "previous_end": "?", "days": 0})
+    rows = [tiles.iloc[i:i + columns] for i in range(0, len(tiles), columns)]
+    for chunk in rows:
+        cols = st.columns(columns)
+        for col, (_, row) in zip(cols, chunk.iterrows()):
+            kpi = row["kpi"]
+            col.metric(KPI_LABELS.get(kpi, row["label"]), kpi_value(kpi, row["value"]),
+                       delta=kpi_delta(kpi, row["change"]), delta_color=KPI_STYLE[kpi][1],
+                       help=kpi_help(row, settings, period), border=True,
+                       delta_description=f"vs previous {period['days']} days")
+
+
+def kpi_table(tiles: pd.DataFrame) -> pd.DataFrame:
+    """The tiles as a downloadable table (rates as proportions 0..1)."""
+    out = tiles[["label", "value", "ci_low", "ci_high", "n", "previous", "previous_n", "change", "unit"]].copy()
+    period = tiles.attrs.get("period", {})
+    out.insert(1, "period", f"{period.get('start')} to {period.get('end')}")
+    out.insert(2, "previous_period", f"{period.get('previous_start')} to {period.get('previous_end')}")
+    return out.rename(columns={"label": "figure"})
+
+
+def figure(module: str, name: str, *args, **kwargs):
+    """Build a figure with charts.<module>.<name>; None when that builder is not there (yet)."""
+    try:
+        builder = getattr(importlib.import_module(f"charts.{module}"), name)
+    except (ImportError, AttributeError):
+        return None
+    return builder(*args, **kwargs)
+
+
+def show_figure(fig, key: str) -> None:
+    """A plotly figure full width; a note when the builder is missing."""
+    if fig is None:
+        st.info("This chart is not available in this version; the table below has the figures.",
+                icon=":material/bar_chart_off:")
+        return
+    st.plotly_chart(fig, key=key, width="stretch",
+                    config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
+
+
+def display_table(table: pd.DataFrame, group_cols=None) -> pd.DataFrame:
+    """For CSV export: suppressed cells as the text 'suppressed', numbers kept as numbers elsewhere."""
+    if "suppressed" in table.columns:
+        table = for_display(table, group_cols)
+    return table.drop(columns=[c for c in ("is_total",) if c in table.columns])
+
+
+def _cell(value, percent: bool) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return f"{value:,}"
+    if isinstance(value, (float, np.floating)):
+        if percent:
+            return f"{100 * value:.1f}%"
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+    return str(value)
+
+
+def screen_table(table: pd.DataFrame, group_cols=None, percent=()) -> pd.DataFrame:
+    """For the screen: a suppressed table as text, 'suppressed' where a small group was blanked, rates as %."""
+    shown = display_table(table, group_cols)
+    keep = set(group_cols or ())
+    for column in shown.columns:
+        if column in keep or column in ("suppressed",):
+            continue
+        pct = column in percent
+        shown[column] = pd.Series([_cell(v, pct) for v in shown[column].astype(object)], index=shown.index,
+                                  dtype="str")
+    return shown
+
+
+def percent_columns(table: pd.DataFrame, columns) -> dict:
+    """column_config showing proportions 0..1 as percentages."""
+    return {c: st.column_config.NumberColumn(c, format="percent") for c in columns if c in table.columns}

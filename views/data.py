@@ -1,0 +1,280 @@
+"""Data (analyst): upload a clinic export, see exactly what was accepted and why anything was not, map columns
+that were not recognised, answer the identifier guard, then use the data on every page."""
+from __future__ import annotations
+
+import streamlit as st
+
+from analytics.assessments import SCORES, timeline
+from analytics.dictionary import data_dictionary, template_csv
+from analytics.mapping import IGNORE
+from views import components as ui
+from views import data_import as imp
+from views import state
+
+DATE_ORDERS = {None: "Read it from the file", "dayfirst": "Day first (14/03/2025)",
+               "monthfirst": "Month first (03/14/2025)"}
+
+
+def start_here() -> None:
+    st.subheader("1. What a file should look like")
+    st.caption("One row per injection session with at least a patient code, the date, the product, the total "
+               "units and a baseline score. Other columns are optional; any column we do not know is kept as a "
+               "grouping attribute. Patient codes only: never names, NHS numbers or dates of birth.")
+    cols = st.columns(4)
+    with cols[0]:
+        st.download_button("Empty template: sessions", template_csv("sessions"), "sessions_template.csv",
+                           "text/csv", key="dl_template_sessions", icon=":material/download:")
+    with cols[1]:
+        st.download_button("Empty template: assessments", template_csv("assessments"), "assessments_template.csv",
+                           "text/csv", key="dl_template_assessments", icon=":material/download:")
+    with cols[2]:
+        state.download(data_dictionary("sessions"), "data dictionary: sessions", "data_dictionary_sessions",
+                       key="dl_dictionary_sessions")
+    with cols[3]:
+        state.download(data_dictionary("assessments"), "data dictionary: assessments",
+                       "data_dictionary_assessments", key="dl_dictionary_assessments")
+    with st.expander("The data dictionary"):
+        st.dataframe(data_dictionary("sessions"), hide_index=True, width="stretch")
+
+
+def current_data() -> None:
+    ctx = st.session_state.get("_context")
+    if ctx is None:
+        return
+    summary = ctx.result.summary()
+    st.info(f"**In use now:** {ctx.source.label}: {summary['accepted_rows']:,} sessions accepted, "
+            f"{summary['rejected_rows']:,} rows rejected.", icon=":material/database:")
+    if ctx.source.kind == "upload":
+        st.button("Back to the sample data", on_click=state.use_default, key="data_back_to_default")
+
+
+def _set_identifiers(choices: imp.Choices, answer: str | None) -> None:
+    choices.identifiers = answer
+
+
+def identifier_guard(result, choices: imp.Choices) -> None:
+    """The guard's findings and the ways on: drop the columns, pseudonymise the codes, or cancel."""
+    st.error("**This file holds direct identifiers, so nothing has been read from it yet.**  \n"
+             + "  \n".join(f"• {f.message()}" for f in result.identifier_findings)
+             + "  \nIdentifying values are never stored, logged or exported.", icon=":material/gpp_bad:")
+    codes_flagged = imp.patient_codes_flagged(result)
+    patient_header = next((h for h, c in result.column_map.items() if c == "patient_id"), None)
+    others = sorted({f.column for f in result.identifier_findings if f.column != patient_header})
+    cols = st.columns(3)
+    if others:
+        cols[0].button(f"Drop {', '.join(repr(c) for c in others)} and continue", key="guard_drop",
+                       type="primary", on_click=_set_identifiers, args=(choices, "drop"))
+    if codes_flagged:
+        cols[1].button("Pseudonymise the patient codes (clinic key)", key="guard_pseudonymise",
+                       on_click=_set_identifiers, args=(choices, "pseudonymise"),
+                       help="Replaces each code by a keyed HMAC-SHA256 code; the same patient gets the same code "
+                            "in every upload. Needs the clinic's key (OUTCOMES_PSEUDONYM_KEY) on the server.")
+    cols[2].button("Cancel this upload", key="guard_cancel", on_click=_set_identifiers, args=(choices, "cancel"))
+
+
+def _mapping_key(header: str) -> str:
+    return f"map_{header}"
+
+
+def _set_mapping(choices: imp.Choices, header: str) -> None:
+    chosen = st.session_state.get(_mapping_key(header), imp.KEEP_EXTRA)
+    if chosen == imp.KEEP_EXTRA:
+        choices.mapping.pop(header, None)
+    else:
+        choices.mapping[header] = chosen
+
+
+def _load_mapping(choices: imp.Choices, headers: list[str]) -> None:
+    """Apply an uploaded mapping JSON (runs before the page, so the selectboxes can show it)."""
+    saved = st.session_state.get("mapping_upload")
+    if saved is None:
+        return
+    try:
+        loaded = imp.clean_mapping(imp.parse_mapping(saved.getvalue()), headers)
+    except ValueError as err:
+        st.session_state["_mapping_message"] = str(err)
+        return
+    for header, target in loaded.items():
+        if target in IGNORE:
+            choices.mapping.pop(header, None)
+            st.session_state[_mapping_key(header)] = imp.KEEP_EXTRA
+        else:
+            choices.mapping[header] = target
+            st.session_state[_mapping_key(header)] = target
+    st.session_state["_mapping_message"] = f"Mapping loaded: {len(loaded)} column(s) of it apply to this file."
+
+
+def mapping_editor(result, choices: imp.Choices, headers: list[str]) -> None:
+    """Selectboxes for the columns that were not recognised, and saving/loading the mapping as JSON."""
+    flagged = {f.column for f in result.identifier_findings}
+    mapped_by_hand = [h for h in choices.mapping if h in headers]
+    unknown = list(dict.fromkeys([h for h in result.extra_columns if h not in flagged] + mapped_by_hand))
+    names = imp.canonical_columns(choices.kind)
+    with st.expander("Column mapping" + (f": {len(unknown)} column(s) not recognised" if unknown else ""),
+                     expanded=bool(unknown) and result.refused):
+        st.dataframe(imp.mapping_table(result, choices.kind), hide_index=True, width="stretch")
+        if unknown:
+            st.markdown("**Columns not recognised**: choose the field each one holds, or keep it as an extra "
+                        "attribute (it can then be used to group).")
+        options = [imp.KEEP_EXTRA, *names]
+        for header in unknown[:40]:
+            hint = result.suggestions.get(header)
+            st.session_state.setdefault(_mapping_key(header), choices.mapping.get(header, imp.KEEP_EXTRA))
+            st.selectbox(f"'{header}'" + (f" (looks like {hint})" if hint else ""), options,
+                         key=_mapping_key(header), on_change=_set_mapping, args=(choices, header))
+        left, right = st.columns(2)
+        with left:
+            st.download_button("Save this mapping (JSON)", imp.mapping_json(choices.mapping), "mapping.json",
+                               "application/json", key="dl_mapping", icon=":material/save:",
+                               help="Load it with next month's export to map the same columns again.")
+        with right:
+            st.file_uploader("Load a saved mapping (JSON)", type=["json"], key="mapping_upload",
+                             on_change=_load_mapping, args=(choices, headers))
+            message = st.session_state.pop("_mapping_message", None)
+            if message:
+                st.caption(message)
+
+
+def report_section(result) -> None:
+    summary = result.summary()
+    cols = st.columns(5)
+    cols[0].metric("Rows read", f"{summary['rows']:,}", border=True)
+    cols[1].metric("Accepted", f"{summary['accepted_rows']:,}", border=True)
+    cols[2].metric("Rejected rows", f"{summary['rejected_rows']:,}", border=True,
+                   help="Every rejected row is listed below with its line, column, value and reason.")
+    cols[3].metric("Warnings", f"{summary['warnings']:,}", border=True,
+                   help="Accepted, but worth a look (e.g. an unusually high dose).")
+    cols[4].metric("Duplicates / conflicts", f"{summary['duplicate_rows']:,} / {summary['conflicting_rows']:,}",
+                   border=True, help="Exact duplicate rows are counted once; two different rows for one session "
+                                     "are both held back until you decide.")
+    for note in result.notes:
+        st.caption(f"• {note}")
+    report = imp.report_table(result)
+    st.markdown("**Validation report**")
+    if len(report) == 0:
+        st.success("Every row was accepted.", icon=":material/check_circle:")
+        return
+    left, mid, right = st.columns([1, 2, 2])
+    kinds = left.multiselect("Kind", ["rejected", "warning"], key="report_kind", placeholder="All")
+    columns = mid.multiselect("Column", sorted(report["column"].astype("str").unique()), key="report_column",
+                              placeholder="All columns")
+    text = right.text_input("Search problems and values", key="report_search")
+    shown = imp.filter_report(report, kinds, columns, text)
+    st.caption(f"{len(shown):,} of {len(report):,} entries shown. Lines are the line numbers in your file "
+               "(the header is line 1).")
+    st.dataframe(shown, hide_index=True, width="stretch", height=min(400, 38 + 35 * max(len(shown), 1)))
+    left, right = st.columns(2)
+    with left:
+        state.download(report, "the full report", f"validation_report_{result.source_name}", key="dl_report_full")
+    with right:
+        state.download(shown, "the rows shown", f"validation_report_filtered_{result.source_name}",
+                       key="dl_report_shown")
+
+
+def assessments_section(result, name: str) -> None:
+    st.subheader("4. The effect over time in these assessments")
+    data = result.data
+    scores = [s for s in SCORES if s in data.columns and data[s].notna().any()]
+    if not scores:
+        st.warning("No pain or TWSTRS scores to chart: the timeline needs a score recorded at day 0 and after.")
+        return
+    extra = [c for c in result.extra_columns if c in data.columns]
+    left, right = st.columns(2)
+    score = left.selectbox("Score", scores, key="assessment_score",
+                           format_func=lambda s: {"pain": "Pain (NRS 0-10)", "twstrs": "TWSTRS total"}.get(s, s))
+    by = right.selectbox("Group by", ["(no grouping)", *extra], key="assessment_by")
+    group = None if by == "(no grouping)" else by
+    with st.spinner("Computing the change from baseline..."):
+        table = timeline(data, score=score, by=group, settings=_settings())
+    ui.show_figure(ui.figure("assessments", "assessment_timeline_figure", table, score, group), "fig_assessments")
+    state.table_with_download(table, "change from baseline", f"timeline_{name}_{score}", key="dl_timeline")
+
+
+def _settings():
+    ctx = st.session_state.get("_context")
+    return ctx.settings if ctx is not None else state.DEFAULT_SETTINGS
+
+
+def _set_date_order(choices: imp.Choices) -> None:
+    choices.date_order = st.session_state.get("date_order")
+
+
+def upload_section() -> None:
+    st.subheader("2. Upload a file")
+    kind = st.radio("What the file holds", list(imp.KINDS), format_func=imp.KINDS.get, key="upload_kind",
+                    horizontal=True)
+    uploaded = st.file_uploader("CSV, Excel (.xlsx) or Parquet", type=["csv", "txt", "tsv", "xlsx", "parquet"],
+                                key="upload_file",
+                                help="Kept in this browser session only; closing the tab forgets it.")
+    if uploaded is None:
+        st.caption("Nothing uploaded yet. Try data/sample/messy_export.csv to see how problems are reported.")
+        return
+    data = uploaded.getvalue()
+    file_hash = state.content_hash(data)
+    choices = imp.choices_for(file_hash)
+    choices.kind = kind
+    if choices.identifiers == "cancel":
+        st.info("Upload cancelled: nothing from this file was read or kept. Upload another file, or remove this "
+                "one with the x above.", icon=":material/block:")
+        st.button("Reconsider this file", key="guard_undo", on_click=_set_identifiers, args=(choices, None))
+        return
+    with st.status(f"Reading and checking {uploaded.name}...", expanded=False) as status:
+        key, result = imp.read_upload(data, uploaded.name, choices)
+        label = ("refused" if result.refused else
+                 f"{result.n_accepted:,} rows accepted, {result.n_rejected_rows:,} rejected")
+        status.update(label=f"{uploaded.name}: {label}", state="error" if result.refused else "complete")
+
+    headers = list(result.column_map) + list(result.extra_columns)
+    with st.expander("Reading options", expanded=imp.asks_for_date_order(result)):
+        st.session_state.setdefault("date_order", choices.date_order)
+        st.radio("Date order", list(DATE_ORDERS), format_func=DATE_ORDERS.get, key="date_order",
+                 horizontal=True, on_change=_set_date_order, args=(choices,))
+
+    st.subheader("3. What we found")
+    if imp.identifier_block(result):
+        identifier_guard(result, choices)
+        mapping_editor(result, choices, headers)
+        return
+    if result.refused:
+        if imp.asks_for_date_order(result):
+            st.warning(" ".join(result.file_errors) + " Use **Reading options** above.", icon=":material/event:")
+        else:
+            st.error("**The file could not be used.** " + " ".join(result.file_errors), icon=":material/error:")
+        mapping_editor(result, choices, headers)
+        return
+
+    report_section(result)
+    mapping_editor(result, choices, headers)
+    with st.expander("Preview of the accepted rows", expanded=False):
+        st.dataframe(result.data.head(50), hide_index=True, width="stretch")
+
+    if result.kind == "assessments":
+        assessments_section(result, uploaded.name)
+        return
+    st.subheader("4. Use it")
+    if result.n_accepted == 0:
+        st.warning("No row was accepted, so there is nothing to show. Fix the problems listed above and upload "
+                   "the file again.")
+        return
+    active = st.session_state.get(state.UPLOAD_KEY)
+    if active and active["key"] == key:
+        st.success(f"**{uploaded.name}** is in use on every page of this browser session.",
+                   icon=":material/check_circle:")
+        st.page_link("views/overview.py", label="Go to the Overview", icon=":material/dashboard:")
+        return
+    st.caption(f"{result.n_accepted:,} accepted sessions will be used on every page, in this browser session "
+               "only. Rejected rows are left out (they are listed above).")
+    if st.button("Use this data", key="use_data", type="primary", icon=":material/check:"):
+        state.use_upload(uploaded.name, key, result)
+        st.rerun()
+
+
+def render() -> None:
+    st.title("Data")
+    st.caption("Load a clinic export, see what was accepted and why anything was not, then use it on every page.")
+    current_data()
+    start_here()
+    upload_section()
+
+
+state.run_page(render)

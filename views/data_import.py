@@ -1,0 +1,148 @@
+"""The Data page's processing, callable without a browser: read an upload with the user's choices, and turn the
+ingestion report into one table. The choices for one file (mapping, date order, identifier answer) are kept in
+st.session_state under the file's content hash; the checked result in this session's memo, never in a cache
+shared with other users.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pandas as pd
+import streamlit as st
+
+from analytics.ingest import IngestResult, load
+from analytics.mapping import IGNORE
+from analytics.schema import ASSESSMENT_COLUMNS, SESSION_COLUMNS
+from views import state
+
+KINDS = {"sessions": "Session records (one row per injection)",
+         "assessments": "Repeated assessments (scores after an injection)"}
+KEEP_EXTRA = "(keep as an extra attribute)"
+REPORT_COLUMNS = ["kind", "line", "column", "field", "value", "problem"]
+INGEST_MEMO = "_memo_ingest"
+SECRET_NAME = "OUTCOMES_PSEUDONYM_KEY"
+WIDGET_PREFIXES = ("map_", "date_order", "report_", "assessment_")
+
+
+@dataclass
+class Choices:
+    """What the user has decided about one uploaded file."""
+
+    kind: str = "sessions"
+    mapping: dict[str, str] = field(default_factory=dict)
+    date_order: str | None = None  # None: read it from the file
+    identifiers: str | None = None  # None | "drop" | "pseudonymise" | "cancel"
+
+    def key(self) -> dict:
+        return {"kind": self.kind, "mapping": self.mapping, "date_order": self.date_order,
+                "identifiers": self.identifiers}
+
+
+def choices_for(file_hash: str) -> Choices:
+    """The choices made for this file in this session (new files start with none)."""
+    store = st.session_state.setdefault("_upload_choices", {})
+    if file_hash not in store:
+        store.clear()  # one file at a time: a new upload starts afresh, its widgets too
+        for key in [k for k in st.session_state if str(k).startswith(WIDGET_PREFIXES)]:
+            del st.session_state[key]
+        store[file_hash] = Choices()
+    return store[file_hash]
+
+
+def canonical_columns(kind: str) -> list[str]:
+    return [c.name for c in (SESSION_COLUMNS if kind == "sessions" else ASSESSMENT_COLUMNS)]
+
+
+def pseudonym_key() -> str | None:
+    """The clinic's secret from Streamlit secrets, if configured (else ingestion reads the environment)."""
+    try:
+        value = st.secrets.get(SECRET_NAME)
+    except Exception:  # noqa: BLE001 - no secrets file is the usual case
+        return None
+    return str(value) if value else None
+
+
+def read_upload(data: bytes, name: str, choices: Choices) -> tuple[str, IngestResult]:
+    """Check an uploaded file with the user's choices; (content key, result). Memoised in this session only."""
+    key = state.content_hash(data, **choices.key())
+
+    def run() -> IngestResult:
+        return load(data, kind=choices.kind, name=name, mapping=dict(choices.mapping),
+                    date_order=choices.date_order, drop_identifiers=choices.identifiers == "drop",
+                    pseudonymise_ids=choices.identifiers == "pseudonymise", key=pseudonym_key())
+
+    result = state._session_memo(INGEST_MEMO, 3, "ingest", (key,), lambda: run(), lambda: ((), {}))
+    return key, result
+
+
+def asks_for_date_order(result: IngestResult) -> bool:
+    """True when the file was refused because its dates read both ways."""
+    return result.refused and any("Choose the order" in message for message in result.file_errors)
+
+
+def identifier_block(result: IngestResult) -> bool:
+    """True when the file was refused by the identifier guard."""
+    return result.refused and bool(result.identifier_findings) and any(
+        "identifier" in message for message in result.file_errors)
+
+
+def patient_codes_flagged(result: IngestResult) -> bool:
+    """True when the patient codes themselves look identifying (pseudonymising is then the way on)."""
+    patient_header = next((h for h, c in result.column_map.items() if c == "patient_id"), None)
+    return any(f.column == patient_header for f in result.identifier_findings)
+
+
+def report_table(result: IngestResult) -> pd.DataFrame:
+    """Every rejected cell and every warning in one table: kind, line, column, field, value, problem."""
+    parts = []
+    if len(result.rejected):
+        parts.append(result.rejected.rename(columns={"reason": "problem"}).assign(kind="rejected"))
+    if len(result.warnings):
+        parts.append(result.warnings.rename(columns={"warning": "problem"}).assign(kind="warning"))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="str" if c != "line" else "int64") for c in REPORT_COLUMNS})
+    table = pd.concat(parts, ignore_index=True)[REPORT_COLUMNS]
+    table["value"] = table["value"].astype("str").where(table["value"].notna(), "")
+    return table.sort_values(["line", "kind"], kind="stable").reset_index(drop=True)
+
+
+def filter_report(report: pd.DataFrame, kinds=(), columns=(), text: str = "") -> pd.DataFrame:
+    """The report rows of the chosen kinds and columns whose problem or value contains the text."""
+    keep = pd.Series(True, index=report.index)
+    if kinds:
+        keep &= report["kind"].isin(list(kinds))
+    if columns:
+        keep &= report["column"].isin(list(columns))
+    if text:
+        needle = text.lower()
+        keep &= (report["problem"].astype("str").str.lower().str.contains(needle, regex=False)
+                 | report["value"].astype("str").str.lower().str.contains(needle, regex=False))
+    return report.loc[keep]
+
+
+def mapping_table(result: IngestResult, kind: str) -> pd.DataFrame:
+    """Every header of the file and the field it was matched to (or that it is kept as an extra attribute)."""
+    rows = [{"column in your file": header, "read as": canonical} for header, canonical in result.column_map.items()]
+    rows += [{"column in your file": header, "read as": KEEP_EXTRA} for header in result.extra_columns]
+    return pd.DataFrame(rows, columns=["column in your file", "read as"])
+
+
+def mapping_json(mapping: dict[str, str]) -> bytes:
+    return (json.dumps(mapping, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def parse_mapping(data: bytes) -> dict[str, str]:
+    """A mapping saved by this page (or analytics.mapping.save_mapping); ValueError with a plain message."""
+    try:
+        value = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"The mapping file is not JSON: {err}") from None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ValueError("The mapping file must be a JSON object of \"file column\": \"field\" pairs.")
+    return value
+
+
+def clean_mapping(mapping: dict[str, str], headers: list[str]) -> dict[str, str]:
+    """The entries that apply to this file (a saved mapping may name columns another export had)."""
+    return {h: v for h, v in mapping.items() if h in headers and (v in IGNORE or v)}

@@ -1,0 +1,170 @@
+"""Overview (clinic lead): the headline figures against the previous period, how the effect unfolds after an
+injection, how long it lasts, whether it wanes across cycles, the month-by-month responder rate, and safety."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from analytics.effect_over_time import effect_markers, effect_over_time
+from analytics.flags import flag_patients
+from analytics.kaplan_meier import km_curves_by_group
+from analytics.kpis import kpi_tiles
+from analytics.safety import SUPPRESSION_OPTIONS, adverse_event_rates, recording_coverage
+from analytics.spc import p_chart
+from analytics.suppression import suppress_small_groups
+from analytics.waning import MAX_MODEL_PATIENTS, waning_by_cycle, waning_slope
+from views import components as ui
+from views import state
+
+MODEL_BUTTON = "Estimate the change per cycle"
+
+
+def flags(ctx: state.Context) -> pd.DataFrame:
+    """Diminished / watch patients over each patient's whole history (cached per data and settings)."""
+    return ctx.cached("flags", flag_patients, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
+
+
+def kpis(ctx: state.Context) -> pd.DataFrame:
+    f = ctx.filters
+    return ctx.cached("kpis", kpi_tiles, lambda: ((ctx.scoped, ctx.settings),
+                                                  {"start": f.start, "end": f.end, "flags": flags(ctx)}))
+
+
+def kpi_section(ctx: state.Context) -> None:
+    with st.spinner("Computing the headline figures..."):
+        tiles = kpis(ctx)
+    period = tiles.attrs.get("period", {})
+    st.caption(f"Each tile: the period {period.get('start')} to {period.get('end')} ({period.get('days')} days); "
+               f"the small figure is the change against the {period.get('days')} days before it "
+               f"({period.get('previous_start')} to {period.get('previous_end')}). Hover on the ⓘ for the "
+               "definition, the 95% interval and the counts.")
+    ui.kpi_row(tiles, ctx.settings)
+    with st.expander("Headline figures as a table"):
+        state.table_with_download(ui.kpi_table(tiles), "headline figures", "headline_figures", key="dl_kpis")
+
+
+def effect_section(ctx: state.Context) -> None:
+    st.subheader("After an injection: onset, peak and how long the benefit lasts")
+    st.caption("Responder sessions only. Left: day by day, the share whose benefit has begun and the share still "
+               "benefiting. Right: the Kaplan-Meier curve of benefit duration; the numbers under it are the "
+               "sessions still followed up on that day. Benefit that was still going at the next injection "
+               "counts as 'at least this long', never as its end.")
+    with st.spinner("Computing the effect over time and benefit duration..."):
+        curve = ctx.cached("effect", effect_over_time, lambda: ((ctx.sessions, ctx.settings), {}))
+        markers = ctx.cached("markers", effect_markers, lambda: ((ctx.sessions, ctx.settings), {}))
+        km = ctx.cached("km_curve", km_curves_by_group, lambda: ((ctx.sessions,), {}))
+    left, right = st.columns(2)
+    with left:
+        ui.show_figure(ui.figure("effect", "effect_over_time_figure", curve, markers, ctx.settings), "fig_effect")
+    with right:
+        ui.show_figure(ui.figure("survival", "km_figure", km, None, ctx.settings), "fig_km")
+    with st.expander("Effect over time and benefit duration as tables"):
+        state.table_with_download(curve, "effect over time", "effect_over_time", height=240, key="dl_effect")
+        state.table_with_download(km, "Kaplan-Meier curve", "benefit_duration_km", height=240, key="dl_km")
+
+
+def waning_section(ctx: state.Context) -> st.delta_generator.DeltaGenerator:
+    """The by-cycle chart; returns the placeholder where the mixed-model sentence goes once it is fitted."""
+    st.subheader("Across cycles: does the effect wane?")
+    st.caption("Mean response and responder rate by the patient's treatment cycle (1 = first injection), "
+               "with 95% intervals and the number of sessions behind each point. Cycles with fewer than "
+               f"{ctx.settings.min_group_patients} patients are suppressed.")
+    with st.spinner("Computing response by cycle..."):
+        by_cycle = ctx.cached("waning", waning_by_cycle, lambda: ((ctx.sessions, ctx.settings), {}))
+    shown = suppress_small_groups(by_cycle, ctx.settings, patients_col="n_patients", group_cols=["cycle"])
+    sentence = st.container()
+    left, right = st.columns(2)
+    with left:
+        ui.show_figure(ui.figure("waning", "waning_figure", shown, ctx.settings), "fig_waning")
+    with right:
+        ui.show_figure(ui.figure("waning", "duration_by_cycle_figure", shown, ctx.settings), "fig_duration_cycle")
+    with st.expander("Response by cycle as a table"):
+        rates = ["responder_rate", "rate_ci_low", "rate_ci_high"]
+        state.table_with_download(ui.display_table(shown, ["cycle"]), "response by cycle", "response_by_cycle",
+                                  key="dl_waning", screen=ui.screen_table(shown, ["cycle"], rates))
+    return sentence
+
+
+def slope_sentence(ctx: state.Context, where) -> None:
+    """The mixed model's sentence, fitted last so the charts are drawn first; on big data only on request."""
+    sessions = ctx.sessions
+    patients = int(sessions.loc[sessions["response_pct"].notna(), "patient_id"].nunique()) if len(sessions) else 0
+    wanted_key = f"fit_model_{ctx.source.key}"
+    with where:
+        if patients > MAX_MODEL_PATIENTS and not st.session_state.get(wanted_key):
+            st.markdown(f"**Change per cycle (mixed model):** {patients:,} patients; the model is fitted on a "
+                        f"random sample of {MAX_MODEL_PATIENTS:,} and takes a few seconds.")
+            if st.button(MODEL_BUTTON, key="fit_model"):
+                st.session_state[wanted_key] = True
+                st.rerun()
+            return
+        with st.spinner("Fitting the mixed model of response per cycle..."):
+            slope = ctx.cached("slope", waning_slope, lambda: ((ctx.sessions, ctx.settings), {}))
+        note = f" ({slope['note']})" if slope.get("note") else ""
+        model = f" Model: {slope['model']}, {slope['n_patients']:,} patients, {slope['n_sessions']:,} sessions" \
+            if slope.get("model") else ""
+        st.markdown(f"**Change per cycle (mixed model):** {slope['sentence']}")
+        if model or note:
+            st.caption(f"{model}{note}. A linear mixed model of the % pain response on the cycle number with "
+                       "a random intercept (and slope) per patient: it compares each patient with themselves.")
+
+
+def pchart_section(ctx: state.Context) -> None:
+    st.subheader("Responder rate month by month (SPC p-chart)")
+    st.caption("Each point is a month. Points inside the control limits differ by chance; coloured points are "
+               "special causes (NHS 'Making Data Count' rules: outside a limit, 7 in a row on one side or "
+               "rising/falling, 2 of 3 close to a limit). Hover on a point for the reason.")
+    with st.spinner("Computing the monthly p-chart..."):
+        chart = ctx.cached("pchart", p_chart, lambda: ((ctx.sessions, ctx.settings), {}))
+    ui.show_figure(ui.figure("spc", "p_chart_figure", chart), "fig_pchart")
+    if len(chart):
+        special = chart.loc[chart["special_cause"]]
+        if len(special):
+            st.markdown("**Months that stand out:** " + "; ".join(
+                f"{pd.Timestamp(m):%b %Y} ({t.replace('_', ' ').replace('special cause ', '')})"
+                for m, t in zip(special["month"], special["point_type"])))
+        else:
+            st.markdown("**No month stands out**: the variation is what chance alone would give.")
+        if chart.attrs.get("provisional"):
+            st.caption(f"Only {len(chart)} months: the limits are provisional (12 or more are needed).")
+    with st.expander("Monthly figures as a table"):
+        table = chart.drop(columns=[c for c in ("relative_to_centre", "sigma") if c in chart.columns])
+        state.table_with_download(table, "monthly responder rate", "monthly_responder_rate", key="dl_pchart",
+                                  column_config=ui.percent_columns(table, ["rate", "centre", "lcl", "ucl",
+                                                                           "lower_2sigma", "upper_2sigma"]))
+
+
+def safety_section(ctx: state.Context) -> None:
+    st.subheader("Adverse events")
+    with st.spinner("Computing adverse event rates..."):
+        by_type = ctx.cached("ae_type", adverse_event_rates, lambda: ((ctx.sessions, None), {}))
+        by_product = ctx.cached("ae_product", adverse_event_rates, lambda: ((ctx.sessions, "product"), {}))
+        coverage = ctx.cached("ae_coverage", recording_coverage, lambda: ((ctx.sessions,), {}))
+    rates = pd.concat([by_type, by_product], ignore_index=True)
+    shown = suppress_small_groups(rates, ctx.settings, **SUPPRESSION_OPTIONS)
+    st.caption(f"Sessions with each event / sessions where adverse events were recorded "
+               f"({coverage['recorded']:,} of {coverage['sessions']:,} sessions), with 95% intervals. Sessions "
+               "with nothing recorded are left out rather than counted as 'no event'.")
+    ui.show_figure(ui.figure("safety", "adverse_events_figure", shown), "fig_safety")
+    with st.expander("Adverse events as a table"):
+        groups = ["group_by", "group", "event"]
+        state.table_with_download(ui.display_table(shown, groups), "adverse events", "adverse_events",
+                                  key="dl_safety", screen=ui.screen_table(shown, groups, ["rate", "ci_low", "ci_high"]))
+
+
+def render() -> None:
+    ctx = state.context()
+    state.header(ctx, "Overview", "How the clinic's injections are doing: the headline figures, how the effect "
+                                  "unfolds and lasts, whether it wanes over cycles, and safety.")
+    if len(ctx.sessions) == 0:
+        state.no_sessions_message(ctx)
+        return
+    kpi_section(ctx)
+    effect_section(ctx)
+    sentence = waning_section(ctx)
+    pchart_section(ctx)
+    safety_section(ctx)
+    slope_sentence(ctx, sentence)
+
+
+state.run_page(render)

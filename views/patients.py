@@ -1,0 +1,115 @@
+"""Patients (practitioner): the watchlist of patients whose response is fading, clearest first, with the evidence
+and the factors to check; choosing one shows the patient's own timeline. Patient codes only."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from analytics.flags import flag_patients
+from views import components as ui
+from views import state
+
+FACTORS = {  # flag column -> words in the watchlist
+    "frequent_injections": "short intervals / boosters",
+    "dose_raised": "dose raised",
+    "product_switch": "product switched",
+    "muscle_change": "muscles changed",
+    "duration_shortened": "benefit shorter",
+}
+TIMELINE_COLUMNS = ["session_date", "cycle", "product", "total_units", "muscles", "interval_days", "short_interval",
+                    "baseline_pain", "followup_pain", "response_pct", "responder", "twstrs_change",
+                    "onset_days", "peak_days", "duration_days", "duration_event", "adverse_events", "site",
+                    "practitioner_id"]
+
+
+def watchlist(ctx: state.Context) -> pd.DataFrame:
+    """Flagged patients (each over their whole history) who have a session under the current filters."""
+    flags = ctx.cached("flags", flag_patients, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
+    seen = ctx.cached("patients_seen", lambda frame: frame["patient_id"].astype("str").unique().tolist(),
+                      lambda: ((ctx.sessions,), {}))
+    return flags.loc[flags["patient_id"].astype("str").isin(set(seen))].reset_index(drop=True)
+
+
+def watchlist_table(flags: pd.DataFrame) -> pd.DataFrame:
+    """The columns a practitioner reads first, factors in words."""
+    factors = pd.Series([""] * len(flags), index=flags.index)
+    for column, words in FACTORS.items():
+        present = flags[column].astype(bool)
+        factors = factors.where(~present, factors.where(factors == "", factors + ", ") + words)
+    unit = flags["measure"].map({"pain": "%", "twstrs": " pts"}).fillna("")
+    return pd.DataFrame({
+        "patient": flags["patient_id"],
+        "flag": flags["flag"],
+        "measure": flags["measure"].map({"pain": "pain", "twstrs": "TWSTRS"}).fillna(flags["measure"]),
+        "best response": flags["best_response"].round(1).astype("str") + unit + " (cycle "
+                         + flags["best_cycle"].astype("str") + ")",
+        "latest response": flags["latest_response"].round(1).astype("str") + unit + " (cycle "
+                           + flags["latest_cycle"].astype("str") + ")",
+        "latest / best": flags["ratio"].astype("float64").round(2),
+        "factors to check": factors.where(factors != "", "none found"),
+        "evidence": flags["evidence"],
+    })
+
+
+def render() -> None:
+    ctx = state.context()
+    state.header(ctx, "Patients to review",
+                 "Patients whose response to the injections is fading, clearest cases first. A flag is a prompt "
+                 "to review the record, never a diagnosis of antibodies.")
+    if len(ctx.sessions) == 0:
+        state.no_sessions_message(ctx)
+        return
+    s = ctx.settings
+    with st.spinner("Reading every patient's history for a fading response..."):
+        flags = watchlist(ctx)
+    st.caption(f"**Diminished**: at least 3 sessions with a response, the best earlier one reached the responder "
+               f"threshold ({s.responder_threshold_pct:g}%), and each of the last {s.waning_last_n} is below "
+               f"{s.waning_fraction_pct:g}% of that best. **Watch**: the latest response alone is below "
+               f"{s.waning_fraction_pct:g}% of the best before it. Patients with a session under the current "
+               "filters; each is judged on their whole history.")
+    if len(flags) == 0:
+        st.success("No patient under these filters has a fading response. Widen the period or filters in the "
+                   "sidebar to look further.", icon=":material/check_circle:")
+        return
+    counts = flags["flag"].value_counts()
+    left, mid, right = st.columns(3)
+    left.metric("Diminished", f"{int(counts.get('diminished', 0)):,}", border=True,
+                help="Each of the last responses is low: secondary non-response may be developing.")
+    mid.metric("Watch", f"{int(counts.get('watch', 0)):,}", border=True,
+               help="The latest response alone is low: one cycle before a 'diminished' flag could go up.")
+    right.metric("Patients seen", f"{ctx.sessions['patient_id'].nunique():,}", border=True,
+                 help="Distinct patients with a session under the current filters.")
+
+    st.subheader("Watchlist")
+    table = watchlist_table(flags)
+    state.table_with_download(table, "watchlist", "watchlist", height=min(420, 38 + 35 * len(table)),
+                              key="dl_watchlist", column_config={
+                                  "evidence": st.column_config.TextColumn("evidence", width="large"),
+                                  "latest / best": st.column_config.NumberColumn(format="%.2f")})
+    with st.expander("All the flag's figures (for analysts)"):
+        state.table_with_download(flags, "flags with every figure", "flags_full", height=300, key="dl_flags")
+
+    st.subheader("One patient's timeline")
+    labels = {pid: f"{pid} · {flag} · {factors}" for pid, flag, factors in
+              zip(table["patient"], table["flag"], table["factors to check"])}
+    chosen = st.selectbox("Patient to review (clearest first)", list(labels), format_func=labels.get,
+                          key="patient_choice")
+    typed = st.text_input("Or type any patient code", key="patient_code", placeholder="e.g. P00091").strip()
+    patient = typed or chosen
+    history = ctx.derived.loc[ctx.derived["patient_id"].astype("str") == str(patient)]
+    if len(history) == 0:
+        st.warning(f"No sessions for patient code '{patient}' up to the as-of date. Check the code (codes are "
+                   "case-sensitive).", icon=":material/search_off:")
+        return
+    row = flags.loc[flags["patient_id"].astype("str") == str(patient)]
+    if len(row):
+        st.markdown(f"**{patient}**: {row['evidence'].iloc[0]}")
+    else:
+        st.markdown(f"**{patient}**: no flag under the current thresholds.")
+    ui.show_figure(ui.figure("patient", "patient_timeline_figure", history, s), "fig_patient")
+    columns = [c for c in TIMELINE_COLUMNS if c in history.columns]
+    state.table_with_download(history[["patient_id", *columns]], f"sessions of {patient}", f"patient_{patient}",
+                              key="dl_patient")
+
+
+state.run_page(render)
