@@ -59,7 +59,7 @@ def effect_over_time_figure(effect_table, markers: dict | None, settings: Settin
     known = ~np.isnan(low) & ~np.isnan(high)
     fig.add_trace(go.Scatter(
         x=np.concatenate([day[known], day[known][::-1]]), y=np.concatenate([high[known], low[known][::-1]]),
-        fill="toself", fillcolor=theme.rgba(theme.OKABE_ITO["blue"], 0.15), line=dict(width=0),
+        fill="toself", mode="lines", fillcolor=theme.rgba(theme.OKABE_ITO["blue"], 0.15), line=dict(width=0),
         line_shape="hv", name=BAND, hoverinfo="skip", legendgroup="still", legendrank=4))
     fig.add_trace(go.Scatter(
         x=day, y=in_benefit, name=IN_BENEFIT, mode="lines",

@@ -156,7 +156,7 @@ def km_figure(curves, at_risk=None, settings: Settings = DEFAULT_SETTINGS, group
             ok = ~np.isnan(low) & ~np.isnan(high)
             fig.add_trace(go.Scatter(
                 x=np.concatenate([x[ok], x[ok][::-1]]), y=np.concatenate([high[ok], low[ok][::-1]]),
-                fill="toself", fillcolor=theme.rgba(color, 0.15), line=dict(width=0), line_shape="hv",
+                fill="toself", mode="lines", fillcolor=theme.rgba(color, 0.15), line=dict(width=0), line_shape="hv",
                 name="95% confidence band", hoverinfo="skip"), row=1, col=1)
         fig.add_trace(go.Scatter(
             x=x, y=theme.floats(part["survival"]), mode="lines", line_shape="hv", name=name,

@@ -129,7 +129,8 @@ def is_empty(table) -> bool:
 
 
 def _axis_ref(row: int | None, col: int | None):
-    return {} if row is None else {"row": row, "col": col or 1}
+    """Subplot placement for add_vline / add_hline (drawn even before the panel has its traces)."""
+    return {} if row is None else {"row": row, "col": col or 1, "exclude_empty_subplots": False}
 
 
 def add_vline(fig: go.Figure, x, label: str, row: int | None = None, col: int | None = None,

@@ -1,0 +1,218 @@
+"""One patient's treatment history on one time axis: response, dose, interval and benefit duration.
+
+Why: a "diminished response" flag is a prompt to review the record; the practitioner needs to see at a glance
+what changed alongside the response: more frequent injections or boosters, a higher dose, another product,
+other muscles, shorter benefit. Each panel shares the session-date axis, so a change lines up across them.
+Input: the rows of analytics.sessions.derive_sessions for one patient.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from analytics.settings import DEFAULT_SETTINGS, Settings
+from charts import theme
+
+# Product colours kept apart from the colours that carry meaning in the other panels; a pattern as well.
+PRODUCT_STYLES = [(theme.OKABE_ITO["sky_blue"], ""), (theme.OKABE_ITO["yellow"], "/"), ("#999999", "x"),
+                  (theme.OKABE_ITO["reddish_purple"], ".")]
+PANELS = ("Pain response per session", "Total dose (units: not comparable across products)",
+          "Days since the previous session", "Benefit duration (responder sessions)")
+
+
+def muscle_list(cell) -> list[tuple[str, str]]:
+    """'sternocleidomastoid:100;Trapezius' -> [('sternocleidomastoid', '100'), ('trapezius', '')]."""
+    if cell is None or pd.isna(cell):
+        return []
+    out = []
+    for item in str(cell).replace("|", ";").split(";"):
+        name, _, units = item.partition(":")
+        name = name.strip().lower()
+        if name:
+            out.append((name, units.strip()))
+    return out
+
+
+def _muscle_text(cell) -> str:
+    items = muscle_list(cell)
+    if not items:
+        return "muscles not recorded"
+    return "<br>".join(f"  {theme.pretty(n)}{f' {u} U' if u else ''}" for n, u in items)
+
+
+def _changes(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Per session: what changed in the muscle set and in the product since the previous session ('' = none)."""
+    muscles, products = [], []
+    previous_set, previous_product = None, None
+    for cell, product in zip(frame["muscles"] if "muscles" in frame else [None] * len(frame),
+                             frame["product"] if "product" in frame else [None] * len(frame)):
+        current = {n for n, _ in muscle_list(cell)}
+        change = ""
+        if previous_set and current and current != previous_set:
+            added, dropped = sorted(current - previous_set), sorted(previous_set - current)
+            change = "; ".join(p for p in (
+                f"added {', '.join(theme.pretty(m) for m in added)}" if added else "",
+                f"dropped {', '.join(theme.pretty(m) for m in dropped)}" if dropped else "") if p)
+        muscles.append(change)
+        if current:
+            previous_set = current
+        product_known = product is not None and not pd.isna(product)
+        products.append(f"{previous_product} to {product}" if product_known and previous_product is not None
+                        and product != previous_product else "")
+        if product_known:
+            previous_product = product
+    return muscles, products
+
+
+def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
+    """Four panels over session date: response % (responder threshold, best response and half of it), total
+    dose by product (product switches and muscle changes marked), interval (12-week and booster lines,
+    short intervals and boosters marked) and benefit duration (recorded vs still running)."""
+    title = "Patient timeline"
+    if theme.is_empty(patient_sessions):
+        return theme.empty_figure("No sessions for this patient.", title)
+    frame = patient_sessions.sort_values("session_date", kind="stable").reset_index(drop=True)
+    patient = str(frame["patient_id"].iloc[0]) if "patient_id" in frame else ""
+    date = pd.to_datetime(frame["session_date"])
+    cycle = theme.floats(frame["cycle"]) if "cycle" in frame else np.arange(1, len(frame) + 1, dtype="float64")
+    product = frame["product"].astype("str").where(frame["product"].notna(), "product not recorded") \
+        if "product" in frame else pd.Series("product not recorded", index=frame.index)
+    muscle_changes, product_changes = _changes(frame)
+    head = [f"<b>{d:%d %b %Y}</b>, cycle {theme.fmt_num(c)}, {p}" for d, c, p in zip(date, cycle, product)]
+
+    fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        row_heights=[0.34, 0.22, 0.22, 0.22], subplot_titles=[f"<b>{p}</b>" for p in PANELS])
+    orange, verm, blue, green = (theme.OKABE_ITO[c] for c in ("orange", "vermillion", "blue", "bluish_green"))
+
+    # 1. Response.
+    response = theme.floats(frame["response_pct"]) if "response_pct" in frame else np.full(len(frame), np.nan)
+    twstrs = theme.floats(frame["twstrs_change"]) if "twstrs_change" in frame else np.full(len(frame), np.nan)
+    has = ~np.isnan(response)
+    responder = response >= settings.responder_threshold_pct
+    hover = [f"{h}<br>Pain response {theme.fmt_num(r, 1)}%"
+             + (f"<br>TWSTRS change {theme.fmt_num(t, 1)} points" if not np.isnan(t) else "")
+             for h, r, t in zip(head, response, twstrs)]
+    fig.add_trace(go.Scatter(x=date[has], y=response[has], mode="lines", line=dict(color=theme.GREY, width=1.2),
+                             showlegend=False, hoverinfo="skip", name="response line"), row=1, col=1)
+    for mask, name, color, symbol in ((has & responder, "Responder session", green, "circle"),
+                                      (has & ~responder, "Below the responder threshold", verm, "circle-open")):
+        if mask.any():
+            fig.add_trace(go.Scatter(
+                x=date[mask], y=response[mask], mode="markers", name=name, legendgroup="response",
+                marker=dict(color=color, size=10, symbol=symbol, line=dict(width=2, color=color)),
+                hovertext=[hover[i] for i in np.flatnonzero(mask)], hovertemplate="%{hovertext}<extra></extra>"),
+                row=1, col=1)
+    if (~has).any():
+        fig.add_trace(go.Scatter(
+            x=date[~has], y=[0.0] * int((~has).sum()), mode="text", text=["no score"] * int((~has).sum()),
+            textfont=dict(color=theme.GREY, size=10), name="No follow-up pain score", showlegend=False,
+            hovertext=[f"{head[i]}<br>No follow-up pain score: not counted as a failure"
+                       + (f"<br>TWSTRS change {theme.fmt_num(twstrs[i], 1)} points" if not np.isnan(twstrs[i]) else "")
+                       for i in np.flatnonzero(~has)],
+            hovertemplate="%{hovertext}<extra></extra>"), row=1, col=1)
+    threshold = settings.responder_threshold_pct
+    theme.add_hline(fig, threshold, f"{theme.threshold_text(threshold)}% responder threshold", row=1, col=1)
+    if has.any():
+        best_value = float(np.nanmax(response))
+        best_at = int(np.flatnonzero(response == best_value)[-1])  # the most recent occurrence, as flags.py
+        theme.add_hline(fig, best_value, f"best response {theme.fmt_num(best_value, 1)}% "
+                        f"(cycle {theme.fmt_num(cycle[best_at])})", row=1, col=1, dash="dot", color=green,
+                        position="start")
+        fraction = settings.waning_fraction_pct
+        if best_value >= threshold:
+            half = best_value * fraction / 100.0
+            theme.add_hline(fig, half, f"{theme.threshold_text(fraction)}% of the best "
+                            f"({theme.fmt_num(half, 1)}%)", row=1, col=1, dash="dot", color=orange,
+                            position="start")
+
+    # 2. Dose by product, with product switches and muscle changes marked above the bars.
+    units = theme.floats(frame["total_units"]) if "total_units" in frame else np.full(len(frame), np.nan)
+    for i, name in enumerate(dict.fromkeys(product)):
+        mask = (product == name).to_numpy()
+        color, pattern = PRODUCT_STYLES[i % len(PRODUCT_STYLES)]
+        fig.add_trace(go.Bar(
+            x=date[mask], y=units[mask], name=f"Dose: {name}",
+            marker=dict(color=color, line=dict(color="#555555", width=0.8),
+                        pattern=dict(shape=pattern, fgcolor="#555555", size=5)),
+            width=1000 * 60 * 60 * 24 * 12,  # 12 days wide in milliseconds, so a bar shows on a multi-year axis
+            hovertext=[f"{head[j]}<br>Total dose {theme.fmt_num(units[j], 1)} U<br>Muscles:<br>"
+                       f"{_muscle_text(frame['muscles'].iloc[j] if 'muscles' in frame else None)}"
+                       for j in np.flatnonzero(mask)],
+            hovertemplate="%{hovertext}<extra></extra>"), row=2, col=1)
+    top_units = np.nanmax(units) if np.isfinite(units).any() else 1.0
+    switched = np.array([bool(c) for c in product_changes])
+    for j in np.flatnonzero(switched):  # a product switch: a line through every panel, named in the top one
+        when = date.iloc[j]
+        theme.add_vline(fig, when, f"product switch: {product_changes[j]}", row=1, col=1, dash="dashdot",
+                        color=theme.OKABE_ITO["reddish_purple"], side="left", label_y=1.0)
+        for row in (2, 3, 4):
+            fig.add_vline(x=when, line=dict(color=theme.OKABE_ITO["reddish_purple"], dash="dashdot", width=1.2),
+                          layer="below", row=row, col=1, exclude_empty_subplots=False)
+    changed = np.array([bool(c) for c in muscle_changes])
+    if changed.any():
+        fig.add_trace(go.Scatter(
+            x=date[changed], y=[top_units * 1.18] * int(changed.sum()), mode="markers", name="Muscles changed",
+            marker=dict(symbol="diamond", size=11, color=theme.OKABE_ITO["black"]),
+            hovertext=[f"{head[j]}<br>Muscles changed: {muscle_changes[j]}" for j in np.flatnonzero(changed)],
+            hovertemplate="%{hovertext}<extra></extra>"), row=2, col=1)
+
+    # 3. Interval since the previous session.
+    interval = theme.floats(frame["interval_days"]) if "interval_days" in frame else np.full(len(frame), np.nan)
+    known = ~np.isnan(interval)
+    short, booster = interval < settings.short_interval_days, interval < settings.booster_days
+    fig.add_trace(go.Scatter(x=date[known], y=interval[known], mode="lines", line=dict(color=theme.GREY, width=1.2),
+                             showlegend=False, hoverinfo="skip", name="interval line"), row=3, col=1)
+    for mask, name, color, symbol in (
+            (known & ~short, f"Interval of {settings.short_interval_days} days or more", blue, "circle"),
+            (known & short & ~booster, f"Short interval (< {settings.short_interval_days} days)", orange, "circle"),
+            (known & booster, f"Booster (< {settings.booster_days} days)", verm, "x")):
+        if mask.any():
+            fig.add_trace(go.Scatter(
+                x=date[mask], y=interval[mask], mode="markers", name=name,
+                marker=dict(color=color, size=10 if symbol == "circle" else 12, symbol=symbol),
+                hovertext=[f"{head[j]}<br>{theme.fmt_num(interval[j])} days since the previous session"
+                           for j in np.flatnonzero(mask)],
+                hovertemplate="%{hovertext}<extra></extra>"), row=3, col=1)
+    theme.add_hline(fig, settings.short_interval_days, theme.weeks_label(settings.short_interval_days), row=3, col=1)
+    theme.add_hline(fig, settings.booster_days, f"booster: {settings.booster_days} days", row=3, col=1, dash="dot",
+                    color=verm)
+
+    # 4. Benefit duration: recorded wearing-off vs still running (censored: at least this long).
+    duration = theme.floats(frame["duration_days"]) if "duration_days" in frame else np.full(len(frame), np.nan)
+    event = frame["duration_event"].astype("boolean").fillna(False).to_numpy(dtype=bool) \
+        if "duration_event" in frame else np.zeros(len(frame), dtype=bool)
+    with_duration = ~np.isnan(duration)
+    for mask, name, symbol, words in (
+            (with_duration & event, "Benefit wore off (recorded)", "circle", "benefit wore off on day"),
+            (with_duration & ~event, "Still benefiting at the next injection or as-of date (at least)",
+             "triangle-up-open", "still benefiting on day")):
+        if mask.any():
+            fig.add_trace(go.Scatter(
+                x=date[mask], y=duration[mask], mode="markers", name=name,
+                marker=dict(color=blue, size=10, symbol=symbol, line=dict(width=2, color=blue)),
+                hovertext=[f"{head[j]}<br>{words[:1].upper() + words[1:]} {theme.fmt_num(duration[j])}"
+                           for j in np.flatnonzero(mask)],
+                hovertemplate="%{hovertext}<extra></extra>"), row=4, col=1)
+    theme.add_hline(fig, settings.short_interval_days, theme.weeks_label(settings.short_interval_days),
+                    row=4, col=1, dash="dot")
+
+    subtitle = (f"{len(frame)} sessions from {date.min():%d %b %Y} to {date.max():%d %b %Y}. "
+                f"{theme.responder_rule(settings)}.")
+    theme.base_layout(fig, f"Patient {patient}: response, dose, intervals and benefit over time", subtitle,
+                      height=900, legend_right=True)
+    fig.update_layout(barmode="overlay", hovermode="closest",
+                      margin=dict(t=theme.title_space(subtitle, legend_top=False) + 20))
+    fig.update_annotations(x=0, xanchor="left", font=dict(size=13), selector=dict(xref="paper", yref="paper"))
+    low = min(0.0, float(np.nanmin(response))) if has.any() else 0.0
+    fig.update_yaxes(title_text="Pain reduction (%)", ticksuffix="%", range=[low - 8, 105], row=1, col=1)
+    fig.update_yaxes(title_text="Units", range=[0, top_units * 1.3], row=2, col=1)
+    top_interval = np.nanmax(np.concatenate([interval[known], [settings.short_interval_days]]))
+    fig.update_yaxes(title_text="Days", range=[0, top_interval * 1.15], row=3, col=1)
+    top_duration = np.nanmax(np.concatenate([duration[with_duration], [settings.short_interval_days]]))
+    fig.update_yaxes(title_text="Days after injection", range=[0, top_duration * 1.15], row=4, col=1)
+    fig.update_xaxes(title_text="Session date", row=4, col=1)
+    pad = pd.Timedelta(days=30)
+    fig.update_xaxes(range=[date.min() - pad, date.max() + pad])
+    return fig
