@@ -23,17 +23,17 @@ def _marker_lines(fig: go.Figure, markers: dict) -> list[str]:
     notes = []
     onset, peak = markers.get("median_onset_days"), markers.get("median_peak_days")
     if onset is not None:
-        theme.add_vline(fig, onset, f"median onset: day {theme.fmt_num(onset)}", dash="dot",
+        theme.add_vline(fig, onset, f"median onset: day {theme.fmt_day(onset)}", dash="dot",
                         color=theme.OKABE_ITO["orange"], label_y=0.5)
     if peak is not None:
-        theme.add_vline(fig, peak, f"median peak: day {theme.fmt_num(peak)}", dash="dot", color=theme.REFERENCE,
+        theme.add_vline(fig, peak, f"median peak: day {theme.fmt_day(peak)}", dash="dot", color=theme.REFERENCE,
                         label_y=0.42)
     duration = markers.get("median_duration_days")
     if duration is not None:
         low, high = markers.get("duration_ci_low"), markers.get("duration_ci_high")
         ci = f" (95% CI {theme.fmt_num(low)}-{theme.fmt_num(high) if high is not None else 'not reached'})" \
             if low is not None else ""
-        theme.add_vline(fig, duration, f"median duration: day {theme.fmt_num(duration)}{ci}", dash="dash",
+        theme.add_vline(fig, duration, f"median duration: day {theme.fmt_day(duration)}{ci}", dash="dash",
                         color=theme.OKABE_ITO["blue"], label_y=0.9)
     elif markers.get("n_duration"):
         notes.append("Median duration not reached: more than half were still benefiting when last seen")

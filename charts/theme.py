@@ -204,6 +204,13 @@ def fmt_num(value, digits: int = 0) -> str:
     return f"{float(value):,.{digits}f}"
 
 
+def fmt_day(value) -> str:
+    """A day count: whole days without decimals, a median between two days with one (3 -> '3', 1.5 -> '1.5')."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return fmt_num(value, 0 if float(value).is_integer() else 1)
+
+
 def fmt_pct(proportion, digits: int = 0) -> str:
     """0.869 -> '87%'; '-' for missing."""
     if proportion is None or proportion is pd.NA or (isinstance(proportion, float) and math.isnan(proportion)):
