@@ -1,0 +1,81 @@
+"""charts.spc: p-chart points, stepped limits, centre line, special causes in the Making Data Count colours."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics.settings import Settings
+from analytics.spc import p_chart_from_counts
+from charts import theme
+from charts.spc import CENTRE_NAME, LIMITS_NAME, POINT_NAMES, p_chart_figure
+
+
+def chart(last_responders: int = 5, months: int = 14) -> pd.DataFrame:
+    counts = pd.DataFrame({
+        "month": pd.date_range("2024-01-01", periods=months, freq="MS"),
+        "n": [50 + 5 * (i % 3) for i in range(months)],
+        "responders": [40 + (i % 3) for i in range(months)],
+    })
+    counts.loc[months - 1, "responders"] = last_responders  # far below the lower limit: a concern
+    counts.loc[months - 2, "responders"] = counts.loc[months - 2, "n"]  # 100%: above the upper limit
+    return p_chart_from_counts(counts)
+
+
+def by_name(fig):
+    return {t.name: t for t in fig.data}
+
+
+def test_points_are_split_by_type_with_the_nhs_colours_and_explanations():
+    table = chart()
+    fig = p_chart_figure(table, Settings())
+    t = by_name(fig)
+    concern = t[POINT_NAMES["special_cause_concern"]]
+    improvement = t[POINT_NAMES["special_cause_improvement"]]
+    common = t[POINT_NAMES["common_cause"]]
+    assert concern.marker.color == theme.SPC_COLOURS["special_cause_concern"] == "#FAB428"
+    assert improvement.marker.color == theme.SPC_COLOURS["special_cause_improvement"] == "#289DE0"
+    assert common.marker.color == theme.SPC_COLOURS["common_cause"]
+    kinds = table["point_type"].to_numpy()
+    for trace, kind in ((concern, "special_cause_concern"), (improvement, "special_cause_improvement"),
+                        (common, "common_cause")):
+        rows = table.loc[kinds == kind]
+        np.testing.assert_allclose(trace.y, rows["rate"])
+        assert list(pd.to_datetime(trace.x)) == list(rows["month"])
+        # the plain-words explanation of analytics.spc, with line breaks for the hover box
+        assert [h.replace(".<br>", ". ") for h in trace.hovertext] == rows["explanation"].tolist()
+    assert "Below the lower control limit" in concern.hovertext[-1]
+
+
+def test_centre_line_and_limits_step_per_month():
+    table = chart()
+    fig = p_chart_figure(table)
+    t = by_name(fig)
+    centre = [trace for name, trace in t.items() if name.startswith(CENTRE_NAME)][0]
+    assert centre.name == f"{CENTRE_NAME}: {theme.fmt_pct(table['centre'].iloc[0], 1)}"
+    assert set(centre.y) == {table["centre"].iloc[0]}
+    upper = t[LIMITS_NAME]
+    lower = t["Lower control limit"]
+    # two points (start and end of the month's step) per month
+    np.testing.assert_allclose(upper.y, np.repeat(table["ucl"].to_numpy(), 2))
+    np.testing.assert_allclose(lower.y, np.repeat(table["lcl"].to_numpy(), 2))
+    assert len(upper.x) == 2 * len(table)
+
+
+def test_titles_and_signal_summary():
+    fig = p_chart_figure(chart(), Settings(responder_threshold_pct=40))
+    sub = fig.layout.title.subtitle.text
+    assert fig.layout.title.text.startswith("Is the responder rate changing?")
+    assert "1 month of concern (Feb 2025)" in sub and "1 month of improvement (Jan 2025)" in sub
+    assert "≥ 40% pain reduction" in sub
+    assert fig.layout.yaxis.title.text == "Responders (% of sessions with a response)"
+    assert fig.layout.xaxis.title.text == "Month of the injection"
+
+
+def test_provisional_limits_are_said():
+    fig = p_chart_figure(chart(months=8))
+    assert "limits are provisional" in fig.layout.title.subtitle.text
+    assert "limits are provisional" not in p_chart_figure(chart()).layout.title.subtitle.text
+
+
+def test_empty_chart_gives_the_no_data_figure():
+    assert theme.is_empty_figure(p_chart_figure(chart().iloc[0:0]))
