@@ -90,7 +90,9 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
     response = theme.floats(frame["response_pct"]) if "response_pct" in frame else np.full(len(frame), np.nan)
     twstrs = theme.floats(frame["twstrs_change"]) if "twstrs_change" in frame else np.full(len(frame), np.nan)
     has = ~np.isnan(response)
-    responder = response >= settings.responder_threshold_pct
+    # The responder flag as analytics.sessions derived it (pain first, TWSTRS where pain was not scored).
+    responder = frame["responder"].astype("boolean").fillna(False).to_numpy(dtype=bool) if "responder" in frame \
+        else response >= settings.responder_threshold_pct
     hover = [f"{h}<br>Pain response {theme.fmt_num(r, 1)}%"
              + (f"<br>TWSTRS change {theme.fmt_num(t, 1)} points" if not np.isnan(t) else "")
              for h, r, t in zip(head, response, twstrs)]

@@ -1,0 +1,103 @@
+"""charts.breakdown: bars with CI whiskers and counts beside them; suppressed groups as labelled empty bars."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.breakdowns import breakdown, breakdowns
+from analytics.schema import SESSION_DTYPES
+from analytics.sessions import derive_sessions
+from analytics.settings import Settings
+from analytics.suppression import suppress_small_groups
+from charts import theme
+from charts.breakdown import METRICS, breakdown_figure
+
+S = Settings()
+
+
+def derived() -> pd.DataFrame:
+    """Site North: 6 patients, South: 5, Annex: 2 (suppressed), each with two sessions 100 days apart."""
+    rows = []
+    for site, patients in (("North", 6), ("South", 5), ("Annex", 2)):
+        for p in range(patients):
+            for k in range(2):
+                rows.append({"patient_id": f"{site}{p}", "session_date": pd.Timestamp("2024-01-01")
+                             + pd.Timedelta(days=100 * k + p), "site": site, "product": "onabotulinumtoxinA",
+                             "total_units": 100.0 + 10 * p, "baseline_pain": 8,
+                             "followup_pain": 2 if (p + k) % 3 else 7, "adverse_events": "none" if p % 2 else "dysphagia",
+                             "wearing_off_days": 90})
+    frame = pd.DataFrame(rows)
+    for column in frame.columns:
+        frame[column] = frame[column].astype(SESSION_DTYPES[column])
+    return derive_sessions(frame, S)
+
+
+def bars(fig):
+    return [t for t in fig.data if t.type == "bar"]
+
+
+def text_trace(fig):
+    return [t for t in fig.data if t.type == "scatter" and t.mode == "text"][0]
+
+
+def test_bars_whiskers_and_counts_equal_the_table():
+    table = breakdown(derived(), "site", S)
+    fig = breakdown_figure(table, "site", settings=S)
+    main = bars(fig)[0]
+    assert list(main.y) == table["group"].tolist()
+    np.testing.assert_allclose(main.x, table["responder_rate"])
+    np.testing.assert_allclose(main.error_x.array, table["responder_ci_high"] - table["responder_rate"])
+    np.testing.assert_allclose(main.error_x.arrayminus, table["responder_rate"] - table["responder_ci_low"])
+    counts = text_trace(fig)
+    for text, n, patients in zip(counts.text, table["sessions_with_response"], table["patients"]):
+        assert f"{n} sessions with a response, {patients} patients" in text
+    np.testing.assert_allclose(counts.x, table["responder_ci_high"])  # right of each whisker
+    assert fig.layout.title.text == "Responder rate by site"
+    assert fig.layout.xaxis.title.text.startswith("Responders (% of sessions with a response)")
+    assert "≥ 30% pain reduction" in fig.layout.title.subtitle.text
+
+
+def test_suppressed_groups_are_empty_labelled_bars_without_numbers():
+    table = suppress_small_groups(breakdown(derived(), "site", S), S)
+    hidden = table.loc[table["suppressed"], "group"].tolist()
+    assert "Annex" in hidden
+    fig = breakdown_figure(table, "site", settings=S)
+    main, empty = bars(fig)
+    assert not set(hidden) & set(main.y)
+    assert list(empty.y) == hidden
+    labels = list(empty.text)
+    assert labels[hidden.index("Annex")] == "suppressed (fewer than 5 patients)"
+    assert empty.marker.color == "rgba(0,0,0,0)"  # an empty bar
+    assert all(not any(ch.isdigit() for ch in h.replace("fewer than 5", "")) for h in empty.hovertext)
+    counts = text_trace(fig)
+    assert not set(hidden) & set(counts.y)
+
+
+def test_long_table_is_filtered_by_dimension_and_total_is_a_line():
+    table = breakdowns(derived(), S, dimensions=("site", "product"), total=True)
+    fig = breakdown_figure(table, "product", settings=S)
+    assert list(bars(fig)[0].y) == ["onabotulinumtoxinA"]
+    total = table.loc[(table["group_by"] == "product") & table["is_total"], "responder_rate"].iloc[0]
+    assert ("v", total, f"all sessions: {theme.fmt_pct(total, 1)}") in theme.reference_lines(fig)
+
+
+@pytest.mark.parametrize("metric", list(METRICS))
+def test_every_metric_draws_its_own_columns(metric):
+    table = breakdown(derived(), "site", S, km=True)
+    fig = breakdown_figure(table, "site", metric=metric, settings=S)
+    spec = METRICS[metric]
+    np.testing.assert_allclose(bars(fig)[0].x, theme.floats(table[spec.column]))
+    assert spec.n_words in text_trace(fig).text[0]
+
+
+def test_short_interval_threshold_in_the_subtitle():
+    fig = breakdown_figure(breakdown(derived(), "site", S), "site", "short_interval_share",
+                           settings=Settings(short_interval_days=90))
+    assert "fewer than 90 days" in fig.layout.title.subtitle.text
+
+
+def test_empty_or_unknown_gives_the_no_data_figure():
+    assert theme.is_empty_figure(breakdown_figure(breakdown(derived(), "site", S).iloc[0:0], "site"))
+    assert theme.is_empty_figure(breakdown_figure(breakdown(derived(), "site", S), "site", metric="nonsense"))
+    assert theme.is_empty_figure(breakdown_figure(breakdowns(derived(), S, dimensions=("site",)), "product"))

@@ -1,0 +1,108 @@
+"""charts.patient: one patient's response, dose, interval and duration panels on one date axis."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics.schema import SESSION_DTYPES
+from analytics.sessions import derive_sessions
+from analytics.settings import Settings
+from charts import theme
+from charts.patient import muscle_list, patient_timeline_figure
+
+S = Settings()
+ROWS = [
+    # date, product, units, muscles, baseline, follow-up, wearing-off
+    ("2024-01-01", "onabotulinumtoxinA", 200.0, "sternocleidomastoid:100;trapezius:100", 8, 2, 90),
+    ("2024-04-15", "onabotulinumtoxinA", 200.0, "sternocleidomastoid:100;trapezius:100", 8, 4, None),
+    ("2024-05-05", "onabotulinumtoxinA", 240.0, "sternocleidomastoid:120;scalenes:120", 8, 6, None),  # booster
+    ("2024-07-20", "abobotulinumtoxinA", 500.0, "sternocleidomastoid:250;scalenes:250", 8, None, None),  # switch
+    ("2024-10-20", "abobotulinumtoxinA", 500.0, "sternocleidomastoid:250;scalenes:250", 8, 7, None),
+]
+
+
+def patient(settings: Settings = S) -> pd.DataFrame:
+    frame = pd.DataFrame(ROWS, columns=["session_date", "product", "total_units", "muscles", "baseline_pain",
+                                        "followup_pain", "wearing_off_days"])
+    frame.insert(0, "patient_id", "P1")
+    for column in frame.columns:
+        frame[column] = frame[column].astype(SESSION_DTYPES[column])
+    return derive_sessions(frame, settings)
+
+
+def trace(fig, name):
+    found = [t for t in fig.data if t.name == name]
+    assert found, f"no trace {name!r} in {[t.name for t in fig.data]}"
+    return found[0]
+
+
+def dates(values):
+    return [pd.Timestamp(v) for v in values]
+
+
+def test_response_panel_points_threshold_and_best():
+    derived = patient()
+    fig = patient_timeline_figure(derived, S)
+    responders = trace(fig, "Responder session")
+    below = trace(fig, "Below the responder threshold")
+    assert dates(responders.x) == dates(["2024-01-01", "2024-04-15"]) and list(responders.y) == [75.0, 50.0]
+    assert dates(below.x) == dates(["2024-05-05", "2024-10-20"]) and list(below.y) == [25.0, 12.5]
+    no_score = trace(fig, "No follow-up pain score")
+    assert dates(no_score.x) == dates(["2024-07-20"]) and "not counted as a failure" in no_score.hovertext[0]
+    lines = theme.reference_lines(fig)
+    assert ("h", 30.0, "30% responder threshold") in lines
+    assert ("h", 75.0, "best response 75.0% (cycle 1)") in lines
+    assert ("h", 37.5, "50% of the best (37.5%)") in lines
+    assert fig.layout.yaxis.title.text == "Pain reduction (%)"
+
+
+def test_dose_panel_by_product_with_switch_and_muscle_change():
+    fig = patient_timeline_figure(patient(), S)
+    ona, abo = trace(fig, "Dose: onabotulinumtoxinA"), trace(fig, "Dose: abobotulinumtoxinA")
+    assert list(ona.y) == [200.0, 200.0, 240.0] and list(abo.y) == [500.0, 500.0]
+    assert "sternocleidomastoid 100 U" in ona.hovertext[0]
+    switch = [line for line in theme.reference_lines(fig) if line[2].startswith("product switch")]
+    assert switch == [("v", pd.Timestamp("2024-07-20"), "product switch: onabotulinumtoxinA to abobotulinumtoxinA")]
+    # the switch line runs through all four panels
+    assert sum(1 for s in fig.layout.shapes if s.x0 == pd.Timestamp("2024-07-20")) == 4
+    muscles = trace(fig, "Muscles changed")
+    assert dates(muscles.x) == dates(["2024-05-05"])
+    assert "added scalenes; dropped trapezius" in muscles.hovertext[0]
+    assert "not comparable across products" in fig.layout.annotations[1].text
+
+
+def test_interval_panel_lines_and_boosters():
+    fig = patient_timeline_figure(patient(), S)
+    booster = trace(fig, "Booster (< 28 days)")
+    assert dates(booster.x) == dates(["2024-05-05"]) and list(booster.y) == [20.0]
+    short = trace(fig, "Short interval (< 84 days)")
+    assert dates(short.x) == dates(["2024-07-20"]) and list(short.y) == [76.0]
+    lines = theme.reference_lines(fig)
+    assert ("h", 84, "12 weeks (84 days)") in lines and ("h", 28, "booster: 28 days") in lines
+
+
+def test_duration_panel_tells_recorded_from_censored():
+    derived = patient()
+    fig = patient_timeline_figure(derived, S)
+    recorded = trace(fig, "Benefit wore off (recorded)")
+    censored = trace(fig, "Still benefiting at the next injection or as-of date (at least)")
+    assert dates(recorded.x) == dates(["2024-01-01"]) and list(recorded.y) == [90.0]
+    assert dates(censored.x) == dates(["2024-04-15"]) and list(censored.y) == [20.0]  # re-injected on day 20
+    assert censored.marker.symbol == "triangle-up-open" and recorded.marker.symbol == "circle"
+
+
+def test_settings_move_the_lines():
+    settings = Settings(responder_threshold_pct=60, short_interval_days=90, booster_days=21)
+    fig = patient_timeline_figure(patient(settings), settings)
+    lines = theme.reference_lines(fig)
+    assert ("h", 60.0, "60% responder threshold") in lines and ("h", 90, "90 days") in lines
+    assert ("h", 21, "booster: 21 days") in lines
+    assert list(trace(fig, "Responder session").y) == [75.0]  # the derived responder flag
+    assert list(trace(fig, "Below the responder threshold").y) == [50.0, 25.0, 12.5]
+    assert "≥ 60% pain reduction" in fig.layout.title.subtitle.text
+
+
+def test_muscle_list_and_empty():
+    assert muscle_list("Sternocleidomastoid:100;trapezius") == [("sternocleidomastoid", "100"), ("trapezius", "")]
+    assert muscle_list(None) == [] and muscle_list(np.nan) == []
+    assert theme.is_empty_figure(patient_timeline_figure(patient().iloc[0:0], S))

@@ -1,0 +1,72 @@
+"""charts.safety: adverse-event rates per session by type and by product, with Wilson CIs and counts."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics.safety import SUPPRESSION_OPTIONS, adverse_event_rates, safety_tables
+from analytics.settings import Settings
+from analytics.suppression import suppress_small_groups
+from charts import theme
+from charts.safety import ANY_LABEL, adverse_events_figure, event_label
+
+S = Settings()
+
+
+def sessions() -> pd.DataFrame:
+    """onabotulinumtoxinA: 8 patients, abobotulinumtoxinA: 6, rimabotulinumtoxinB: 2 (suppressed)."""
+    rows = []
+    for product, patients in (("onabotulinumtoxinA", 8), ("abobotulinumtoxinA", 6), ("rimabotulinumtoxinB", 2)):
+        for p in range(patients):
+            for k in range(2):
+                events = ["none", "dysphagia", "dysphagia; neck_weakness", None][(p + k) % 4]
+                rows.append({"patient_id": f"{product[:3]}{p}", "product": product, "adverse_events": events})
+    return pd.DataFrame(rows)
+
+
+def bars(fig):
+    return [t for t in fig.data if t.type == "bar"]
+
+
+def test_one_bar_per_event_with_rates_intervals_and_counts():
+    rates = adverse_event_rates(sessions())
+    fig = adverse_events_figure(rates)
+    (bar,) = bars(fig)
+    assert list(bar.y) == [event_label(e) for e in rates["event"]]
+    assert bar.y[0] == ANY_LABEL and "Dysphagia" in bar.y and "Neck weakness" in bar.y
+    np.testing.assert_allclose(bar.x, rates["rate"])
+    np.testing.assert_allclose(bar.error_x.array, rates["ci_high"] - rates["rate"])
+    np.testing.assert_allclose(bar.error_x.arrayminus, rates["rate"] - rates["ci_low"])
+    counts = [t for t in fig.data if t.type == "scatter"][0]
+    for text, k, n in zip(counts.text, rates["sessions_with_event"], rates["sessions_recorded"]):
+        assert f"({k} of {n})" in text
+    assert "patients with this event" in bar.hovertext[0]
+    assert fig.layout.xaxis.title.text.startswith("Sessions with the event")
+    assert not fig.layout.showlegend
+
+
+def test_by_product_one_colour_per_product_and_suppressed_products_left_out():
+    rates = suppress_small_groups(adverse_event_rates(sessions(), "product"), S, **SUPPRESSION_OPTIONS)
+    hidden = set(rates.loc[rates["suppressed"], "group"])
+    assert "rimabotulinumtoxinB" in hidden
+    fig = adverse_events_figure(rates)
+    names = [t.name for t in bars(fig)]
+    assert not any(h in n for h in hidden for n in names)
+    assert len(names) == rates.loc[~rates["suppressed"], "group"].nunique()
+    assert len({t.marker.color for t in bars(fig)}) == len(names)
+    first = rates.loc[~rates["suppressed"]]
+    first = first.loc[first["group"] == first["group"].iloc[0]]
+    np.testing.assert_allclose(bars(fig)[0].x, first["rate"].astype(float))
+    assert "Not shown: " in fig.layout.title.subtitle.text and fig.layout.title.text.endswith("by product")
+
+
+def test_accepts_the_safety_tables_dict():
+    fig = adverse_events_figure(safety_tables(sessions()))
+    assert len(bars(fig)) == 3  # the by-product view
+    one_product = sessions().query("product == 'onabotulinumtoxinA'")
+    assert len(bars(adverse_events_figure(safety_tables(one_product)))) == 1
+
+
+def test_empty_gives_the_no_data_figure():
+    assert theme.is_empty_figure(adverse_events_figure(adverse_event_rates(sessions().iloc[0:0])))
+    assert theme.is_empty_figure(adverse_events_figure(None))
