@@ -107,7 +107,7 @@ def breakdown_figure(table, by: str, metric: str = "responder_rate", settings: S
     else:
         axis_max = top * 1.1 if top > 0 else 1.0
     counts_text = [f"\u2002<b>{_value_text(v, spec.unit) if not np.isnan(v) else 'not reached'}</b>  "
-                   f"{theme.fmt_num(m)} {spec.n_words}, {theme.fmt_num(p)} patients"
+                   f"n = {theme.fmt_num(m)}, {theme.fmt_num(p)} patients"
                    for v, m, p in zip(value, n, patients)]
     hover = []
     for g, v, lo, hi, m, p in zip(shown["group"].astype("str"), value, low, high, n, patients):
@@ -146,7 +146,8 @@ def breakdown_figure(table, by: str, metric: str = "responder_rate", settings: S
         if not np.isnan(t):
             theme.add_vline(fig, t, f"all sessions: {_value_text(t, spec.unit)}", dash="dot", label_y=1.0)
 
-    theme.base_layout(fig, title, _subtitle(spec, settings), legend_top=False,
+    subtitle = f"{_subtitle(spec, settings)}<br>Beside each bar: the value, then n = {spec.n_words}, and patients."
+    theme.base_layout(fig, title, subtitle, legend_top=False,
                       height=max(300, 150 + 42 * len(labels)))
     fig.update_layout(showlegend=False, barmode="overlay", bargap=0.35, margin=dict(r=220))
     fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], title_text=words[:1].upper() + words[1:],

@@ -103,6 +103,7 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
         if mask.any():
             fig.add_trace(go.Scatter(
                 x=date[mask], y=response[mask], mode="markers", name=name, legendgroup="response",
+                legendgrouptitle_text="Response",
                 marker=dict(color=color, size=10, symbol=symbol, line=dict(width=2, color=color)),
                 hovertext=[hover[i] for i in np.flatnonzero(mask)], hovertemplate="%{hovertext}<extra></extra>"),
                 row=1, col=1)
@@ -135,7 +136,7 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
         mask = (product == name).to_numpy()
         color, pattern = PRODUCT_STYLES[i % len(PRODUCT_STYLES)]
         fig.add_trace(go.Bar(
-            x=date[mask], y=units[mask], name=f"Dose: {name}",
+            x=date[mask], y=units[mask], name=f"Dose: {name}", legendgroup="dose", legendgrouptitle_text="Dose",
             marker=dict(color=color, line=dict(color="#555555", width=0.8),
                         pattern=dict(shape=pattern, fgcolor="#555555", size=5)),
             width=1000 * 60 * 60 * 24 * 12,  # 12 days wide in milliseconds, so a bar shows on a multi-year axis
@@ -156,6 +157,7 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
     if changed.any():
         fig.add_trace(go.Scatter(
             x=date[changed], y=[top_units * 1.18] * int(changed.sum()), mode="markers", name="Muscles changed",
+            legendgroup="dose",
             marker=dict(symbol="diamond", size=11, color=theme.OKABE_ITO["black"]),
             hovertext=[f"{head[j]}<br>Muscles changed: {muscle_changes[j]}" for j in np.flatnonzero(changed)],
             hovertemplate="%{hovertext}<extra></extra>"), row=2, col=1)
@@ -167,12 +169,13 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
     fig.add_trace(go.Scatter(x=date[known], y=interval[known], mode="lines", line=dict(color=theme.GREY, width=1.2),
                              showlegend=False, hoverinfo="skip", name="interval line"), row=3, col=1)
     for mask, name, color, symbol in (
-            (known & ~short, f"Interval of {settings.short_interval_days} days or more", blue, "circle"),
+            (known & ~short, f"Interval of {settings.short_interval_days} days or more", theme.GREY, "circle"),
             (known & short & ~booster, f"Short interval (< {settings.short_interval_days} days)", orange, "circle"),
             (known & booster, f"Booster (< {settings.booster_days} days)", verm, "x")):
         if mask.any():
             fig.add_trace(go.Scatter(
-                x=date[mask], y=interval[mask], mode="markers", name=name,
+                x=date[mask], y=interval[mask], mode="markers", name=name, legendgroup="interval",
+                legendgrouptitle_text="Interval",
                 marker=dict(color=color, size=10 if symbol == "circle" else 12, symbol=symbol),
                 hovertext=[f"{head[j]}<br>{theme.fmt_num(interval[j])} days since the previous session"
                            for j in np.flatnonzero(mask)],
@@ -192,7 +195,8 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
              "triangle-up-open", "still benefiting on day")):
         if mask.any():
             fig.add_trace(go.Scatter(
-                x=date[mask], y=duration[mask], mode="markers", name=name,
+                x=date[mask], y=duration[mask], mode="markers", name=name, legendgroup="duration",
+                legendgrouptitle_text="Benefit duration",
                 marker=dict(color=blue, size=10, symbol=symbol, line=dict(width=2, color=blue)),
                 hovertext=[f"{head[j]}<br>{words[:1].upper() + words[1:]} {theme.fmt_num(duration[j])}"
                            for j in np.flatnonzero(mask)],

@@ -51,7 +51,7 @@ def test_bars_whiskers_and_counts_equal_the_table():
     np.testing.assert_allclose(main.error_x.arrayminus, table["responder_rate"] - table["responder_ci_low"])
     counts = text_trace(fig)
     for text, n, patients in zip(counts.text, table["sessions_with_response"], table["patients"]):
-        assert f"{n} sessions with a response, {patients} patients" in text
+        assert f"n = {n}, {patients} patients" in text
     np.testing.assert_allclose(counts.x, table["responder_ci_high"])  # right of each whisker
     assert fig.layout.title.text == "Responder rate by site"
     assert fig.layout.xaxis.title.text.startswith("Responders (% of sessions with a response)")
@@ -88,7 +88,8 @@ def test_every_metric_draws_its_own_columns(metric):
     fig = breakdown_figure(table, "site", metric=metric, settings=S)
     spec = METRICS[metric]
     np.testing.assert_allclose(bars(fig)[0].x, theme.floats(table[spec.column]))
-    assert spec.n_words in text_trace(fig).text[0]
+    assert text_trace(fig).text[0].endswith(f"n = {table[spec.denominator].iloc[0]}, {table['patients'].iloc[0]} patients")
+    assert f"n = {spec.n_words}" in fig.layout.title.subtitle.text
 
 
 def test_short_interval_threshold_in_the_subtitle():
