@@ -76,7 +76,7 @@ def effect_over_time_figure(effect_table, markers: dict | None, settings: Settin
 
     notes = _marker_lines(fig, markers)
     n = markers.get("n_duration")
-    population = f"{theme.fmt_num(n)} responder sessions" if n else "responder sessions"
+    population = theme.count(n, "responder session") if n else "responder sessions"
     onset_n = markers.get("n_onset")
     subtitle = (f"Share of {population}{f' ({theme.fmt_num(onset_n)} with an onset day recorded)' if onset_n else ''}"
                 f" on each day after the injection.<br>{theme.responder_rule(settings)}.")

@@ -18,6 +18,7 @@ from charts import theme
 # Product colours kept apart from the colours that carry meaning in the other panels; a pattern as well.
 PRODUCT_STYLES = [(theme.OKABE_ITO["sky_blue"], ""), (theme.OKABE_ITO["yellow"], "/"), ("#999999", "x"),
                   (theme.OKABE_ITO["reddish_purple"], ".")]
+TWSTRS_PANEL = "TWSTRS drop per session (no pain scores recorded)"
 PANELS = ("Pain response per session", "Total dose (units: not comparable across products)",
           "Days since the previous session", "Benefit duration (responder sessions)")
 
@@ -40,6 +41,15 @@ def _muscle_text(cell) -> str:
     if not items:
         return "muscles not recorded"
     return "<br>".join(f"  {theme.pretty(n)}{f' {u} U' if u else ''}" for n, u in items)
+
+
+def _score_text(pain: float, twstrs: float) -> str:
+    parts = []
+    if not np.isnan(pain):
+        parts.append(f"Pain response {theme.fmt_num(pain, 1)}%")
+    if not np.isnan(twstrs):
+        parts.append(f"TWSTRS change {theme.fmt_num(twstrs, 1)} points")
+    return "<br>".join(parts) or "No follow-up score: not counted as a failure"
 
 
 def _changes(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
@@ -82,58 +92,66 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
     muscle_changes, product_changes = _changes(frame)
     head = [f"<b>{d:%d %b %Y}</b>, cycle {theme.fmt_num(c)}, {p}" for d, c, p in zip(date, cycle, product)]
 
+    pain = theme.floats(frame["response_pct"]) if "response_pct" in frame else np.full(len(frame), np.nan)
+    twstrs = theme.floats(frame["twstrs_change"]) if "twstrs_change" in frame else np.full(len(frame), np.nan)
+    use_twstrs = bool(np.isnan(pain).all() and (~np.isnan(twstrs)).any())
+    panels = (TWSTRS_PANEL,) + PANELS[1:] if use_twstrs else PANELS
     fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                        row_heights=[0.34, 0.22, 0.22, 0.22], subplot_titles=[f"<b>{p}</b>" for p in PANELS])
+                        row_heights=[0.34, 0.22, 0.22, 0.22], subplot_titles=[f"<b>{p}</b>" for p in panels])
     orange, verm, blue, green = (theme.OKABE_ITO[c] for c in ("orange", "vermillion", "blue", "bluish_green"))
 
-    # 1. Response.
-    response = theme.floats(frame["response_pct"]) if "response_pct" in frame else np.full(len(frame), np.nan)
-    twstrs = theme.floats(frame["twstrs_change"]) if "twstrs_change" in frame else np.full(len(frame), np.nan)
-    has = ~np.isnan(response)
+    # 1. Response: pain response %, or the TWSTRS drop in points for a patient scored only with TWSTRS (the two
+    # scales cannot share an axis; pain first, as analytics.flags judges them).
+    value = -twstrs if use_twstrs else pain
+    has = ~np.isnan(value)
     # The responder flag as analytics.sessions derived it (pain first, TWSTRS where pain was not scored).
     responder = frame["responder"].astype("boolean").fillna(False).to_numpy(dtype=bool) if "responder" in frame \
-        else response >= settings.responder_threshold_pct
-    hover = [f"{h}<br>Pain response {theme.fmt_num(r, 1)}%"
-             + (f"<br>TWSTRS change {theme.fmt_num(t, 1)} points" if not np.isnan(t) else "")
-             for h, r, t in zip(head, response, twstrs)]
-    fig.add_trace(go.Scatter(x=date[has], y=response[has], mode="lines", line=dict(color=theme.GREY, width=1.2),
+        else value >= (settings.twstrs_responder_drop if use_twstrs else settings.responder_threshold_pct)
+    hover = [f"{h}<br>{_score_text(r, t)}" for h, r, t in zip(head, pain, twstrs)]
+    fig.add_trace(go.Scatter(x=date[has], y=value[has], mode="lines", line=dict(color=theme.GREY, width=1.2),
                              showlegend=False, hoverinfo="skip", name="response line"), row=1, col=1)
     for mask, name, color, symbol in ((has & responder, "Responder session", green, "circle"),
                                       (has & ~responder, "Below the responder threshold", verm, "circle-open")):
         if mask.any():
             fig.add_trace(go.Scatter(
-                x=date[mask], y=response[mask], mode="markers", name=name, legendgroup="response",
+                x=date[mask], y=value[mask], mode="markers", name=name, legendgroup="response",
                 legendgrouptitle_text="Response",
                 marker=dict(color=color, size=10, symbol=symbol, line=dict(width=2, color=color)),
                 hovertext=[hover[i] for i in np.flatnonzero(mask)], hovertemplate="%{hovertext}<extra></extra>"),
                 row=1, col=1)
     if (~has).any():
+        words = ["TWSTRS only" if not use_twstrs and not np.isnan(twstrs[i]) else "no score"
+                 for i in np.flatnonzero(~has)]
         fig.add_trace(go.Scatter(
-            x=date[~has], y=[0.0] * int((~has).sum()), mode="text", text=["no score"] * int((~has).sum()),
+            x=date[~has], y=[0.0] * int((~has).sum()), mode="text", text=words,
             textfont=dict(color=theme.GREY, size=10), name="No follow-up pain score", showlegend=False,
-            hovertext=[f"{head[i]}<br>No follow-up pain score: not counted as a failure"
-                       + (f"<br>TWSTRS change {theme.fmt_num(twstrs[i], 1)} points" if not np.isnan(twstrs[i]) else "")
-                       for i in np.flatnonzero(~has)],
-            hovertemplate="%{hovertext}<extra></extra>"), row=1, col=1)
-    threshold = settings.responder_threshold_pct
-    theme.add_hline(fig, threshold, f"{theme.threshold_text(threshold)}% responder threshold", row=1, col=1)
+            hovertext=[hover[i] for i in np.flatnonzero(~has)], hovertemplate="%{hovertext}<extra></extra>"),
+            row=1, col=1)
+    threshold = settings.twstrs_responder_drop if use_twstrs else settings.responder_threshold_pct
+    unit = " points" if use_twstrs else "%"
+    theme.add_hline(fig, threshold, f"{theme.threshold_text(threshold)}{unit} responder threshold", row=1, col=1)
     if has.any():
-        best_value = float(np.nanmax(response))
-        best_at = int(np.flatnonzero(response == best_value)[-1])  # the most recent occurrence, as flags.py
-        theme.add_hline(fig, best_value, f"best response {theme.fmt_num(best_value, 1)}% "
+        best_value = float(np.nanmax(value))
+        best_at = int(np.flatnonzero(value == best_value)[-1])  # the most recent occurrence, as flags.py
+        theme.add_hline(fig, best_value, f"best response {theme.fmt_num(best_value, 1)}{unit} "
                         f"(cycle {theme.fmt_num(cycle[best_at])})", row=1, col=1, dash="dot", color=green,
                         position="start")
         fraction = settings.waning_fraction_pct
         if best_value >= threshold:
             half = best_value * fraction / 100.0
             theme.add_hline(fig, half, f"{theme.threshold_text(fraction)}% of the best "
-                            f"({theme.fmt_num(half, 1)}%)", row=1, col=1, dash="dot", color=orange,
+                            f"({theme.fmt_num(half, 1)}{unit})", row=1, col=1, dash="dot", color=orange,
                             position="start")
 
     # 2. Dose by product, with product switches and muscle changes marked above the bars.
     units = theme.floats(frame["total_units"]) if "total_units" in frame else np.full(len(frame), np.nan)
+    if np.isnan(units).all():
+        fig.add_annotation(text="No doses recorded", xref="x2 domain", yref="y2 domain", x=0.5, y=0.5,
+                           showarrow=False, font=dict(color=theme.GREY))
     for i, name in enumerate(dict.fromkeys(product)):
-        mask = (product == name).to_numpy()
+        mask = (product == name).to_numpy() & ~np.isnan(units)
+        if not mask.any():
+            continue
         color, pattern = PRODUCT_STYLES[i % len(PRODUCT_STYLES)]
         fig.add_trace(go.Bar(
             x=date[mask], y=units[mask], name=f"Dose: {name}", legendgroup="dose", legendgrouptitle_text="Dose",
@@ -204,15 +222,20 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
     theme.add_hline(fig, settings.short_interval_days, theme.weeks_label(settings.short_interval_days),
                     row=4, col=1, dash="dot")
 
-    subtitle = (f"{len(frame)} sessions from {date.min():%d %b %Y} to {date.max():%d %b %Y}. "
+    subtitle = (f"{theme.count(len(frame), 'session')} from {date.min():%d %b %Y} to {date.max():%d %b %Y}. "
                 f"{theme.responder_rule(settings)}.")
     theme.base_layout(fig, f"Patient {patient}: response, dose, intervals and benefit over time", subtitle,
                       height=900, legend_right=True)
     fig.update_layout(barmode="overlay", hovermode="closest",
                       margin=dict(t=theme.title_space(subtitle, legend_top=False) + 20))
     fig.update_annotations(x=0, xanchor="left", font=dict(size=13), selector=dict(xref="paper", yref="paper"))
-    low = min(0.0, float(np.nanmin(response))) if has.any() else 0.0
-    fig.update_yaxes(title_text="Pain reduction (%)", ticksuffix="%", range=[low - 8, 105], row=1, col=1)
+    if use_twstrs:
+        low = min(0.0, float(np.nanmin(value)))
+        high = max(float(np.nanmax(value)), threshold)
+        fig.update_yaxes(title_text="TWSTRS drop (points)", range=[low - 2, high * 1.2], row=1, col=1)
+    else:
+        low = min(0.0, float(np.nanmin(value))) if has.any() else 0.0
+        fig.update_yaxes(title_text="Pain reduction (%)", ticksuffix="%", range=[low - 8, 105], row=1, col=1)
     fig.update_yaxes(title_text="Units", range=[0, top_units * 1.3], row=2, col=1)
     top_interval = np.nanmax(np.concatenate([interval[known], [settings.short_interval_days]]))
     fig.update_yaxes(title_text="Days", range=[0, top_interval * 1.15], row=3, col=1)

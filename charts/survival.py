@@ -149,8 +149,8 @@ def km_figure(curves, at_risk=None, settings: Settings = DEFAULT_SETTINGS, group
         x = theme.floats(part["time"])
         row = by_label.get(label, {})
         n_sessions = int(row.get("n", part["at_risk"].iloc[0]))
-        name = f"{label} ({theme.fmt_num(n_sessions)} sessions"
-        name += f", {theme.fmt_num(row['n_patients'])} patients)" if "n_patients" in row else ")"
+        name = f"{label} ({theme.count(n_sessions, 'session')}"
+        name += f", {theme.count(row['n_patients'], 'patient')})" if "n_patients" in row else ")"
         if single:
             low, high = theme.floats(part["ci_low"]), theme.floats(part["ci_high"])
             ok = ~np.isnan(low) & ~np.isnan(high)

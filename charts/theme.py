@@ -204,6 +204,11 @@ def fmt_num(value, digits: int = 0) -> str:
     return f"{float(value):,.{digits}f}"
 
 
+def count(n, word: str) -> str:
+    """1, 'session' -> '1 session'; 2,357 -> '2,357 sessions'."""
+    return f"{fmt_num(n)} {word}{'' if n == 1 else 's'}"
+
+
 def fmt_day(value) -> str:
     """A day count: whole days without decimals, a median between two days with one (3 -> '3', 1.5 -> '1.5')."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):

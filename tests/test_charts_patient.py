@@ -106,3 +106,19 @@ def test_muscle_list_and_empty():
     assert muscle_list("Sternocleidomastoid:100;trapezius") == [("sternocleidomastoid", "100"), ("trapezius", "")]
     assert muscle_list(None) == [] and muscle_list(np.nan) == []
     assert theme.is_empty_figure(patient_timeline_figure(patient().iloc[0:0], S))
+
+
+def test_a_patient_scored_only_with_twstrs_gets_the_twstrs_drop():
+    frame = pd.DataFrame({
+        "patient_id": ["T1"] * 3, "session_date": ["2024-01-01", "2024-04-01", "2024-07-01"],
+        "baseline_twstrs": [40.0, 40.0, 40.0], "followup_twstrs": [28.0, 35.0, None],
+    })
+    for column in frame.columns:
+        frame[column] = frame[column].astype(SESSION_DTYPES[column])
+    fig = patient_timeline_figure(derive_sessions(frame, S), S)
+    assert list(trace(fig, "Responder session").y) == [12.0]
+    assert list(trace(fig, "Below the responder threshold").y) == [5.0]
+    assert ("h", 8.0, "8 points responder threshold") in theme.reference_lines(fig)
+    assert fig.layout.yaxis.title.text == "TWSTRS drop (points)"
+    assert fig.layout.annotations[0].text.startswith("<b>TWSTRS drop per session")
+    assert "not counted as a failure" in trace(fig, "No follow-up pain score").hovertext[0]
