@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analytics.settings import DEFAULT_SETTINGS, Settings
 from charts import theme
 
 SCORE_WORDS = {
@@ -20,7 +21,7 @@ NOT_RECORDED = "(not recorded)"
 
 
 def assessment_timeline_figure(timeline_table, score: str = "twstrs", by=None, by_label: str | None = None,
-                               settings=None) -> go.Figure:
+                               settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
     """One line per group: mean change from day 0 (95% CI band) by days after injection, with a zero line.
 
     timeline_table: analytics.assessments.timeline output for `score` ('pain' or 'twstrs') and `by` (None,
@@ -62,7 +63,7 @@ def assessment_timeline_figure(timeline_table, score: str = "twstrs", by=None, b
         fig.add_trace(go.Scatter(
             x=x, y=mean, mode="lines+markers", name=f"{group} (n = {theme.fmt_num(np.nanmax(n))} at day 0)"
             if len(groups) > 1 else f"Mean change (n = {theme.fmt_num(np.nanmax(n))})",
-            legendgroup=group, line=dict(color=color, width=2.2), marker=dict(size=7, color=color),
+            legendgroup=group, line=dict(color=color, width=2.2, dash=theme.dash(i)), marker=dict(size=7, color=color),
             hovertext=[f"<b>{group}</b>, day {theme.fmt_num(d)}<br>Mean change {theme.fmt_num(m, 2)} {units}"
                        f" (95% CI {theme.fmt_num(lo, 2)} to {theme.fmt_num(hi, 2)})<br>{theme.fmt_num(c)} patients"
                        + (f"<br>{theme.fmt_pct(r)} {responder_words}" if not np.isnan(r) else "")
@@ -72,7 +73,7 @@ def assessment_timeline_figure(timeline_table, score: str = "twstrs", by=None, b
 
     lines = [f"Mean change from the score on the day of the injection ({scale}), with 95% CI bands. "
              + ("Below zero = better." if lower_better else "")]
-    if settings is not None:
+    if responder_words:
         lines.append(f"The hover gives the number of patients and the share who {responder_words}.")
     if hidden.any():
         lines.append("Not shown: groups with too few patients.")

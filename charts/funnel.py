@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analytics.settings import DEFAULT_SETTINGS, Settings
 from charts import theme
 
 OVERALL_NAME = "Overall rate"
@@ -25,7 +26,8 @@ POSITION_STYLE = {
 }
 
 
-def funnel_figure(funnel_result: dict | None, group_label: str = "Group", settings=None) -> go.Figure:
+def funnel_figure(funnel_result: dict | None, group_label: str = "Group",
+                  settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
     """Responder rate by sessions per group, the overall rate, 95% and 99.8% limit curves, outliers named.
 
     funnel_result: analytics.funnel.funnel's dict (p0, groups, curve). group_label: words for a group
@@ -75,10 +77,9 @@ def funnel_figure(funnel_result: dict | None, group_label: str = "Group", settin
 
     lines = [f"Each point is one {group_label.lower()}. The further right, the more sessions, the narrower the "
              "funnel; a point outside it differs from the overall rate by more than chance."]
-    if settings is not None:
-        lines.append(theme.responder_rule(settings) + ".")
+    lines.append(theme.responder_rule(settings) + ".")
     if hidden.any():
-        k = groups.attrs.get("min_group_patients") or (settings.min_group_patients if settings else 5)
+        k = groups.attrs.get("min_group_patients") or settings.min_group_patients
         lines.append(f"Not shown: {int(hidden.sum())} {group_label.lower()}"
                      f"{'s' if hidden.sum() > 1 else ''} with too few patients (fewer than {k}) or suppressed to "
                      "protect one.")

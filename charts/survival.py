@@ -160,7 +160,7 @@ def km_figure(curves, at_risk=None, settings: Settings = DEFAULT_SETTINGS, group
                 name="95% confidence band", hoverinfo="skip"), row=1, col=1)
         fig.add_trace(go.Scatter(
             x=x, y=theme.floats(part["survival"]), mode="lines", line_shape="hv", name=name,
-            line=dict(color=color, width=2.2), legendgroup=label, hovertext=_step_hover(label, part),
+            line=dict(color=color, width=2.2, dash=theme.dash(i)), legendgroup=label, hovertext=_step_hover(label, part),
             hovertemplate="%{hovertext}<extra></extra>"), row=1, col=1)
         med = median_from_curve(curves.loc[(labels == label).to_numpy(), list(CURVE_COLUMNS)])
         if med["median"] is not None:
@@ -177,7 +177,7 @@ def km_figure(curves, at_risk=None, settings: Settings = DEFAULT_SETTINGS, group
         counts = risk.loc[(risk_labels == label).to_numpy()] if len(risk) else risk
         fig.add_trace(go.Scatter(
             x=theme.floats(counts["time"]), y=[label] * len(counts), mode="text",
-            text=theme.ints_text(counts["at_risk"]), textfont=dict(color=color, size=12),
+            text=theme.ints_text(counts["at_risk"]), textfont=dict(color=theme.text_colour(color), size=12),
             name=f"{label}: number at risk", showlegend=False, legendgroup=label,
             hovertext=[f"<b>{label}</b><br>Day {theme.fmt_num(t)}: {theme.fmt_num(n)} sessions still observed"
                        for t, n in zip(counts["time"], counts["at_risk"])],
@@ -201,15 +201,19 @@ def km_figure(curves, at_risk=None, settings: Settings = DEFAULT_SETTINGS, group
     fig.update_xaxes(range=[-0.04 * end, end * 1.04], dtick=AT_RISK_STEP)  # both rows: they share the axis
     fig.update_xaxes(title_text="Days after injection", showticklabels=True, row=1, col=1)
     fig.update_xaxes(visible=False, showgrid=False, row=2, col=1)
-    tick_text = [f"<span style='color:{theme.colour(i) if not single else theme.OKABE_ITO['blue']}'>{label}</span>"
+    tick_text = [f"<span style='color:{theme.text_colour(theme.colour(i)) if not single else theme.OKABE_ITO['blue']}'>"
+                 f"{label}</span>"
                  for i, label in enumerate(order)]
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=order[::-1], tickvals=order,
                      ticktext=tick_text, showgrid=False, showline=False, ticks="", range=[-0.6, len(order) - 0.3],
                      fixedrange=True, row=2, col=1)
     fig.add_annotation(text="<b>Number at risk</b> (sessions still observed)", xref="paper", yref="y2 domain",
                        x=0.0, y=1.0, xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=12))
-    # The lower left of a KM plot is empty (curves start at 100%): the legend goes there.
-    fig.update_layout(legend=dict(title_text=group_label or "", orientation="v", x=0.01, xanchor="left",
-                                  y=fig.layout.yaxis.domain[0] + 0.02, yanchor="bottom", yref="paper", bgcolor="rgba(255,255,255,0.9)",
-                                  bordercolor=theme.LIGHT_GREY, borderwidth=1))
+    if len(order) <= 5:  # the lower left of a KM plot is empty (curves start at 100%): the legend goes there
+        fig.update_layout(legend=dict(title_text=group_label or "", orientation="v", x=0.01, xanchor="left",
+                                      y=fig.layout.yaxis.domain[0] + 0.02, yanchor="bottom", yref="paper",
+                                      bgcolor="rgba(255,255,255,0.9)", bordercolor=theme.LIGHT_GREY, borderwidth=1))
+    else:  # many groups: a column right of the chart
+        fig.update_layout(legend=dict(title_text=group_label or "", orientation="v", x=1.02, xanchor="left",
+                                      y=1.0, yanchor="top"))
     return fig

@@ -54,6 +54,16 @@ def colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
+def dash(i: int) -> str:
+    """Line dash for the i-th series: solid for the first round of colours, then dashed, then dotted."""
+    return ("solid", "dash", "dot")[(i // len(PALETTE)) % 3]
+
+
+def text_colour(hex_colour: str) -> str:
+    """The colour for text in that series' colour: yellow darkened so it reads on white."""
+    return "#9A8C00" if hex_colour == OKABE_ITO["yellow"] else hex_colour
+
+
 def rgba(hex_colour: str, alpha: float) -> str:
     """'#0072B2', 0.2 -> 'rgba(0,114,178,0.2)': a see-through fill for confidence bands."""
     h = hex_colour.lstrip("#")
