@@ -25,6 +25,25 @@ RATE_COLUMNS = ["responder_rate", "responder_ci_low", "responder_ci_high", "shor
                 "p0", "lower_95", "upper_95", "lower_998", "upper_998"]
 
 
+BREAKDOWN_SCREEN = {  # column -> heading on screen (the CSV has every column)
+    "group": "group", "sessions": "sessions", "patients": "patients",
+    "sessions_with_response": "with a response", "responders": "responders", "responder_rate": "responder rate",
+    "responder_ci_low": "95% CI from", "responder_ci_high": "95% CI to", "mean_response_pct": "mean response %",
+    "median_onset_days": "median onset (days)", "intervals": "intervals", "short_interval_share": "short intervals",
+    "ae_recorded": "AE recorded", "ae_rate": "adverse events", "suppression": "suppressed because",
+}
+FUNNEL_SCREEN = {
+    "group": "group", "patients": "patients", "sessions": "sessions", "n": "with a response",
+    "responders": "responders", "rate": "responder rate", "lower_95": "95% limit from", "upper_95": "95% limit to",
+    "position": "position", "suppression": "suppressed because",
+}
+
+
+def _screen(table, group_cols, columns: dict):
+    shown = ui.screen_table(table, group_cols, RATE_COLUMNS)
+    return shown[[c for c in columns if c in shown.columns]].rename(columns=columns)
+
+
 def funnel_section(ctx: state.Context, by: str, label: str, plural: str) -> None:
     with st.spinner(f"Computing the funnel plot for {plural}..."):
         result = ctx.cached(f"funnel_{by}", funnel, lambda: ((ctx.sessions, by), {}))
@@ -32,7 +51,7 @@ def funnel_section(ctx: state.Context, by: str, label: str, plural: str) -> None
     shown = dict(result, groups=groups)
     visible = groups.loc[~groups["suppressed"]]
     shown["outliers"] = result["outliers"].loc[result["outliers"]["group"].isin(visible["group"])]
-    ui.show_figure(ui.figure("funnel", "funnel_figure", shown, label), f"fig_funnel_{by}")
+    ui.show_figure(ui.figure("funnel", "funnel_figure", shown, label, ctx.settings), f"fig_funnel_{by}")
     outliers = shown["outliers"]
     if len(visible) == 0:
         st.info(f"Every {label.lower()} has fewer than {ctx.settings.min_group_patients} patients here, so none "
@@ -53,18 +72,18 @@ def funnel_section(ctx: state.Context, by: str, label: str, plural: str) -> None
         group_cols = ["group_by", "group"]
         state.table_with_download(ui.display_table(groups, group_cols), f"funnel by {label.lower()}",
                                   f"funnel_{by}", key=f"dl_funnel_{by}",
-                                  screen=ui.screen_table(groups, group_cols, RATE_COLUMNS))
+                                  screen=_screen(groups, group_cols, FUNNEL_SCREEN))
 
 
 def breakdown_section(ctx: state.Context, by: str, label: str, metric: str) -> None:
     with st.spinner(f"Computing the breakdown by {label.lower()}..."):
         table = ctx.cached(f"breakdown_{by}", breakdown, lambda: ((ctx.sessions, by, ctx.settings), {}))
     shown = suppress_small_groups(table, ctx.settings)
-    ui.show_figure(ui.figure("breakdown", "breakdown_figure", shown, by, metric=metric), f"fig_breakdown_{by}")
+    ui.show_figure(ui.figure("breakdown", "breakdown_figure", shown, by, metric, ctx.settings, label.lower()), f"fig_breakdown_{by}")
     group_cols = ["group_by", "group"]
     state.table_with_download(ui.display_table(shown, group_cols), f"breakdown by {label.lower()}",
                               f"breakdown_{by}", key=f"dl_breakdown_{by}",
-                              screen=ui.screen_table(shown, group_cols, RATE_COLUMNS))
+                              screen=_screen(shown, group_cols, BREAKDOWN_SCREEN))
 
 
 def render() -> None:
@@ -79,9 +98,8 @@ def render() -> None:
                "response. The funnel is where chance alone would put a group of that size (95% and 99.8% "
                "limits around the overall rate): small groups vary more, so they are judged against wider "
                "limits instead of being ranked.")
-    columns = st.columns(2)
-    for column, (by, label, plural) in zip(columns, FUNNELS):
-        with column:
+    for tab, (by, label, plural) in zip(st.tabs([plural.capitalize() for _, _, plural in FUNNELS]), FUNNELS):
+        with tab:
             funnel_section(ctx, by, label, plural)
 
     st.subheader("Breakdowns")

@@ -26,10 +26,11 @@ KPI_STYLE = {
     "adverse_event_rate": ("rate", "inverse"),
     "patients_flagged": ("count", "inverse"),
 }
-KPI_LABELS = {  # shorter words for the tiles than analytics.kpis.KPI_LABELS
-    "median_duration_days": "Median benefit duration",
+KPI_LABELS = {  # shorter words for the tiles than analytics.kpis.KPI_LABELS (the help text has the full ones)
+    "median_peak_days": "Median peak",
+    "median_duration_days": "Benefit lasts (median)",
     "short_interval_share": "Short intervals",
-    "adverse_event_rate": "Sessions with an adverse event",
+    "adverse_event_rate": "Adverse events",
 }
 KPI_MEANING = {
     "patients": "Distinct patients with a session in the period.",
@@ -67,10 +68,14 @@ def kpi_value(kpi: str, value) -> str:
 
 
 def kpi_delta(kpi: str, change) -> str | None:
-    """The change against the previous period as signed text (percentage points for rates)."""
+    """The change against the previous period as signed text (percentage points for rates); None when there
+    is no previous figure, "no change" when it rounds to nothing."""
     if _missing(change):
         return None
     kind = KPI_STYLE[kpi][0]
+    shown = round(100 * change, 1) if kind == "rate" else round(change, 1 if kind == "pct" else 0)
+    if shown == 0:
+        return "no change"
     if kind == "count":
         return f"{change:+,.0f}"
     if kind == "rate":
@@ -91,10 +96,15 @@ def kpi_help(row: pd.Series, settings, period: dict) -> str:
             parts.append(f"95% CI {100 * row['ci_low']:.1f}% to {100 * row['ci_high']:.1f}% (Wilson).")
         else:
             parts.append(f"95% CI {row['ci_low']:.0f} to {row['ci_high']:.0f} days.")
-    parts.append(f"Based on {int(row['n']):,} {'patients' if kpi == 'patients' else 'sessions' if kpi != 'patients_flagged' else 'patients seen'}.")
-    previous = kpi_value(kpi, row["previous"]) if int(row["previous_n"]) > 0 or kpi in ("patients", "sessions") else "-"
-    parts.append(f"Previous period ({period['previous_start']} to {period['previous_end']}): {previous}"
-                 + (f" from {int(row['previous_n']):,}." if int(row["previous_n"]) else " (no data)."))
+    what = {"patients": "patients", "patients_flagged": "patients seen"}.get(kpi, "sessions")
+    parts.append(f"Based on {int(row['n']):,} {what}.")
+    if kpi == "patients_flagged":
+        parts.append("No comparison with the previous period: flags are read from each patient's whole history.")
+    elif int(row["previous_n"]) or kpi in ("patients", "sessions"):
+        parts.append(f"Previous period ({period['previous_start']} to {period['previous_end']}): "
+                     f"{kpi_value(kpi, row['previous'])} from {int(row['previous_n']):,} {what}.")
+    else:
+        parts.append(f"Previous period ({period['previous_start']} to {period['previous_end']}): no data.")
     return " ".join(parts)
 
 
@@ -106,10 +116,11 @@ def kpi_row(tiles: pd.DataFrame, settings, columns: int = 5) -> None:
         cols = st.columns(columns)
         for col, (_, row) in zip(cols, chunk.iterrows()):
             kpi = row["kpi"]
-            col.metric(KPI_LABELS.get(kpi, row["label"]), kpi_value(kpi, row["value"]),
-                       delta=kpi_delta(kpi, row["change"]), delta_color=KPI_STYLE[kpi][1],
-                       help=kpi_help(row, settings, period), border=True,
-                       delta_description=f"vs previous {period['days']} days")
+            delta = kpi_delta(kpi, row["change"])
+            still = delta == "no change"
+            col.metric(KPI_LABELS.get(kpi, row["label"]), kpi_value(kpi, row["value"]), delta=delta,
+                       delta_color="off" if still else KPI_STYLE[kpi][1], delta_arrow="off" if still else "auto",
+                       help=kpi_help(row, settings, period), border=True)
 
 
 def kpi_table(tiles: pd.DataFrame) -> pd.DataFrame:

@@ -6,6 +6,7 @@ import streamlit as st
 
 from analytics.assessments import SCORES, timeline
 from analytics.dictionary import data_dictionary, template_csv
+from analytics.export import to_csv_bytes
 from analytics.mapping import IGNORE
 from views import components as ui
 from views import data_import as imp
@@ -16,23 +17,25 @@ DATE_ORDERS = {None: "Read it from the file", "dayfirst": "Day first (14/03/2025
 
 
 def start_here() -> None:
-    st.subheader("1. What a file should look like")
+    st.subheader("Templates and the data dictionary")
     st.caption("One row per injection session with at least a patient code, the date, the product, the total "
                "units and a baseline score. Other columns are optional; any column we do not know is kept as a "
                "grouping attribute. Patient codes only: never names, NHS numbers or dates of birth.")
     cols = st.columns(4)
     with cols[0]:
-        st.download_button("Empty template: sessions", template_csv("sessions"), "sessions_template.csv",
+        st.download_button("Template: sessions", template_csv("sessions"), "sessions_template.csv",
                            "text/csv", key="dl_template_sessions", icon=":material/download:")
     with cols[1]:
-        st.download_button("Empty template: assessments", template_csv("assessments"), "assessments_template.csv",
+        st.download_button("Template: assessments", template_csv("assessments"), "assessments_template.csv",
                            "text/csv", key="dl_template_assessments", icon=":material/download:")
     with cols[2]:
-        state.download(data_dictionary("sessions"), "data dictionary: sessions", "data_dictionary_sessions",
-                       key="dl_dictionary_sessions")
+        st.download_button("Dictionary: sessions", to_csv_bytes(data_dictionary("sessions")),
+                           "data_dictionary_sessions.csv", "text/csv", key="dl_dictionary_sessions",
+                           icon=":material/download:")
     with cols[3]:
-        state.download(data_dictionary("assessments"), "data dictionary: assessments",
-                       "data_dictionary_assessments", key="dl_dictionary_assessments")
+        st.download_button("Dictionary: assessments", to_csv_bytes(data_dictionary("assessments")),
+                           "data_dictionary_assessments.csv", "text/csv", key="dl_dictionary_assessments",
+                           icon=":material/download:")
     with st.expander("The data dictionary"):
         st.dataframe(data_dictionary("sessions"), hide_index=True, width="stretch")
 
@@ -172,7 +175,7 @@ def report_section(result) -> None:
 
 
 def assessments_section(result, name: str) -> None:
-    st.subheader("4. The effect over time in these assessments")
+    st.subheader("3. The effect over time in these assessments")
     data = result.data
     scores = [s for s in SCORES if s in data.columns and data[s].notna().any()]
     if not scores:
@@ -200,7 +203,7 @@ def _set_date_order(choices: imp.Choices) -> None:
 
 
 def upload_section() -> None:
-    st.subheader("2. Upload a file")
+    st.subheader("1. Upload a file")
     kind = st.radio("What the file holds", list(imp.KINDS), format_func=imp.KINDS.get, key="upload_kind",
                     horizontal=True)
     uploaded = st.file_uploader("CSV, Excel (.xlsx) or Parquet", type=["csv", "txt", "tsv", "xlsx", "parquet"],
@@ -230,7 +233,7 @@ def upload_section() -> None:
         st.radio("Date order", list(DATE_ORDERS), format_func=DATE_ORDERS.get, key="date_order",
                  horizontal=True, on_change=_set_date_order, args=(choices,))
 
-    st.subheader("3. What we found")
+    st.subheader("2. What we found")
     if imp.identifier_block(result):
         identifier_guard(result, choices)
         mapping_editor(result, choices, headers)
@@ -251,7 +254,7 @@ def upload_section() -> None:
     if result.kind == "assessments":
         assessments_section(result, uploaded.name)
         return
-    st.subheader("4. Use it")
+    st.subheader("3. Use it")
     if result.n_accepted == 0:
         st.warning("No row was accepted, so there is nothing to show. Fix the problems listed above and upload "
                    "the file again.")
@@ -273,8 +276,8 @@ def render() -> None:
     st.title("Data")
     st.caption("Load a clinic export, see what was accepted and why anything was not, then use it on every page.")
     current_data()
-    start_here()
     upload_section()
+    start_here()
 
 
 state.run_page(render)

@@ -36,8 +36,8 @@ def kpi_section(ctx: state.Context) -> None:
     period = tiles.attrs.get("period", {})
     st.caption(f"Each tile: the period {period.get('start')} to {period.get('end')} ({period.get('days')} days); "
                f"the small figure is the change against the {period.get('days')} days before it "
-               f"({period.get('previous_start')} to {period.get('previous_end')}). Hover on the ⓘ for the "
-               "definition, the 95% interval and the counts.")
+               f"({period.get('previous_start')} to {period.get('previous_end')}). The question mark on each tile "
+               "gives the definition, the 95% interval and the counts.")
     ui.kpi_row(tiles, ctx.settings)
     with st.expander("Headline figures as a table"):
         state.table_with_download(ui.kpi_table(tiles), "headline figures", "headline_figures", key="dl_kpis")
@@ -45,19 +45,16 @@ def kpi_section(ctx: state.Context) -> None:
 
 def effect_section(ctx: state.Context) -> None:
     st.subheader("After an injection: onset, peak and how long the benefit lasts")
-    st.caption("Responder sessions only. Left: day by day, the share whose benefit has begun and the share still "
-               "benefiting. Right: the Kaplan-Meier curve of benefit duration; the numbers under it are the "
+    st.caption("Responder sessions only. First: day by day, the share whose benefit has begun and the share still "
+               "benefiting. Then: the Kaplan-Meier curve of benefit duration; the numbers under it are the "
                "sessions still followed up on that day. Benefit that was still going at the next injection "
                "counts as 'at least this long', never as its end.")
     with st.spinner("Computing the effect over time and benefit duration..."):
         curve = ctx.cached("effect", effect_over_time, lambda: ((ctx.sessions, ctx.settings), {}))
         markers = ctx.cached("markers", effect_markers, lambda: ((ctx.sessions, ctx.settings), {}))
         km = ctx.cached("km_curve", km_curves_by_group, lambda: ((ctx.sessions,), {}))
-    left, right = st.columns(2)
-    with left:
-        ui.show_figure(ui.figure("effect", "effect_over_time_figure", curve, markers, ctx.settings), "fig_effect")
-    with right:
-        ui.show_figure(ui.figure("survival", "km_figure", km, None, ctx.settings), "fig_km")
+    ui.show_figure(ui.figure("effect", "effect_over_time_figure", curve, markers, ctx.settings), "fig_effect")
+    ui.show_figure(ui.figure("survival", "km_figure", km, None, ctx.settings), "fig_km")
     with st.expander("Effect over time and benefit duration as tables"):
         state.table_with_download(curve, "effect over time", "effect_over_time", height=240, key="dl_effect")
         state.table_with_download(km, "Kaplan-Meier curve", "benefit_duration_km", height=240, key="dl_km")
@@ -73,11 +70,8 @@ def waning_section(ctx: state.Context) -> st.delta_generator.DeltaGenerator:
         by_cycle = ctx.cached("waning", waning_by_cycle, lambda: ((ctx.sessions, ctx.settings), {}))
     shown = suppress_small_groups(by_cycle, ctx.settings, patients_col="n_patients", group_cols=["cycle"])
     sentence = st.container()
-    left, right = st.columns(2)
-    with left:
-        ui.show_figure(ui.figure("waning", "waning_figure", shown, ctx.settings), "fig_waning")
-    with right:
-        ui.show_figure(ui.figure("waning", "duration_by_cycle_figure", shown, ctx.settings), "fig_duration_cycle")
+    ui.show_figure(ui.figure("waning", "waning_figure", shown, ctx.settings), "fig_waning")
+    ui.show_figure(ui.figure("waning", "duration_by_cycle_figure", shown, ctx.settings), "fig_duration_cycle")
     with st.expander("Response by cycle as a table"):
         rates = ["responder_rate", "rate_ci_low", "rate_ci_high"]
         state.table_with_download(ui.display_table(shown, ["cycle"]), "response by cycle", "response_by_cycle",
@@ -100,13 +94,16 @@ def slope_sentence(ctx: state.Context, where) -> None:
             return
         with st.spinner("Fitting the mixed model of response per cycle..."):
             slope = ctx.cached("slope", waning_slope, lambda: ((ctx.sessions, ctx.settings), {}))
-        note = f" ({slope['note']})" if slope.get("note") else ""
-        model = f" Model: {slope['model']}, {slope['n_patients']:,} patients, {slope['n_sessions']:,} sessions" \
-            if slope.get("model") else ""
-        st.markdown(f"**Change per cycle (mixed model):** {slope['sentence']}")
-        if model or note:
-            st.caption(f"{model}{note}. A linear mixed model of the % pain response on the cycle number with "
-                       "a random intercept (and slope) per patient: it compares each patient with themselves.")
+        st.markdown(f"**Change per cycle:** {slope['sentence']} Points are percentage points of pain "
+                    "reduction; a confidence interval that includes 0 means no clear change.")
+        with st.popover("How this is estimated"):
+            st.markdown("A linear mixed model of the % pain response on the cycle number, with a random "
+                        "intercept (and slope) per patient, so each patient is compared with themselves.")
+            if slope.get("model"):
+                st.caption(f"Model: {slope['model']}; {slope['n_patients']:,} patients, "
+                           f"{slope['n_sessions']:,} sessions.")
+            if slope.get("note"):
+                st.caption(f"Note: {slope['note']}.")
 
 
 def pchart_section(ctx: state.Context) -> None:
@@ -116,7 +113,7 @@ def pchart_section(ctx: state.Context) -> None:
                "rising/falling, 2 of 3 close to a limit). Hover on a point for the reason.")
     with st.spinner("Computing the monthly p-chart..."):
         chart = ctx.cached("pchart", p_chart, lambda: ((ctx.sessions, ctx.settings), {}))
-    ui.show_figure(ui.figure("spc", "p_chart_figure", chart), "fig_pchart")
+    ui.show_figure(ui.figure("spc", "p_chart_figure", chart, ctx.settings), "fig_pchart")
     if len(chart):
         special = chart.loc[chart["special_cause"]]
         if len(special):
@@ -145,7 +142,8 @@ def safety_section(ctx: state.Context) -> None:
     st.caption(f"Sessions with each event / sessions where adverse events were recorded "
                f"({coverage['recorded']:,} of {coverage['sessions']:,} sessions), with 95% intervals. Sessions "
                "with nothing recorded are left out rather than counted as 'no event'.")
-    ui.show_figure(ui.figure("safety", "adverse_events_figure", shown), "fig_safety")
+    views = {"type": shown.loc[shown["group_by"] != "product"], "product": shown.loc[shown["group_by"] == "product"]}
+    ui.show_figure(ui.figure("safety", "adverse_events_figure", views), "fig_safety")
     with st.expander("Adverse events as a table"):
         groups = ["group_by", "group", "event"]
         state.table_with_download(ui.display_table(shown, groups), "adverse events", "adverse_events",

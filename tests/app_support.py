@@ -1,0 +1,45 @@
+"""Helpers for the AppTest tests of the dashboard (tests/test_app_*.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD = str(ROOT / "dashboard.py")
+MESSY = ROOT / "data" / "sample" / "messy_export.csv"
+ASSESSMENTS = ROOT / "data" / "sample" / "assessments.csv"
+TIMEOUT = 120  # the first run imports statsmodels and fits the mixed model
+
+
+def app(page: str | None = None) -> AppTest:
+    """The dashboard run once (Overview), then switched to `page` ('views/patients.py', ...) if given."""
+    at = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT).run()
+    if page:
+        at.switch_page(page).run()
+    return at
+
+
+def no_errors(at: AppTest) -> None:
+    """No exception element and no error alert on the page."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def metric(at: AppTest, label: str) -> str:
+    """The shown value of the metric with this label."""
+    for m in at.metric:
+        if m.label == label:
+            return m.value
+    raise AssertionError(f"no metric {label!r}: {[m.label for m in at.metric]}")
+
+
+def plotly_charts(at: AppTest) -> list:
+    return list(at.get("plotly_chart"))
+
+
+def texts(at: AppTest) -> str:
+    """All markdown, caption, info, warning and success text of the run, for 'does the page say X' checks."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
+    parts += [w.value for w in at.warning] + [s.value for s in at.success] + [e.value for e in at.error]
+    return "\n".join(parts)

@@ -1,0 +1,38 @@
+"""The Compare page in AppTest: funnel plots with outliers named, breakdowns with counts and suppression."""
+from __future__ import annotations
+
+from tests.app_support import app, no_errors, plotly_charts, texts
+
+PAGE = "views/compare.py"
+
+
+def test_compare_renders_funnels_and_breakdowns():
+    at = app(PAGE)
+    no_errors(at)
+    assert at.title[0].value == "Compare"
+    assert len(plotly_charts(at)) == 6  # two funnels, four breakdowns
+    said = texts(at)
+    assert "Outside the 95% limits" in said or "is outside the 95% limits" in said
+    tables = [d.value for d in at.dataframe]
+    breakdown = next(t for t in tables if "responder rate" in t.columns and "with a response" in t.columns)
+    assert {"sessions", "patients", "with a response", "responders"} <= set(breakdown.columns)
+
+
+def test_a_filter_changes_the_comparison():
+    at = app(PAGE)
+    before = [d.value.to_csv() for d in at.dataframe]
+    at.multiselect(key="filter_product").select("onabotulinumtoxinA").run()
+    no_errors(at)
+    assert [d.value.to_csv() for d in at.dataframe] != before
+
+
+def test_small_groups_are_suppressed():
+    at = app(PAGE)
+    at.number_input(key="setting_min_group_patients").set_value(50).run()
+    no_errors(at)
+    tables = [d.value for d in at.dataframe]
+    assert any((t.astype(str) == "suppressed").any().any() for t in tables)
+    cycle = next(t for t in tables if "group" in t.columns and t["group"].astype(str).str.fullmatch(r"\d+").all()
+                 and len(t) > 5)
+    late = cycle.loc[cycle["group"].astype(int) > 15]
+    assert (late["sessions"] == "suppressed").all() and (late["responder rate"] == "suppressed").all()

@@ -1,0 +1,132 @@
+"""The Data page in AppTest: the messy upload's report and identifier guard, mapping, date order, assessments,
+and "use this data" switching every page for this session only."""
+from __future__ import annotations
+
+from tests.app_support import ASSESSMENTS, MESSY, app, metric, no_errors, plotly_charts, texts
+from tests.helpers import csv_bytes, good_row
+
+PAGE = "views/data.py"
+
+
+def upload(at, name: str, data: bytes, kind: str = "sessions"):
+    if kind != "sessions":
+        at.radio(key="upload_kind").set_value(kind).run()
+    at.file_uploader(key="upload_file").upload(name, data, "text/csv").run()
+    return at
+
+
+def messy_dropped():
+    at = upload(app(PAGE), "messy_export.csv", MESSY.read_bytes())
+    at.button(key="guard_drop").click().run()
+    return at
+
+
+def test_data_page_offers_templates_and_dictionary():
+    at = app(PAGE)
+    no_errors(at)
+    keys = {b.key for b in at.get("download_button")}
+    assert {"dl_template_sessions", "dl_template_assessments", "dl_dictionary_sessions",
+            "dl_dictionary_assessments"} <= keys
+    assert "In use now" in texts(at) and "Sample data" in texts(at)
+
+
+def test_messy_upload_is_stopped_by_the_identifier_column():
+    at = upload(app(PAGE), "messy_export.csv", MESSY.read_bytes())
+    guard = "\n".join(e.value for e in at.error)
+    assert "NHS Number" in guard and "direct identifiers" in guard
+    labels = {b.key: b.label for b in at.button}
+    assert "NHS Number" in labels["guard_drop"] and "guard_cancel" in labels
+    assert not [m for m in at.metric if m.label == "Rejected rows"]  # nothing read yet
+
+
+def test_dropping_the_identifier_shows_the_report_with_11_rejected_rows():
+    at = messy_dropped()
+    no_errors(at)
+    assert metric(at, "Rows read") == "507"
+    assert metric(at, "Accepted") == "496"
+    assert metric(at, "Rejected rows") == "11"
+    assert metric(at, "Duplicates / conflicts") == "1 / 2"
+    report = at.dataframe[0].value
+    assert len(report) == 11 and set(report["kind"]) == {"rejected"}
+    assert {51, 70, 78, 107, 192, 269, 310, 357, 399, 440, 444} == set(report["line"])
+    assert "Dropped identifying column(s): 'NHS Number'" in texts(at)
+    assert "NHS Number" not in report["column"].tolist()
+
+
+def test_the_report_can_be_filtered():
+    at = messy_dropped()
+    at.multiselect(key="report_column").select("Date of injection").run()
+    shown = at.dataframe[0].value
+    assert set(shown["line"]) == {51, 357}
+    at.multiselect(key="report_column").unselect("Date of injection").run()
+    at.text_input(key="report_search").input("conflict").run()
+    assert set(at.dataframe[0].value["line"]) == {78, 440}
+    assert {"dl_report_full", "dl_report_shown"} <= {b.key for b in at.get("download_button")}
+
+
+def test_cancel_reads_nothing():
+    at = upload(app(PAGE), "messy_export.csv", MESSY.read_bytes())
+    at.button(key="guard_cancel").click().run()
+    no_errors(at)
+    assert "Upload cancelled" in texts(at)
+    assert not [m for m in at.metric if m.label == "Rows read"]
+
+
+def test_use_this_data_switches_every_page_for_this_session_only():
+    at = app()
+    sample_sessions = metric(at, "Sessions")
+    at.switch_page(PAGE).run()
+    upload(at, "messy_export.csv", MESSY.read_bytes())
+    at.button(key="guard_drop").click().run()
+    at.button(key="use_data").click().run()
+    no_errors(at)
+    assert "is in use on every page" in texts(at)
+    at.switch_page("views/overview.py").run()
+    no_errors(at)
+    assert metric(at, "Sessions") != sample_sessions
+    assert "Upload: messy_export.csv" in "\n".join(m.value for m in at.sidebar.markdown)
+    assert "**Sample data**" not in texts(at)
+    assert "_memo" in at.session_state  # computed in this session, not in a shared cache
+    other = app()  # another browser session still sees the sample
+    assert metric(other, "Sessions") == sample_sessions
+    assert "Sample data" in texts(other)
+    at.button(key="back_to_default").click().run()
+    assert metric(at, "Sessions") == sample_sessions
+
+
+def test_ambiguous_dates_ask_for_the_order():
+    rows = [good_row("P1", "04/05/2025"), good_row("P2", "03/06/2025"), good_row("P1", "02/09/2025")]
+    at = upload(app(PAGE), "dates.csv", csv_bytes(rows))
+    no_errors(at)
+    assert "day-first or month-first" in "\n".join(w.value for w in at.warning)
+    at.radio(key="date_order").set_value("dayfirst").run()
+    no_errors(at)
+    assert metric(at, "Accepted") == "3"
+    assert "Dates read day-first, as chosen." in texts(at)
+
+
+def test_an_unrecognised_column_can_be_mapped_by_hand():
+    header = ["patient_id", "session_date", "product", "Dosis", "baseline_pain", "followup_pain"]
+    at = upload(app(PAGE), "dosis.csv", csv_bytes([good_row("P1"), good_row("P2")], header=header))
+    assert "Required column(s) missing: total_units" in "\n".join(e.value for e in at.error)
+    at.selectbox(key="map_Dosis").set_value("total_units").run()
+    no_errors(at)
+    assert metric(at, "Accepted") == "2"
+    assert "dl_mapping" in {b.key for b in at.get("download_button")}
+
+
+def test_an_assessments_upload_shows_the_timeline_by_group():
+    at = upload(app(PAGE), "assessments.csv", ASSESSMENTS.read_bytes(), kind="assessments")
+    no_errors(at)
+    assert plotly_charts(at)
+    by = at.selectbox(key="assessment_by")
+    assert len(by.options) >= 1
+    assert {"days_after", "n", "mean_change"} <= set(timeline_table(at).columns)
+    if len(by.options) > 1:
+        by.set_value(by.options[1]).run()
+        no_errors(at)
+        assert by.options[1] in timeline_table(at).columns
+
+
+def timeline_table(at):
+    return next(d.value for d in at.dataframe if "mean_change" in d.value.columns)

@@ -1,0 +1,79 @@
+"""The Overview page in AppTest: renders on the sample data, obeys the sidebar, shows the source and as-of."""
+from __future__ import annotations
+
+from tests.app_support import app, metric, no_errors, plotly_charts, texts
+
+
+def test_overview_renders_sample_data_with_every_section():
+    at = app()
+    no_errors(at)
+    assert at.title[0].value == "Overview"
+    assert "Sample data" in texts(at)  # the banner
+    labels = [m.label for m in at.metric]
+    assert labels[:3] == ["Patients", "Sessions", "Responder rate"] and len(labels) == 10
+    assert int(metric(at, "Sessions").replace(",", "")) > 0
+    assert len(plotly_charts(at)) >= 6  # effect, KM, waning x2, p-chart, adverse events
+    headings = [s.value for s in at.subheader]
+    for words in ("After an injection", "Across cycles", "month by month", "Adverse events"):
+        assert any(words in h for h in headings), headings
+    assert "Change per cycle" in texts(at)  # the mixed model's sentence
+    responder = next(m for m in at.metric if m.label == "Responder rate")
+    assert "95% CI" in responder.help and "Wilson" in responder.help
+
+
+def test_source_and_as_of_are_always_in_the_sidebar():
+    at = app()
+    side = "\n".join(m.value for m in at.sidebar.markdown)
+    assert "Data:" in side and "Sample data" in side
+    assert "As of:" in side and "30 Sep 2026" in side
+
+
+def test_a_site_filter_changes_the_figures():
+    at = app()
+    before = metric(at, "Sessions")
+    at.multiselect(key="filter_site").select("North").run()
+    no_errors(at)
+    after = metric(at, "Sessions")
+    assert after != before
+    assert int(after.replace(",", "")) < int(before.replace(",", ""))
+    assert "site: North" in texts(at)
+
+
+def test_the_period_changes_the_figures():
+    at = app()
+    twelve = metric(at, "Sessions")
+    at.selectbox(key="period").select("Last 3 months").run()
+    no_errors(at)
+    assert int(metric(at, "Sessions").replace(",", "")) < int(twelve.replace(",", ""))
+
+
+def test_a_threshold_changes_the_responder_rate_and_is_said():
+    at = app()
+    before = metric(at, "Responder rate")
+    at.number_input(key="setting_responder_threshold_pct").set_value(50.0).run()
+    no_errors(at)
+    assert metric(at, "Responder rate") != before
+    side = "\n".join(c.value for c in at.sidebar.caption)
+    assert "Thresholds changed from the defaults" in side and "Responder" in side
+    at.button(key="reset_settings").click().run()
+    assert metric(at, "Responder rate") == before
+
+
+def test_as_of_date_moves_the_period():
+    import datetime as dt
+    at = app()
+    at.date_input(key="as_of").set_value(dt.date(2025, 6, 30)).run()
+    no_errors(at)
+    side = "\n".join(m.value for m in at.sidebar.markdown)
+    assert "30 Jun 2025" in side
+    assert "30 Jun 2025" in texts(at)
+
+
+def test_filters_that_leave_nothing_say_what_to_do():
+    at = app()
+    at.multiselect(key="filter_site").select("South").run()
+    at.multiselect(key="filter_practitioner_id").select("PR01").run()  # PR01 works at North only
+    no_errors(at)
+    message = "\n".join(w.value for w in at.warning)
+    assert "No sessions match the filters" in message and "clear a filter" in message
+    assert not at.metric
