@@ -8,7 +8,6 @@ Input: analytics.funnel.funnel (its "groups" table optionally passed through ana
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 
 from analytics.settings import DEFAULT_SETTINGS, Settings
@@ -65,9 +64,8 @@ def funnel_figure(funnel_result: dict | None, group_label: str = "Group",
         outlier = position != "inside"
         hover = [f"<b>{g}</b><br>Responder rate {theme.fmt_pct(r, 1)}: {theme.fmt_num(k)} of {theme.fmt_num(m)} "
                  f"sessions with a response<br>{theme.fmt_num(p)} patients, {theme.fmt_num(s)} sessions<br>{name}"
-                 for g, r, k, m, p, s in zip(part["group"], theme.floats(part["rate"]), theme.floats(part["responders"]),
-                                             theme.floats(part["n"]), theme.floats(part["patients"]),
-                                             theme.floats(part["sessions"]))]
+                 for g, r, k, m, p, s in zip(part["group"], *(theme.floats(part[c]) for c in
+                                                              ("rate", "responders", "n", "patients", "sessions")))]
         fig.add_trace(go.Scatter(
             x=theme.floats(part["n"]), y=theme.floats(part["rate"]), mode="markers+text" if outlier else "markers",
             name=name, text=part["group"].astype("str").tolist() if outlier else None,
@@ -75,8 +73,8 @@ def funnel_figure(funnel_result: dict | None, group_label: str = "Group",
             marker=dict(color=color, size=12 if outlier else 9, symbol=symbol, line=dict(color="white", width=1)),
             hovertext=hover, hovertemplate="%{hovertext}<extra></extra>"))
 
-    lines = [f"Each point is one {group_label.lower()}. The further right, the more sessions, the narrower the "
-             "funnel; a point outside it differs from the overall rate by more than chance."]
+    lines = [(f"Each point is one {group_label.lower()}. The further right, the more sessions, the narrower the "
+              "funnel; a point outside it differs from the overall rate by more than chance.")]
     lines.append(theme.responder_rule(settings) + ".")
     if hidden.any():
         k = groups.attrs.get("min_group_patients") or settings.min_group_patients

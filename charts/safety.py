@@ -9,7 +9,6 @@ out and counted in the subtitle).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 
 from charts import theme
@@ -74,8 +73,8 @@ def adverse_events_figure(rates) -> go.Figure:
                   for r, a, b in zip(rate, k, n)],
             textposition="middle right", textfont=dict(size=11, color="#444444")))
 
-    lines = ["Share of sessions with each event (a session counts once per event type), with 95% CI. "
-             "Sessions without adverse events recorded are left out."]
+    lines = [("Share of sessions with each event (a session counts once per event type), with 95% CI. "
+              "Sessions without adverse events recorded are left out.")]
     if hidden.any():
         k_min = rates.attrs.get("min_group_patients") or 5
         lost = rates.loc[hidden, "group"].astype("str").nunique()

@@ -102,11 +102,11 @@ def p_chart_figure(pchart, settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
             hovertext=[hover[i] for i in np.flatnonzero(mask)], hovertemplate="%{hovertext}<extra></extra>"))
 
     n = theme.floats(pchart["n"])
-    lines = [f"Share of sessions with a response score that were responders, per calendar month "
-             f"({theme.fmt_num(np.nansum(n))} sessions; {theme.fmt_num(np.nanmin(n))} to "
-             f"{theme.fmt_num(np.nanmax(n))} a month, so the limits vary).",
-             "Special cause: a month outside the limits, 7 months in a row on one side of the average or rising or "
-             "falling, or 2 of 3 close to a limit.",
+    lines = [(f"Share of sessions with a response score that were responders, per calendar month "
+              f"({theme.fmt_num(np.nansum(n))} sessions; {theme.fmt_num(np.nanmin(n))} to "
+              f"{theme.fmt_num(np.nanmax(n))} a month, so the limits vary)."),
+             ("Special cause: a month outside the limits, 7 months in a row on one side of the average or rising or "
+              "falling, or 2 of 3 close to a limit."),
              theme.responder_rule(settings) + "."]
     signals = _signal_summary(month, kinds)
     lines.insert(1, signals)

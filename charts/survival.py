@@ -75,11 +75,12 @@ def _summary_lookup(summary: pd.DataFrame | None, keys: list[str]) -> dict[str, 
 
 
 def _step_hover(label: str, part: pd.DataFrame) -> list[str]:
+    """Hover text per curve row: the share still benefiting with its CI, at risk, events and censored."""
     s, lo, hi = (theme.floats(part[c]) for c in ("survival", "ci_low", "ci_high"))
     out = []
-    for t, si, l, h, n, d, c in zip(part["time"], s, lo, hi, part["at_risk"], part["events"], part["censored"]):
+    for t, si, low, high, n, d, c in zip(part["time"], s, lo, hi, part["at_risk"], part["events"], part["censored"]):
         out.append(f"<b>{label}</b><br>Day {theme.fmt_num(t)}: {theme.fmt_pct(si)} still benefiting "
-                   f"(95% CI {theme.fmt_pct(l)} to {theme.fmt_pct(h)})<br>{theme.fmt_num(n)} sessions still "
+                   f"(95% CI {theme.fmt_pct(low)} to {theme.fmt_pct(high)})<br>{theme.fmt_num(n)} sessions still "
                    f"observed; {theme.fmt_num(d)} wore off, {theme.fmt_num(c)} censored on this day")
     return out
 
@@ -160,13 +161,15 @@ def km_figure(curves, at_risk=None, settings: Settings = DEFAULT_SETTINGS, group
                 name="95% confidence band", hoverinfo="skip"), row=1, col=1)
         fig.add_trace(go.Scatter(
             x=x, y=theme.floats(part["survival"]), mode="lines", line_shape="hv", name=name,
-            line=dict(color=color, width=2.2, dash=theme.dash(i)), legendgroup=label, hovertext=_step_hover(label, part),
+            line=dict(color=color, width=2.2, dash=theme.dash(i)), legendgroup=label,
+            hovertext=_step_hover(label, part),
             hovertemplate="%{hovertext}<extra></extra>"), row=1, col=1)
         med = median_from_curve(curves.loc[(labels == label).to_numpy(), list(CURVE_COLUMNS)])
         if med["median"] is not None:
             fig.add_trace(go.Scatter(
                 x=[med["median"]], y=[0.5], mode="markers", name=f"{label}: median", legendgroup=label,
-                showlegend=False, marker=dict(color=color, size=10, symbol="diamond", line=dict(color="white", width=1)),
+                showlegend=False,
+                marker=dict(color=color, size=10, symbol="diamond", line=dict(color="white", width=1)),
                 hovertext=[f"<b>{label}</b><br>{_cap(_median_text(med))}"],
                 hovertemplate="%{hovertext}<extra></extra>"), row=1, col=1)
         elif single:

@@ -25,7 +25,8 @@ def derived() -> pd.DataFrame:
                 rows.append({"patient_id": f"{site}{p}", "session_date": pd.Timestamp("2024-01-01")
                              + pd.Timedelta(days=100 * k + p), "site": site, "product": "onabotulinumtoxinA",
                              "total_units": 100.0 + 10 * p, "baseline_pain": 8,
-                             "followup_pain": 2 if (p + k) % 3 else 7, "adverse_events": "none" if p % 2 else "dysphagia",
+                             "followup_pain": 2 if (p + k) % 3 else 7,
+                             "adverse_events": "none" if p % 2 else "dysphagia",
                              "wearing_off_days": 90})
     frame = pd.DataFrame(rows)
     for column in frame.columns:
@@ -88,7 +89,8 @@ def test_every_metric_draws_its_own_columns(metric):
     fig = breakdown_figure(table, "site", metric=metric, settings=S)
     spec = METRICS[metric]
     np.testing.assert_allclose(bars(fig)[0].x, theme.floats(table[spec.column]))
-    assert text_trace(fig).text[0].endswith(f"n = {table[spec.denominator].iloc[0]}, {table['patients'].iloc[0]} patients")
+    first = table.iloc[0]
+    assert text_trace(fig).text[0].endswith(f"n = {first[spec.denominator]}, {first['patients']} patients")
     assert f"n = {spec.n_words}" in fig.layout.title.subtitle.text
 
 

@@ -14,7 +14,8 @@ S = Settings()
 
 
 def sessions() -> pd.DataFrame:
-    """Four practitioners of 20 patients x 5 sessions; D responds far less often (below the 99.8% limit); E has 2 patients."""
+    """Four practitioners of 20 patients x 5 sessions; D responds far less often (below the 99.8% limit);
+    E has 2 patients."""
     rows = []
     rates = {"A": 0.75, "B": 0.7, "C": 0.75, "D": 0.4, "E": 0.8}
     for group, rate in rates.items():
