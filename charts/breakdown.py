@@ -151,10 +151,11 @@ def breakdown_figure(table, by: str, metric: str = "responder_rate", settings: S
     fig.update_layout(showlegend=False, barmode="overlay", bargap=0.35, margin=dict(r=220))
     fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], title_text=words[:1].upper() + words[1:],
                      showgrid=False, automargin=True)
-    x_title = spec.axis + (" with 95% CI" if spec.unit != "days" else ", with 95% CI")
+    x_title = spec.axis + ", with 95% CI"
     if spec.unit == "proportion":
         fig.update_xaxes(tickformat=".0%", range=[0, axis_max], title_text=x_title)
-    else:
-        fig.update_xaxes(range=[0, axis_max], title_text=x_title)
+    else:  # a mean response can be negative (worse after the injection)
+        axis_min = min(0.0, float(np.nanmin(np.concatenate([low, value, [0.0]]))) * 1.1)
+        fig.update_xaxes(range=[axis_min, axis_max], title_text=x_title)
     fig.update_traces(cliponaxis=False, selector=dict(type="scatter"))
     return fig

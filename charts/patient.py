@@ -18,6 +18,7 @@ from charts import theme
 # Product colours kept apart from the colours that carry meaning in the other panels; a pattern as well.
 PRODUCT_STYLES = [(theme.OKABE_ITO["sky_blue"], ""), (theme.OKABE_ITO["yellow"], "/"), ("#999999", "x"),
                   (theme.OKABE_ITO["reddish_purple"], ".")]
+LEGEND_GROUPS = {"response": "Response", "dose": "Dose", "interval": "Interval", "duration": "Benefit duration"}
 TWSTRS_PANEL = "TWSTRS drop per session (no pain scores recorded)"
 PANELS = ("Pain response per session", "Total dose (units: not comparable across products)",
           "Days since the previous session", "Benefit duration (responder sessions)")
@@ -76,49 +77,38 @@ def _changes(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     return muscles, products
 
 
-def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
-    """Four panels over session date: response % (responder threshold, best response and half of it), total
-    dose by product (product switches and muscle changes marked), interval (12-week and booster lines,
-    short intervals and boosters marked) and benefit duration (recorded vs still running)."""
-    title = "Patient timeline"
-    if theme.is_empty(patient_sessions):
-        return theme.empty_figure("No sessions for this patient.", title)
-    frame = patient_sessions.sort_values("session_date", kind="stable").reset_index(drop=True)
-    patient = str(frame["patient_id"].iloc[0]) if "patient_id" in frame else ""
-    date = pd.to_datetime(frame["session_date"])
-    cycle = theme.floats(frame["cycle"]) if "cycle" in frame else np.arange(1, len(frame) + 1, dtype="float64")
-    product = frame["product"].astype("str").where(frame["product"].notna(), "product not recorded") \
-        if "product" in frame else pd.Series("product not recorded", index=frame.index)
-    muscle_changes, product_changes = _changes(frame)
-    head = [f"<b>{d:%d %b %Y}</b>, cycle {theme.fmt_num(c)}, {p}" for d, c, p in zip(date, cycle, product)]
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A numeric column as floats, all-NaN when absent."""
+    return theme.floats(frame[name]) if name in frame else np.full(len(frame), np.nan)
 
-    pain = theme.floats(frame["response_pct"]) if "response_pct" in frame else np.full(len(frame), np.nan)
-    twstrs = theme.floats(frame["twstrs_change"]) if "twstrs_change" in frame else np.full(len(frame), np.nan)
-    use_twstrs = bool(np.isnan(pain).all() and (~np.isnan(twstrs)).any())
-    panels = (TWSTRS_PANEL,) + PANELS[1:] if use_twstrs else PANELS
-    fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                        row_heights=[0.34, 0.22, 0.22, 0.22], subplot_titles=[f"<b>{p}</b>" for p in panels])
-    orange, verm, blue, green = (theme.OKABE_ITO[c] for c in ("orange", "vermillion", "blue", "bluish_green"))
 
-    # 1. Response: pain response %, or the TWSTRS drop in points for a patient scored only with TWSTRS (the two
-    # scales cannot share an axis; pain first, as analytics.flags judges them).
+def _markers(fig: go.Figure, row: int, x, y, mask: np.ndarray, hover: list[str], group: str, **trace) -> None:
+    """The sessions of `mask` as markers in one panel's legend group (nothing when none)."""
+    if mask.any():
+        fig.add_trace(go.Scatter(x=x[mask], y=y[mask], mode="markers", legendgroup=group,
+                                 legendgrouptitle_text=LEGEND_GROUPS[group],
+                                 hovertext=[hover[i] for i in np.flatnonzero(mask)],
+                                 hovertemplate="%{hovertext}<extra></extra>", **trace), row=row, col=1)
+
+
+def _response_panel(fig, frame, date, head, cycle, settings: Settings, use_twstrs: bool) -> None:
+    """Row 1: pain response %, or the TWSTRS drop in points for a patient scored only with TWSTRS (the two
+    scales cannot share an axis; pain first, as analytics.flags judges them); threshold, best and half-best."""
+    pain, twstrs = _column(frame, "response_pct"), _column(frame, "twstrs_change")
     value = -twstrs if use_twstrs else pain
     has = ~np.isnan(value)
     # The responder flag as analytics.sessions derived it (pain first, TWSTRS where pain was not scored).
+    threshold = settings.twstrs_responder_drop if use_twstrs else settings.responder_threshold_pct
     responder = frame["responder"].astype("boolean").fillna(False).to_numpy(dtype=bool) if "responder" in frame \
-        else value >= (settings.twstrs_responder_drop if use_twstrs else settings.responder_threshold_pct)
+        else value >= threshold
     hover = [f"{h}<br>{_score_text(r, t)}" for h, r, t in zip(head, pain, twstrs)]
+    green, verm = theme.OKABE_ITO["bluish_green"], theme.OKABE_ITO["vermillion"]
     fig.add_trace(go.Scatter(x=date[has], y=value[has], mode="lines", line=dict(color=theme.GREY, width=1.2),
                              showlegend=False, hoverinfo="skip", name="response line"), row=1, col=1)
-    for mask, name, color, symbol in ((has & responder, "Responder session", green, "circle"),
-                                      (has & ~responder, "Below the responder threshold", verm, "circle-open")):
-        if mask.any():
-            fig.add_trace(go.Scatter(
-                x=date[mask], y=value[mask], mode="markers", name=name, legendgroup="response",
-                legendgrouptitle_text="Response",
-                marker=dict(color=color, size=10, symbol=symbol, line=dict(width=2, color=color)),
-                hovertext=[hover[i] for i in np.flatnonzero(mask)], hovertemplate="%{hovertext}<extra></extra>"),
-                row=1, col=1)
+    _markers(fig, 1, date, value, has & responder, hover, "response", name="Responder session",
+             marker=dict(color=green, size=10, symbol="circle", line=dict(width=2, color=green)))
+    _markers(fig, 1, date, value, has & ~responder, hover, "response", name="Below the responder threshold",
+             marker=dict(color=verm, size=10, symbol="circle-open", line=dict(width=2, color=verm)))
     if (~has).any():
         words = ["TWSTRS only" if not use_twstrs and not np.isnan(twstrs[i]) else "no score"
                  for i in np.flatnonzero(~has)]
@@ -127,7 +117,6 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
             textfont=dict(color=theme.GREY, size=10), name="No follow-up pain score", showlegend=False,
             hovertext=[hover[i] for i in np.flatnonzero(~has)], hovertemplate="%{hovertext}<extra></extra>"),
             row=1, col=1)
-    threshold = settings.twstrs_responder_drop if use_twstrs else settings.responder_threshold_pct
     unit = " points" if use_twstrs else "%"
     theme.add_hline(fig, threshold, f"{theme.threshold_text(threshold)}{unit} responder threshold", row=1, col=1)
     if has.any():
@@ -140,11 +129,20 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
         if best_value >= threshold:
             half = best_value * fraction / 100.0
             theme.add_hline(fig, half, f"{theme.threshold_text(fraction)}% of the best "
-                            f"({theme.fmt_num(half, 1)}{unit})", row=1, col=1, dash="dot", color=orange,
-                            position="start")
+                            f"({theme.fmt_num(half, 1)}{unit})", row=1, col=1, dash="dot",
+                            color=theme.OKABE_ITO["orange"], position="start")
+    low = min(0.0, float(np.nanmin(value))) if has.any() else 0.0
+    if use_twstrs:
+        high = max(float(np.nanmax(value)), threshold)
+        fig.update_yaxes(title_text="TWSTRS drop (points)", range=[low - 2, high * 1.2], row=1, col=1)
+    else:
+        fig.update_yaxes(title_text="Pain reduction (%)", ticksuffix="%", range=[low - 8, 105], row=1, col=1)
 
-    # 2. Dose by product, with product switches and muscle changes marked above the bars.
-    units = theme.floats(frame["total_units"]) if "total_units" in frame else np.full(len(frame), np.nan)
+
+def _dose_panel(fig, frame, date, head, product) -> None:
+    """Row 2: total units per session, one colour and pattern per product; a product switch as a line through
+    every panel (named in the top one); a changed muscle set as a diamond above the bar."""
+    units = _column(frame, "total_units")
     if np.isnan(units).all():
         fig.add_annotation(text="No doses recorded", xref="x2 domain", yref="y2 domain", x=0.5, y=0.5,
                            showarrow=False, font=dict(color=theme.GREY))
@@ -162,65 +160,91 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
                        f"{_muscle_text(frame['muscles'].iloc[j] if 'muscles' in frame else None)}"
                        for j in np.flatnonzero(mask)],
             hovertemplate="%{hovertext}<extra></extra>"), row=2, col=1)
-    top_units = np.nanmax(units) if np.isfinite(units).any() else 1.0
-    switched = np.array([bool(c) for c in product_changes])
-    for j in np.flatnonzero(switched):  # a product switch: a line through every panel, named in the top one
+    top = np.nanmax(units) if np.isfinite(units).any() else 1.0
+    muscle_changes, product_changes = _changes(frame)
+    purple = theme.OKABE_ITO["reddish_purple"]
+    for j in np.flatnonzero([bool(c) for c in product_changes]):
         when = date.iloc[j]
         theme.add_vline(fig, when, f"product switch: {product_changes[j]}", row=1, col=1, dash="dashdot",
-                        color=theme.OKABE_ITO["reddish_purple"], side="left", label_y=1.0)
+                        color=purple, side="left", label_y=1.0)
         for row in (2, 3, 4):
-            fig.add_vline(x=when, line=dict(color=theme.OKABE_ITO["reddish_purple"], dash="dashdot", width=1.2),
-                          layer="below", row=row, col=1, exclude_empty_subplots=False)
+            fig.add_vline(x=when, line=dict(color=purple, dash="dashdot", width=1.2), layer="below", row=row, col=1,
+                          exclude_empty_subplots=False)
     changed = np.array([bool(c) for c in muscle_changes])
-    if changed.any():
-        fig.add_trace(go.Scatter(
-            x=date[changed], y=[top_units * 1.18] * int(changed.sum()), mode="markers", name="Muscles changed",
-            legendgroup="dose",
-            marker=dict(symbol="diamond", size=11, color=theme.OKABE_ITO["black"]),
-            hovertext=[f"{head[j]}<br>Muscles changed: {muscle_changes[j]}" for j in np.flatnonzero(changed)],
-            hovertemplate="%{hovertext}<extra></extra>"), row=2, col=1)
+    hover = [f"{h}<br>Muscles changed: {c}" for h, c in zip(head, muscle_changes)]
+    _markers(fig, 2, date, np.full(len(frame), top * 1.18), changed, hover, "dose", name="Muscles changed",
+             marker=dict(symbol="diamond", size=11, color=theme.OKABE_ITO["black"]))
+    fig.update_yaxes(title_text="Units", range=[0, top * 1.3], row=2, col=1)
 
-    # 3. Interval since the previous session.
-    interval = theme.floats(frame["interval_days"]) if "interval_days" in frame else np.full(len(frame), np.nan)
+
+def _interval_panel(fig, frame, date, head, settings: Settings) -> None:
+    """Row 3: days since the previous session; short intervals and boosters marked, with their lines."""
+    interval = _column(frame, "interval_days")
     known = ~np.isnan(interval)
     short, booster = interval < settings.short_interval_days, interval < settings.booster_days
+    hover = [f"{h}<br>{theme.fmt_num(d)} days since the previous session" for h, d in zip(head, interval)]
+    orange, verm = theme.OKABE_ITO["orange"], theme.OKABE_ITO["vermillion"]
     fig.add_trace(go.Scatter(x=date[known], y=interval[known], mode="lines", line=dict(color=theme.GREY, width=1.2),
                              showlegend=False, hoverinfo="skip", name="interval line"), row=3, col=1)
-    for mask, name, color, symbol in (
-            (known & ~short, f"Interval of {settings.short_interval_days} days or more", theme.GREY, "circle"),
-            (known & short & ~booster, f"Short interval (< {settings.short_interval_days} days)", orange, "circle"),
-            (known & booster, f"Booster (< {settings.booster_days} days)", verm, "x")):
-        if mask.any():
-            fig.add_trace(go.Scatter(
-                x=date[mask], y=interval[mask], mode="markers", name=name, legendgroup="interval",
-                legendgrouptitle_text="Interval",
-                marker=dict(color=color, size=10 if symbol == "circle" else 12, symbol=symbol),
-                hovertext=[f"{head[j]}<br>{theme.fmt_num(interval[j])} days since the previous session"
-                           for j in np.flatnonzero(mask)],
-                hovertemplate="%{hovertext}<extra></extra>"), row=3, col=1)
+    _markers(fig, 3, date, interval, known & ~short, hover, "interval",
+             name=f"Interval of {settings.short_interval_days} days or more",
+             marker=dict(color=theme.GREY, size=10, symbol="circle"))
+    _markers(fig, 3, date, interval, known & short & ~booster, hover, "interval",
+             name=f"Short interval (< {settings.short_interval_days} days)",
+             marker=dict(color=orange, size=10, symbol="circle"))
+    _markers(fig, 3, date, interval, known & booster, hover, "interval",
+             name=f"Booster (< {settings.booster_days} days)", marker=dict(color=verm, size=12, symbol="x"))
     theme.add_hline(fig, settings.short_interval_days, theme.weeks_label(settings.short_interval_days), row=3, col=1)
     theme.add_hline(fig, settings.booster_days, f"booster: {settings.booster_days} days", row=3, col=1, dash="dot",
                     color=verm)
+    top = np.nanmax(np.concatenate([interval[known], [settings.short_interval_days]]))
+    fig.update_yaxes(title_text="Days", range=[0, top * 1.15], row=3, col=1)
 
-    # 4. Benefit duration: recorded wearing-off vs still running (censored: at least this long).
-    duration = theme.floats(frame["duration_days"]) if "duration_days" in frame else np.full(len(frame), np.nan)
+
+def _duration_panel(fig, frame, date, head, settings: Settings) -> None:
+    """Row 4: benefit duration of responder sessions, recorded wearing-off vs still running (at least)."""
+    duration = _column(frame, "duration_days")
     event = frame["duration_event"].astype("boolean").fillna(False).to_numpy(dtype=bool) \
         if "duration_event" in frame else np.zeros(len(frame), dtype=bool)
     with_duration = ~np.isnan(duration)
+    blue = theme.OKABE_ITO["blue"]
     for mask, name, symbol, words in (
-            (with_duration & event, "Benefit wore off (recorded)", "circle", "benefit wore off on day"),
+            (with_duration & event, "Benefit wore off (recorded)", "circle", "Benefit wore off on day"),
             (with_duration & ~event, "Still benefiting at the next injection or as-of date (at least)",
-             "triangle-up-open", "still benefiting on day")):
-        if mask.any():
-            fig.add_trace(go.Scatter(
-                x=date[mask], y=duration[mask], mode="markers", name=name, legendgroup="duration",
-                legendgrouptitle_text="Benefit duration",
-                marker=dict(color=blue, size=10, symbol=symbol, line=dict(width=2, color=blue)),
-                hovertext=[f"{head[j]}<br>{words[:1].upper() + words[1:]} {theme.fmt_num(duration[j])}"
-                           for j in np.flatnonzero(mask)],
-                hovertemplate="%{hovertext}<extra></extra>"), row=4, col=1)
+             "triangle-up-open", "Still benefiting on day")):
+        hover = [f"{h}<br>{words} {theme.fmt_num(d)}" for h, d in zip(head, duration)]
+        _markers(fig, 4, date, duration, mask, hover, "duration", name=name,
+                 marker=dict(color=blue, size=10, symbol=symbol, line=dict(width=2, color=blue)))
     theme.add_hline(fig, settings.short_interval_days, theme.weeks_label(settings.short_interval_days),
                     row=4, col=1, dash="dot")
+    top = np.nanmax(np.concatenate([duration[with_duration], [settings.short_interval_days]]))
+    fig.update_yaxes(title_text="Days after injection", range=[0, top * 1.15], row=4, col=1)
+
+
+def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
+    """Four panels over session date: response % (responder threshold, best response and half of it), total
+    dose by product (product switches and muscle changes marked), interval (12-week and booster lines,
+    short intervals and boosters marked) and benefit duration (recorded vs still running)."""
+    title = "Patient timeline"
+    if theme.is_empty(patient_sessions):
+        return theme.empty_figure("No sessions for this patient.", title)
+    frame = patient_sessions.sort_values("session_date", kind="stable").reset_index(drop=True)
+    patient = str(frame["patient_id"].iloc[0]) if "patient_id" in frame else ""
+    date = pd.to_datetime(frame["session_date"])
+    cycle = theme.floats(frame["cycle"]) if "cycle" in frame else np.arange(1, len(frame) + 1, dtype="float64")
+    product = frame["product"].astype("str").where(frame["product"].notna(), "product not recorded") \
+        if "product" in frame else pd.Series("product not recorded", index=frame.index)
+    head = [f"<b>{d:%d %b %Y}</b>, cycle {theme.fmt_num(c)}, {p}" for d, c, p in zip(date, cycle, product)]
+    use_twstrs = bool(np.isnan(_column(frame, "response_pct")).all()
+                      and (~np.isnan(_column(frame, "twstrs_change"))).any())
+
+    panels = (TWSTRS_PANEL,) + PANELS[1:] if use_twstrs else PANELS
+    fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        row_heights=[0.34, 0.22, 0.22, 0.22], subplot_titles=[f"<b>{p}</b>" for p in panels])
+    _response_panel(fig, frame, date, head, cycle, settings, use_twstrs)
+    _dose_panel(fig, frame, date, head, product)
+    _interval_panel(fig, frame, date, head, settings)
+    _duration_panel(fig, frame, date, head, settings)
 
     subtitle = (f"{theme.count(len(frame), 'session')} from {date.min():%d %b %Y} to {date.max():%d %b %Y}. "
                 f"{theme.responder_rule(settings)}.")
@@ -229,18 +253,6 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
     fig.update_layout(barmode="overlay", hovermode="closest",
                       margin=dict(t=theme.title_space(subtitle, legend_top=False) + 20))
     fig.update_annotations(x=0, xanchor="left", font=dict(size=13), selector=dict(xref="paper", yref="paper"))
-    if use_twstrs:
-        low = min(0.0, float(np.nanmin(value)))
-        high = max(float(np.nanmax(value)), threshold)
-        fig.update_yaxes(title_text="TWSTRS drop (points)", range=[low - 2, high * 1.2], row=1, col=1)
-    else:
-        low = min(0.0, float(np.nanmin(value))) if has.any() else 0.0
-        fig.update_yaxes(title_text="Pain reduction (%)", ticksuffix="%", range=[low - 8, 105], row=1, col=1)
-    fig.update_yaxes(title_text="Units", range=[0, top_units * 1.3], row=2, col=1)
-    top_interval = np.nanmax(np.concatenate([interval[known], [settings.short_interval_days]]))
-    fig.update_yaxes(title_text="Days", range=[0, top_interval * 1.15], row=3, col=1)
-    top_duration = np.nanmax(np.concatenate([duration[with_duration], [settings.short_interval_days]]))
-    fig.update_yaxes(title_text="Days after injection", range=[0, top_duration * 1.15], row=4, col=1)
     fig.update_xaxes(title_text="Session date", row=4, col=1)
     pad = pd.Timedelta(days=30)
     fig.update_xaxes(range=[date.min() - pad, date.max() + pad])

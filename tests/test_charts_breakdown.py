@@ -55,7 +55,7 @@ def test_bars_whiskers_and_counts_equal_the_table():
         assert f"n = {n}, {patients} patients" in text
     np.testing.assert_allclose(counts.x, table["responder_ci_high"])  # right of each whisker
     assert fig.layout.title.text == "Responder rate by site"
-    assert fig.layout.xaxis.title.text.startswith("Responders (% of sessions with a response)")
+    assert fig.layout.xaxis.title.text == "Responders (% of sessions with a response), with 95% CI"
     assert "≥ 30% pain reduction" in fig.layout.title.subtitle.text
 
 
