@@ -1,0 +1,153 @@
+"""Benchmark: the dashboard on the 200,000-patient file (1.3 million sessions), measured in the browser.
+
+Run: .venv/bin/python bench/bench_dashboard.py [--runs 3]
+Starts `streamlit run dashboard.py` with OUTCOMES_DATA_FILE pointing at bench/data/sessions_200k.csv (generated
+the first time by data/sample/generate.py), drives Debian's chromium with Playwright, and prints:
+
+* first render of the Overview: from the browser's navigation start until every chart is drawn and no spinner
+  is left (target < 3 s). Measured for the very first visit after the server starts (cold: the file is read
+  and checked, every figure computed) and for a new browser session afterwards (warm: what every later visitor
+  gets, the data and the default view being cached in the server process);
+* a filter change: from the click on a sidebar filter value until the KPI tile shows the new figure (target
+  < 1 s), and until the whole page has been redrawn. Each filter value is chosen for the first time, so
+  nothing for it is cached.
+Each figure is printed with its ratio to the target.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from common import ROOT, ensure_big_file
+
+FIRST_RENDER_TARGET = 3.0
+FILTER_TARGET = 1.0
+CHARTS = 6  # effect, KM, waning x2, p-chart, adverse events
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--no-first-run"]
+DONE = """(charts) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+    && document.querySelectorAll('.js-plotly-plot svg.main-svg').length >= charts
+    && document.querySelectorAll('[data-testid="stMetric"]').length >= 10
+    && !document.querySelector('[data-testid="stSpinner"]')
+    && !document.querySelector('[data-testid="stSkeleton"]');
+}"""
+SESSIONS_VALUE = """() => {
+  for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
+    const label = m.querySelector('[data-testid="stMetricLabel"]');
+    if (label && label.innerText.trim() === 'Sessions') {
+      return m.querySelector('[data-testid="stMetricValue"]').innerText.trim();
+    }
+  }
+  return null;
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(data_file: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = dict(os.environ, OUTCOMES_DATA_FILE=str(data_file))
+    log = open(ROOT / "bench" / "data" / "streamlit_bench.log", "w")  # noqa: SIM115 - lives as long as the server
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
+         "--server.headless", "true"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://localhost:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return process, url
+        except OSError:
+            time.sleep(0.3)
+    process.terminate()
+    raise TimeoutError("the app did not become healthy")
+
+
+def first_render(browser, url: str) -> tuple[float, object]:
+    """Seconds from navigation start until the Overview is fully drawn, in a new browser session."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_function(DONE, arg=CHARTS, timeout=300_000, polling=50)
+    return page.evaluate("() => performance.now()") / 1000.0, page
+
+
+def choose_filter(page, label: str, value: str) -> tuple[float, float]:
+    """Pick a value in a sidebar multiselect; seconds until the Sessions tile changes and until all is drawn."""
+    before = page.evaluate(SESSIONS_VALUE)
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').filter(has_text=label).first
+    box.click()
+    option = page.get_by_role("option", name=value, exact=True)
+    option.wait_for(timeout=10_000)
+    start = page.evaluate("() => performance.now()")
+    option.click()
+    page.wait_for_function(f"(before) => ({SESSIONS_VALUE})() !== before", arg=before, timeout=120_000, polling=20)
+    kpi = page.evaluate("() => performance.now()")
+    page.keyboard.press("Escape")
+    page.wait_for_timeout(200)
+    page.wait_for_function(DONE, arg=CHARTS, timeout=300_000, polling=50)
+    done = page.evaluate("() => performance.now()")
+    return (kpi - start) / 1000.0, (done - start) / 1000.0 - 0.2
+
+
+def line(name: str, seconds: float, target: float | None) -> str:
+    ratio = f"  ratio to target {seconds / target:.2f} (target < {target:g} s)" if target else ""
+    return f"{name:<58} {seconds:6.2f} s{ratio}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="warm first renders to time (best is reported)")
+    args = parser.parse_args()
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        sys.exit("chromium is not installed: apt-get install chromium")
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    data_file = ensure_big_file()
+    print(f"file: {data_file.name}, {data_file.stat().st_size / 1048576:.0f} MB")
+    process, url = start_app(data_file)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True, args=LAUNCH_ARGS)
+            cold, page = first_render(browser, url)
+            sessions = page.evaluate(SESSIONS_VALUE)
+            page.context.close()
+            warm_runs = []
+            for _ in range(args.runs):
+                seconds, page = first_render(browser, url)
+                warm_runs.append(seconds)
+                page.context.close()
+            warm = min(warm_runs)
+            seconds, page = first_render(browser, url)
+            filters = [choose_filter(page, "Site", "North"), choose_filter(page, "Product", "onabotulinumtoxinA"),
+                       choose_filter(page, "Site", "South")]
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    print(f"Overview, Sessions tile on the default view: {sessions}")
+    print(line("first render, first visit after the server starts (cold)", cold, FIRST_RENDER_TARGET))
+    print(line(f"first render, a new browser session (warm, best of {args.runs})", warm, FIRST_RENDER_TARGET))
+    print("  warm runs: " + ", ".join(f"{s:.2f}" for s in warm_runs))
+    for (kpi, done), name in zip(filters, ("site North", "+ product onabotulinumtoxinA", "+ site South")):
+        print(line(f"filter change ({name}): KPI tile updated", kpi, FILTER_TARGET))
+        print(line(f"filter change ({name}): whole page redrawn", done, None))
+
+
+if __name__ == "__main__":
+    main()
