@@ -3,6 +3,11 @@
 `python -m analytics validate FILE [--mapping FILE] [--dayfirst | --monthfirst] [--drop-identifiers]
 [--pseudonymise] [--assessments] [--json]` prints the report a person can act on and exits 0 when every row
 was accepted, 1 when some rows were rejected and the rest are usable, 2 when the file is refused.
+
+The outcome store (analytics/store.py): `import FILE [--db PATH]` validates like `validate`, then adds the accepted
+rows to the store (same exit codes; a refused file imports nothing); `history [--db PATH] [--json]` lists the
+imports; `undo BATCH [--db PATH]` undoes one; `summary --db PATH` reads the store.
+`report --out FILE [FILE | --db PATH] [--format html|xlsx]` writes the shareable report (analytics/report.py).
 """
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ import argparse
 import json
 import sys
 from datetime import date
+from pathlib import Path
 
+from . import store
 from .assessments import SCORES, timeline
 from .ingest import IngestResult, load
 from .mapping import load_mapping
@@ -18,9 +25,12 @@ from .settings import DEFAULT_SETTINGS, Settings
 from .summary import summarise
 
 
-def add_ingest_options(parser: argparse.ArgumentParser) -> None:
-    """The ingestion options every file-reading command shares."""
-    parser.add_argument("file", help="CSV, Excel .xlsx or Parquet file")
+def add_ingest_options(parser: argparse.ArgumentParser, file_required: bool = True) -> None:
+    """The ingestion options every file-reading command shares (FILE optional where --db can replace it)."""
+    if file_required:
+        parser.add_argument("file", help="CSV, Excel .xlsx or Parquet file")
+    else:
+        parser.add_argument("file", nargs="?", help="CSV, Excel .xlsx or Parquet file (or give --db instead)")
     parser.add_argument("--mapping", help="JSON file of {\"file header\": \"field\"} pairs, over the automatic names")
     order = parser.add_mutually_exclusive_group()
     order.add_argument("--dayfirst", action="store_true", help="dates are day-first (14/03/2025)")
@@ -128,16 +138,113 @@ def _refused(result: IngestResult, as_json: bool) -> int:
     return 2
 
 
+def _file_or_store(args: argparse.Namespace) -> None:
+    """Exactly one of FILE and --db (ValueError otherwise)."""
+    if args.file and args.db:
+        raise ValueError("give a FILE or --db PATH, not both")
+    if not args.file and not args.db:
+        raise ValueError("give a FILE, or --db PATH to use the outcome store")
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    result = ingest_from_args(args, "sessions")
-    if result.refused:
-        return _refused(result, args.json)
-    summary = summarise(result.data, settings, rejected_rows=result.n_rejected_rows)
+    _file_or_store(args)
+    if args.db:
+        # rows rejected at import are not in the store; `history` lists them per import
+        sessions, source, rejected = store.read_sessions(args.db), f"outcome store {args.db}", 0
+    else:
+        result = ingest_from_args(args, "sessions")
+        if result.refused:
+            return _refused(result, args.json)
+        sessions, source, rejected = result.data, result.source_name, result.n_rejected_rows
+    summary = summarise(sessions, settings, rejected_rows=rejected)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(summary_text(summary, result.source_name, settings))
+        print(summary_text(summary, source, settings))
+    return 0
+
+
+# ---- the outcome store: import, history, undo --------------------------------------------------------------
+def add_db_option(parser: argparse.ArgumentParser, default_store: bool = True) -> None:
+    where = (f"default: ${store.DB_ENV}, else data/outcomes.duckdb" if default_store
+             else "instead of a FILE")
+    parser.add_argument("--db", help=f"the outcome store, a DuckDB file ({where})")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    kind = "assessments" if args.assessments else "sessions"
+    result = ingest_from_args(args, kind)
+    db = args.db or store.default_db_path()
+    if result.refused:
+        if args.json:
+            print(json.dumps({"validation": result.summary(), "import": None}, indent=2, default=str))
+        else:
+            print(report_text(result))
+            print("Nothing was imported.")
+        return 2
+    try:
+        report = store.import_result(result, store.file_hash(args.file), result.source_name,
+                                     load_mapping(args.mapping) if args.mapping else None, db)
+    except store.StoreError as err:
+        if not args.json:
+            print(report_text(result))
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"validation": result.summary(), "import": report.to_dict()}, indent=2, default=str))
+    else:
+        print(report_text(result))
+        print("")
+        print(report.message())
+        print(f"Store: {report.db_path}")
+    return result.exit_code
+
+
+def _history_records(log) -> list[dict]:
+    out = []
+    for row in log.to_dict(orient="records"):
+        for key in ("imported_at", "undone_at"):
+            value = row[key]
+            row[key] = None if value is None or value != value else str(value)
+        row["mapping"] = json.loads(row["mapping"]) if row["mapping"] else {}
+        row["extra_columns"] = json.loads(row["extra_columns"]) if row["extra_columns"] else []
+        row["date_order"] = row["date_order"] if isinstance(row["date_order"], str) else None
+        row["can_undo"] = bool(row["can_undo"])
+        out.append(row)
+    return out
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    db = args.db or store.default_db_path()
+    log = store.history(db)
+    if args.json:
+        print(json.dumps({"db": str(db), "imports": _history_records(log)}, indent=2))
+        return 0
+    if len(log) == 0:
+        print(f"No imports yet in {db}.")
+        return 0
+    print(f"Imports into {db}, newest first:")
+    for row in _history_records(log):
+        state = row["status"]
+        if state == "active" and not row["can_undo"]:
+            state += f" (undo batch {row['blocked_by']} first)"
+        elif state == "undone":
+            state += f" on {row['undone_at']}"
+        print(f"  batch {row['batch_id']}: {row['imported_at']}  {row['kind']}  {row['file_name']}: "
+              f"{row['rows']} rows, {row['accepted']} accepted, {row['rejected']} rejected; {row['new']} new, "
+              f"{row['updated']} updated, {row['unchanged']} unchanged; {state}")
+    return 0
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    db = args.db or store.default_db_path()
+    try:
+        done = store.undo(args.batch, db)
+    except store.StoreError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(done.message())
     return 0
 
 
@@ -202,6 +309,28 @@ def cmd_dictionary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import excel_report, html_report
+
+    settings = settings_from_args(args)
+    _file_or_store(args)
+    fmt = args.format or ("xlsx" if str(args.out).lower().endswith(".xlsx") else "html")
+    if args.db:
+        sessions, source = store.read_sessions(args.db), f"outcome store {args.db}"
+    else:
+        result = ingest_from_args(args, "sessions")
+        if result.refused:
+            return _refused(result, False)
+        sessions, source = result.data, result.source_name
+    filters = f"sessions up to {settings.as_of.isoformat()}" if settings.as_of else ""
+    if fmt == "xlsx":
+        Path(args.out).write_bytes(excel_report(sessions, settings, filters, source))
+    else:
+        Path(args.out).write_text(html_report(sessions, settings, filters, source), encoding="utf-8")
+    print(f"Wrote the {fmt.upper()} report from {len(sessions):,} sessions ({source}) to {args.out}.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analytics",
                                      description="Botulinum toxin outcome analytics from the command line.")
@@ -210,8 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_ingest_options(validate)
     validate.add_argument("--assessments", action="store_true", help="the file holds repeated assessments")
     validate.set_defaults(run=cmd_validate)
-    summary = commands.add_parser("summary", help="headline outcome figures of a session file (metrics.md keys)")
-    add_ingest_options(summary)
+    summary = commands.add_parser("summary", help="headline outcome figures of a session file or of the store "
+                                                  "(metrics.md keys)")
+    add_ingest_options(summary, file_required=False)
+    add_db_option(summary, default_store=False)
     add_metric_options(summary)
     summary.set_defaults(run=cmd_summary)
     timeline_parser = commands.add_parser(
@@ -223,6 +354,28 @@ def build_parser() -> argparse.ArgumentParser:
     timeline_parser.set_defaults(run=cmd_timeline)
     dictionary = commands.add_parser("dictionary", help="print the data dictionary (Markdown)")
     dictionary.set_defaults(run=cmd_dictionary)
+    importer = commands.add_parser("import", help="check a file, then add its accepted rows to the outcome store")
+    add_ingest_options(importer)
+    add_db_option(importer)
+    importer.add_argument("--assessments", action="store_true", help="the file holds repeated assessments")
+    importer.set_defaults(run=cmd_import)
+    log = commands.add_parser("history", help="the imports into the outcome store, newest first")
+    add_db_option(log)
+    log.add_argument("--json", action="store_true", help="print JSON instead of text")
+    log.set_defaults(run=cmd_history)
+    undo_parser = commands.add_parser("undo", help="undo one import (see history for the batch numbers)")
+    undo_parser.add_argument("batch", help="the batch number of the import")
+    add_db_option(undo_parser)
+    undo_parser.set_defaults(run=cmd_undo)
+    report = commands.add_parser("report", help="a self-contained HTML report or an Excel workbook of the tables, "
+                                                "from a session file or the store")
+    add_ingest_options(report, file_required=False)
+    add_db_option(report, default_store=False)
+    add_metric_options(report)
+    report.add_argument("--out", required=True, help="the file to write (.html or .xlsx)")
+    report.add_argument("--format", choices=("html", "xlsx"),
+                        help="html or xlsx (default: from the --out name, else html)")
+    report.set_defaults(run=cmd_report)
     return parser
 
 
@@ -231,6 +384,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except ValueError as err:  # a mapping file that cannot be read, and the like
+    except (ValueError, store.StoreError) as err:  # a mapping file that cannot be read, a busy store, ...
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import fcntl
-import multiprocessing as mp
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from analytics import store
 from analytics.ingest import load_sessions
 from analytics.store import StoreBusy
 
+ROOT = Path(__file__).resolve().parent.parent
 HEADER = "session_id,patient_id,session_date,product,total_units,baseline_pain,followup_pain"
 
 
@@ -24,31 +27,46 @@ def make_file(path: Path, ids: range, pain: int) -> Path:
     return path
 
 
-def _import_when_released(path: str, db: str, barrier, queue) -> None:
-    """In a child process: check the file, wait for the other process, then import at the same moment."""
-    result = load_sessions(path)
-    digest = store.file_hash(path)
-    barrier.wait()
-    try:
-        report = store.import_result(result, digest, Path(path).name, None, db, lock_timeout=60)
-        queue.put(("ok", report.batch_id, report.new, report.updated, report.unchanged))
-    except Exception as err:  # pragma: no cover - reported to the parent
-        queue.put(("error", repr(err)))
+# A child process: check the file, say it is ready, wait for the word go, then import. Started as a plain
+# `python -c` (not multiprocessing), so it shares nothing with the test process but the files.
+CHILD = """
+import json, pathlib, sys, time
+from analytics import store
+from analytics.ingest import load_sessions
+path, db, ready, go = sys.argv[1:5]
+result = load_sessions(path)
+digest = store.file_hash(path)
+pathlib.Path(ready).touch()
+while not pathlib.Path(go).exists():
+    time.sleep(0.001)
+report = store.import_result(result, digest, pathlib.Path(path).name, None, db, lock_timeout=60)
+print(json.dumps(["ok", report.batch_id, report.new, report.updated, report.unchanged]))
+"""
 
 
 def run_together(*files: Path, db: Path) -> list[tuple]:
-    context = mp.get_context("spawn")
-    barrier = context.Barrier(len(files))
-    queue = context.Queue()
-    workers = [context.Process(target=_import_when_released, args=(str(f), str(db), barrier, queue))
-               for f in files]
-    for worker in workers:
-        worker.start()
-    results = [queue.get(timeout=120) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=60)
-        assert worker.exitcode == 0
-    return results
+    """Import the files from as many processes, released at the same moment; their reports."""
+    signals = db.parent / "signals"
+    signals.mkdir(exist_ok=True)
+    go = signals / "go"
+    ready = [signals / f"ready{i}" for i in range(len(files))]
+    workers = [subprocess.Popen([sys.executable, "-c", CHILD, str(f), str(db), str(r), str(go)], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for f, r in zip(files, ready)]
+    try:
+        deadline = time.monotonic() + 120
+        while not all(r.exists() for r in ready):
+            assert time.monotonic() < deadline and all(w.poll() is None for w in workers), \
+                [w.communicate() for w in workers if w.poll() is not None]
+            time.sleep(0.01)
+        go.touch()
+        outputs = [w.communicate(timeout=120) for w in workers]
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+    assert [w.returncode for w in workers] == [0] * len(workers), outputs
+    return [tuple(json.loads(out.strip().splitlines()[-1])) for out, _ in outputs]
 
 
 def stored_keys(db: Path) -> list[str]:

@@ -1,0 +1,68 @@
+"""Benchmark: the outcome store on the 1.3-million-session file.
+
+Run: .venv/bin/python bench/bench_store.py
+1. Import into a fresh store (the file's SHA-256 and `store.import_result`: key, content hash, one transaction,
+   written to disk) against a bare `pyarrow.csv.read_csv` of the same file: target <= 2. The checking of the
+   file (`load_sessions`) comes before an import and is measured by bench_ingest.py; the whole `import`
+   command (check + import) is shown too, for the record.
+2. Re-import of the same file (every row compared, nothing written).
+3. The summary from the store (`read_sessions` + `summarise`) against the summary from the CSV
+   (`load_sessions` + `summarise`): target: the store no slower.
+Each timed step runs in a fresh Python process, best of three (bench/common.py).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from common import ROOT, ensure_big_file, measure
+
+path = ensure_big_file()
+out = ROOT / "bench" / "out"
+out.mkdir(parents=True, exist_ok=True)
+db = out / "bench_store.duckdb"
+
+
+def fresh(target) -> str:
+    """Setup code that removes a store and its files."""
+    return (f"import pathlib\nfor p in [pathlib.Path({str(target)!r}), pathlib.Path({str(target) + '.wal'!r})]:\n"
+            "    p.unlink(missing_ok=True)\n")
+
+
+load = f"from analytics.ingest import load_sessions; from analytics import store; r = load_sessions({str(path)!r})\n"
+bare = measure(f"import pyarrow.csv as c; t = c.read_csv({str(path)!r})", "import pyarrow.csv")
+imported = measure(f"h = store.file_hash({str(path)!r}); rep = store.import_result(r, h, 'big.csv', None, {str(db)!r})",
+                   load + fresh(db))
+reimport = measure(f"h = store.file_hash({str(path)!r}); rep = store.import_result(r, h, 'big.csv', None, {str(db)!r})",
+                   load)
+read = measure(f"s = store.read_sessions({str(db)!r})", "from analytics import store")
+from_store = measure(f"s = summarise(store.read_sessions({str(db)!r}))",
+                     "from analytics import store; from analytics.summary import summarise")
+from_csv = measure(f"r = load_sessions({str(path)!r}); s = summarise(r.data, rejected_rows=r.n_rejected_rows)",
+                   "from analytics.ingest import load_sessions; from analytics.summary import summarise")
+
+command_db = out / "bench_store_cli.duckdb"
+for suffix in ("", ".wal"):
+    (out / (command_db.name + suffix)).unlink(missing_ok=True)
+start = time.perf_counter()
+subprocess.run([sys.executable, "-m", "analytics", "import", str(path), "--db", str(command_db)], cwd=ROOT,
+               check=True, stdout=subprocess.DEVNULL)
+command = time.perf_counter() - start
+for suffix in ("", ".wal", ".lock"):
+    (out / (command_db.name + suffix)).unlink(missing_ok=True)
+
+rows = sum(1 for _ in open(path, "rb")) - 1
+print(f"file: {path.name}, {path.stat().st_size / 1048576:.0f} MB, {rows:,} sessions; store {db.stat().st_size / 1048576:.0f} MB")
+print(f"bare pyarrow.csv.read_csv: {bare['seconds']:.2f} s")
+print(f"import into a fresh store (file hash + import_result): {imported['seconds']:.2f} s, "
+      f"peak {imported['peak_mb']:.0f} MB (with the checked file in memory)")
+print(f"ratio import / bare read: {imported['seconds'] / bare['seconds']:.2f} (target <= 2)")
+print(f"re-import of the same file (nothing changes): {reimport['seconds']:.2f} s")
+print(f"the whole `import` command (check every cell + import, with interpreter start): {command:.2f} s "
+      f"({command / bare['seconds']:.1f}x the bare read; the check is bench_ingest.py's subject)")
+print(f"read_sessions alone: {read['seconds']:.2f} s")
+print(f"summary from the store (read_sessions + summarise): {from_store['seconds']:.2f} s, "
+      f"peak {from_store['peak_mb']:.0f} MB")
+print(f"summary from the CSV (load_sessions + summarise): {from_csv['seconds']:.2f} s, peak {from_csv['peak_mb']:.0f} MB")
+print(f"ratio store / CSV: {from_store['seconds'] / from_csv['seconds']:.2f} (target <= 1)")
