@@ -300,8 +300,10 @@ def _key_expr(kind: _Kind) -> str:
     """The key of a row, from typed columns of the incoming rows (see the module docstring)."""
     sep = _lit(_SEP)
     if kind is SESSIONS:
-        return (f"CASE WHEN session_id IS NOT NULL THEN 'S' || {sep} || session_id "
-                f"ELSE 'P' || {sep} || patient_id || {sep} || strftime(CAST(session_date AS DATE), '%Y-%m-%d') END")
+        # a session_id is its own key (no copy); patient + date keys start with the separator, which a
+        # session_id cannot (the ingestion strips it like other white space), so the two never meet
+        return (f"CASE WHEN session_id IS NOT NULL THEN CAST(session_id AS VARCHAR) "
+                f"ELSE {sep} || patient_id || {sep} || strftime(CAST(session_date AS DATE), '%Y-%m-%d') END")
     ref = ("coalesce('S' || session_id, 'D' || strftime(CAST(session_date AS DATE), '%Y-%m-%d'), '')")
     base = f"patient_id || {sep} || {ref} || {sep} || CAST(CAST(days_after AS DOUBLE) AS VARCHAR)"
     return (f"'A' || {sep} || {base} || {sep} || CAST(row_number() OVER "
@@ -413,9 +415,10 @@ def _stage(con: duckdb.DuckDBPyConnection, kind: _Kind, table: pa.Table, extra: 
             f"{_hash_expr(kind, extras)} AS row_hash, line FROM incoming_arrow")
     empty = con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {kind.name})").fetchone()[0]
     if empty:
+        # every row is new: the rows go straight from Arrow to the table (_insert_rows); keys checked after
         con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS SELECT *, 'new' AS status FROM ({rows})")
-        repeated = con.execute(f"SELECT count(*) - count(DISTINCT {kind.key}) FROM incoming").fetchone()[0]
         counts = {"new": table.num_rows, "updated": 0, "unchanged": 0}
+        repeated = 0
     else:
         con.execute(f"""CREATE OR REPLACE TEMP TABLE incoming AS
             SELECT i.*, CASE WHEN s.{kind.key} IS NULL THEN 'new' WHEN s.row_hash = i.row_hash THEN 'unchanged'
@@ -425,9 +428,13 @@ def _stage(con: duckdb.DuckDBPyConnection, kind: _Kind, table: pa.Table, extra: 
         found = dict(con.execute("SELECT status, count(*) FROM incoming GROUP BY status").fetchall())
         counts = {s: int(found.get(s, 0)) for s in ("new", "updated", "unchanged")}
     if repeated:
-        raise StoreError(f"{repeated} accepted row(s) repeat the key of another row of the same file (two rows for "
-                         "one session); nothing was imported. Validate the file: such rows are conflicts.")
+        _repeated_keys(repeated)
     return counts
+
+
+def _repeated_keys(repeated: int):
+    raise StoreError(f"{repeated} accepted row(s) repeat the key of another row of the same file (two rows for "
+                     "one session); nothing was imported. Validate the file: such rows are conflicts.")
 
 
 def _log_batch(con, batch_id: int, kind: _Kind, result: IngestResult, file_hash_: str, file_name: str,
@@ -456,9 +463,13 @@ def _remove_replaced(con, kind: _Kind) -> None:
 
 
 def _insert_rows(con, kind: _Kind, batch_id: int) -> None:
-    """Write the new and updated rows, stamped with this batch."""
+    """Write the new and updated rows, stamped with this batch; on a store that was empty, check the keys."""
     columns = ", ".join(_q(c) if c != "batch_id" else f"{batch_id}" for c in _stored_columns(kind))
     con.execute(f"INSERT INTO {kind.name} SELECT {columns} FROM incoming WHERE status <> 'unchanged'")
+    if con.execute(f"SELECT min(batch_id) = {batch_id} FROM {kind.name}").fetchone()[0]:
+        repeated = con.execute(f"SELECT count(*) - count(DISTINCT {kind.key}) FROM {kind.name}").fetchone()[0]
+        if repeated:
+            _repeated_keys(repeated)  # rolled back by the caller
 
 
 def import_result(result: IngestResult, file_bytes_hash: str, file_name: str, mapping: dict | None = None,

@@ -327,8 +327,13 @@ def test_repeated_keys_in_one_result_are_refused(tmp_path, db):
     result = load_sessions(write(tmp_path, "jan.csv", ROWS))
     result.data = pd.concat([result.data, result.data.iloc[[0]].assign(line=99)], ignore_index=True)
     with pytest.raises(StoreError, match="repeat the key"):
-        store.import_result(result, "h", "jan.csv", None, db)
+        store.import_result(result, "h", "jan.csv", None, db)  # into an empty store
     assert store.is_empty(db)
+    do_import(tmp_path / "jan.csv", db)
+    before = dump(db)
+    with pytest.raises(StoreError, match="repeat the key"):
+        store.import_result(result, "h", "jan.csv", None, db)  # into a store with rows
+    assert dump(db) == before
 
 
 def test_an_empty_result_changes_nothing(tmp_path, db):
