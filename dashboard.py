@@ -7,17 +7,18 @@ another file instead (the benchmark does), or upload one on the Data page.
 from __future__ import annotations
 
 import logging
+import os
 
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from views import state
 
-if not logging.getLogger("outcomes").handlers:
+if not logging.getLogger("outcomes").handlers:  # errors (with tracebacks) go to the server log, not to users
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("outcomes").addHandler(handler)
-    logging.getLogger("outcomes").setLevel(logging.INFO)
+    logging.getLogger("outcomes").setLevel(os.environ.get("OUTCOMES_LOG_LEVEL", "INFO").upper())
 
 st.set_page_config(page_title="Toxin outcomes", page_icon=":material/monitoring:", layout="wide")
 
@@ -30,7 +31,8 @@ PAGES = [
 page = st.navigation(PAGES)
 
 try:
-    st.session_state["_context"] = state.sidebar()
+    with state.timed("sidebar and data"):
+        st.session_state["_context"] = state.sidebar()
 except ScriptControlException:
     raise
 except Exception:  # noqa: BLE001 - the data could not be opened: say so, let the Data page still work

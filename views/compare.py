@@ -51,7 +51,8 @@ def funnel_section(ctx: state.Context, by: str, label: str, plural: str) -> None
     shown = dict(result, groups=groups)
     visible = groups.loc[~groups["suppressed"]]
     shown["outliers"] = result["outliers"].loc[result["outliers"]["group"].isin(visible["group"])]
-    ui.show_figure(ui.figure("funnel", "funnel_figure", shown, label, ctx.settings), f"fig_funnel_{by}")
+    ui.show_figure(ui.cached_figure(ctx, f"funnel_{by}", "funnel", "funnel_figure",
+                                    lambda: ((shown, label, ctx.settings), {})), f"fig_funnel_{by}")
     outliers = shown["outliers"]
     if len(visible) == 0:
         st.info(f"Every {label.lower()} has fewer than {ctx.settings.min_group_patients} patients here, so none "
@@ -79,7 +80,9 @@ def breakdown_section(ctx: state.Context, by: str, label: str, metric: str) -> N
     with st.spinner(f"Computing the breakdown by {label.lower()}..."):
         table = ctx.cached(f"breakdown_{by}", breakdown, lambda: ((ctx.sessions, by, ctx.settings), {}))
     shown = suppress_small_groups(table, ctx.settings)
-    ui.show_figure(ui.figure("breakdown", "breakdown_figure", shown, by, metric, ctx.settings, label.lower()), f"fig_breakdown_{by}")
+    ui.show_figure(ui.cached_figure(ctx, f"breakdown_{by}", "breakdown", "breakdown_figure",
+                                    lambda: ((shown, by, metric, ctx.settings, label.lower()), {}), extra=(metric,)),
+                   f"fig_breakdown_{by}")
     group_cols = ["group_by", "group"]
     state.table_with_download(ui.display_table(shown, group_cols), f"breakdown by {label.lower()}",
                               f"breakdown_{by}", key=f"dl_breakdown_{by}",
@@ -90,7 +93,7 @@ def render() -> None:
     ctx = state.context()
     state.header(ctx, "Compare", "Practitioners and sites against the clinic's overall responder rate, and the "
                                  "outcomes by product, indication, dose and cycle.")
-    if len(ctx.sessions) == 0:
+    if ctx.n_sessions() == 0:
         state.no_sessions_message(ctx)
         return
     st.subheader("Practitioners and sites: funnel plots of the responder rate")

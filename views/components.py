@@ -132,13 +132,27 @@ def kpi_table(tiles: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={"label": "figure"})
 
 
-def figure(module: str, name: str, *args, **kwargs):
-    """Build a figure with charts.<module>.<name>; None when that builder is not there (yet)."""
+def builder(module: str, name: str):
+    """The figure builder charts.<module>.<name>, or None when it is not there (yet)."""
     try:
-        builder = getattr(importlib.import_module(f"charts.{module}"), name)
+        return getattr(importlib.import_module(f"charts.{module}"), name)
     except (ImportError, AttributeError):
         return None
-    return builder(*args, **kwargs)
+
+
+def figure(module: str, name: str, *args, **kwargs):
+    """Build a figure with charts.<module>.<name>; None when that builder is not there (yet)."""
+    build = builder(module, name)
+    return None if build is None else build(*args, **kwargs)
+
+
+def cached_figure(ctx, key: str, module: str, name: str, inputs, **options):
+    """A figure built once per data, settings and filters (plotly figures take a while to build), cached like
+    the tables it is drawn from; inputs() gives the builder's (args, kwargs) and only runs on a miss."""
+    build = builder(module, name)
+    if build is None:
+        return None
+    return ctx.cached(f"figure_{key}", build, inputs, **options)
 
 
 def show_figure(fig, key: str) -> None:

@@ -53,8 +53,10 @@ def effect_section(ctx: state.Context) -> None:
         curve = ctx.cached("effect", effect_over_time, lambda: ((ctx.sessions, ctx.settings), {}))
         markers = ctx.cached("markers", effect_markers, lambda: ((ctx.sessions, ctx.settings), {}))
         km = ctx.cached("km_curve", km_curves_by_group, lambda: ((ctx.sessions,), {}))
-    ui.show_figure(ui.figure("effect", "effect_over_time_figure", curve, markers, ctx.settings), "fig_effect")
-    ui.show_figure(ui.figure("survival", "km_figure", km, None, ctx.settings), "fig_km")
+    ui.show_figure(ui.cached_figure(ctx, "effect", "effect", "effect_over_time_figure",
+                                    lambda: ((curve, markers, ctx.settings), {})), "fig_effect")
+    ui.show_figure(ui.cached_figure(ctx, "km", "survival", "km_figure", lambda: ((km, None, ctx.settings), {})),
+                   "fig_km")
     with st.expander("Effect over time and benefit duration as tables"):
         state.table_with_download(curve, "effect over time", "effect_over_time", height=240, key="dl_effect")
         state.table_with_download(km, "Kaplan-Meier curve", "benefit_duration_km", height=240, key="dl_km")
@@ -70,8 +72,10 @@ def waning_section(ctx: state.Context) -> st.delta_generator.DeltaGenerator:
         by_cycle = ctx.cached("waning", waning_by_cycle, lambda: ((ctx.sessions, ctx.settings), {}))
     shown = suppress_small_groups(by_cycle, ctx.settings, patients_col="n_patients", group_cols=["cycle"])
     sentence = st.container()
-    ui.show_figure(ui.figure("waning", "waning_figure", shown, ctx.settings), "fig_waning")
-    ui.show_figure(ui.figure("waning", "duration_by_cycle_figure", shown, ctx.settings), "fig_duration_cycle")
+    ui.show_figure(ui.cached_figure(ctx, "waning", "waning", "waning_figure", lambda: ((shown, ctx.settings), {})),
+                   "fig_waning")
+    ui.show_figure(ui.cached_figure(ctx, "duration_cycle", "waning", "duration_by_cycle_figure",
+                                    lambda: ((shown, ctx.settings), {})), "fig_duration_cycle")
     with st.expander("Response by cycle as a table"):
         rates = ["responder_rate", "rate_ci_low", "rate_ci_high"]
         state.table_with_download(ui.display_table(shown, ["cycle"]), "response by cycle", "response_by_cycle",
@@ -79,10 +83,13 @@ def waning_section(ctx: state.Context) -> st.delta_generator.DeltaGenerator:
     return sentence
 
 
+def _patients_with_response(sessions: pd.DataFrame) -> int:
+    return int(sessions.loc[sessions["response_pct"].notna(), "patient_id"].nunique()) if len(sessions) else 0
+
+
 def slope_sentence(ctx: state.Context, where) -> None:
     """The mixed model's sentence, fitted last so the charts are drawn first; on big data only on request."""
-    sessions = ctx.sessions
-    patients = int(sessions.loc[sessions["response_pct"].notna(), "patient_id"].nunique()) if len(sessions) else 0
+    patients = ctx.cached("model_patients", _patients_with_response, lambda: ((ctx.sessions,), {}))
     wanted_key = f"fit_model_{ctx.source.key}"
     with where:
         if patients > MAX_MODEL_PATIENTS and not st.session_state.get(wanted_key):
@@ -113,7 +120,8 @@ def pchart_section(ctx: state.Context) -> None:
                "rising/falling, 2 of 3 close to a limit). Hover on a point for the reason.")
     with st.spinner("Computing the monthly p-chart..."):
         chart = ctx.cached("pchart", p_chart, lambda: ((ctx.sessions, ctx.settings), {}))
-    ui.show_figure(ui.figure("spc", "p_chart_figure", chart, ctx.settings), "fig_pchart")
+    ui.show_figure(ui.cached_figure(ctx, "pchart", "spc", "p_chart_figure", lambda: ((chart, ctx.settings), {})),
+                   "fig_pchart")
     if len(chart):
         special = chart.loc[chart["special_cause"]]
         if len(special):
@@ -143,7 +151,8 @@ def safety_section(ctx: state.Context) -> None:
                f"({coverage['recorded']:,} of {coverage['sessions']:,} sessions), with 95% intervals. Sessions "
                "with nothing recorded are left out rather than counted as 'no event'.")
     views = {"type": shown.loc[shown["group_by"] != "product"], "product": shown.loc[shown["group_by"] == "product"]}
-    ui.show_figure(ui.figure("safety", "adverse_events_figure", views), "fig_safety")
+    ui.show_figure(ui.cached_figure(ctx, "safety", "safety", "adverse_events_figure", lambda: ((views,), {})),
+                   "fig_safety")
     with st.expander("Adverse events as a table"):
         groups = ["group_by", "group", "event"]
         state.table_with_download(ui.display_table(shown, groups), "adverse events", "adverse_events",
@@ -154,15 +163,23 @@ def render() -> None:
     ctx = state.context()
     state.header(ctx, "Overview", "How the clinic's injections are doing: the headline figures, how the effect "
                                   "unfolds and lasts, whether it wanes over cycles, and safety.")
-    if len(ctx.sessions) == 0:
+    with state.timed("overview: filter"):
+        empty = ctx.n_sessions() == 0
+    if empty:
         state.no_sessions_message(ctx)
         return
-    kpi_section(ctx)
-    effect_section(ctx)
-    sentence = waning_section(ctx)
-    pchart_section(ctx)
-    safety_section(ctx)
-    slope_sentence(ctx, sentence)
+    with state.timed("overview: KPI tiles"):
+        kpi_section(ctx)
+    with state.timed("overview: effect and KM"):
+        effect_section(ctx)
+    with state.timed("overview: waning"):
+        sentence = waning_section(ctx)
+    with state.timed("overview: p-chart"):
+        pchart_section(ctx)
+    with state.timed("overview: safety"):
+        safety_section(ctx)
+    with state.timed("overview: mixed model"):
+        slope_sentence(ctx, sentence)
 
 
 state.run_page(render)

@@ -56,7 +56,7 @@ def render() -> None:
     state.header(ctx, "Patients to review",
                  "Patients whose response to the injections is fading, clearest cases first. A flag is a prompt "
                  "to review the record, never a diagnosis of antibodies.")
-    if len(ctx.sessions) == 0:
+    if ctx.n_sessions() == 0:
         state.no_sessions_message(ctx)
         return
     s = ctx.settings
