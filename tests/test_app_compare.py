@@ -10,7 +10,7 @@ def test_compare_renders_funnels_and_breakdowns():
     at = app(PAGE)
     no_errors(at)
     assert at.title[0].value == "Compare"
-    assert len(plotly_charts(at)) == 6  # two funnels, four breakdowns
+    assert len(plotly_charts(at)) == 7  # two funnels, four breakdowns, benefit duration by cycle
     said = texts(at)
     assert "Outside the 95% limits" in said or "is outside the 95% limits" in said
     tables = [d.value for d in at.dataframe]

@@ -12,7 +12,7 @@ def test_overview_renders_sample_data_with_every_section():
     labels = [m.label for m in at.metric]
     assert labels[:3] == ["Patients", "Sessions", "Responder rate"] and len(labels) == 10
     assert int(metric(at, "Sessions").replace(",", "")) > 0
-    assert len(plotly_charts(at)) >= 6  # effect, KM, waning x2, p-chart, adverse events
+    assert len(plotly_charts(at)) >= 5  # effect, KM, waning, p-chart, adverse events
     headings = [s.value for s in at.subheader]
     for words in ("After an injection", "Across cycles", "month by month", "Adverse events"):
         assert any(words in h for h in headings), headings

@@ -24,7 +24,7 @@ CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/ch
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--no-first-run"]
 PAGES = {  # url path -> (title, plotly charts expected at least)
-    "": ("Overview", 6),
+    "": ("Overview", 5),
     "patients": ("Patients to review", 1),
     "compare": ("Compare", 2),
     "data": ("Data", 0),

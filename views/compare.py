@@ -9,6 +9,7 @@ import streamlit as st
 from analytics.breakdowns import breakdown
 from analytics.funnel import funnel
 from analytics.suppression import suppress_small_groups
+from analytics.waning import waning_by_cycle
 from views import components as ui
 from views import state
 
@@ -114,6 +115,17 @@ def render() -> None:
     for tab, (by, label) in zip(st.tabs([label for _, label in BREAKDOWNS]), BREAKDOWNS):
         with tab:
             breakdown_section(ctx, by, label, metric or "responder_rate")
+            if by == "cycle":
+                duration_by_cycle(ctx)
+
+
+def duration_by_cycle(ctx: state.Context) -> None:
+    """Kaplan-Meier median benefit duration by cycle: is the benefit getting shorter?"""
+    with st.spinner("Computing benefit duration by cycle..."):
+        by_cycle = ctx.cached("waning", waning_by_cycle, lambda: ((ctx.sessions, ctx.settings), {}))
+    shown = suppress_small_groups(by_cycle, ctx.settings, patients_col="n_patients", group_cols=["cycle"])
+    ui.show_figure(ui.cached_figure(ctx, "duration_cycle", "waning", "duration_by_cycle_figure",
+                                    lambda: ((shown, ctx.settings), {})), "fig_duration_cycle")
 
 
 state.run_page(render)

@@ -66,16 +66,15 @@ def waning_section(ctx: state.Context) -> st.delta_generator.DeltaGenerator:
     """The by-cycle chart; returns the placeholder where the mixed-model sentence goes once it is fitted."""
     st.subheader("Across cycles: does the effect wane?")
     st.caption("Mean response and responder rate by the patient's treatment cycle (1 = first injection), "
-               "with 95% intervals and the number of sessions behind each point. Cycles with fewer than "
-               f"{ctx.settings.min_group_patients} patients are suppressed.")
+               "with 95% intervals and the number of patients behind each point. Cycles with fewer than "
+               f"{ctx.settings.min_group_patients} patients are suppressed. Benefit duration by cycle is on the "
+               "Compare page (Cycle).")
     with st.spinner("Computing response by cycle..."):
         by_cycle = ctx.cached("waning", waning_by_cycle, lambda: ((ctx.sessions, ctx.settings), {}))
     shown = suppress_small_groups(by_cycle, ctx.settings, patients_col="n_patients", group_cols=["cycle"])
     sentence = st.container()
     ui.show_figure(ui.cached_figure(ctx, "waning", "waning", "waning_figure", lambda: ((shown, ctx.settings), {})),
                    "fig_waning")
-    ui.show_figure(ui.cached_figure(ctx, "duration_cycle", "waning", "duration_by_cycle_figure",
-                                    lambda: ((shown, ctx.settings), {})), "fig_duration_cycle")
     with st.expander("Response by cycle as a table"):
         rates = ["responder_rate", "rate_ci_low", "rate_ci_high"]
         state.table_with_download(ui.display_table(shown, ["cycle"]), "response by cycle", "response_by_cycle",
