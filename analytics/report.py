@@ -89,6 +89,24 @@ def _flags(derived: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return flag_patients(derived, settings)
 
 
+def _kpis(derived: pd.DataFrame, settings: Settings, start, end, flags: pd.DataFrame) -> pd.DataFrame:
+    """The KPI tiles with small periods suppressed: a period (this one or the one before) with fewer than k
+    patients shows no figures. Suppressed cells are NA; attrs["suppressed"] names the periods."""
+    tiles = kpi_tiles(derived, settings, start=start, end=end, flags=flags)
+    k = settings.min_group_patients
+    patients = tiles.set_index("kpi")
+    hidden = []
+    if patients.loc["patients", "value"] < k:
+        tiles[["value", "ci_low", "ci_high", "change"]] = np.nan
+        hidden.append("period")
+    previous = patients.loc["patients", "previous"]
+    if 0 < previous < k:
+        tiles[["previous", "change"]] = np.nan
+        hidden.append("previous period")
+    tiles.attrs["suppressed"] = hidden
+    return tiles
+
+
 def _pchart_shown(derived: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, int]:
     """The monthly p-chart with months of fewer than k patients (and their complement) left out; how many."""
     chart = p_chart(derived, settings)
@@ -165,18 +183,24 @@ def _kpi_change(change, unit: str) -> str:
     return f"{change:+,.0f}"
 
 
-def _tiles_html(tiles: pd.DataFrame) -> str:
+def _tiles_html(tiles: pd.DataFrame, k: int) -> str:
+    hidden = tiles.attrs.get("suppressed", [])
     cells = []
     for row in tiles.itertuples(index=False):
         ci = ""
         if not _missing(row.ci_low) and not _missing(row.ci_high):
             ci = f"95% CI {_kpi_value(row.ci_low, row.unit)} to {_kpi_value(row.ci_high, row.unit)}"
+        if "period" in hidden:
+            value, detail = SUPPRESSED, f"fewer than {k} patients in the period"
+        else:
+            before = (f"{SUPPRESSED} (fewer than {k} patients)" if "previous period" in hidden
+                      else _kpi_change(row.change if row.previous_n else None, row.unit))
+            value, detail = _kpi_value(row.value, row.unit), f"n = {int(row.n):,}; against the period before: {before}"
         cells.append(
             f'<div class="tile"><div class="label">{_esc(row.label)}</div>'
-            f'<div class="value">{_esc(_kpi_value(row.value, row.unit))}</div>'
+            f'<div class="value">{_esc(value)}</div>'
             f'<div class="detail">{_esc(ci)}</div>'
-            f'<div class="detail">n = {int(row.n):,}; against the period before: '
-            f'{_esc(_kpi_change(row.change if row.previous_n else None, row.unit))}</div></div>')
+            f'<div class="detail">{_esc(detail)}</div></div>')
     period = tiles.attrs.get("period", {})
     caption = (f"Period {period.get('start')} to {period.get('end')} ({period.get('days')} days), against the "
                f"{period.get('days')} days before it ({period.get('previous_start')} to "
@@ -311,8 +335,8 @@ def html_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, f
                                                        "to protect them"
         body.append(f'<p class="banner">This selection has {_esc(what)}. Widen the period or the filters.</p>')
     else:
-        tiles = kpi_tiles(derived, settings, start=start, end=end, flags=_flags(derived, settings))
-        body.append('<section id="kpis"><h2>Headline figures</h2>' + _tiles_html(tiles) + "</section>")
+        tiles = _kpis(derived, settings, start, end, _flags(derived, settings))
+        body.append('<section id="kpis"><h2>Headline figures</h2>' + _tiles_html(tiles, k) + "</section>")
         figures, notes = _figures(derived, settings)
         body.append('<section id="charts"><h2>Charts</h2>')
         for element, heading in CHARTS:
@@ -361,8 +385,17 @@ def _cellable(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _suppressed_kpis(tiles: pd.DataFrame) -> pd.DataFrame:
-    table = tiles[["label", "value", "ci_low", "ci_high", "n", "previous", "previous_n", "change", "unit"]]
+def _kpi_sheet(tiles: pd.DataFrame) -> pd.DataFrame:
+    """The tiles as a table; the figures of a suppressed period read "suppressed"."""
+    table = tiles[["label", "value", "ci_low", "ci_high", "n", "previous", "previous_n", "change", "unit"]].copy()
+    hidden = tiles.attrs.get("suppressed", [])
+    columns = (["value", "ci_low", "ci_high", "n", "change"] if "period" in hidden else []) + (
+        ["previous", "previous_n", "change"] if "previous period" in hidden else [])
+    for column in dict.fromkeys(columns):
+        table[column] = SUPPRESSED
+    period = tiles.attrs.get("period", {})
+    table.insert(1, "period", f"{period.get('start')} to {period.get('end')}")
+    table.insert(2, "previous_period", f"{period.get('previous_start')} to {period.get('previous_end')}")
     return table.rename(columns={"label": "figure"})
 
 
@@ -390,8 +423,7 @@ def excel_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, 
             "Figures", f"suppressed: the selection has fewer than {k} patients"]
     else:
         flags = _flags(derived, settings)
-        tiles = kpi_tiles(derived, settings, start=start, end=end, flags=flags)
-        sheets["KPIs"] = _suppressed_kpis(tiles)
+        sheets["KPIs"] = _kpi_sheet(_kpis(derived, settings, start, end, flags))
         tables = [t for _, _, t in _breakdowns(derived, settings)]
         sheets["Breakdowns"] = for_display(pd.concat(tables, ignore_index=True), ["group_by", "group"])
         by_cycle = suppress_small_groups(waning_by_cycle(derived, settings), settings, patients_col="n_patients",

@@ -178,8 +178,8 @@ def test_no_cell_can_run_as_a_formula(workbook):
 def test_negative_numbers_stay_numbers(sessions):
     data = excel_report(sessions, DEFAULT_SETTINGS, start="2025-10-01", end="2026-09-30")
     sheet = openpyxl.load_workbook(io.BytesIO(data))["KPIs"]
-    assert [c.value for c in sheet[1]][7] == "change"
-    changes = [r[7].value for r in sheet.iter_rows(min_row=2)]
+    at = [c.value for c in sheet[1]].index("change")
+    changes = [r[at].value for r in sheet.iter_rows(min_row=2)]
     assert all(v is None or isinstance(v, (int, float)) for v in changes)
     assert any(isinstance(v, (int, float)) and v < 0 for v in changes)
 
@@ -196,6 +196,27 @@ def test_workbook_suppresses_small_groups(workbook):
               for r in workbook["By cycle"].iter_rows(min_row=2)]
     assert any(r["n_patients"] == "suppressed" for r in cycles)
     assert all(r["n_patients"] == "suppressed" or r["n_patients"] >= 5 for r in cycles)
+
+
+def test_a_period_of_fewer_than_five_patients_is_suppressed_in_the_kpis(sessions):
+    late = sessions["session_date"] >= "2024-01-01"
+    early_three = sessions["patient_id"].isin(sorted(sessions.loc[~late, "patient_id"].unique())[:3])
+    data = sessions.loc[late | (~late & early_three)]
+    page = html_report(data, DEFAULT_SETTINGS, start="2024-01-01", end="2026-09-30")
+    tiles = re.search(r'<section id="kpis">.*?</section>', page).group(0)
+    assert tiles.count("against the period before: suppressed (fewer than 5 patients)") == 10
+    sheet = openpyxl.load_workbook(io.BytesIO(excel_report(data, DEFAULT_SETTINGS, start="2024-01-01",
+                                                           end="2026-09-30")))["KPIs"]
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, [c.value for c in r])) for r in sheet.iter_rows(min_row=2)]
+    assert all(r["previous"] == "suppressed" and r["change"] == "suppressed" for r in rows)
+    assert all(r["value"] != "suppressed" for r in rows)
+    # and a period that itself has fewer than 5 patients shows no figure at all
+    per_day = sessions.groupby("session_date")["patient_id"].nunique()
+    day = per_day.loc[per_day < 5].index[-1].date().isoformat()
+    page = html_report(sessions, DEFAULT_SETTINGS, start=day, end=day)
+    tiles = re.search(r'<section id="kpis">.*?</section>', page).group(0)
+    assert tiles.count('<div class="value">suppressed</div>') == 10
 
 
 # ---- the command line ------------------------------------------------------------------------------------------

@@ -225,9 +225,11 @@ def test_undo_restores_the_store_row_for_row(tmp_path, db):
     log = store.history(db)
     assert log.loc[log["batch_id"] == 2, "status"].item() == "undone"
     assert log.loc[log["batch_id"] == 1, "status"].item() == "active"
-    # undoing the first import too leaves an empty store
+    # undoing the first import too leaves an empty store, still read in the canonical dtypes
     store.undo(1, db)
     assert store.is_empty(db)
+    empty = store.read_sessions(db)
+    assert len(empty) == 0 and empty.dtypes.astype(str).to_dict() == SESSION_DTYPES
 
 
 def test_undoing_an_older_batch_is_refused_while_a_later_one_changed_its_rows(tmp_path, db):
