@@ -130,3 +130,34 @@ def test_an_assessments_upload_shows_the_timeline_by_group():
 
 def timeline_table(at):
     return next(d.value for d in at.dataframe if "mean_change" in d.value.columns)
+
+
+def test_identifying_patient_codes_can_be_pseudonymised_with_the_clinic_key(monkeypatch):
+    rows = [good_row("ann@example.org"), good_row("bob@example.org", "2025-04-02")]
+    monkeypatch.delenv("OUTCOMES_PSEUDONYM_KEY", raising=False)
+    at = upload(app(PAGE), "emails.csv", csv_bytes(rows))
+    assert "e-mail" in "\n".join(e.value for e in at.error)
+    at.button(key="guard_pseudonymise").click().run()
+    assert "no key is set" in "\n".join(e.value for e in at.error)  # refused without the clinic's key
+    monkeypatch.setenv("OUTCOMES_PSEUDONYM_KEY", "clinic-secret")
+    at2 = upload(app(PAGE), "emails.csv", csv_bytes(rows))
+    at2.button(key="guard_pseudonymise").click().run()
+    no_errors(at2)
+    assert metric(at2, "Accepted") == "2"
+    preview = next(d.value for d in at2.dataframe if "patient_id" in d.value.columns)
+    assert preview["patient_id"].str.startswith("px-").all()
+    assert "example.org" not in "".join(d.value.to_csv() for d in at2.dataframe)
+
+
+def test_excel_and_parquet_uploads_read_like_csv(tmp_path):
+    import pandas as pd
+
+    at = upload(app(PAGE), "messy_export.xlsx", MESSY.with_suffix(".xlsx").read_bytes())
+    at.button(key="guard_drop").click().run()
+    no_errors(at)
+    assert metric(at, "Rejected rows") == "11" and metric(at, "Accepted") == "496"
+    path = tmp_path / "sessions.parquet"
+    pd.read_csv(MESSY.parent / "sessions.csv").head(40).to_parquet(path)
+    at = upload(app(PAGE), "sessions.parquet", path.read_bytes())
+    no_errors(at)
+    assert metric(at, "Accepted") == "40"

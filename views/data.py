@@ -190,7 +190,8 @@ def assessments_section(result, name: str) -> None:
     with st.spinner("Computing the change from baseline..."):
         table = timeline(data, score=score, by=group, settings=_settings())
     ui.show_figure(ui.figure("assessments", "assessment_timeline_figure", table, score, group), "fig_assessments")
-    state.table_with_download(table, "change from baseline", f"timeline_{name}_{score}", key="dl_timeline")
+    state.table_with_download(table, "change from baseline", f"timeline_{name}_{score}", key="dl_timeline",
+                              column_config=ui.percent_columns(table, ["responder_share"]))
 
 
 def _settings():

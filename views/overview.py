@@ -39,6 +39,10 @@ def kpi_section(ctx: state.Context) -> None:
                f"({period.get('previous_start')} to {period.get('previous_end')}). The question mark on each tile "
                "gives the definition, the 95% interval and the counts.")
     ui.kpi_row(tiles, ctx.settings)
+    flagged = tiles.loc[tiles["kpi"] == "patients_flagged", "value"]
+    if len(flagged) and flagged.iloc[0] > 0:
+        st.page_link("views/patients.py", label=f"Review the {flagged.iloc[0]:,.0f} flagged patients on the "
+                                                 "Patients page", icon=":material/person_search:")
     with st.expander("Headline figures as a table"):
         state.table_with_download(ui.kpi_table(tiles), "headline figures", "headline_figures", key="dl_kpis")
 
