@@ -320,14 +320,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         result = ingest_from_args(args, "sessions")
         if result.refused:
-            return _refused(result, False)
+            return _refused(result, args.json)
         sessions, source = result.data, result.source_name
     filters = f"sessions up to {settings.as_of.isoformat()}" if settings.as_of else ""
     if fmt == "xlsx":
         Path(args.out).write_bytes(excel_report(sessions, settings, filters, source))
     else:
         Path(args.out).write_text(html_report(sessions, settings, filters, source), encoding="utf-8")
-    print(f"Wrote the {fmt.upper()} report from {len(sessions):,} sessions ({source}) to {args.out}.")
+    if args.json:
+        print(json.dumps({"out": str(args.out), "format": fmt, "sessions": len(sessions), "source": source}))
+    else:
+        print(f"Wrote the {fmt.upper()} report from {len(sessions):,} sessions ({source}) to {args.out}.")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 from pathlib import Path
@@ -235,6 +236,9 @@ def test_report_command_from_a_file_and_from_the_store(tmp_path, capsys):
     assert main(["report", "--db", str(db), "--out", str(forced), "--format", "xlsx"]) == 0
     assert forced.read_bytes()[:2] == b"PK"
     assert "Wrote the XLSX report" in capsys.readouterr().out
+    assert main(["report", "--db", str(db), "--out", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"out": str(out), "format": "html", "sessions": 3104,
+                                                   "source": f"outcome store {db}"}
 
 
 def test_report_command_refusals(tmp_path, capsys):
