@@ -174,7 +174,10 @@ def _read_csv(data: bytes) -> RawTable:
     """pyarrow's reader straight on the bytes when they are UTF-8 (it checks), else decode and read again."""
     body, encoding = (data[3:], "utf-8-sig") if data.startswith(b"\xef\xbb\xbf") else (data, "utf-8")
     if b"\x00" not in body[:65536]:
-        start = re.search(rb"[^\r\n]", body).start()
+        first = re.search(rb"[^\r\n]", body)
+        if first is None:
+            raise FileRefused("The file is empty.")
+        start = first.start()
         end = body.find(b"\n", start)
         header_bytes = body[start:end if end >= 0 else len(body)]
         separator = detect_separator(header_bytes.decode("utf-8", errors="replace"))

@@ -80,6 +80,8 @@ def test_parquet_is_read_with_row_numbers_as_lines():
 @pytest.mark.parametrize("data, message", [
     (b"", "The file is empty."),
     (b"  \n\n", "The file is empty."),
+    (b"\xef\xbb\xbf", "The file is empty."),
+    (b"\xef\xbb\xbf\r\n\r\n", "The file is empty."),
     (b"\x00\x01\x02binary", "binary bytes"),
     (b"\xff\xfep\x00a\x00", "UTF-16"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest", "old Excel .xls"),
