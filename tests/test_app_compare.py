@@ -28,7 +28,9 @@ def test_a_filter_changes_the_comparison():
 
 def test_small_groups_are_suppressed():
     at = app(PAGE)
-    at.number_input(key="setting_min_group_patients").set_value(50).run()
+    at.session_state["exp_thresholds"] = True
+    at.run()
+    at.number_input(key="w_setting_min_group_patients").set_value(50).run()
     no_errors(at)
     tables = [d.value for d in at.dataframe]
     assert any((t.astype(str) == "suppressed").any().any() for t in tables)

@@ -47,22 +47,34 @@ def test_the_period_changes_the_figures():
     assert int(metric(at, "Sessions").replace(",", "")) < int(twelve.replace(",", ""))
 
 
+def open_thresholds(at):
+    at.session_state["exp_thresholds"] = True
+    return at.run()
+
+
 def test_a_threshold_changes_the_responder_rate_and_is_said():
     at = app()
     before = metric(at, "Responder rate")
-    at.number_input(key="setting_responder_threshold_pct").set_value(50.0).run()
+    assert not at.number_input  # the thresholds are only drawn while their expander is open
+    open_thresholds(at).number_input(key="w_setting_responder_threshold_pct").set_value(50.0).run()
     no_errors(at)
     assert metric(at, "Responder rate") != before
     side = "\n".join(c.value for c in at.sidebar.caption)
     assert "Thresholds changed from the defaults" in side and "Responder" in side
-    at.button(key="reset_settings").click().run()
+    at.session_state["exp_thresholds"] = False
+    at.run()  # closed again: the threshold stays
+    assert metric(at, "Responder rate") != before and not at.number_input
+    at.switch_page("views/patients.py").run()
+    assert "(50%)" in texts(at)  # every page uses it
+    at.switch_page("views/overview.py").run()
+    open_thresholds(at).button(key="reset_settings").click().run()
     assert metric(at, "Responder rate") == before
 
 
 def test_as_of_date_moves_the_period():
     import datetime as dt
-    at = app()
-    at.date_input(key="as_of").set_value(dt.date(2025, 6, 30)).run()
+    at = open_thresholds(app())
+    at.date_input(key="w_as_of").set_value(dt.date(2025, 6, 30)).run()
     no_errors(at)
     side = "\n".join(m.value for m in at.sidebar.markdown)
     assert "30 Jun 2025" in side
@@ -77,3 +89,17 @@ def test_filters_that_leave_nothing_say_what_to_do():
     message = "\n".join(w.value for w in at.warning)
     assert "No sessions match the filters" in message and "clear a filter" in message
     assert not at.metric
+
+
+def test_tables_are_built_when_their_expander_opens_and_are_downloadable():
+    at = app()
+    assert not at.dataframe  # nothing built behind closed expanders: a faster first render
+    for key in ("exp_kpis", "exp_effect", "exp_waning", "exp_pchart", "exp_safety"):
+        at.session_state[key] = True
+    at.run()
+    no_errors(at)
+    assert len(at.dataframe) == 6
+    downloads = {b.key for b in at.get("download_button")}
+    assert {"dl_kpis", "dl_effect", "dl_km", "dl_waning", "dl_pchart", "dl_safety"} <= downloads
+    kpis = at.dataframe[0].value
+    assert "Responder rate" in kpis["figure"].tolist()

@@ -70,11 +70,12 @@ def funnel_section(ctx: state.Context, by: str, label: str, plural: str) -> None
     if hidden:
         st.caption(f"{hidden} {plural if hidden > 1 else label.lower()} not shown: fewer than "
                    f"{ctx.settings.min_group_patients} patients (or hidden so a small one cannot be worked out).")
-    with st.expander(f"Funnel figures by {label.lower()} as a table"):
-        group_cols = ["group_by", "group"]
-        state.table_with_download(ui.display_table(groups, group_cols), f"funnel by {label.lower()}",
-                                  f"funnel_{by}", key=f"dl_funnel_{by}",
-                                  screen=_screen(groups, group_cols, FUNNEL_SCREEN))
+    with state.table_expander(f"Funnel figures by {label.lower()} as a table", f"exp_funnel_{by}") as is_open:
+        if is_open:
+            group_cols = ["group_by", "group"]
+            state.table_with_download(ui.display_table(groups, group_cols), f"funnel by {label.lower()}",
+                                      f"funnel_{by}", key=f"dl_funnel_{by}",
+                                      screen=_screen(groups, group_cols, FUNNEL_SCREEN))
 
 
 def breakdown_section(ctx: state.Context, by: str, label: str, metric: str) -> None:

@@ -43,8 +43,9 @@ def kpi_section(ctx: state.Context) -> None:
     if len(flagged) and flagged.iloc[0] > 0:
         st.page_link("views/patients.py", label=f"Review the {flagged.iloc[0]:,.0f} flagged patients on the "
                                                  "Patients page", icon=":material/person_search:")
-    with st.expander("Headline figures as a table"):
-        state.table_with_download(ui.kpi_table(tiles), "headline figures", "headline_figures", key="dl_kpis")
+    with state.table_expander("Headline figures as a table", "exp_kpis") as is_open:
+        if is_open:
+            state.table_with_download(ui.kpi_table(tiles), "headline figures", "headline_figures", key="dl_kpis")
 
 
 def effect_section(ctx: state.Context) -> None:
@@ -61,9 +62,10 @@ def effect_section(ctx: state.Context) -> None:
                                     lambda: ((curve, markers, ctx.settings), {})), "fig_effect")
     ui.show_figure(ui.cached_figure(ctx, "km", "survival", "km_figure", lambda: ((km, None, ctx.settings), {})),
                    "fig_km")
-    with st.expander("Effect over time and benefit duration as tables"):
-        state.table_with_download(curve, "effect over time", "effect_over_time", height=240, key="dl_effect")
-        state.table_with_download(km, "Kaplan-Meier curve", "benefit_duration_km", height=240, key="dl_km")
+    with state.table_expander("Effect over time and benefit duration as tables", "exp_effect") as is_open:
+        if is_open:
+            state.table_with_download(curve, "effect over time", "effect_over_time", height=240, key="dl_effect")
+            state.table_with_download(km, "Kaplan-Meier curve", "benefit_duration_km", height=240, key="dl_km")
 
 
 def waning_section(ctx: state.Context) -> st.delta_generator.DeltaGenerator:
@@ -79,10 +81,12 @@ def waning_section(ctx: state.Context) -> st.delta_generator.DeltaGenerator:
     sentence = st.container()
     ui.show_figure(ui.cached_figure(ctx, "waning", "waning", "waning_figure", lambda: ((shown, ctx.settings), {})),
                    "fig_waning")
-    with st.expander("Response by cycle as a table"):
-        rates = ["responder_rate", "rate_ci_low", "rate_ci_high"]
-        state.table_with_download(ui.display_table(shown, ["cycle"]), "response by cycle", "response_by_cycle",
-                                  key="dl_waning", screen=ui.screen_table(shown, ["cycle"], rates))
+    with state.table_expander("Response by cycle as a table", "exp_waning") as is_open:
+        if is_open:
+            rates = ["responder_rate", "rate_ci_low", "rate_ci_high"]
+            state.table_with_download(ui.display_table(shown, ["cycle"]), "response by cycle",
+                                      "response_by_cycle", key="dl_waning",
+                                      screen=ui.screen_table(shown, ["cycle"], rates))
     return sentence
 
 
@@ -135,11 +139,12 @@ def pchart_section(ctx: state.Context) -> None:
             st.markdown("**No month stands out**: the variation is what chance alone would give.")
         if chart.attrs.get("provisional"):
             st.caption(f"Only {len(chart)} months: the limits are provisional (12 or more are needed).")
-    with st.expander("Monthly figures as a table"):
-        table = chart.drop(columns=[c for c in ("relative_to_centre", "sigma") if c in chart.columns])
-        state.table_with_download(table, "monthly responder rate", "monthly_responder_rate", key="dl_pchart",
-                                  column_config=ui.percent_columns(table, ["rate", "centre", "lcl", "ucl",
-                                                                           "lower_2sigma", "upper_2sigma"]))
+    with state.table_expander("Monthly figures as a table", "exp_pchart") as is_open:
+        if is_open:
+            table = chart.drop(columns=[c for c in ("relative_to_centre", "sigma") if c in chart.columns])
+            state.table_with_download(table, "monthly responder rate", "monthly_responder_rate", key="dl_pchart",
+                                      column_config=ui.percent_columns(table, ["rate", "centre", "lcl", "ucl",
+                                                                               "lower_2sigma", "upper_2sigma"]))
 
 
 def safety_section(ctx: state.Context) -> None:
@@ -156,10 +161,12 @@ def safety_section(ctx: state.Context) -> None:
     views = {"type": shown.loc[shown["group_by"] != "product"], "product": shown.loc[shown["group_by"] == "product"]}
     ui.show_figure(ui.cached_figure(ctx, "safety", "safety", "adverse_events_figure", lambda: ((views,), {})),
                    "fig_safety")
-    with st.expander("Adverse events as a table"):
-        groups = ["group_by", "group", "event"]
-        state.table_with_download(ui.display_table(shown, groups), "adverse events", "adverse_events",
-                                  key="dl_safety", screen=ui.screen_table(shown, groups, ["rate", "ci_low", "ci_high"]))
+    with state.table_expander("Adverse events as a table", "exp_safety") as is_open:
+        if is_open:
+            groups = ["group_by", "group", "event"]
+            state.table_with_download(ui.display_table(shown, groups), "adverse events", "adverse_events",
+                                      key="dl_safety",
+                                      screen=ui.screen_table(shown, groups, ["rate", "ci_low", "ci_high"]))
 
 
 def render() -> None:

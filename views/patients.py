@@ -86,8 +86,9 @@ def render() -> None:
                               key="dl_watchlist", column_config={
                                   "evidence": st.column_config.TextColumn("evidence", width="large"),
                                   "latest / best": st.column_config.NumberColumn(format="%.2f")})
-    with st.expander("All the flag's figures (for analysts)"):
-        state.table_with_download(flags, "flags with every figure", "flags_full", height=300, key="dl_flags")
+    with state.table_expander("All the flag's figures (for analysts)", "exp_flags") as is_open:
+        if is_open:
+            state.table_with_download(flags, "flags with every figure", "flags_full", height=300, key="dl_flags")
 
     st.subheader("One patient's timeline")
     labels = {pid: f"{pid} · {flag} · {factors}" for pid, flag, factors in

@@ -144,6 +144,31 @@ def _widget_default(knob: Knob):
     return int(round(value)) if knob.field in INT_FIELDS or knob.scale != 1.0 else float(value)
 
 
+def _keep(widget_key: str, store_key: str) -> None:
+    """Copy a widget's value to the key that outlives it (widgets behind a closed expander are not drawn, and
+    Streamlit forgets the state of widgets that were not drawn)."""
+    st.session_state[store_key] = st.session_state[widget_key]
+
+
+def thresholds(first: pd.Timestamp) -> None:
+    """The as-of date and every threshold, in an expander whose widgets are only drawn while it is open."""
+    with lazy_expander("Thresholds and as-of date", "exp_thresholds", ":material/tune:") as is_open:
+        if not is_open:
+            return
+        st.session_state["w_as_of"] = st.session_state.get("as_of")
+        st.date_input("As of (analysis date)", key="w_as_of", min_value=first.date(), format="DD/MM/YYYY",
+                      on_change=_keep, args=("w_as_of", "as_of"),
+                      help="Sessions after it are left out; benefit still running on it is censored there. "
+                           "Empty: the latest session in the data.")
+        for knob in KNOBS:
+            cast = int if knob.field in INT_FIELDS or knob.scale != 1.0 else float
+            widget = f"w_{knob.key}"
+            st.session_state[widget] = st.session_state[knob.key]
+            st.number_input(knob.label, min_value=cast(knob.low), max_value=cast(knob.high), step=cast(knob.step),
+                            key=widget, help=knob.help, on_change=_keep, args=(widget, knob.key))
+        st.button("Reset to the defaults", on_click=reset_settings, key="reset_settings")
+
+
 def settings_key(settings: Settings) -> str:
     """A stable text key for a Settings value (part of every cache key)."""
     return json.dumps(settings.to_dict(), sort_keys=True)
@@ -444,16 +469,8 @@ def sidebar() -> Context:
         chosen = side.multiselect(label, options[column], key=f"filter_{column}", placeholder="All")
         values.append((column, tuple(sorted(chosen))))
 
-    with side.expander("Thresholds and as-of date"):
-        st.date_input("As of (analysis date)", key="as_of", min_value=first.date(), format="DD/MM/YYYY",
-                      help="Sessions after it are left out; benefit still running on it is censored there. "
-                           "Empty: the latest session in the data.")
-        for knob in KNOBS:
-            is_int = knob.field in INT_FIELDS or knob.scale != 1.0
-            cast = int if is_int else float
-            st.number_input(knob.label, min_value=cast(knob.low), max_value=cast(knob.high), step=cast(knob.step),
-                            key=knob.key, help=knob.help)
-        st.button("Reset to the defaults", on_click=reset_settings, key="reset_settings")
+    with side:
+        thresholds(first)
 
     changes = {knob.field: _knob_value(knob) for knob in KNOBS}
     settings = DEFAULT_SETTINGS.with_changes(**changes, as_of=as_of.date() if chosen_as_of else None)
@@ -518,6 +535,20 @@ def table_with_download(table: pd.DataFrame, label: str, name: str, *, height: i
         options["column_config"] = column_config
     st.dataframe(table if screen is None else screen, **options)
     download(table, label, name, key=key)
+
+
+@contextmanager
+def lazy_expander(label: str, key: str, icon: str | None = None):
+    """An expander whose content is only built while it is open (Streamlit reruns when it opens): what is
+    behind it costs nothing on the first render. Yields True when open."""
+    expander = st.expander(label, key=key, on_change="rerun", icon=icon)
+    with expander:
+        yield bool(expander.open)
+
+
+def table_expander(label: str, key: str):
+    """A lazy expander for tables (and their downloads)."""
+    return lazy_expander(label, key, ":material/table:")
 
 
 def chart(fig, key: str) -> None:
