@@ -66,6 +66,7 @@ def start_app(data_file: Path) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
          "--server.headless", "true"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process.log_file = log
     url = f"http://localhost:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -76,6 +77,7 @@ def start_app(data_file: Path) -> tuple[subprocess.Popen, str]:
         except OSError:
             time.sleep(0.3)
     process.terminate()
+    log.close()
     raise TimeoutError("the app did not become healthy")
 
 
@@ -150,6 +152,7 @@ def main() -> None:
     finally:
         process.terminate()
         process.wait(timeout=20)
+        process.log_file.close()
     print(f"Overview, Sessions tile on the default view: {sessions}")
     print(line("first render, first visit after the server starts (cold)", cold, FIRST_RENDER_TARGET))
     print(line(f"first render, new session, new browser profile (median of {args.runs})",

@@ -74,6 +74,7 @@ def start_app(env_extra: dict | None = None) -> tuple[subprocess.Popen, str]:
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process.log_file = log
     url = f"http://localhost:{port}"
     try:
         wait_healthy(url, process)
@@ -89,6 +90,8 @@ def stop_app(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait(timeout=10)
+    process.log_file.close()
 
 
 def wait_idle(page, timeout: float = 90_000) -> None:
