@@ -1,9 +1,17 @@
 """Shared pytest set-up."""
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
+
+# Tests never read or write the clinic's real store: every process started by the tests (the app under
+# `streamlit run` too) inherits this empty store path unless a test sets its own.
+_STORE_DIR = tempfile.mkdtemp(prefix="outcomes-test-store-")
+os.environ["OUTCOMES_DB"] = str(Path(_STORE_DIR) / "outcomes.duckdb")
 
 
 @pytest.fixture(autouse=True)

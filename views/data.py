@@ -11,6 +11,7 @@ from analytics.mapping import IGNORE
 from views import components as ui
 from views import data_import as imp
 from views import state
+from views import store_panel
 
 DATE_ORDERS = {None: "Read it from the file", "dayfirst": "Day first (14/03/2025)",
                "monthfirst": "Month first (03/14/2025)"}
@@ -254,12 +255,15 @@ def upload_section() -> None:
 
     if result.kind == "assessments":
         assessments_section(result, uploaded.name)
+        if result.n_accepted:
+            store_panel.import_button(result, uploaded.name, data, choices.mapping)
         return
     st.subheader("3. Use it")
     if result.n_accepted == 0:
         st.warning("No row was accepted, so there is nothing to show. Fix the problems listed above and upload "
                    "the file again.")
         return
+    store_panel.import_button(result, uploaded.name, data, choices.mapping)
     active = st.session_state.get(state.UPLOAD_KEY)
     if active and active["key"] == key:
         st.success(f"**{uploaded.name}** is in use on every page of this browser session.",
@@ -278,6 +282,7 @@ def render() -> None:
     st.caption("Load a clinic export, see what was accepted and why anything was not, then use it on every page.")
     current_data()
     upload_section()
+    store_panel.history_section()
     start_here()
 
 

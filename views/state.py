@@ -4,7 +4,8 @@ guard that turns an exception into a short message for the user and a traceback 
 Data source. The sample file (data/sample/sessions.csv) by default, or the file named by the environment
 variable OUTCOMES_DATA_FILE, or the user's own upload once they press "Use this data" on the Data page. An
 upload lives in this browser session's st.session_state only. `DataSource` is the seam where a database store
-plugs in later: anything that can give an IngestResult and a content key will do.
+plugs in: the clinic's store (analytics/store.py, OUTCOMES_DB) is shown instead of the sample as soon as it holds
+sessions; anything that can give an IngestResult and a content key will do.
 
 Caching. Every cache key is made of the content hash of the data (plus the options it was read with), the
 settings in force and the filters: never a DataFrame object, which Streamlit would hash from a sample of rows.
@@ -37,6 +38,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
+from analytics import store
 from analytics.export import csv_name, to_csv_bytes
 from analytics.ingest import IngestResult, load_sessions
 from analytics.sessions import derive_sessions
@@ -181,7 +183,7 @@ class DataSource:
     """Where the sessions come from. `key` is the content hash plus read options: the root of every cache key."""
 
     label: str
-    kind: str  # "sample" | "file" | "upload" (| "store" later)
+    kind: str  # "sample" | "file" | "store" | "upload"
     key: str
     shared: bool  # True: may use process-wide caches (not a user's upload)
 
@@ -216,9 +218,34 @@ def _load_shared_file(path: str, size: int, mtime_ns: int) -> tuple[str, IngestR
     return content_hash(data), result
 
 
+def store_fingerprint(db_path: Path) -> str | None:
+    """A key that changes with every import or undo; None when there is no store or it holds no session."""
+    if not db_path.exists() or store.is_empty(db_path):
+        return None
+    log = store.history(db_path)
+    return hashlib.blake2b(log.to_json(date_format="iso").encode("utf-8"), digest_size=16).hexdigest()
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _load_store(db_path: str, fingerprint: str) -> IngestResult:
+    """The store's sessions as an accepted-rows result, read once per store state (the fingerprint)."""
+    data = store.read_sessions(db_path)
+    empty = pd.DataFrame(columns=["line", "column", "field", "value", "reason"])
+    return IngestResult("sessions", data, empty, empty.rename(columns={"reason": "warning"}),
+                        pd.DataFrame(columns=["line", "duplicate_of"]),
+                        pd.DataFrame(columns=["line", "key", "other_lines"]), [], n_rows=len(data),
+                        source_name=Path(db_path).name)
+
+
 def load_default_source() -> tuple[DataSource, IngestResult]:
-    """The sample or configured file, loaded through the same ingestion as an upload."""
+    """The configured file (OUTCOMES_DATA_FILE), else the clinic's store when it holds sessions, else the sample."""
     path, kind = default_file()
+    if kind == "sample":
+        db_path = store.default_db_path()
+        fingerprint = store_fingerprint(db_path)
+        if fingerprint:
+            result = _load_store(str(db_path), fingerprint)
+            return DataSource(f"Clinic store ({db_path.name})", "store", fingerprint, shared=True), result
     if not path.exists():
         raise FileNotFoundError(f"The data file {path} does not exist (set {DATA_FILE_ENV} to a readable file).")
     stat = path.stat()
@@ -506,8 +533,9 @@ def header(ctx: Context, title: str, intro: str) -> None:
     """Page title, the sample-data banner, and one line with source, as-of, period and filters."""
     st.title(title)
     if ctx.source.is_sample:
-        st.info("**Sample data**: synthetic patients made up for this demonstration, not a clinic's records. "
-                "Upload your clinic's export on the **Data** page to see your own figures.", icon=":material/science:")
+        st.info("**Sample data**: synthetic patients made up for this demonstration, not a clinic's records; the "
+                "clinic's store is empty. Upload your clinic's export on the **Data** page and import it to see your "
+                "own figures.", icon=":material/science:")
     st.caption(f"{intro}  \n**Data:** {ctx.source.label} · **as of** {ctx.as_of_text()} · "
                f"**period** {ctx.period_text()} · {ctx.filters.describe()}")
 

@@ -1,0 +1,68 @@
+"""The Data page and the clinic's store: import after the report, the pages then show the store, history, undo."""
+from __future__ import annotations
+
+import pytest
+
+from analytics import store
+from tests.app_support import MESSY, app, metric, no_errors, texts
+from tests.test_app_data import messy_dropped
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    path = tmp_path / "outcomes.duckdb"
+    monkeypatch.setenv("OUTCOMES_DB", str(path))
+    return path
+
+
+def test_empty_store_shows_the_sample_with_a_banner(db):
+    at = app()
+    no_errors(at)
+    assert "the clinic's store is empty" in texts(at)
+    data_page = app("views/data.py")
+    assert "The store (" in texts(data_page) and "is empty" in texts(data_page)
+
+
+def test_import_then_every_page_reads_the_store_and_undo_empties_it(db):
+    at = messy_dropped()
+    at.button(key="store_import").click().run()
+    no_errors(at)
+    assert ("Imported messy_export.csv as batch 1: 496 new, 0 updated, 0 unchanged sessions; 11 rejected row(s) "
+            "not imported.") in texts(at)
+    log = store.history(db)
+    assert log[["batch_id", "accepted", "new", "rejected"]].values.tolist() == [[1, 496, 496, 11]]
+    assert len(store.read_sessions(db)) == 496
+
+    overview = app()
+    no_errors(overview)
+    assert "Clinic store" in texts(overview) and "Sample data" not in texts(overview)
+    assert metric(overview, "Sessions") != metric(app_with_sample(), "Sessions")
+
+    again = app("views/data.py")
+    assert "1 import(s)" in texts(again)
+    again.button(key="undo_button").click().run()
+    no_errors(again)
+    assert store.is_empty(db)
+    assert "Undid batch 1 (messy_export.csv)" in texts(again)
+
+
+def app_with_sample():
+    """The Overview over the sample file (no store), for comparison."""
+    import os
+
+    saved = os.environ.pop("OUTCOMES_DB")
+    os.environ["OUTCOMES_DB"] = saved + ".none"
+    try:
+        return app()
+    finally:
+        os.environ["OUTCOMES_DB"] = saved
+
+
+def test_reimporting_the_same_file_changes_nothing_and_says_so(db):
+    first = messy_dropped()
+    first.button(key="store_import").click().run()
+    second = messy_dropped()
+    second.button(key="store_import").click().run()
+    no_errors(second)
+    assert "Nothing changed: all 496 accepted sessions of messy_export.csv are already in the store" in texts(second)
+    assert len(store.history(db)) == 1

@@ -1,0 +1,69 @@
+"""The Data page's store section: import a checked file into the clinic's store, the import history, and undo.
+
+Only wiring: every decision (keys, upserts, what undo may do) is analytics/store.py's.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from analytics import store
+from analytics.ingest import IngestResult
+from views import state
+
+HISTORY_COLUMNS = {"batch_id": "Batch", "imported_at": "Imported", "kind": "Kind", "file_name": "File",
+                   "rows": "Rows", "accepted": "Accepted", "rejected": "Rejected", "new": "New",
+                   "updated": "Updated", "unchanged": "Unchanged", "status": "Status"}
+
+
+def import_button(result: IngestResult, name: str, data: bytes, mapping: dict) -> None:
+    """Offer to keep the accepted rows in the store, after the user has seen the report above."""
+    db_path = store.default_db_path()
+    noun = "sessions" if result.kind == "sessions" else "assessments"
+    st.caption(f"Importing keeps the {result.n_accepted:,} accepted {noun} in the clinic's store "
+               f"({db_path.name}) for every user and every later visit. Re-importing the same file changes "
+               "nothing; a corrected file updates only the sessions that changed; any import can be undone below.")
+    if not st.button("Import into the clinic's store", key="store_import", icon=":material/database_upload:"):
+        return
+    try:
+        with st.spinner(f"Importing {name} into the store..."):
+            report = store.import_result(result, store.file_hash(data), name, mapping, db_path)
+    except store.StoreError as err:
+        st.error(str(err), icon=":material/error:")
+        return
+    st.session_state["store_message"] = report.message()
+    state.use_default()  # the pages show the store from now on
+    st.rerun()
+
+
+def _undo(batch_id: int) -> None:
+    try:
+        st.session_state["store_message"] = store.undo(batch_id, store.default_db_path()).message()
+    except store.StoreError as err:
+        st.session_state["store_message"] = f"Not undone: {err}"
+
+
+def history_section() -> None:
+    """Every import into the store, newest first, with undo for those that can be undone now."""
+    st.subheader("The clinic's store")
+    message = st.session_state.pop("store_message", None)
+    if message:
+        st.success(message, icon=":material/database:")
+    db_path = store.default_db_path()
+    log = store.history(db_path)
+    if log.empty:
+        st.caption(f"The store ({db_path}) is empty: the pages show the sample data until a file is imported.")
+        return
+    stats = store.stats(db_path)
+    st.caption(f"{stats.get('sessions', 0):,} sessions of {stats.get('patients', 0):,} patients from "
+               f"{len(log):,} import(s). Undo an import to remove the rows it added and restore those it changed.")
+    shown = log[[c for c in HISTORY_COLUMNS if c in log.columns]].rename(columns=HISTORY_COLUMNS)
+    state.table_with_download(shown, "Download the import history", "import_history")
+    undoable = log.loc[log["can_undo"].astype(bool), "batch_id"].tolist()
+    if not undoable:
+        return
+    cols = st.columns([2, 1])
+    batch = cols[0].selectbox("Import to undo", undoable, key="undo_batch",
+                              format_func=lambda b: f"Batch {b}: " + str(log.loc[log["batch_id"] == b,
+                                                                                 "file_name"].iloc[0]))
+    cols[1].button("Undo this import", key="undo_button", on_click=_undo, args=(int(batch),),
+                   icon=":material/undo:")
