@@ -12,7 +12,8 @@ the first time by data/sample/generate.py), drives Debian's chromium with Playwr
 * a filter change: from the click on a sidebar filter value until the KPI tile shows the new figure (target
   < 1 s), and until the whole page has been redrawn. Each filter value is chosen for the first time, so
   nothing for it is cached.
-Each figure is printed with its ratio to the target.
+Each figure is printed with its ratio to the target. The same is then measured with the sessions read from a
+DuckDB store (analytics/store.py, OUTCOMES_DB) into which the file was imported once, as a clinic runs it.
 """
 from __future__ import annotations
 
@@ -59,9 +60,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(data_file: Path) -> tuple[subprocess.Popen, str]:
+def start_app(env_extra: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """`streamlit run dashboard.py` on a free port with these environment variables; returns once healthy."""
     port = free_port()
-    env = dict(os.environ, OUTCOMES_DATA_FILE=str(data_file))
+    env = {k: v for k, v in os.environ.items() if k not in ("OUTCOMES_DATA_FILE", "OUTCOMES_DB")}
+    env.update(env_extra)
     log = open(ROOT / "bench" / "data" / "streamlit_bench.log", "w")  # noqa: SIM115 - lives as long as the server
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
@@ -79,6 +82,19 @@ def start_app(data_file: Path) -> tuple[subprocess.Popen, str]:
     process.terminate()
     log.close()
     raise TimeoutError("the app did not become healthy")
+
+
+def ensure_store(data_file: Path) -> Path:
+    """The big file imported once into a DuckDB store of its own (git-ignored, beside the file)."""
+    db = data_file.parent / "bench_store.duckdb"
+    if not db.exists():
+        sys.path.insert(0, str(ROOT))
+        from analytics import store  # noqa: PLC0415
+        from analytics.ingest import load_sessions  # noqa: PLC0415
+        print(f"Importing {data_file.name} into {db.name} (once) ...", flush=True)
+        result = load_sessions(data_file)
+        store.import_result(result, store.file_hash(data_file), data_file.name, db_path=db)
+    return db
 
 
 def first_render(browser, url: str, context=None) -> tuple[float, object]:
@@ -114,9 +130,55 @@ def line(name: str, seconds: float, target: float | None) -> str:
     return f"{name:<58} {seconds:6.2f} s{ratio}"
 
 
+def measure(browser, env_extra: dict[str, str], runs: int) -> dict:
+    """Cold and warm first renders and three filter changes against one freshly started server."""
+    process, url = start_app(env_extra)
+    try:
+        cold, page = first_render(browser, url)
+        sessions = page.evaluate(SESSIONS_VALUE)
+        page.context.close()
+        fresh = []
+        for _ in range(runs):
+            seconds, page = first_render(browser, url)
+            fresh.append(seconds)
+            page.context.close()
+        returning = browser.new_context(viewport={"width": 1440, "height": 1000})
+        first_render(browser, url, returning)[1].close()  # the browser fetches the app's scripts once
+        tabs = []
+        for _ in range(runs):
+            seconds, page = first_render(browser, url, returning)
+            tabs.append(seconds)
+            page.close()
+        returning.close()
+        seconds, page = first_render(browser, url)
+        filters = [choose_filter(page, "Site", "North"), choose_filter(page, "Product", "onabotulinumtoxinA"),
+                   choose_filter(page, "Site", "South")]
+        page.context.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        process.log_file.close()
+    return {"cold": cold, "sessions": sessions, "fresh": fresh, "tabs": tabs, "filters": filters}
+
+
+def report(title: str, result: dict, runs: int) -> None:
+    print(f"\n{title}  (Sessions tile on the default view: {result['sessions']})")
+    print(line("first render, first visit after the server starts (cold)", result["cold"], FIRST_RENDER_TARGET))
+    print(line(f"first render, new session, new browser profile (median of {runs})",
+               statistics.median(result["fresh"]), FIRST_RENDER_TARGET))
+    print("  runs: " + ", ".join(f"{s:.2f}" for s in result["fresh"]))
+    print(line(f"first render, new session, returning browser (median of {runs})",
+               statistics.median(result["tabs"]), FIRST_RENDER_TARGET))
+    print("  runs: " + ", ".join(f"{s:.2f}" for s in result["tabs"]))
+    for (kpi, done), name in zip(result["filters"], ("site North", "+ product onabotulinumtoxinA", "+ site South")):
+        print(line(f"filter change ({name}): KPI tile updated", kpi, FILTER_TARGET))
+        print(line(f"filter change ({name}): whole page redrawn", done, None))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3, help="warm first renders to time (best is reported)")
+    parser.add_argument("--runs", type=int, default=3, help="warm first renders to time (the median is reported)")
+    parser.add_argument("--no-store", action="store_true", help="only the file, not the DuckDB store")
     args = parser.parse_args()
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(chromium).exists():
@@ -125,45 +187,15 @@ def main() -> None:
 
     data_file = ensure_big_file()
     print(f"file: {data_file.name}, {data_file.stat().st_size / 1048576:.0f} MB")
-    process, url = start_app(data_file)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=LAUNCH_ARGS)
-            cold, page = first_render(browser, url)
-            sessions = page.evaluate(SESSIONS_VALUE)
-            page.context.close()
-            warm_runs = []
-            for _ in range(args.runs):
-                seconds, page = first_render(browser, url)
-                warm_runs.append(seconds)
-                page.context.close()
-            returning = browser.new_context(viewport={"width": 1440, "height": 1000})
-            first_render(browser, url, returning)[1].close()  # the browser fetches the app's scripts once
-            tab_runs = []
-            for _ in range(args.runs):
-                seconds, page = first_render(browser, url, returning)
-                tab_runs.append(seconds)
-                page.close()
-            returning.close()
-            seconds, page = first_render(browser, url)
-            filters = [choose_filter(page, "Site", "North"), choose_filter(page, "Product", "onabotulinumtoxinA"),
-                       choose_filter(page, "Site", "South")]
-            browser.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        process.log_file.close()
-    print(f"Overview, Sessions tile on the default view: {sessions}")
-    print(line("first render, first visit after the server starts (cold)", cold, FIRST_RENDER_TARGET))
-    print(line(f"first render, new session, new browser profile (median of {args.runs})",
-               statistics.median(warm_runs), FIRST_RENDER_TARGET))
-    print("  runs: " + ", ".join(f"{s:.2f}" for s in warm_runs))
-    print(line(f"first render, new session, returning browser (median of {args.runs})",
-               statistics.median(tab_runs), FIRST_RENDER_TARGET))
-    print("  runs: " + ", ".join(f"{s:.2f}" for s in tab_runs))
-    for (kpi, done), name in zip(filters, ("site North", "+ product onabotulinumtoxinA", "+ site South")):
-        print(line(f"filter change ({name}): KPI tile updated", kpi, FILTER_TARGET))
-        print(line(f"filter change ({name}): whole page redrawn", done, None))
+    db = None if args.no_store else ensure_store(data_file)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=LAUNCH_ARGS)
+        from_file = measure(browser, {"OUTCOMES_DATA_FILE": str(data_file)}, args.runs)
+        from_store = None if db is None else measure(browser, {"OUTCOMES_DB": str(db)}, args.runs)
+        browser.close()
+    report("The file (OUTCOMES_DATA_FILE): read and checked when the server starts", from_file, args.runs)
+    if from_store:
+        report("The clinic's store (OUTCOMES_DB) holding the same sessions", from_store, args.runs)
 
 
 if __name__ == "__main__":

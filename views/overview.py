@@ -30,9 +30,7 @@ def kpis(ctx: state.Context) -> pd.DataFrame:
                                                   {"start": f.start, "end": f.end, "flags": flags(ctx)}))
 
 
-def kpi_section(ctx: state.Context) -> None:
-    with st.spinner("Computing the headline figures..."):
-        tiles = kpis(ctx)
+def kpi_section(ctx: state.Context, tiles: pd.DataFrame) -> None:
     period = tiles.attrs.get("period", {})
     st.caption(f"Each tile: the period {period.get('start')} to {period.get('end')} ({period.get('days')} days); "
                f"the small figure is the change against the {period.get('days')} days before it "
@@ -173,13 +171,12 @@ def render() -> None:
     ctx = state.context()
     state.header(ctx, "Overview", "How the clinic's injections are doing: the headline figures, how the effect "
                                   "unfolds and lasts, whether it wanes over cycles, and safety.")
-    with state.timed("overview: filter"):
-        empty = ctx.n_sessions() == 0
-    if empty:
+    with state.timed("overview: KPI tiles"), st.spinner("Computing the headline figures..."):
+        tiles = kpis(ctx)  # first: the tiles show while the rest is computed
+    if int(tiles.loc[tiles["kpi"] == "sessions", "value"].iloc[0]) == 0:
         state.no_sessions_message(ctx)
         return
-    with state.timed("overview: KPI tiles"):
-        kpi_section(ctx)
+    kpi_section(ctx, tiles)
     with state.timed("overview: effect and KM"):
         effect_section(ctx)
     with state.timed("overview: waning"):

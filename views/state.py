@@ -219,8 +219,23 @@ def _load_shared_file(path: str, size: int, mtime_ns: int) -> tuple[str, IngestR
 
 
 def store_fingerprint(db_path: Path) -> str | None:
-    """A key that changes with every import or undo; None when there is no store or it holds no session."""
-    if not db_path.exists() or store.is_empty(db_path):
+    """A key that changes with every import or undo; None when there is no store or it holds no session.
+
+    Read from the store only when its files changed (size and modification time of the database and its
+    write-ahead log), so a rerun does not open the database just to find it unchanged."""
+    if not db_path.exists():
+        return None
+    stamp = []
+    for path in (db_path, db_path.with_name(db_path.name + ".wal")):
+        stat = path.stat() if path.exists() else None
+        stamp.append((stat.st_size, stat.st_mtime_ns) if stat else None)
+    return _store_fingerprint(str(db_path), tuple(stamp))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _store_fingerprint(db_path: str, stamp: tuple) -> str | None:
+    del stamp  # only part of the key
+    if store.is_empty(db_path):
         return None
     log = store.history(db_path)
     return hashlib.blake2b(log.to_json(date_format="iso").encode("utf-8"), digest_size=16).hexdigest()
