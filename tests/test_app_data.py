@@ -161,3 +161,15 @@ def test_excel_and_parquet_uploads_read_like_csv(tmp_path):
     at = upload(app(PAGE), "sessions.parquet", path.read_bytes())
     no_errors(at)
     assert metric(at, "Accepted") == "40"
+
+
+def test_a_saved_mapping_can_be_loaded_for_the_next_export():
+    header = ["patient_id", "session_date", "product", "Dosis", "baseline_pain", "followup_pain"]
+    at = upload(app(PAGE), "dosis.csv", csv_bytes([good_row("P1"), good_row("P2")], header=header))
+    assert at.error  # total_units missing until mapped
+    at.file_uploader(key="mapping_upload").upload("mapping.json", b'{"Dosis": "total_units", "Gone": "site"}',
+                                                  "application/json").run()
+    no_errors(at)
+    assert metric(at, "Accepted") == "2"
+    assert at.selectbox(key="map_Dosis").value == "total_units"
+    assert "Mapping loaded: 1 column(s)" in texts(at)
