@@ -110,7 +110,10 @@ def render() -> None:
     ui.show_figure(ui.figure("patient", "patient_timeline_figure", history, s), "fig_patient")
     columns = [c for c in TIMELINE_COLUMNS if c in history.columns]
     state.table_with_download(history[["patient_id", *columns]], f"sessions of {patient}", f"patient_{patient}",
-                              key="dl_patient")
+                              key="dl_patient", column_config={
+                                  "session_date": st.column_config.DateColumn("session_date", format="YYYY-MM-DD"),
+                                  "next_session_date": st.column_config.DateColumn("next_session_date",
+                                                                                   format="YYYY-MM-DD")})
 
 
 state.run_page(render)
