@@ -443,11 +443,11 @@ class _Checker:
                 zero_copy_only=False)
         else:
             done = np.zeros(len(text), dtype=bool)
+        if done.all():  # every value already canonical: nothing to parse
+            return text
         parser = _parse_muscles if column.name == "muscles" else _parse_events
         parsed, reasons = _per_unique(_keep(text, ~done), parser)
-        if done.all():
-            parsed = text
-        elif done.any():
+        if done.any():
             parsed = parsed.where(~done, text)
         self.reject(column.name, reasons != "", reasons)
         return _keep(parsed, reasons == "")
@@ -535,9 +535,18 @@ class _Checker:
         self.reject("(row)", mask, reasons, values=values)
         return duplicates, conflicts
 
+    def _patient_codes(self, frame: pd.DataFrame) -> np.ndarray:
+        """Integer codes of patient_id (-1 where blank), worked out once per table."""
+        cached = getattr(self, "_codes", None)
+        if cached is not None and cached[0] is frame:
+            return cached[1]
+        codes = pd.factorize(frame["patient_id"])[0].astype(np.int64)
+        self._codes = (frame, codes)
+        return codes
+
     def _session_keys(self, parsed: pd.DataFrame) -> pd.DataFrame:
         """Integer session keys (a, b): session_id where given, else patient and date; and a label for messages."""
-        patient_code = pd.factorize(parsed["patient_id"])[0].astype(np.int64)
+        patient_code = self._patient_codes(parsed)
         day = parsed["session_date"]
         day_code = np.where(day.isna(), -1, day.to_numpy().astype("datetime64[D]").astype(np.int64))
         has_id = parsed["session_id"].notna().to_numpy()
@@ -561,7 +570,7 @@ class _Checker:
         """Warnings that need a patient's other sessions: a follow-up after the next injection."""
         if data.empty or data["followup_days"].isna().all():
             return
-        patient = pd.factorize(data["patient_id"])[0]
+        patient = self._patient_codes(data)
         day = data["session_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
         order = np.lexsort((day, patient))
         same_patient_next = np.append(patient[order][1:] == patient[order][:-1], False)
@@ -695,5 +704,6 @@ def _per_unique(values: pd.Series, parse) -> tuple[pd.Series, pd.Series]:
     parsed = pa.array([r[0] for r in results] + [None], type=pa.string()).take(index)
     reasons = pa.array([r[1] for r in results] + [""], type=pa.string()).take(index)
     as_str = {pa.string(): STR_DTYPE}.get
-    return (pd.Series(parsed.to_pandas(types_mapper=as_str).to_numpy(), index=values.index, dtype=STR_DTYPE),
-            pd.Series(reasons.to_pandas(types_mapper=as_str).to_numpy(), index=values.index, dtype=STR_DTYPE))
+    parsed, reasons = parsed.to_pandas(types_mapper=as_str), reasons.to_pandas(types_mapper=as_str)
+    parsed.index = reasons.index = values.index
+    return parsed, reasons
