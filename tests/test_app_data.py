@@ -99,6 +99,7 @@ def test_ambiguous_dates_ask_for_the_order():
     at = upload(app(PAGE), "dates.csv", csv_bytes(rows))
     no_errors(at)
     assert "day-first or month-first" in "\n".join(w.value for w in at.warning)
+    assert at.radio(key="date_order").value == "auto"  # "Read it from the file" shows as chosen
     at.radio(key="date_order").set_value("dayfirst").run()
     no_errors(at)
     assert metric(at, "Accepted") == "3"

@@ -13,7 +13,8 @@ from views import data_import as imp
 from views import state
 from views import store_panel
 
-DATE_ORDERS = {None: "Read it from the file", "dayfirst": "Day first (14/03/2025)",
+AUTO = "auto"  # a radio cannot show None as chosen: "auto" stands for "read it from the file"
+DATE_ORDERS = {AUTO: "Read it from the file", "dayfirst": "Day first (14/03/2025)",
                "monthfirst": "Month first (03/14/2025)"}
 
 
@@ -201,7 +202,8 @@ def _settings():
 
 
 def _set_date_order(choices: imp.Choices) -> None:
-    choices.date_order = st.session_state.get("date_order")
+    chosen = st.session_state.get("date_order", AUTO)
+    choices.date_order = None if chosen == AUTO else chosen
 
 
 def upload_section() -> None:
@@ -231,7 +233,7 @@ def upload_section() -> None:
 
     headers = list(result.column_map) + list(result.extra_columns)
     with st.expander("Reading options", expanded=imp.asks_for_date_order(result)):
-        st.session_state.setdefault("date_order", choices.date_order)
+        st.session_state.setdefault("date_order", choices.date_order or AUTO)
         st.radio("Date order", list(DATE_ORDERS), format_func=DATE_ORDERS.get, key="date_order",
                  horizontal=True, on_change=_set_date_order, args=(choices,))
 
