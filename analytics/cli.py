@@ -88,21 +88,22 @@ def report_text(result: IngestResult, limit: int = 200) -> str:
     for header, field in s["suggestions"].items():
         out.append(f"  '{header}' was not recognised; did you mean {field}? (map it with --mapping)")
     out.extend(s["notes"])
-    if len(result.rejected):
-        out.append("")
-        out.append("Rejected cells (line, column, value as written, reason):")
-        for row in result.rejected.head(limit).itertuples(index=False):
-            out.append(f"  line {row.line}: {row.column} = {row.value!r}: {row.reason}")
-        if len(result.rejected) > limit:
-            out.append(f"  ... and {len(result.rejected) - limit} more (use --json for all).")
-    if len(result.warnings):
-        out.append("")
-        out.append("Warnings (rows accepted, worth a look):")
-        for row in result.warnings.head(limit).itertuples(index=False):
-            out.append(f"  line {row.line}: {row.column} = {row.value!r}: {row.warning}")
-        if len(result.warnings) > limit:
-            out.append(f"  ... and {len(result.warnings) - limit} more (use --json for all).")
+    out += _listing("Rejected cells (line, column, value as written, reason):", result.rejected, "reason", limit)
+    out += _listing("Warnings (rows accepted, worth a look):", result.warnings, "warning", limit)
     return "\n".join(out)
+
+
+def _listing(title: str, table, message: str, limit: int) -> list[str]:
+    """One report section: a line per cell (line, column, value as written, message), at most `limit`."""
+    if not len(table):
+        return []
+    lines = ["", title]
+    for line, column, value, text in table[["line", "column", "value", message]].head(limit).itertuples(
+            index=False, name=None):
+        lines.append(f"  line {line}: {column} = {value!r}: {text}")
+    if len(table) > limit:
+        lines.append(f"  ... and {len(table) - limit} more (use --json for all).")
+    return lines
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

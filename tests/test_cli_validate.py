@@ -92,3 +92,23 @@ def test_module_entry_point_runs(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "1 accepted" in done.stdout
+
+
+def test_warnings_are_listed_after_the_rejected_cells(tmp_path, capsys):
+    path = write(tmp_path, [good_row(units="700"), good_row("P2", after="12")])
+    assert main(["validate", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index("Rejected cells (line, column, value as written, reason):")
+    assert lines[start + 1] == "  line 3: followup_pain = '12': must be between 0 and 10"
+    assert lines[start + 2:start + 5] == [
+        "", "Warnings (rows accepted, worth a look):",
+        "  line 2: total_units = '700': an unusually high dose for this product (please check)"]
+
+
+def test_long_reports_are_cut_with_a_pointer_to_json():
+    from analytics.cli import _listing
+    import pandas as pd
+
+    table = pd.DataFrame({"line": [2, 3, 4], "column": "c", "value": "v", "reason": "r"})
+    assert _listing("T", table, "reason", 2) == ["", "T", "  line 2: c = 'v': r", "  line 3: c = 'v': r",
+                                                 "  ... and 1 more (use --json for all)."]

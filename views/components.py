@@ -10,22 +10,31 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from analytics.kpis import KPI_LABELS as KPI_DEFINITIONS
 from analytics.suppression import for_display
 
-# KPI tile: how to show the value and the change, and which direction is good.
-#   kind: "count" | "rate" | "pct" | "days"; colour: streamlit delta_color.
-KPI_STYLE = {
-    "patients": ("count", "off"),
-    "sessions": ("count", "off"),
-    "responder_rate": ("rate", "normal"),
-    "median_response_pct": ("pct", "normal"),
-    "median_onset_days": ("days", "inverse"),
-    "median_peak_days": ("days", "inverse"),
-    "median_duration_days": ("days", "normal"),
-    "short_interval_share": ("rate", "inverse"),
-    "adverse_event_rate": ("rate", "inverse"),
-    "patients_flagged": ("count", "inverse"),
+# KPI tile: how each figure is shown follows its unit in analytics.kpis (one definition of every KPI);
+# the colour of the change says which direction is good (streamlit delta_color).
+_KIND_OF_UNIT = {"proportion": "rate", "%": "pct", "days": "days"}  # any other unit is a count
+KPI_COLOUR = {
+    "patients": "off",
+    "sessions": "off",
+    "responder_rate": "normal",
+    "median_response_pct": "normal",
+    "median_onset_days": "inverse",
+    "median_peak_days": "inverse",
+    "median_duration_days": "normal",
+    "short_interval_share": "inverse",
+    "adverse_event_rate": "inverse",
+    "patients_flagged": "inverse",
 }
+
+
+def kpi_kind(kpi: str) -> str:
+    """'count', 'rate', 'pct' or 'days', from the KPI's unit in analytics.kpis.KPI_LABELS."""
+    return _KIND_OF_UNIT.get(KPI_DEFINITIONS[kpi][1], "count")
+
+
 KPI_LABELS = {  # shorter words for the tiles than analytics.kpis.KPI_LABELS (the help text has the full ones)
     "median_peak_days": "Median peak",
     "median_duration_days": "Benefit lasts (median)",
@@ -55,7 +64,7 @@ def _missing(value) -> bool:
 
 def kpi_value(kpi: str, value) -> str:
     """The tile's figure as text."""
-    kind = KPI_STYLE[kpi][0]
+    kind = kpi_kind(kpi)
     if _missing(value):
         return "not reached" if kpi == "median_duration_days" else "-"
     if kind == "count":
@@ -72,7 +81,7 @@ def kpi_delta(kpi: str, change) -> str | None:
     is no previous figure, "no change" when it rounds to nothing."""
     if _missing(change):
         return None
-    kind = KPI_STYLE[kpi][0]
+    kind = kpi_kind(kpi)
     shown = round(100 * change, 1) if kind == "rate" else round(change, 1 if kind == "pct" else 0)
     if shown == 0:
         return "no change"
@@ -92,7 +101,7 @@ def kpi_help(row: pd.Series, settings, period: dict) -> str:
                                       tw=f"{settings.twstrs_responder_drop:g}", short=settings.short_interval_days)
     parts = [meaning]
     if not _missing(row["ci_low"]) and not _missing(row["ci_high"]):
-        if KPI_STYLE[kpi][0] == "rate":
+        if kpi_kind(kpi) == "rate":
             parts.append(f"95% CI {100 * row['ci_low']:.1f}% to {100 * row['ci_high']:.1f}% (Wilson).")
         else:
             parts.append(f"95% CI {row['ci_low']:.0f} to {row['ci_high']:.0f} days.")
@@ -119,7 +128,7 @@ def kpi_row(tiles: pd.DataFrame, settings, columns: int = 5) -> None:
             delta = kpi_delta(kpi, row["change"])
             still = delta == "no change"
             col.metric(KPI_LABELS.get(kpi, row["label"]), kpi_value(kpi, row["value"]), delta=delta,
-                       delta_color="off" if still else KPI_STYLE[kpi][1], delta_arrow="off" if still else "auto",
+                       delta_color="off" if still else KPI_COLOUR[kpi], delta_arrow="off" if still else "auto",
                        help=kpi_help(row, settings, period), border=True)
 
 
