@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's two commands, each enough on a fresh machine with Python 3.11:
+# The project's two commands, each enough on a fresh machine with Python 3.11, 3.12 or 3.13:
 #   ./run.sh app    start the dashboard on the sample data (http://localhost:8501)
 #   ./run.sh test   run every test (installs Debian's chromium for the browser tests when run as root)
 # Both make the virtual environment .venv and install requirements.txt into it when needed.
@@ -7,14 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 find_python() {
-  for candidate in "${PYTHON:-}" python3.11 python3; do
+  for candidate in "${PYTHON:-}" python3.11 python3.12 python3.13 python3; do
     [ -n "$candidate" ] || continue
     if command -v "$candidate" >/dev/null 2>&1 &&
-       "$candidate" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' 2>/dev/null; then
+       "$candidate" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 13) else 1)' 2>/dev/null; then
       echo "$candidate"; return 0
     fi
   done
-  echo "Python 3.11 is needed (set PYTHON=/path/to/python3.11)." >&2
+  echo "Python 3.11, 3.12 or 3.13 is needed (set PYTHON=/path/to/python3.x)." >&2
   return 1
 }
 

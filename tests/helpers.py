@@ -1,9 +1,14 @@
 """Small builders for test files made in code."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from analytics.schema import SESSION_DTYPES
+
+# The cervical dystonia trial (Brashear et al. 1999), public teaching data: see tests/data/README.md.
+CDYSTONIA = Path(__file__).resolve().parent / "data" / "cdystonia.csv"
 
 HEADER = ["patient_id", "session_date", "product", "total_units", "baseline_pain", "followup_pain"]
 

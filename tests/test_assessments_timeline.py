@@ -11,9 +11,9 @@ from scipy import stats
 
 from analytics.assessments import timeline
 from analytics.settings import Settings
+from tests.helpers import CDYSTONIA
 
 S = Settings()
-CDYSTONIA = Path("/work/shared/data/cdystonia.csv")
 
 
 def test_twstrs_change_ci_and_responders_by_hand():
@@ -75,7 +75,6 @@ def test_pgic_and_missing_columns():
     assert len(timeline(pd.DataFrame({"patient_id": ["a"], "days_after": [0], "pain": [3]}), "twstrs", None, S)) == 0
 
 
-@pytest.mark.skipif(not CDYSTONIA.exists(), reason="shared cdystonia.csv not available")
 def test_reproduces_the_cdystonia_readme_figures():
     trial = pd.read_csv(CDYSTONIA)
     trial = trial.rename(columns={"patient": "patient_id"})

@@ -11,9 +11,9 @@ from analytics.assessments import timeline
 from analytics.settings import Settings
 from charts import theme
 from charts.assessments import assessment_timeline_figure
+from tests.helpers import CDYSTONIA
 
 S = Settings()
-CDYSTONIA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cdystonia.csv"
 
 
 def assessments() -> pd.DataFrame:
@@ -66,7 +66,6 @@ def test_empty_gives_the_no_data_figure():
     assert theme.is_empty_figure(assessment_timeline_figure(None, "twstrs"))
 
 
-@pytest.mark.skipif(not CDYSTONIA.exists(), reason="shared cdystonia.csv not present")
 def test_cdystonia_trial_lines_match_the_readme():
     from analytics.ingest import load_assessments
 

@@ -6,9 +6,9 @@ import pytest
 
 from analytics.cli import main
 from analytics.summary import REQUIRED_KEYS
+from tests.helpers import CDYSTONIA
 
 ROOT = Path(__file__).resolve().parent.parent
-CDYSTONIA = ROOT.parent / "shared" / "data" / "cdystonia.csv"
 
 HEADER = "patient_id,session_date,product,total_units,baseline_pain,followup_pain,onset_days,peak_days,wearing_off_days"
 # Worked by hand: responses 50, 25, 100, 50 (P3 has a zero baseline: no response); responders 3 of 4;
@@ -85,7 +85,6 @@ def test_summary_flags_the_sample_faders(capsys):
     assert json.loads(out)["diminished_patients"] == faded
 
 
-@pytest.mark.skipif(not CDYSTONIA.exists(), reason="shared/data/cdystonia.csv is not available")
 def test_timeline_reproduces_the_published_trial_figures(capsys):
     code, out = run(capsys, "timeline", str(CDYSTONIA), "--by", "treat", "--json")
     assert code == 0
