@@ -12,7 +12,9 @@ import os
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
-from views import state
+from views import components as ui
+from views import keys
+from views.sidebar import sidebar
 
 if not logging.getLogger("outcomes").handlers:  # errors (with tracebacks) go to the server log, not to users
     handler = logging.StreamHandler()
@@ -31,16 +33,16 @@ PAGES = [
 page = st.navigation(PAGES)
 
 try:
-    with state.timed("sidebar and data"):
-        st.session_state["_context"] = state.sidebar()
+    with ui.timed("sidebar and data"):
+        st.session_state[keys.CONTEXT] = sidebar()
 except ScriptControlException:
     raise
 except Exception:  # noqa: BLE001 - the data could not be opened: say so, let the Data page still work
-    state.LOG.exception("the data source could not be opened")
-    st.session_state["_context"] = None
+    ui.LOG.exception("the data source could not be opened")
+    st.session_state[keys.CONTEXT] = None
     st.sidebar.error("The data could not be opened. Upload a file on the Data page, or check the server log.")
 
 try:
     page.run()
 finally:
-    st.session_state.pop("_context", None)  # holds filtered frames: not kept between runs
+    st.session_state.pop(keys.CONTEXT, None)  # holds filtered frames: not kept between runs

@@ -21,7 +21,9 @@ from . import store
 from .assessments import SCORES, timeline
 from .ingest import IngestResult, load
 from .mapping import load_mapping
-from .settings import DEFAULT_SETTINGS, Settings
+from .sessions import derive_sessions
+from .selection import FILTER_COLUMNS, Selection, by_values, select
+from .settings import DEFAULT_SETTINGS, Knob, Settings, knobs
 from .summary import summarise
 
 
@@ -43,10 +45,64 @@ def add_ingest_options(parser: argparse.ArgumentParser, file_required: bool = Tr
 
 
 def add_metric_options(parser: argparse.ArgumentParser) -> None:
-    """The thresholds of metrics.md that the command line can change."""
+    """Every threshold of Settings as an option (--field-name, plus the Knob's extra spellings), in the units the
+    app shows it in, and the as-of date."""
     parser.add_argument("--as-of", help="the as-of date (default: the latest session date)")
-    parser.add_argument("--threshold", type=float, help="responder threshold, %% pain reduction (default 30)")
-    parser.add_argument("--short-interval-days", type=int, help="short interval below this many days (default 84)")
+    for name, knob in knobs().items():
+        default = knob.shown(getattr(DEFAULT_SETTINGS, name))
+        metavar = {"%": "PERCENT"}.get(knob.unit, knob.unit.upper())
+        parser.add_argument(f"--{name.replace('_', '-')}", *knob.cli, dest=name, metavar=metavar,
+                            type=_bounded(knob), help=f"{knob.label}; default {default:g}".replace("%", "%%"))
+
+
+def _bounded(knob: Knob):
+    """An argparse type: a number within the knob's bounds, whole where the knob is."""
+    def parse(text: str) -> float | int:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not knob.low <= value <= knob.high or (knob.integer and not value.is_integer()):
+            whole = "a whole number " if knob.integer else ""
+            raise argparse.ArgumentTypeError(f"{text} is out of range: give {whole}from {knob.low:g} to "
+                                             f"{knob.high:g} ({knob.unit})")
+        return value
+    return parse
+
+
+def add_selection_options(parser: argparse.ArgumentParser) -> None:
+    """The filters of the app's sidebar: values of site, practitioner, product, indication, and a period."""
+    for words, column in FILTER_COLUMNS.items():
+        parser.add_argument(f"--{words.lower()}", dest=f"select_{column}", action="append", metavar="VALUE",
+                            help=f"only this {words.lower()} (repeat for several)")
+    parser.add_argument("--from", dest="date_from", metavar="DATE", help="only sessions on or after this date")
+    parser.add_argument("--to", dest="date_to", metavar="DATE", help="only sessions on or before this date")
+
+
+def _date(text: str | None, option: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{option} must be a date like 2025-03-14, not {text!r}") from None
+
+
+def selection_from_args(args: argparse.Namespace) -> Selection:
+    """The selection the options ask for (everything when none is given)."""
+    start, end = _date(args.date_from, "--from"), _date(args.date_to, "--to")
+    if start and end and end < start:
+        raise ValueError(f"--to {end} is before --from {start}")
+    chosen = {column: getattr(args, f"select_{column}") for column in FILTER_COLUMNS.values()}
+    return Selection("Custom range", start, end, by_values(**chosen))
+
+
+def _selected(sessions, args: argparse.Namespace):
+    """The sessions the selection options keep, and the selection in words ('' when nothing was chosen)."""
+    chosen = selection_from_args(args)
+    kept = select(sessions, chosen)
+    words = [w for w in (chosen.describe_dates(), chosen.describe() if chosen.values else "") if w]
+    return kept, "; ".join(words)
 
 
 def ingest_from_args(args: argparse.Namespace, kind: str = "sessions") -> IngestResult:
@@ -118,16 +174,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings with the thresholds given on the command line, defaults elsewhere."""
-    changes = {}
-    if getattr(args, "as_of", None):
-        try:
-            changes["as_of"] = date.fromisoformat(args.as_of)
-        except ValueError:
-            raise ValueError(f"--as-of must be a date like 2025-03-14, not {args.as_of!r}") from None
-    if getattr(args, "threshold", None) is not None:
-        changes["responder_threshold_pct"] = float(args.threshold)
-    if getattr(args, "short_interval_days", None) is not None:
-        changes["short_interval_days"] = int(args.short_interval_days)
+    changes = {name: knob.stored(getattr(args, name)) for name, knob in knobs().items()
+               if getattr(args, name, None) is not None}
+    as_of = _date(getattr(args, "as_of", None), "--as-of")
+    if as_of:
+        changes["as_of"] = as_of
     return DEFAULT_SETTINGS.with_changes(**changes)
 
 
@@ -158,7 +209,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
         if result.refused:
             return _refused(result, args.json)
         sessions, source, rejected = result.data, result.source_name, result.n_rejected_rows
+    sessions, chosen = _selected(derive_sessions(sessions, settings), args)
     summary = summarise(sessions, settings, rejected_rows=rejected)
+    if chosen:
+        summary["selection"] = chosen
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -311,7 +365,7 @@ def cmd_dictionary(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import excel_report, html_report
+    from reports import excel_report, html_report  # the command line is an entry point, like dashboard.py
 
     settings = settings_from_args(args)
     _file_or_store(args)
@@ -323,11 +377,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         if result.refused:
             return _refused(result, args.json)
         sessions, source = result.data, result.source_name
-    filters = f"sessions up to {settings.as_of.isoformat()}" if settings.as_of else ""
+    sessions, filters = _selected(derive_sessions(sessions, settings), args)
+    if not filters and settings.as_of:
+        filters = f"sessions up to {settings.as_of.isoformat()}"
+    period = {"start": args.date_from and date.fromisoformat(args.date_from),
+              "end": args.date_to and date.fromisoformat(args.date_to)}
     if fmt == "xlsx":
-        Path(args.out).write_bytes(excel_report(sessions, settings, filters, source))
+        Path(args.out).write_bytes(excel_report(sessions, settings, filters, source, **period))
     else:
-        Path(args.out).write_text(html_report(sessions, settings, filters, source), encoding="utf-8")
+        Path(args.out).write_text(html_report(sessions, settings, filters, source, **period), encoding="utf-8")
     if args.json:
         print(json.dumps({"out": str(args.out), "format": fmt, "sessions": len(sessions), "source": source}))
     else:
@@ -348,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ingest_options(summary, file_required=False)
     add_db_option(summary, default_store=False)
     add_metric_options(summary)
+    add_selection_options(summary)
     summary.set_defaults(run=cmd_summary)
     timeline_parser = commands.add_parser(
         "timeline", help="mean change from baseline by days after injection, from a repeated-assessments file")
@@ -376,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ingest_options(report, file_required=False)
     add_db_option(report, default_store=False)
     add_metric_options(report)
+    add_selection_options(report)
     report.add_argument("--out", required=True, help="the file to write (.html or .xlsx)")
     report.add_argument("--format", choices=("html", "xlsx"),
                         help="html or xlsx (default: from the --out name, else html)")

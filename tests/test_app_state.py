@@ -7,23 +7,24 @@ from dataclasses import fields
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from analytics.settings import Settings
-from views import state
+from analytics import selection
+from analytics.settings import Settings, knobs
+from views import sources
 
 
 def test_every_threshold_of_settings_is_in_the_sidebar():
-    adjustable = {k.field for k in state.KNOBS}
+    adjustable = set(knobs())
     expected = {f.name for f in fields(Settings)} - {"as_of", "landmark_days"}
     assert adjustable == expected  # as_of has its own date input; landmark days are fixed at 12 and 16 weeks
 
 
 def test_a_page_error_shows_a_short_message_and_logs_the_traceback(caplog):
     def page():
-        from views import state
+        from views import components
 
         def body():
             raise ValueError("boom")
-        state.run_page(body)
+        components.run_page(body)
 
     with caplog.at_level(logging.ERROR, logger="outcomes.app"):
         at = AppTest.from_function(page).run()
@@ -39,12 +40,13 @@ def test_uploads_are_memoised_in_the_session_and_shared_data_in_the_process_cach
 
         import streamlit as st
 
-        from views import state
+        from views.cache import memo
+        from views.sources import DataSource
         calls = st.session_state.setdefault("calls", [])
-        upload = state.DataSource("Upload: x.csv", "upload", "abc", shared=False)
-        shared = state.DataSource("Sample", "sample", uuid.uuid4().hex, shared=True)
+        upload = DataSource("Upload: x.csv", "upload", "abc", shared=False)
+        shared = DataSource("Sample", "sample", uuid.uuid4().hex, shared=True)
         for source in (upload, upload, shared, shared):
-            state.memo(source, "double", ("k",), lambda x: calls.append(x) or 2 * x, lambda: ((21,), {}))
+            memo(source, "double", ("k",), lambda x: calls.append(x) or 2 * x, lambda: ((21,), {}))
         st.markdown(str(len(calls)))
 
     at = AppTest.from_function(page).run()
@@ -54,30 +56,30 @@ def test_uploads_are_memoised_in_the_session_and_shared_data_in_the_process_cach
 
 
 def test_content_hash_depends_on_bytes_and_options():
-    assert state.content_hash(b"a") == state.content_hash(b"a")
-    assert state.content_hash(b"a") != state.content_hash(b"b")
-    assert state.content_hash(b"a", mapping={"x": "y"}) != state.content_hash(b"a", mapping={})
+    assert sources.content_hash(b"a") == sources.content_hash(b"a")
+    assert sources.content_hash(b"a") != sources.content_hash(b"b")
+    assert sources.content_hash(b"a", mapping={"x": "y"}) != sources.content_hash(b"a", mapping={})
 
 
 def test_period_bounds():
     as_of, first = pd.Timestamp("2026-09-30"), pd.Timestamp("2023-10-01")
-    assert state._period_bounds("Last 12 months", as_of, first) == (pd.Timestamp("2025-10-01").date(), as_of.date())
-    assert state._period_bounds("Last 3 months", as_of, first)[0] == pd.Timestamp("2026-07-01").date()
-    assert state._period_bounds("All data", as_of, first) == (None, as_of.date())
-    assert state._period_bounds("Last 12 months", as_of, pd.Timestamp("2026-08-01"))[0] == \
+    assert selection.period_bounds("Last 12 months", as_of, first) == (pd.Timestamp("2025-10-01").date(), as_of.date())
+    assert selection.period_bounds("Last 3 months", as_of, first)[0] == pd.Timestamp("2026-07-01").date()
+    assert selection.period_bounds("All data", as_of, first) == (None, as_of.date())
+    assert selection.period_bounds("Last 12 months", as_of, pd.Timestamp("2026-08-01"))[0] == \
         pd.Timestamp("2026-08-01").date()
 
 
 def test_filters_mask_and_period():
     frame = pd.DataFrame({"site": ["A", "B", None], "session_date": pd.to_datetime(
         ["2025-01-01", "2025-02-01", "2025-03-01"])})
-    assert state._mask(frame, (("site", ("A",)),)).tolist() == [True, False, False]
-    assert state._mask(frame, (("site", ()),)).tolist() == [True, True, True]
-    assert state._in_period(frame, pd.Timestamp("2025-02-01").date(), None).tolist() == [False, True, True]
+    assert selection.value_mask(frame, (("site", ("A",)),)).tolist() == [True, False, False]
+    assert selection.value_mask(frame, (("site", ()),)).tolist() == [True, True, True]
+    assert selection.period_mask(frame, pd.Timestamp("2025-02-01").date(), None).tolist() == [False, True, True]
 
 
 def test_default_file_from_the_environment(monkeypatch, tmp_path):
-    monkeypatch.delenv(state.DATA_FILE_ENV, raising=False)
-    assert state.default_file() == (state.SAMPLE_FILE, "sample")
-    monkeypatch.setenv(state.DATA_FILE_ENV, str(tmp_path / "big.csv"))
-    assert state.default_file() == ((tmp_path / "big.csv").resolve(), "file")
+    monkeypatch.delenv(sources.DATA_FILE_ENV, raising=False)
+    assert sources.default_file() == (sources.SAMPLE_FILE, "sample")
+    monkeypatch.setenv(sources.DATA_FILE_ENV, str(tmp_path / "big.csv"))
+    assert sources.default_file() == ((tmp_path / "big.csv").resolve(), "file")

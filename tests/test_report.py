@@ -15,7 +15,7 @@ import pytest
 from analytics import store
 from analytics.cli import main
 from analytics.ingest import load_sessions
-from analytics.report import CHARTS, excel_report, html_report
+from reports import CHARTS, excel_report, html_report
 from analytics.settings import DEFAULT_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent

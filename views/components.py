@@ -1,21 +1,26 @@
-"""Presentation helpers the pages share: KPI tiles in words, figure builders looked up by name, tables for
-display. No metric is computed here: that is analytics/'s job.
-"""
+"""What every page is built from: the header with the data in use, the empty state, KPI tiles, charts, tables with
+their CSV download, expanders that build their content only while open, and the guard that turns an exception
+into a short message for the user and a traceback in the server log. Layout only: the words and numbers come from
+analytics.presentation, the figures from charts/."""
 from __future__ import annotations
 
-import importlib
-import math
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any
 
-import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
-from analytics.kpis import KPI_LABELS as KPI_DEFINITIONS
-from analytics.suppression import for_display
+from analytics.export import csv_name, to_csv_bytes
+from analytics.presentation import PREVIOUS_HIDDEN, format_change, kpi_help, kpi_label, kpi_value
 
-# KPI tile: how each figure is shown follows its unit in analytics.kpis (one definition of every KPI);
-# the colour of the change says which direction is good (streamlit delta_color).
-_KIND_OF_UNIT = {"proportion": "rate", "%": "pct", "days": "days"}  # any other unit is a count
+LOG = logging.getLogger("outcomes.app")
+
+# The colour of a KPI's change says which direction is good (streamlit delta_color).
 KPI_COLOUR = {
     "patients": "off",
     "sessions": "off",
@@ -30,186 +35,104 @@ KPI_COLOUR = {
 }
 
 
-def kpi_kind(kpi: str) -> str:
-    """'count', 'rate', 'pct' or 'days', from the KPI's unit in analytics.kpis.KPI_LABELS."""
-    return _KIND_OF_UNIT.get(KPI_DEFINITIONS[kpi][1], "count")
+def header(ctx, title: str, intro: str) -> None:
+    """Page title, the sample-data banner, and one line with source, as-of, period and filters."""
+    st.title(title)
+    if ctx.source.is_sample:
+        st.info("**Sample data**: synthetic patients made up for this demonstration, not a clinic's records; the "
+                "clinic's store is empty. Upload your clinic's export on the **Data** page and import it to see your "
+                "own figures.", icon=":material/science:")
+    st.caption(f"{intro}  \n**Data:** {ctx.source.label} · **as of** {ctx.as_of_text()} · "
+               f"**period** {ctx.period_text()} · {ctx.selection.describe()}")
 
 
-KPI_LABELS = {  # shorter words for the tiles than analytics.kpis.KPI_LABELS (the help text has the full ones)
-    "median_peak_days": "Median peak",
-    "median_duration_days": "Benefit lasts (median)",
-    "short_interval_share": "Short intervals",
-    "adverse_event_rate": "Adverse events",
-}
-KPI_MEANING = {
-    "patients": "Distinct patients with a session in the period.",
-    "sessions": "Injection sessions in the period.",
-    "responder_rate": "Responders / sessions with a follow-up score. Responder: pain down by at least {thr}% "
-                      "(or TWSTRS down by at least {tw} points where pain was not scored).",
-    "median_response_pct": "Middle value of the % pain reduction over sessions with a response.",
-    "median_onset_days": "Middle value of the recorded days until the patient first noticed benefit.",
-    "median_peak_days": "Middle value of the recorded days until the greatest benefit.",
-    "median_duration_days": "Kaplan-Meier median over responder sessions: re-injection while still benefiting "
-                            "is censored, not counted as the end of the benefit.",
-    "short_interval_share": "Share of intervals between a patient's sessions shorter than {short} days.",
-    "adverse_event_rate": "Sessions with any adverse event / sessions where adverse events were recorded.",
-    "patients_flagged": "Patients seen in the period with a 'diminished' or 'watch' flag (full history). "
-                        "A prompt to review, not a diagnosis.",
-}
-
-
-def _missing(value) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-
-
-def kpi_value(kpi: str, value) -> str:
-    """The tile's figure as text."""
-    kind = kpi_kind(kpi)
-    if _missing(value):
-        return "not reached" if kpi == "median_duration_days" else "-"
-    if kind == "count":
-        return f"{value:,.0f}"
-    if kind == "rate":
-        return f"{100 * value:.0f}%"
-    if kind == "pct":
-        return f"{value:.0f}%"
-    return f"{value:.0f} days"
-
-
-def kpi_delta(kpi: str, change) -> str | None:
-    """The change against the previous period as signed text (percentage points for rates); None when there
-    is no previous figure, "no change" when it rounds to nothing."""
-    if _missing(change):
-        return None
-    kind = kpi_kind(kpi)
-    shown = round(100 * change, 1) if kind == "rate" else round(change, 1 if kind == "pct" else 0)
-    if shown == 0:
-        return "no change"
-    if kind == "count":
-        return f"{change:+,.0f}"
-    if kind == "rate":
-        return f"{100 * change:+.1f} pts"
-    if kind == "pct":
-        return f"{change:+.1f} pts"
-    return f"{change:+.0f} days"
-
-
-def kpi_help(row: pd.Series, settings, period: dict) -> str:
-    """What the tile means, its 95% CI and n, and the previous period's figure."""
-    kpi = row["kpi"]
-    meaning = KPI_MEANING[kpi].format(thr=f"{settings.responder_threshold_pct:g}",
-                                      tw=f"{settings.twstrs_responder_drop:g}", short=settings.short_interval_days)
-    parts = [meaning]
-    if not _missing(row["ci_low"]) and not _missing(row["ci_high"]):
-        if kpi_kind(kpi) == "rate":
-            parts.append(f"95% CI {100 * row['ci_low']:.1f}% to {100 * row['ci_high']:.1f}% (Wilson).")
-        else:
-            parts.append(f"95% CI {row['ci_low']:.0f} to {row['ci_high']:.0f} days.")
-    what = {"patients": "patients", "patients_flagged": "patients seen"}.get(kpi, "sessions")
-    parts.append(f"Based on {int(row['n']):,} {what}.")
-    if kpi == "patients_flagged":
-        parts.append("No comparison with the previous period: flags are read from each patient's whole history.")
-    elif int(row["previous_n"]) or kpi in ("patients", "sessions"):
-        parts.append(f"Previous period ({period['previous_start']} to {period['previous_end']}): "
-                     f"{kpi_value(kpi, row['previous'])} from {int(row['previous_n']):,} {what}.")
-    else:
-        parts.append(f"Previous period ({period['previous_start']} to {period['previous_end']}): no data.")
-    return " ".join(parts)
+def no_sessions_message(ctx) -> None:
+    """The empty state: say why nothing is shown and what to do."""
+    st.warning(f"No sessions match the filters: {ctx.selection.describe()}, {ctx.period_text()}. "
+               "Choose a longer period or clear a filter in the sidebar.", icon=":material/filter_alt_off:")
 
 
 def kpi_row(tiles: pd.DataFrame, settings, columns: int = 5) -> None:
     """The KPI tiles in rows of `columns`, each with its change against the previous period."""
     period = tiles.attrs.get("period", {"previous_start": "?", "previous_end": "?", "days": 0})
-    rows = [tiles.iloc[i:i + columns] for i in range(0, len(tiles), columns)]
-    for chunk in rows:
+    hidden = tiles.attrs.get("suppressed", [])
+    for start in range(0, len(tiles), columns):
         cols = st.columns(columns)
-        for col, (_, row) in zip(cols, chunk.iterrows()):
+        for col, (_, row) in zip(cols, tiles.iloc[start:start + columns].iterrows()):
             kpi = row["kpi"]
-            delta = kpi_delta(kpi, row["change"])
+            delta = None if PREVIOUS_HIDDEN in hidden else format_change(row["change"], row["unit"])
             still = delta == "no change"
-            col.metric(KPI_LABELS.get(kpi, row["label"]), kpi_value(kpi, row["value"]), delta=delta,
+            col.metric(kpi_label(kpi, short=True), kpi_value(kpi, row["value"], row["unit"], hidden), delta=delta,
                        delta_color="off" if still else KPI_COLOUR[kpi], delta_arrow="off" if still else "auto",
-                       help=kpi_help(row, settings, period), border=True)
+                       help=kpi_help(row, settings, period, hidden), border=True)
 
 
-def kpi_table(tiles: pd.DataFrame) -> pd.DataFrame:
-    """The tiles as a downloadable table (rates as proportions 0..1)."""
-    out = tiles[["label", "value", "ci_low", "ci_high", "n", "previous", "previous_n", "change", "unit"]].copy()
-    period = tiles.attrs.get("period", {})
-    out.insert(1, "period", f"{period.get('start')} to {period.get('end')}")
-    out.insert(2, "previous_period", f"{period.get('previous_start')} to {period.get('previous_end')}")
-    return out.rename(columns={"label": "figure"})
+def chart(fig, key: str) -> None:
+    """A plotly figure, full width, with the toolbar kept small."""
+    st.plotly_chart(fig, key=key, width="stretch", config={"displaylogo": False,
+                                                           "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
 
 
-def builder(module: str, name: str):
-    """The figure builder charts.<module>.<name>, or None when it is not there (yet)."""
-    try:
-        return getattr(importlib.import_module(f"charts.{module}"), name)
-    except (ImportError, AttributeError):
-        return None
+def download(table: pd.DataFrame, label: str, name: str, key: str | None = None) -> None:
+    """A CSV download of a table, with formula injection neutralised (analytics.export)."""
+    st.download_button(f"Download {label} (CSV)", data=to_csv_bytes(table), file_name=csv_name(name),
+                       mime="text/csv", key=key or f"download_{csv_name(name)}", icon=":material/download:")
 
 
-def figure(module: str, name: str, *args, **kwargs):
-    """Build a figure with charts.<module>.<name>; None when that builder is not there (yet)."""
-    build = builder(module, name)
-    return None if build is None else build(*args, **kwargs)
-
-
-def cached_figure(ctx, key: str, module: str, name: str, inputs, **options):
-    """A figure built once per data, settings and filters (plotly figures take a while to build), cached like
-    the tables it is drawn from; inputs() gives the builder's (args, kwargs) and only runs on a miss."""
-    build = builder(module, name)
-    if build is None:
-        return None
-    return ctx.cached(f"figure_{key}", build, inputs, **options)
-
-
-def show_figure(fig, key: str) -> None:
-    """A plotly figure full width; a note when the builder is missing."""
-    if fig is None:
-        st.info("This chart is not available in this version; the table below has the figures.",
-                icon=":material/bar_chart_off:")
-        return
-    st.plotly_chart(fig, key=key, width="stretch",
-                    config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
-
-
-def display_table(table: pd.DataFrame, group_cols=None) -> pd.DataFrame:
-    """For CSV export: suppressed cells as the text 'suppressed', numbers kept as numbers elsewhere."""
-    if "suppressed" in table.columns:
-        table = for_display(table, group_cols)
-    return table.drop(columns=[c for c in ("is_total",) if c in table.columns])
-
-
-def _cell(value, percent: bool) -> str:
-    if isinstance(value, str):
-        return value
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return f"{value:,}"
-    if isinstance(value, (float, np.floating)):
-        if percent:
-            return f"{100 * value:.1f}%"
-        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-    return str(value)
-
-
-def screen_table(table: pd.DataFrame, group_cols=None, percent=()) -> pd.DataFrame:
-    """For the screen: a suppressed table as text, 'suppressed' where a small group was blanked, rates as %."""
-    shown = display_table(table, group_cols)
-    keep = set(group_cols or ())
-    for column in shown.columns:
-        if column in keep or column in ("suppressed",):
-            continue
-        pct = column in percent
-        shown[column] = pd.Series([_cell(v, pct) for v in shown[column].astype(object)], index=shown.index,
-                                  dtype="str")
-    return shown
+def table_with_download(table: pd.DataFrame, label: str, name: str, *, height: int | None = None,
+                        column_config: dict | None = None, key: str | None = None,
+                        screen: pd.DataFrame | None = None) -> None:
+    """A table (or its screen form) and the CSV download of the table beneath it."""
+    options: dict[str, Any] = {"hide_index": True, "width": "stretch"}
+    if height:
+        options["height"] = height
+    if column_config:
+        options["column_config"] = column_config
+    st.dataframe(table if screen is None else screen, **options)
+    download(table, label, name, key=key)
 
 
 def percent_columns(table: pd.DataFrame, columns) -> dict:
     """column_config showing proportions 0..1 as percentages."""
     return {c: st.column_config.NumberColumn(c, format="percent") for c in columns if c in table.columns}
+
+
+@contextmanager
+def lazy_expander(label: str, key: str, icon: str | None = None):
+    """An expander whose content is only built while it is open (Streamlit reruns when it opens): what is
+    behind it costs nothing on the first render. Yields True when open."""
+    expander = st.expander(label, key=key, on_change="rerun", icon=icon)
+    with expander:
+        yield bool(expander.open)
+
+
+def table_expander(label: str, key: str):
+    """A lazy expander for tables (and their downloads)."""
+    return lazy_expander(label, key, ":material/table:")
+
+
+@contextmanager
+def timed(step: str):
+    """Log how long a step of a page took (DEBUG level: set OUTCOMES_LOG_LEVEL=DEBUG to see it)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        LOG.debug("%s: %.3f s", step, time.perf_counter() - started)
+
+
+def run_page(body: Callable[[], None]) -> None:
+    """Run a page body; an unexpected error shows a short message and its traceback goes to the server log."""
+    started = time.perf_counter()
+    try:
+        body()
+    except ScriptControlException:
+        raise  # st.stop() / st.rerun(): Streamlit's own control flow
+    except Exception:  # noqa: BLE001 - the last line of defence of a page
+        reference = uuid.uuid4().hex[:8]
+        LOG.exception("page failed (reference %s)", reference)
+        st.error(f"Something went wrong while preparing this page (reference {reference}). Try another filter "
+                 "or reload the page; if it keeps happening, give the reference to whoever runs this app.",
+                 icon=":material/error:")
+    finally:
+        LOG.debug("page body: %.3f s", time.perf_counter() - started)

@@ -8,10 +8,12 @@ from analytics.assessments import SCORES, timeline
 from analytics.dictionary import data_dictionary, template_csv
 from analytics.export import to_csv_bytes
 from analytics.mapping import IGNORE
+from analytics.settings import DEFAULT_SETTINGS
+from charts.assessments import assessment_timeline_figure
 from views import components as ui
 from views import data_import as imp
-from views import state
-from views import store_panel
+from views import keys, sources, store_panel
+from views.sidebar import current
 
 AUTO = "auto"  # a radio cannot show None as chosen: "auto" stands for "read it from the file"
 DATE_ORDERS = {AUTO: "Read it from the file", "dayfirst": "Day first (14/03/2025)",
@@ -43,14 +45,14 @@ def start_here() -> None:
 
 
 def current_data() -> None:
-    ctx = st.session_state.get("_context")
+    ctx = current()
     if ctx is None:
         return
     summary = ctx.result.summary()
     st.info(f"**In use now:** {ctx.source.label}: {summary['accepted_rows']:,} sessions accepted, "
             f"{summary['rejected_rows']:,} rows rejected.", icon=":material/database:")
     if ctx.source.kind == "upload":
-        st.button("Back to the sample data", on_click=state.use_default, key="data_back_to_default")
+        st.button("Back to the sample data", on_click=sources.use_default, key="data_back_to_default")
 
 
 def _set_identifiers(choices: imp.Choices, answer: str | None) -> None:
@@ -77,12 +79,8 @@ def identifier_guard(result, choices: imp.Choices) -> None:
     cols[2].button("Cancel this upload", key="guard_cancel", on_click=_set_identifiers, args=(choices, "cancel"))
 
 
-def _mapping_key(header: str) -> str:
-    return f"map_{header}"
-
-
 def _set_mapping(choices: imp.Choices, header: str) -> None:
-    chosen = st.session_state.get(_mapping_key(header), imp.KEEP_EXTRA)
+    chosen = st.session_state.get(keys.mapping_choice(header), imp.KEEP_EXTRA)
     if chosen == imp.KEEP_EXTRA:
         choices.mapping.pop(header, None)
     else:
@@ -91,22 +89,22 @@ def _set_mapping(choices: imp.Choices, header: str) -> None:
 
 def _load_mapping(choices: imp.Choices, headers: list[str]) -> None:
     """Apply an uploaded mapping JSON (runs before the page, so the selectboxes can show it)."""
-    saved = st.session_state.get("mapping_upload")
+    saved = st.session_state.get(keys.MAPPING_UPLOAD)
     if saved is None:
         return
     try:
         loaded = imp.clean_mapping(imp.parse_mapping(saved.getvalue()), headers)
     except ValueError as err:
-        st.session_state["_mapping_message"] = str(err)
+        st.session_state[keys.MAPPING_MESSAGE] = str(err)
         return
     for header, target in loaded.items():
         if target in IGNORE:
             choices.mapping.pop(header, None)
-            st.session_state[_mapping_key(header)] = imp.KEEP_EXTRA
+            st.session_state[keys.mapping_choice(header)] = imp.KEEP_EXTRA
         else:
             choices.mapping[header] = target
-            st.session_state[_mapping_key(header)] = target
-    st.session_state["_mapping_message"] = f"Mapping loaded: {len(loaded)} column(s) of it apply to this file."
+            st.session_state[keys.mapping_choice(header)] = target
+    st.session_state[keys.MAPPING_MESSAGE] = f"Mapping loaded: {len(loaded)} column(s) of it apply to this file."
 
 
 def mapping_editor(result, choices: imp.Choices, headers: list[str]) -> None:
@@ -124,18 +122,18 @@ def mapping_editor(result, choices: imp.Choices, headers: list[str]) -> None:
         options = [imp.KEEP_EXTRA, *names]
         for header in unknown[:40]:
             hint = result.suggestions.get(header)
-            st.session_state.setdefault(_mapping_key(header), choices.mapping.get(header, imp.KEEP_EXTRA))
+            st.session_state.setdefault(keys.mapping_choice(header), choices.mapping.get(header, imp.KEEP_EXTRA))
             st.selectbox(f"'{header}'" + (f" (looks like {hint})" if hint else ""), options,
-                         key=_mapping_key(header), on_change=_set_mapping, args=(choices, header))
+                         key=keys.mapping_choice(header), on_change=_set_mapping, args=(choices, header))
         left, right = st.columns(2)
         with left:
             st.download_button("Save this mapping (JSON)", imp.mapping_json(choices.mapping), "mapping.json",
                                "application/json", key="dl_mapping", icon=":material/save:",
                                help="Load it with next month's export to map the same columns again.")
         with right:
-            st.file_uploader("Load a saved mapping (JSON)", type=["json"], key="mapping_upload",
+            st.file_uploader("Load a saved mapping (JSON)", type=["json"], key=keys.MAPPING_UPLOAD,
                              on_change=_load_mapping, args=(choices, headers))
-            message = st.session_state.pop("_mapping_message", None)
+            message = st.session_state.pop(keys.MAPPING_MESSAGE, None)
             if message:
                 st.caption(message)
 
@@ -170,9 +168,9 @@ def report_section(result) -> None:
     st.dataframe(shown, hide_index=True, width="stretch", height=min(400, 38 + 35 * max(len(shown), 1)))
     left, right = st.columns(2)
     with left:
-        state.download(report, "the full report", f"validation_report_{result.source_name}", key="dl_report_full")
+        ui.download(report, "the full report", f"validation_report_{result.source_name}", key="dl_report_full")
     with right:
-        state.download(shown, "the rows shown", f"validation_report_filtered_{result.source_name}",
+        ui.download(shown, "the rows shown", f"validation_report_filtered_{result.source_name}",
                        key="dl_report_shown")
 
 
@@ -191,18 +189,18 @@ def assessments_section(result, name: str) -> None:
     group = None if by == "(no grouping)" else by
     with st.spinner("Computing the change from baseline..."):
         table = timeline(data, score=score, by=group, settings=_settings())
-    ui.show_figure(ui.figure("assessments", "assessment_timeline_figure", table, score, group), "fig_assessments")
-    state.table_with_download(table, "change from baseline", f"timeline_{name}_{score}", key="dl_timeline",
+    ui.chart(assessment_timeline_figure(table, score, group), "fig_assessments")
+    ui.table_with_download(table, "change from baseline", f"timeline_{name}_{score}", key="dl_timeline",
                               column_config=ui.percent_columns(table, ["responder_share"]))
 
 
 def _settings():
-    ctx = st.session_state.get("_context")
-    return ctx.settings if ctx is not None else state.DEFAULT_SETTINGS
+    ctx = current()
+    return ctx.settings if ctx is not None else DEFAULT_SETTINGS
 
 
 def _set_date_order(choices: imp.Choices) -> None:
-    chosen = st.session_state.get("date_order", AUTO)
+    chosen = st.session_state.get(keys.DATE_ORDER, AUTO)
     choices.date_order = None if chosen == AUTO else chosen
 
 
@@ -217,7 +215,7 @@ def upload_section() -> None:
         st.caption("Nothing uploaded yet. Try data/sample/messy_export.csv to see how problems are reported.")
         return
     data = uploaded.getvalue()
-    file_hash = state.content_hash(data)
+    file_hash = sources.content_hash(data)
     choices = imp.choices_for(file_hash)
     choices.kind = kind
     if choices.identifiers == "cancel":
@@ -233,8 +231,8 @@ def upload_section() -> None:
 
     headers = list(result.column_map) + list(result.extra_columns)
     with st.expander("Reading options", expanded=imp.asks_for_date_order(result)):
-        st.session_state.setdefault("date_order", choices.date_order or AUTO)
-        st.radio("Date order", list(DATE_ORDERS), format_func=DATE_ORDERS.get, key="date_order",
+        st.session_state.setdefault(keys.DATE_ORDER, choices.date_order or AUTO)
+        st.radio("Date order", list(DATE_ORDERS), format_func=DATE_ORDERS.get, key=keys.DATE_ORDER,
                  horizontal=True, on_change=_set_date_order, args=(choices,))
 
     st.subheader("2. What we found")
@@ -266,7 +264,7 @@ def upload_section() -> None:
                    "the file again.")
         return
     store_panel.import_button(result, uploaded.name, data, choices.mapping)
-    active = st.session_state.get(state.UPLOAD_KEY)
+    active = sources.active_upload()
     if active and active["key"] == key:
         st.success(f"**{uploaded.name}** is in use on every page of this browser session.",
                    icon=":material/check_circle:")
@@ -275,7 +273,7 @@ def upload_section() -> None:
     st.caption(f"{result.n_accepted:,} accepted sessions will be used on every page, in this browser session "
                "only. Rejected rows are left out (they are listed above).")
     if st.button("Use this data", key="use_data", type="primary", icon=":material/check:"):
-        state.use_upload(uploaded.name, key, result)
+        sources.use_upload(uploaded.name, key, result)
         st.rerun()
 
 
@@ -288,4 +286,4 @@ def render() -> None:
     start_here()
 
 
-state.run_page(render)
+ui.run_page(render)

@@ -14,15 +14,14 @@ import streamlit as st
 from analytics.ingest import IngestResult, load
 from analytics.mapping import IGNORE
 from analytics.schema import ASSESSMENT_COLUMNS, SESSION_COLUMNS
-from views import state
+from views import keys, sources
+from views.cache import session_memo
 
 KINDS = {"sessions": "Session records (one row per injection)",
          "assessments": "Repeated assessments (scores after an injection)"}
 KEEP_EXTRA = "(keep as an extra attribute)"
 REPORT_COLUMNS = ["kind", "line", "column", "field", "value", "problem"]
-INGEST_MEMO = "_memo_ingest"
 SECRET_NAME = "OUTCOMES_PSEUDONYM_KEY"
-WIDGET_PREFIXES = ("map_", "date_order", "report_", "assessment_")
 
 
 @dataclass
@@ -41,10 +40,10 @@ class Choices:
 
 def choices_for(file_hash: str) -> Choices:
     """The choices made for this file in this session (new files start with none)."""
-    store = st.session_state.setdefault("_upload_choices", {})
+    store = st.session_state.setdefault(keys.UPLOAD_CHOICES, {})
     if file_hash not in store:
         store.clear()  # one file at a time: a new upload starts afresh, its widgets too
-        for key in [k for k in st.session_state if str(k).startswith(WIDGET_PREFIXES)]:
+        for key in [k for k in st.session_state if str(k).startswith(keys.UPLOAD_WIDGET_PREFIXES)]:
             del st.session_state[key]
         store[file_hash] = Choices()
     return store[file_hash]
@@ -65,14 +64,14 @@ def pseudonym_key() -> str | None:
 
 def read_upload(data: bytes, name: str, choices: Choices) -> tuple[str, IngestResult]:
     """Check an uploaded file with the user's choices; (content key, result). Memoised in this session only."""
-    key = state.content_hash(data, **choices.key())
+    key = sources.content_hash(data, **choices.key())
 
     def run() -> IngestResult:
         return load(data, kind=choices.kind, name=name, mapping=dict(choices.mapping),
                     date_order=choices.date_order, drop_identifiers=choices.identifiers == "drop",
                     pseudonymise_ids=choices.identifiers == "pseudonymise", key=pseudonym_key())
 
-    result = state._session_memo(INGEST_MEMO, 3, "ingest", (key,), lambda: run(), lambda: ((), {}))
+    result = session_memo(keys.INGEST_MEMO, 3, "ingest", (key,), lambda: run(), lambda: ((), {}))
     return key, result
 
 

@@ -9,28 +9,41 @@ from analytics.effect_over_time import effect_markers, effect_over_time
 from analytics.flags import flag_patients
 from analytics.kaplan_meier import km_curves_by_group
 from analytics.kpis import kpi_tiles
-from analytics.safety import SUPPRESSION_OPTIONS, adverse_event_rates, recording_coverage
-from analytics.spc import p_chart
-from analytics.suppression import suppress_small_groups
+from analytics.presentation import (
+    adverse_events_shown, by_cycle_shown, display_table, hidden_note, kpi_table, pchart_shown, screen_table,
+    suppress_kpi_periods,
+)
+from analytics.safety import adverse_event_rates, recording_coverage
 from analytics.waning import MAX_MODEL_PATIENTS, waning_by_cycle, waning_slope
+from charts.effect import effect_over_time_figure
+from charts.safety import adverse_events_figure
+from charts.spc import p_chart_figure
+from charts.survival import km_figure
+from charts.waning import waning_figure
 from views import components as ui
-from views import state
+from views import keys
+from views.context import Context
+from views.sidebar import context
 
 MODEL_BUTTON = "Estimate the change per cycle"
 
 
-def flags(ctx: state.Context) -> pd.DataFrame:
+def flags(ctx: Context) -> pd.DataFrame:
     """Diminished / watch patients over each patient's whole history (cached per data and settings)."""
     return ctx.cached("flags", flag_patients, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
 
 
-def kpis(ctx: state.Context) -> pd.DataFrame:
-    f = ctx.filters
-    return ctx.cached("kpis", kpi_tiles, lambda: ((ctx.scoped, ctx.settings),
-                                                  {"start": f.start, "end": f.end, "flags": flags(ctx)}))
+def _tiles(scoped: pd.DataFrame, settings, start, end, flagged: pd.DataFrame) -> pd.DataFrame:
+    return suppress_kpi_periods(kpi_tiles(scoped, settings, start=start, end=end, flags=flagged), settings)
 
 
-def kpi_section(ctx: state.Context, tiles: pd.DataFrame) -> None:
+def kpis(ctx: Context) -> pd.DataFrame:
+    """The tiles of the selection's period against the period before, small periods suppressed."""
+    f = ctx.selection
+    return ctx.cached("kpis", _tiles, lambda: ((ctx.scoped, ctx.settings, f.start, f.end, flags(ctx)), {}))
+
+
+def kpi_section(ctx: Context, tiles: pd.DataFrame) -> None:
     period = tiles.attrs.get("period", {})
     st.caption(f"Each tile: the period {period.get('start')} to {period.get('end')} ({period.get('days')} days); "
                f"the small figure is the change against the {period.get('days')} days before it "
@@ -41,12 +54,12 @@ def kpi_section(ctx: state.Context, tiles: pd.DataFrame) -> None:
     if len(flagged) and flagged.iloc[0] > 0:
         st.page_link("views/patients.py", label=f"Review the {flagged.iloc[0]:,.0f} flagged patients on the "
                                                  "Patients page", icon=":material/person_search:")
-    with state.table_expander("Headline figures as a table", "exp_kpis") as is_open:
+    with ui.table_expander("Headline figures as a table", "exp_kpis") as is_open:
         if is_open:
-            state.table_with_download(ui.kpi_table(tiles), "headline figures", "headline_figures", key="dl_kpis")
+            ui.table_with_download(kpi_table(tiles), "headline figures", "headline_figures", key="dl_kpis")
 
 
-def effect_section(ctx: state.Context) -> None:
+def effect_section(ctx: Context) -> None:
     st.subheader("After an injection: onset, peak and how long the benefit lasts")
     st.caption("Responder sessions only. First: day by day, the share whose benefit has begun and the share still "
                "benefiting. Then: the Kaplan-Meier curve of benefit duration; the numbers under it are the "
@@ -56,17 +69,16 @@ def effect_section(ctx: state.Context) -> None:
         curve = ctx.cached("effect", effect_over_time, lambda: ((ctx.sessions, ctx.settings), {}))
         markers = ctx.cached("markers", effect_markers, lambda: ((ctx.sessions, ctx.settings), {}))
         km = ctx.cached("km_curve", km_curves_by_group, lambda: ((ctx.sessions,), {}))
-    ui.show_figure(ui.cached_figure(ctx, "effect", "effect", "effect_over_time_figure",
-                                    lambda: ((curve, markers, ctx.settings), {})), "fig_effect")
-    ui.show_figure(ui.cached_figure(ctx, "km", "survival", "km_figure", lambda: ((km, None, ctx.settings), {})),
-                   "fig_km")
-    with state.table_expander("Effect over time and benefit duration as tables", "exp_effect") as is_open:
+    ui.chart(ctx.figure("effect", effect_over_time_figure, lambda: ((curve, markers, ctx.settings), {})),
+             "fig_effect")
+    ui.chart(ctx.figure("km", km_figure, lambda: ((km, None, ctx.settings), {})), "fig_km")
+    with ui.table_expander("Effect over time and benefit duration as tables", "exp_effect") as is_open:
         if is_open:
-            state.table_with_download(curve, "effect over time", "effect_over_time", height=240, key="dl_effect")
-            state.table_with_download(km, "Kaplan-Meier curve", "benefit_duration_km", height=240, key="dl_km")
+            ui.table_with_download(curve, "effect over time", "effect_over_time", height=240, key="dl_effect")
+            ui.table_with_download(km, "Kaplan-Meier curve", "benefit_duration_km", height=240, key="dl_km")
 
 
-def waning_section(ctx: state.Context) -> st.delta_generator.DeltaGenerator:
+def waning_section(ctx: Context) -> st.delta_generator.DeltaGenerator:
     """The by-cycle chart; returns the placeholder where the mixed-model sentence goes once it is fitted."""
     st.subheader("Across cycles: does the effect wane?")
     st.caption("Mean response and responder rate by the patient's treatment cycle (1 = first injection), "
@@ -75,16 +87,15 @@ def waning_section(ctx: state.Context) -> st.delta_generator.DeltaGenerator:
                "Compare page (Cycle).")
     with st.spinner("Computing response by cycle..."):
         by_cycle = ctx.cached("waning", waning_by_cycle, lambda: ((ctx.sessions, ctx.settings), {}))
-    shown = suppress_small_groups(by_cycle, ctx.settings, patients_col="n_patients", group_cols=["cycle"])
+    shown = by_cycle_shown(by_cycle, ctx.settings)
     sentence = st.container()
-    ui.show_figure(ui.cached_figure(ctx, "waning", "waning", "waning_figure", lambda: ((shown, ctx.settings), {})),
-                   "fig_waning")
-    with state.table_expander("Response by cycle as a table", "exp_waning") as is_open:
+    ui.chart(ctx.figure("waning", waning_figure, lambda: ((shown, ctx.settings), {})), "fig_waning")
+    with ui.table_expander("Response by cycle as a table", "exp_waning") as is_open:
         if is_open:
             rates = ["responder_rate", "rate_ci_low", "rate_ci_high"]
-            state.table_with_download(ui.display_table(shown, ["cycle"]), "response by cycle",
+            ui.table_with_download(display_table(shown, ["cycle"]), "response by cycle",
                                       "response_by_cycle", key="dl_waning",
-                                      screen=ui.screen_table(shown, ["cycle"], rates))
+                                      screen=screen_table(shown, ["cycle"], rates))
     return sentence
 
 
@@ -92,10 +103,10 @@ def _patients_with_response(sessions: pd.DataFrame) -> int:
     return int(sessions.loc[sessions["response_pct"].notna(), "patient_id"].nunique()) if len(sessions) else 0
 
 
-def slope_sentence(ctx: state.Context, where) -> None:
+def slope_sentence(ctx: Context, where) -> None:
     """The mixed model's sentence, fitted last so the charts are drawn first; on big data only on request."""
     patients = ctx.cached("model_patients", _patients_with_response, lambda: ((ctx.sessions,), {}))
-    wanted_key = f"fit_model_{ctx.source.key}"
+    wanted_key = keys.fit_model(ctx.source.key)
     with where:
         if patients > MAX_MODEL_PATIENTS and not st.session_state.get(wanted_key):
             st.markdown(f"**Change per cycle (mixed model):** {patients:,} patients; the model is fitted on a "
@@ -118,15 +129,16 @@ def slope_sentence(ctx: state.Context, where) -> None:
                 st.caption(f"Note: {slope['note']}.")
 
 
-def pchart_section(ctx: state.Context) -> None:
+def pchart_section(ctx: Context) -> None:
     st.subheader("Responder rate month by month (SPC p-chart)")
     st.caption("Each point is a month. Points inside the control limits differ by chance; coloured points are "
                "special causes (NHS 'Making Data Count' rules: outside a limit, 7 in a row on one side or "
                "rising/falling, 2 of 3 close to a limit). Hover on a point for the reason.")
     with st.spinner("Computing the monthly p-chart..."):
-        chart = ctx.cached("pchart", p_chart, lambda: ((ctx.sessions, ctx.settings), {}))
-    ui.show_figure(ui.cached_figure(ctx, "pchart", "spc", "p_chart_figure", lambda: ((chart, ctx.settings), {})),
-                   "fig_pchart")
+        chart, hidden = ctx.cached("pchart", pchart_shown, lambda: ((ctx.sessions, ctx.settings), {}))
+    ui.chart(ctx.figure("pchart", p_chart_figure, lambda: ((chart, ctx.settings), {})), "fig_pchart")
+    if hidden:
+        st.caption(hidden_note(hidden, "month", ctx.settings, "patients with a response"))
     if len(chart):
         special = chart.loc[chart["special_cause"]]
         if len(special):
@@ -137,56 +149,54 @@ def pchart_section(ctx: state.Context) -> None:
             st.markdown("**No month stands out**: the variation is what chance alone would give.")
         if chart.attrs.get("provisional"):
             st.caption(f"Only {len(chart)} months: the limits are provisional (12 or more are needed).")
-    with state.table_expander("Monthly figures as a table", "exp_pchart") as is_open:
+    with ui.table_expander("Monthly figures as a table", "exp_pchart") as is_open:
         if is_open:
             table = chart.drop(columns=[c for c in ("relative_to_centre", "sigma") if c in chart.columns])
-            state.table_with_download(table, "monthly responder rate", "monthly_responder_rate", key="dl_pchart",
+            ui.table_with_download(table, "monthly responder rate", "monthly_responder_rate", key="dl_pchart",
                                       column_config=ui.percent_columns(table, ["rate", "centre", "lcl", "ucl",
                                                                                "lower_2sigma", "upper_2sigma"]))
 
 
-def safety_section(ctx: state.Context) -> None:
+def safety_section(ctx: Context) -> None:
     st.subheader("Adverse events")
     with st.spinner("Computing adverse event rates..."):
         by_type = ctx.cached("ae_type", adverse_event_rates, lambda: ((ctx.sessions, None), {}))
         by_product = ctx.cached("ae_product", adverse_event_rates, lambda: ((ctx.sessions, "product"), {}))
         coverage = ctx.cached("ae_coverage", recording_coverage, lambda: ((ctx.sessions,), {}))
-    rates = pd.concat([by_type, by_product], ignore_index=True)
-    shown = suppress_small_groups(rates, ctx.settings, **SUPPRESSION_OPTIONS)
+    shown = adverse_events_shown(by_type, by_product, ctx.settings)
     st.caption(f"Sessions with each event / sessions where adverse events were recorded "
                f"({coverage['recorded']:,} of {coverage['sessions']:,} sessions), with 95% intervals. Sessions "
                "with nothing recorded are left out rather than counted as 'no event'.")
     views = {"type": shown.loc[shown["group_by"] != "product"], "product": shown.loc[shown["group_by"] == "product"]}
-    ui.show_figure(ui.cached_figure(ctx, "safety", "safety", "adverse_events_figure", lambda: ((views,), {})),
-                   "fig_safety")
-    with state.table_expander("Adverse events as a table", "exp_safety") as is_open:
+    ui.chart(ctx.figure("safety", adverse_events_figure, lambda: ((views,), {})), "fig_safety")
+    with ui.table_expander("Adverse events as a table", "exp_safety") as is_open:
         if is_open:
             groups = ["group_by", "group", "event"]
-            state.table_with_download(ui.display_table(shown, groups), "adverse events", "adverse_events",
+            ui.table_with_download(display_table(shown, groups), "adverse events", "adverse_events",
                                       key="dl_safety",
-                                      screen=ui.screen_table(shown, groups, ["rate", "ci_low", "ci_high"]))
+                                      screen=screen_table(shown, groups, ["rate", "ci_low", "ci_high"]))
 
 
 def render() -> None:
-    ctx = state.context()
-    state.header(ctx, "Overview", "How the clinic's injections are doing: the headline figures, how the effect "
+    ctx = context()
+    ui.header(ctx, "Overview", "How the clinic's injections are doing: the headline figures, how the effect "
                                   "unfolds and lasts, whether it wanes over cycles, and safety.")
-    with state.timed("overview: KPI tiles"), st.spinner("Computing the headline figures..."):
+    with ui.timed("overview: KPI tiles"), st.spinner("Computing the headline figures..."):
         tiles = kpis(ctx)  # first: the tiles show while the rest is computed
-    if int(tiles.loc[tiles["kpi"] == "sessions", "value"].iloc[0]) == 0:
-        state.no_sessions_message(ctx)
+    if int(tiles.loc[tiles["kpi"] == "sessions", "n"].iloc[0]) == 0:
+        ui.no_sessions_message(ctx)
         return
     kpi_section(ctx, tiles)
-    with state.timed("overview: effect and KM"):
+    with ui.timed("overview: effect and KM"):
         effect_section(ctx)
-    with state.timed("overview: waning"):
+    with ui.timed("overview: waning"):
         sentence = waning_section(ctx)
-    with state.timed("overview: p-chart"):
+    with ui.timed("overview: p-chart"):
         pchart_section(ctx)
-    with state.timed("overview: safety"):
+    with ui.timed("overview: safety"):
         safety_section(ctx)
-    with state.timed("overview: mixed model"):
+    with ui.timed("overview: mixed model"):
         slope_sentence(ctx, sentence)
 
 
-state.run_page(render)
+ui.run_page(render)

@@ -6,8 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from analytics.flags import flag_patients
+from charts.patient import patient_timeline_figure
 from views import components as ui
-from views import state
+from views.context import Context
+from views.sidebar import context
 
 FACTORS = {  # flag column -> words in the watchlist
     "frequent_injections": "short intervals / boosters",
@@ -22,7 +24,7 @@ TIMELINE_COLUMNS = ["session_date", "cycle", "product", "total_units", "muscles"
                     "practitioner_id"]
 
 
-def watchlist(ctx: state.Context) -> pd.DataFrame:
+def watchlist(ctx: Context) -> pd.DataFrame:
     """Flagged patients (each over their whole history) who have a session under the current filters."""
     flags = ctx.cached("flags", flag_patients, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
     seen = ctx.cached("patients_seen", lambda frame: frame["patient_id"].astype("str").unique().tolist(),
@@ -52,12 +54,12 @@ def watchlist_table(flags: pd.DataFrame) -> pd.DataFrame:
 
 
 def render() -> None:
-    ctx = state.context()
-    state.header(ctx, "Patients to review",
+    ctx = context()
+    ui.header(ctx, "Patients to review",
                  "Patients whose response to the injections is fading, clearest cases first. A flag is a prompt "
                  "to review the record, never a diagnosis of antibodies.")
     if ctx.n_sessions() == 0:
-        state.no_sessions_message(ctx)
+        ui.no_sessions_message(ctx)
         return
     s = ctx.settings
     with st.spinner("Reading every patient's history for a fading response..."):
@@ -82,13 +84,13 @@ def render() -> None:
 
     st.subheader("Watchlist")
     table = watchlist_table(flags)
-    state.table_with_download(table, "watchlist", "watchlist", height=min(420, 38 + 35 * len(table)),
+    ui.table_with_download(table, "watchlist", "watchlist", height=min(420, 38 + 35 * len(table)),
                               key="dl_watchlist", column_config={
                                   "evidence": st.column_config.TextColumn("evidence", width="large"),
                                   "latest / best": st.column_config.NumberColumn(format="%.2f")})
-    with state.table_expander("All the flag's figures (for analysts)", "exp_flags") as is_open:
+    with ui.table_expander("All the flag's figures (for analysts)", "exp_flags") as is_open:
         if is_open:
-            state.table_with_download(flags, "flags with every figure", "flags_full", height=300, key="dl_flags")
+            ui.table_with_download(flags, "flags with every figure", "flags_full", height=300, key="dl_flags")
 
     st.subheader("One patient's timeline")
     labels = {pid: f"{pid} · {flag} · {factors}" for pid, flag, factors in
@@ -107,13 +109,13 @@ def render() -> None:
         st.markdown(f"**{patient}**: {row['evidence'].iloc[0]}")
     else:
         st.markdown(f"**{patient}**: no flag under the current thresholds.")
-    ui.show_figure(ui.figure("patient", "patient_timeline_figure", history, s), "fig_patient")
+    ui.chart(patient_timeline_figure(history, s), "fig_patient")
     columns = [c for c in TIMELINE_COLUMNS if c in history.columns]
-    state.table_with_download(history[["patient_id", *columns]], f"sessions of {patient}", f"patient_{patient}",
+    ui.table_with_download(history[["patient_id", *columns]], f"sessions of {patient}", f"patient_{patient}",
                               key="dl_patient", column_config={
                                   "session_date": st.column_config.DateColumn("session_date", format="YYYY-MM-DD"),
                                   "next_session_date": st.column_config.DateColumn("next_session_date",
                                                                                    format="YYYY-MM-DD")})
 
 
-state.run_page(render)
+ui.run_page(render)

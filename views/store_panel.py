@@ -8,7 +8,8 @@ import streamlit as st
 
 from analytics import store
 from analytics.ingest import IngestResult
-from views import state
+from views import components as ui
+from views import keys, sources
 
 HISTORY_COLUMNS = {"batch_id": "Batch", "imported_at": "Imported", "kind": "Kind", "file_name": "File",
                    "rows": "Rows", "accepted": "Accepted", "rejected": "Rejected", "new": "New",
@@ -30,22 +31,22 @@ def import_button(result: IngestResult, name: str, data: bytes, mapping: dict) -
     except store.StoreError as err:
         st.error(str(err), icon=":material/error:")
         return
-    st.session_state["store_message"] = report.message()
-    state.use_default()  # the pages show the store from now on
+    st.session_state[keys.STORE_MESSAGE] = report.message()
+    sources.use_default()  # the pages show the store from now on
     st.rerun()
 
 
 def _undo(batch_id: int) -> None:
     try:
-        st.session_state["store_message"] = store.undo(batch_id, store.default_db_path()).message()
+        st.session_state[keys.STORE_MESSAGE] = store.undo(batch_id, store.default_db_path()).message()
     except store.StoreError as err:
-        st.session_state["store_message"] = f"Not undone: {err}"
+        st.session_state[keys.STORE_MESSAGE] = f"Not undone: {err}"
 
 
 def history_section() -> None:
     """Every import into the store, newest first, with undo for those that can be undone now."""
     st.subheader("The clinic's store")
-    message = st.session_state.pop("store_message", None)
+    message = st.session_state.pop(keys.STORE_MESSAGE, None)
     if message:
         st.success(message, icon=":material/database:")
     db_path = store.default_db_path()
@@ -57,7 +58,7 @@ def history_section() -> None:
     st.caption(f"{stats.get('sessions', 0):,} sessions of {stats.get('patients', 0):,} patients from "
                f"{len(log):,} import(s). Undo an import to remove the rows it added and restore those it changed.")
     shown = log[[c for c in HISTORY_COLUMNS if c in log.columns]].rename(columns=HISTORY_COLUMNS)
-    state.table_with_download(shown, "Download the import history", "import_history")
+    ui.table_with_download(shown, "Download the import history", "import_history")
     undoable = log.loc[log["can_undo"].astype(bool), "batch_id"].tolist()
     if not undoable:
         return

@@ -1,0 +1,333 @@
+"""What a person is shown, decided once for the app's pages and the shared reports alike: which groups are
+suppressed in each view, how a figure is written (KPI tiles, table cells, changes), the words of every table
+heading and threshold. No Streamlit and no plotly here: the pages and reports/ only lay these out.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analytics.breakdowns import breakdown
+from analytics.kpis import KPI_LABELS
+from analytics.safety import SUPPRESSION_OPTIONS
+from analytics.settings import FIXED_LABELS, Settings, knobs
+from analytics.spc import p_chart
+from analytics.suppression import SUPPRESSED, for_display, suppress_small_groups
+
+# ---- writing a figure ------------------------------------------------------------------------------------------
+_KIND_OF_UNIT = {"proportion": "proportion", "%": "percent", "days": "days"}  # any other unit is a count
+
+
+def missing(value) -> bool:
+    """None, NA or NaN."""
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def unit_kind(unit: str) -> str:
+    """'proportion' (0..1, shown as %), 'percent' (already in %), 'days' or 'count', from a KPI unit."""
+    return _KIND_OF_UNIT.get(unit, "count")
+
+
+def _trim(text: str, decimals: int) -> str:
+    """'12.0' -> '12': a whole number is written without its zero decimals."""
+    return text.removesuffix("." + "0" * decimals) if decimals else text
+
+
+def format_figure(value, unit: str, decimals: int = 0) -> str:
+    """A figure in its unit: '1,234', '63%' (a proportion 0.63 or a percentage 63), '98 days'; '-' when missing.
+    The app's tiles use whole numbers, the reports one decimal."""
+    if missing(value):
+        return "-"
+    kind = unit_kind(unit)
+    if kind == "count":
+        return f"{value:,.0f}"
+    if kind == "proportion":
+        return f"{100 * value:.{decimals}f}%"
+    if kind == "percent":
+        return f"{value:.{decimals}f}%"
+    return _trim(f"{value:,.{decimals}f}", decimals) + " days"
+
+
+def format_change(change, unit: str) -> str | None:
+    """A change against the previous period as signed text ('+1.5 pts' for rates and percentages, '+3 days',
+    '+12'); 'no change' when it rounds to nothing; None when there is nothing to compare."""
+    if missing(change):
+        return None
+    kind = unit_kind(unit)
+    shown = round(100 * change if kind == "proportion" else change, 0 if kind == "count" else 1)
+    if shown == 0:
+        return "no change"
+    if kind == "count":
+        return f"{change:+,.0f}"
+    if kind in ("proportion", "percent"):
+        return f"{shown:+.1f} pts"
+    return _trim(f"{shown:+,.1f}", 1) + " days"
+
+
+def format_cell(value, kind: str | None = None, blank: str = "") -> str:
+    """A table cell as text. kind: 'count', 'proportion' (shown as %), 'percent', 'number', 'text', or None to
+    go by the value (whole numbers without decimals, others with one). Text (e.g. 'suppressed') stays as is."""
+    if isinstance(value, str):
+        return value
+    if missing(value):
+        return blank
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if kind == "proportion":
+        return f"{100 * float(value):.1f}%"
+    if kind == "percent":
+        return f"{float(value):.1f}%"
+    if kind == "count" or (kind is None and isinstance(value, (int, np.integer))):
+        return f"{int(value):,}"
+    if kind in ("number", None) and isinstance(value, (int, float, np.integer, np.floating)):
+        return _trim(f"{float(value):,.1f}", 1)
+    return str(value)
+
+
+# ---- KPI tiles -------------------------------------------------------------------------------------------------
+KPI_SHORT_LABELS = {  # shorter words for the app's tiles than KPI_LABELS (the help text has the full ones)
+    "median_peak_days": "Median peak",
+    "median_duration_days": "Benefit lasts (median)",
+    "short_interval_share": "Short intervals",
+    "adverse_event_rate": "Adverse events",
+}
+KPI_MEANING = {
+    "patients": "Distinct patients with a session in the period.",
+    "sessions": "Injection sessions in the period.",
+    "responder_rate": "Responders / sessions with a follow-up score. Responder: pain down by at least {thr}% "
+                      "(or TWSTRS down by at least {tw} points where pain was not scored).",
+    "median_response_pct": "Middle value of the % pain reduction over sessions with a response.",
+    "median_onset_days": "Middle value of the recorded days until the patient first noticed benefit.",
+    "median_peak_days": "Middle value of the recorded days until the greatest benefit.",
+    "median_duration_days": "Kaplan-Meier median over responder sessions: re-injection while still benefiting "
+                            "is censored, not counted as the end of the benefit.",
+    "short_interval_share": "Share of intervals between a patient's sessions shorter than {short} days.",
+    "adverse_event_rate": "Sessions with any adverse event / sessions where adverse events were recorded.",
+    "patients_flagged": "Patients seen in the period with a 'diminished' or 'watch' flag (full history). "
+                        "A prompt to review, not a diagnosis.",
+}
+PERIOD_HIDDEN, PREVIOUS_HIDDEN = "period", "previous period"
+
+
+def suppress_kpi_periods(tiles: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """The KPI tiles with small periods hidden: a period (this one or the one before) with fewer than k patients
+    shows no figures. Hidden figures become NA; attrs["suppressed"] names the hidden periods."""
+    k = settings.min_group_patients
+    out = tiles.copy()
+    out.attrs = dict(tiles.attrs)
+    patients = tiles.set_index("kpi").loc["patients"]
+    hidden = []
+    if patients["value"] < k:
+        out[["value", "ci_low", "ci_high", "change"]] = np.nan
+        hidden.append(PERIOD_HIDDEN)
+    if 0 < patients["previous"] < k:
+        out[["previous", "change"]] = np.nan
+        hidden.append(PREVIOUS_HIDDEN)
+    out.attrs["suppressed"] = hidden
+    return out
+
+
+def kpi_value(kpi: str, value, unit: str, hidden: Sequence[str] = (), decimals: int = 0) -> str:
+    """A tile's figure: 'suppressed' for a hidden period, 'not reached' for a KM median that was not."""
+    if PERIOD_HIDDEN in hidden:
+        return SUPPRESSED
+    if missing(value) and kpi == "median_duration_days":
+        return "not reached"
+    return format_figure(value, unit, decimals)
+
+
+def kpi_help(row: pd.Series, settings: Settings, period: dict, hidden: Sequence[str] = ()) -> str:
+    """What a tile means, its 95% CI and n, and the previous period's figure, in sentences."""
+    kpi, unit = row["kpi"], row["unit"]
+    meaning = KPI_MEANING[kpi].format(thr=f"{settings.responder_threshold_pct:g}",
+                                      tw=f"{settings.twstrs_responder_drop:g}", short=settings.short_interval_days)
+    parts = [meaning]
+    if PERIOD_HIDDEN in hidden:
+        parts.append(f"Not shown: fewer than {settings.min_group_patients} patients in the period.")
+        return " ".join(parts)
+    if not missing(row["ci_low"]) and not missing(row["ci_high"]):
+        if unit_kind(unit) == "proportion":
+            parts.append(f"95% CI {100 * row['ci_low']:.1f}% to {100 * row['ci_high']:.1f}% (Wilson).")
+        else:
+            parts.append(f"95% CI {row['ci_low']:.0f} to {row['ci_high']:.0f} days.")
+    what = {"patients": "patients", "patients_flagged": "patients seen"}.get(kpi, "sessions")
+    parts.append(f"Based on {int(row['n']):,} {what}.")
+    before = f"Previous period ({period.get('previous_start')} to {period.get('previous_end')})"
+    if kpi == "patients_flagged":
+        parts.append("No comparison with the previous period: flags are read from each patient's whole history.")
+    elif PREVIOUS_HIDDEN in hidden:
+        parts.append(f"{before}: not shown, fewer than {settings.min_group_patients} patients.")
+    elif int(row["previous_n"]) or kpi in ("patients", "sessions"):
+        parts.append(f"{before}: {kpi_value(kpi, row['previous'], unit)} from {int(row['previous_n']):,} {what}.")
+    else:
+        parts.append(f"{before}: no data.")
+    return " ".join(parts)
+
+
+def kpi_table(tiles: pd.DataFrame) -> pd.DataFrame:
+    """The tiles as a downloadable table (rates as proportions 0..1); figures of a hidden period read
+    'suppressed'."""
+    table = tiles[["label", "value", "ci_low", "ci_high", "n", "previous", "previous_n", "change", "unit"]].copy()
+    hidden = tiles.attrs.get("suppressed", [])
+    columns = (["value", "ci_low", "ci_high", "n", "change"] if PERIOD_HIDDEN in hidden else []) + (
+        ["previous", "previous_n", "change"] if PREVIOUS_HIDDEN in hidden else [])
+    for column in dict.fromkeys(columns):
+        table[column] = SUPPRESSED
+    period = tiles.attrs.get("period", {})
+    table.insert(1, "period", f"{period.get('start')} to {period.get('end')}")
+    table.insert(2, "previous_period", f"{period.get('previous_start')} to {period.get('previous_end')}")
+    return table.rename(columns={"label": "figure"})
+
+
+def kpi_label(kpi: str, short: bool = False) -> str:
+    """A KPI's name: the tile's short words, or the full ones."""
+    return KPI_SHORT_LABELS.get(kpi, KPI_LABELS[kpi][0]) if short else KPI_LABELS[kpi][0]
+
+
+# ---- suppressed views ------------------------------------------------------------------------------------------
+def by_cycle_shown(by_cycle: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Response by cycle with cycles of fewer than k patients (and their complement) suppressed."""
+    return suppress_small_groups(by_cycle, settings, patients_col="n_patients", group_cols=["cycle"])
+
+
+def groups_shown(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """A group table (breakdowns, funnel groups) with small groups suppressed."""
+    return suppress_small_groups(table, settings)
+
+
+def funnel_shown(result: dict, settings: Settings) -> dict:
+    """A funnel result with small groups suppressed and only visible groups named as outliers."""
+    groups = groups_shown(result["groups"], settings)
+    visible = groups.loc[~groups["suppressed"].astype(bool)]
+    return dict(result, groups=groups,
+                outliers=result["outliers"].loc[result["outliers"]["group"].isin(visible["group"])])
+
+
+def adverse_events_shown(by_type: pd.DataFrame, by_product: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Adverse event rates by type and by product in one table, small groups suppressed."""
+    rates = pd.concat([by_type, by_product], ignore_index=True)
+    return suppress_small_groups(rates, settings, **SUPPRESSION_OPTIONS)
+
+
+def pchart_shown(derived: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, int]:
+    """The monthly p-chart with months of fewer than k patients with a response (and their complement) left
+    out, and how many months that hid."""
+    chart = p_chart(derived, settings)
+    if len(chart) == 0:
+        return chart, 0
+    month = pd.to_datetime(derived["session_date"]).dt.to_period("M").dt.to_timestamp()
+    has_response = derived["has_response"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    patients = derived.loc[has_response, "patient_id"].groupby(month[has_response]).nunique()
+    counted = chart.assign(patients=pd.to_datetime(chart["month"]).map(patients).fillna(0).astype("int64"))
+    marked = suppress_small_groups(counted[["month", "patients"]], settings, group_cols=["month"])
+    keep = ~marked["suppressed"].to_numpy(dtype=bool)
+    shown = chart if keep.all() else chart.loc[keep].reset_index(drop=True)
+    shown.attrs = dict(chart.attrs)
+    return shown, int((~keep).sum())
+
+
+BREAKDOWN_DIMENSIONS = (("product", "Product"), ("indication", "Indication"), ("site", "Site"),
+                        ("practitioner_id", "Practitioner"), ("dose_band", "Dose band"), ("cycle", "Cycle"))
+
+
+def breakdown_tables(derived: pd.DataFrame, settings: Settings, km: bool = True
+                     ) -> list[tuple[str, str, pd.DataFrame]]:
+    """(dimension, label, suppressed table) for every breakdown dimension the data has."""
+    out = []
+    for by, label in BREAKDOWN_DIMENSIONS:
+        if by not in ("dose_band", "cycle") and (by not in derived.columns or derived[by].isna().all()):
+            continue
+        out.append((by, label, groups_shown(breakdown(derived, by, settings, km=km), settings)))
+    return out
+
+
+def too_few_patients(derived: pd.DataFrame, settings: Settings) -> bool:
+    """The whole selection has fewer patients than the suppression threshold (so no figure may be shown)."""
+    return derived["patient_id"].nunique() < settings.min_group_patients if len(derived) else True
+
+
+def hidden_note(hidden: int, what: str, settings: Settings, reason: str = "patients") -> str:
+    """'3 cycle(s) not shown: ...' for a chart that left suppressed groups out; '' when none was."""
+    if not hidden:
+        return ""
+    return (f"{hidden} {what}(s) not shown: fewer than {settings.min_group_patients} {reason}, or hidden so a small "
+            "one cannot be worked out.")
+
+
+# ---- tables --------------------------------------------------------------------------------------------------
+# Column -> (heading, kind of value), for every group table the app and the reports show.
+GROUP_HEADINGS = {
+    "group": ("group", "text"), "patients": ("patients", "count"), "sessions": ("sessions", "count"),
+    "sessions_with_response": ("with a response", "count"), "n": ("with a response", "count"),
+    "responders": ("responders", "count"), "responder_rate": ("responder rate", "proportion"),
+    "rate": ("responder rate", "proportion"),
+    "responder_ci_low": ("95% CI from", "proportion"), "responder_ci_high": ("95% CI to", "proportion"),
+    "lower_95": ("95% limit from", "proportion"), "upper_95": ("95% limit to", "proportion"),
+    "position": ("position", "text"),
+    "mean_response_pct": ("mean response %", "number"), "median_onset_days": ("median onset (days)", "number"),
+    "median_duration_days": ("median benefit (days, KM)", "number"), "intervals": ("intervals", "count"),
+    "short_interval_share": ("short intervals", "proportion"), "ae_recorded": ("AE recorded", "count"),
+    "ae_rate": ("adverse events", "proportion"), "suppression": ("suppressed because", "text"),
+}
+BREAKDOWN_SCREEN = ("group", "sessions", "patients", "sessions_with_response", "responders", "responder_rate",
+                    "responder_ci_low", "responder_ci_high", "mean_response_pct", "median_onset_days", "intervals",
+                    "short_interval_share", "ae_recorded", "ae_rate", "suppression")
+BREAKDOWN_REPORT = ("group", "patients", "sessions", "sessions_with_response", "responders", "responder_rate",
+                    "responder_ci_low", "responder_ci_high", "mean_response_pct", "median_onset_days",
+                    "median_duration_days", "short_interval_share", "ae_rate")
+FUNNEL_SCREEN = ("group", "patients", "sessions", "n", "responders", "rate", "lower_95", "upper_95", "position",
+                 "suppression")
+RATE_COLUMNS = ("responder_rate", "responder_ci_low", "responder_ci_high", "short_interval_share",
+                "short_interval_ci_low", "short_interval_ci_high", "ae_rate", "ae_ci_low", "ae_ci_high", "rate",
+                "p0", "lower_95", "upper_95", "lower_998", "upper_998", "rate_ci_low", "rate_ci_high", "ci_low",
+                "ci_high", "centre", "lcl", "ucl", "lower_2sigma", "upper_2sigma")
+
+
+def display_table(table: pd.DataFrame, group_cols=None) -> pd.DataFrame:
+    """For a CSV or workbook: suppressed cells as the text 'suppressed', numbers kept as numbers elsewhere."""
+    if "suppressed" in table.columns:
+        table = for_display(table, group_cols)
+    return table.drop(columns=[c for c in ("is_total",) if c in table.columns])
+
+
+def screen_table(table: pd.DataFrame, group_cols=None, percent=()) -> pd.DataFrame:
+    """For a screen: a suppressed table as text, 'suppressed' where a small group was blanked, the `percent`
+    columns (proportions 0..1) as %."""
+    shown = display_table(table, group_cols)
+    keep = set(group_cols or ())
+    for column in shown.columns:
+        if column in keep or column == "suppressed":
+            continue
+        kind = "proportion" if column in percent else None
+        shown[column] = pd.Series([format_cell(v, kind) for v in shown[column].astype(object)], index=shown.index,
+                                  dtype="str")
+    return shown
+
+
+def headed_table(table: pd.DataFrame, group_cols, columns: Sequence[str]) -> pd.DataFrame:
+    """A group table for the screen: the chosen columns (those present), written as text, with their headings."""
+    shown = screen_table(table, group_cols, RATE_COLUMNS)
+    present = [c for c in columns if c in shown.columns]
+    return shown[present].rename(columns={c: GROUP_HEADINGS[c][0] for c in present})
+
+
+# ---- thresholds --------------------------------------------------------------------------------------------------
+def settings_rows(settings: Settings, as_of: str) -> list[tuple[str, str]]:
+    """(words, value) for every setting in force, as the reports list them; a default as-of date is named."""
+    rows = []
+    labels = {name: knob.label for name, knob in knobs().items()} | FIXED_LABELS
+    for name, value in settings.to_dict().items():
+        knob = knobs().get(name)
+        if name == "as_of":
+            text = value or f"{as_of} (the latest session date)"
+        elif isinstance(value, list):
+            text = ", ".join(map(str, value))
+        elif knob is not None:
+            text = f"{knob.shown(value):g}"
+        else:
+            text = str(value)
+        rows.append((labels.get(name, name), text))
+    return rows

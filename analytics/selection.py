@@ -1,0 +1,109 @@
+"""Which sessions a view counts: a period of whole days and chosen values of site, practitioner, product and
+indication. The app's sidebar and the command line's --site/--practitioner/--product/--indication/--from/--to
+both make a `Selection` and apply it here, so a figure means the same on every surface."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+FILTER_COLUMNS = {  # words -> column
+    "Site": "site",
+    "Practitioner": "practitioner_id",
+    "Product": "product",
+    "Indication": "indication",
+}
+PERIODS = ("Last 3 months", "Last 6 months", "Last 12 months", "All data", "Custom range")
+DEFAULT_PERIOD = "Last 12 months"
+_MONTHS = {"Last 3 months": 3, "Last 6 months": 6, "Last 12 months": 12}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A period of whole days (None: open) and the chosen values per column (empty: all)."""
+
+    period: str = DEFAULT_PERIOD
+    start: date | None = None
+    end: date | None = None
+    values: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (column, chosen values)
+
+    def key(self) -> tuple:
+        """A hashable key of what the selection keeps (for caches)."""
+        return (self.start.isoformat() if self.start else None, self.end.isoformat() if self.end else None,
+                self.values)
+
+    def describe(self) -> str:
+        """The chosen values in words (the period is said apart)."""
+        parts = [f"{column.replace('_id', '')}: {', '.join(chosen)}" for column, chosen in self.values if chosen]
+        return "; ".join(parts) if parts else "all sites, practitioners, products and indications"
+
+    def describe_dates(self) -> str:
+        """The period in words, for a report header."""
+        if self.start and self.end:
+            return f"sessions from {self.start.isoformat()} to {self.end.isoformat()}"
+        if self.start:
+            return f"sessions from {self.start.isoformat()}"
+        if self.end:
+            return f"sessions up to {self.end.isoformat()}"
+        return ""
+
+
+def by_values(**chosen) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Selection.values from column=values keywords, blank choices left out: by_values(site=["North"])."""
+    return tuple((column, tuple(sorted(str(v) for v in values))) for column, values in chosen.items() if values)
+
+
+def value_mask(frame: pd.DataFrame, values: tuple) -> np.ndarray:
+    """True on rows whose value is among the chosen ones, for every column with a choice (a missing column keeps
+    every row: there is nothing to choose from)."""
+    keep = np.ones(len(frame), dtype=bool)
+    for column, chosen in values:
+        if chosen and column in frame.columns:
+            keep &= frame[column].isin(list(chosen)).to_numpy(dtype=bool, na_value=False)
+    return keep
+
+
+def period_mask(frame: pd.DataFrame, start: date | None, end: date | None) -> np.ndarray:
+    """True on rows whose session_date falls on a day in [start, end] (None: open on that side)."""
+    days = frame["session_date"].to_numpy().astype("datetime64[D]")
+    keep = np.ones(len(frame), dtype=bool)
+    if start is not None:
+        keep &= days >= np.datetime64(start, "D")
+    if end is not None:
+        keep &= days <= np.datetime64(end, "D")
+    return keep
+
+
+def take(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """The kept rows; the frame itself (no copy) when every row is kept."""
+    return frame if keep.all() else frame.loc[keep].reset_index(drop=True)
+
+
+def select(frame: pd.DataFrame, selection: Selection) -> pd.DataFrame:
+    """The sessions the selection keeps: chosen values and period."""
+    keep = value_mask(frame, selection.values) & period_mask(frame, selection.start, selection.end)
+    return take(frame, keep)
+
+
+def period_bounds(period: str, as_of: pd.Timestamp, first: pd.Timestamp) -> tuple[date | None, date | None]:
+    """The days of a named period ending on the as-of date ("Last 12 months": the 12 months up to and including
+    it), never starting before the first session; "All data" has no start."""
+    if period == "All data":
+        return None, as_of.date()
+    months = _MONTHS[period]
+    start = (as_of - pd.DateOffset(months=months) + pd.Timedelta(days=1)).date()
+    return max(start, first.date()), as_of.date()
+
+
+def choices(data: pd.DataFrame) -> dict[str, list[str]]:
+    """The values offered for each filter column, sorted; a column the data lacks offers none."""
+    out = {}
+    for column in FILTER_COLUMNS.values():
+        if column in data.columns:
+            values = data[column].dropna().astype("str").unique()
+            out[column] = sorted(v for v in values if v.strip())
+        else:
+            out[column] = []
+    return out

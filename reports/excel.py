@@ -1,0 +1,94 @@
+"""The shared report as an Excel workbook of the tables behind the charts: About (settings, as-of, filters),
+KPIs, Breakdowns, By cycle, Monthly, Funnel, Safety and Flags.
+
+The same display rules as the app and the HTML report (analytics.presentation): small groups read "suppressed",
+and so does the next smallest when only one would be hidden. The Flags sheet lists flagged patients by their
+pseudonymous codes, for the care team's review. Every text cell that begins with = + - @ (or a tab or carriage
+return) is neutralised with a leading quote (analytics.export.neutralise_formulas), so no cell runs as a formula.
+"""
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from analytics.export import neutralise_formulas
+from analytics.flags import flag_patients
+from analytics.funnel import funnel
+from analytics.kpis import kpi_tiles
+from analytics.presentation import (
+    adverse_events_shown, breakdown_tables, by_cycle_shown, display_table, groups_shown, kpi_table, pchart_shown,
+    suppress_kpi_periods, too_few_patients,
+)
+from analytics.safety import adverse_event_rates
+from analytics.settings import DEFAULT_SETTINGS, Settings
+from analytics.suppression import SUPPRESSED
+from analytics.waning import waning_by_cycle
+from reports.common import TITLE, as_of_text, derived_of
+
+
+def _cellable(table: pd.DataFrame) -> pd.DataFrame:
+    """Values openpyxl can write: lists and dicts as text, NA as blank, no time zones."""
+    out = table.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype == object:
+            out[column] = values.map(lambda v: "; ".join(map(str, v)) if isinstance(v, (list, tuple, set, np.ndarray))
+                                     else (json.dumps(v) if isinstance(v, dict) else v))
+        elif isinstance(values.dtype, pd.DatetimeTZDtype):
+            out[column] = values.dt.tz_localize(None)
+    return out
+
+
+def _sheets(derived: pd.DataFrame, settings: Settings, start, end) -> dict[str, pd.DataFrame]:
+    """Every sheet after About, display-ready."""
+    flags = flag_patients(derived, settings)
+    tiles = suppress_kpi_periods(kpi_tiles(derived, settings, start=start, end=end, flags=flags), settings)
+    tables = [t for _, _, t in breakdown_tables(derived, settings)]
+    chart, _ = pchart_shown(derived, settings)
+    return {
+        "KPIs": kpi_table(tiles),
+        "Breakdowns": display_table(pd.concat(tables, ignore_index=True), ["group_by", "group"]),
+        "By cycle": display_table(by_cycle_shown(waning_by_cycle(derived, settings), settings), ["cycle"]),
+        "Monthly": chart.drop(columns=[c for c in ("relative_to_centre", "sigma") if c in chart.columns]),
+        "Funnel": display_table(groups_shown(funnel(derived, "practitioner_id")["groups"], settings),
+                                ["group_by", "group"]),
+        "Safety": display_table(adverse_events_shown(adverse_event_rates(derived, None),
+                                                     adverse_event_rates(derived, "product"), settings),
+                                ["group_by", "group", "event"]),
+        "Flags": flags,
+    }
+
+
+def excel_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, filters_description: str = "",
+                 source_name: str = "", *, start=None, end=None) -> bytes:
+    """An .xlsx workbook of the report's tables for the selection (see the module docstring)."""
+    derived = derived_of(sessions, settings)
+    k = settings.min_group_patients
+    about = [("Report", TITLE), ("Source", source_name or "not named"), ("As of", as_of_text(sessions, settings)),
+             ("Filters", filters_description or "none (all sessions)"),
+             ("Generated", datetime.now().strftime("%Y-%m-%d %H:%M")),
+             ("Small-number suppression", f"groups with fewer than {k} patients show '{SUPPRESSED}', and the next "
+                                          "smallest group when only one would be hidden"),
+             ("Flags sheet", "patients flagged for review, by pseudonymous code: for the care team only")]
+    about += [(f"Setting: {key}", ", ".join(map(str, value)) if isinstance(value, list) else
+               ("" if value is None else value)) for key, value in settings.to_dict().items()]
+    sheets: dict[str, pd.DataFrame] = {"About": pd.DataFrame(about, columns=["item", "value"])}
+    if too_few_patients(derived, settings):
+        sheets["About"].loc[len(sheets["About"])] = ["Figures", f"suppressed: the selection has fewer than {k} patients"]
+    else:
+        sheets.update(_sheets(derived, settings, start, end))
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for name, table in sheets.items():
+            safe = neutralise_formulas(_cellable(table.reset_index(drop=True)))
+            safe.to_excel(writer, sheet_name=name, index=False)
+            sheet = writer.sheets[name]
+            sheet.freeze_panes = "A2"
+            for i, column in enumerate(safe.columns, start=1):
+                width = max([len(str(column))] + [len(str(v)) for v in safe[column].head(200)])
+                sheet.column_dimensions[sheet.cell(row=1, column=i).column_letter].width = min(max(width + 2, 8), 60)
+    return buffer.getvalue()

@@ -1,0 +1,201 @@
+"""The shared report as one self-contained HTML file: KPI tiles, the main charts, breakdown tables, the settings in
+force and the as-of date.
+
+Why: clinic leads take the figures to a meeting, by e-mail or on a USB stick, often on machines without the app or
+even a network. So the file carries everything it needs (plotly.js is inlined once; no request is made when it is
+opened). It follows the display rules of analytics.presentation, as the app does: small groups suppressed (and
+their complement), a selection with fewer than k patients shows no figures at all, patient codes appear nowhere
+(only the count of flagged patients). Every text is escaped, in tables and in the charts' hover text alike, and
+the charts' data cannot close their script element.
+"""
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from analytics.effect_over_time import effect_markers, effect_over_time
+from analytics.flags import flag_patients
+from analytics.funnel import funnel
+from analytics.kaplan_meier import km_curves_by_group
+from analytics.kpis import kpi_tiles
+from analytics.presentation import (
+    BREAKDOWN_REPORT, GROUP_HEADINGS, PERIOD_HIDDEN, PREVIOUS_HIDDEN, breakdown_tables, by_cycle_shown,
+    display_table, format_cell, format_change, format_figure, funnel_shown, hidden_note, pchart_shown,
+    settings_rows, suppress_kpi_periods, too_few_patients,
+)
+from analytics.settings import DEFAULT_SETTINGS, Settings
+from analytics.suppression import SUPPRESSED
+from analytics.waning import waning_by_cycle
+from charts.effect import effect_over_time_figure
+from charts.funnel import funnel_figure
+from charts.spc import p_chart_figure
+from charts.survival import km_figure
+from charts.waning import waning_figure
+from reports.common import TITLE, as_of_text, derived_of
+
+CHARTS = (  # element id, heading
+    ("chart-kpi-effect", "After an injection: onset and how long the benefit lasts"),
+    ("chart-km", "Benefit duration (Kaplan-Meier)"),
+    ("chart-waning", "Across cycles: is the response fading?"),
+    ("chart-pchart", "Responder rate month by month (SPC p-chart)"),
+    ("chart-funnel", "Practitioners: funnel plot of the responder rate"),
+)
+
+
+def _esc(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _tiles_html(tiles: pd.DataFrame, k: int) -> str:
+    hidden = tiles.attrs.get("suppressed", [])
+    cells = []
+    for row in tiles.itertuples(index=False):
+        ci = ""
+        if PERIOD_HIDDEN in hidden:
+            value, detail = SUPPRESSED, f"fewer than {k} patients in the period"
+        else:
+            if not pd.isna(row.ci_low) and not pd.isna(row.ci_high):
+                ci = f"95% CI {format_figure(row.ci_low, row.unit, 1)} to {format_figure(row.ci_high, row.unit, 1)}"
+            change = format_change(row.change if row.previous_n else None, row.unit) or "no figure to compare"
+            before = f"{SUPPRESSED} (fewer than {k} patients)" if PREVIOUS_HIDDEN in hidden else change
+            value = format_figure(row.value, row.unit, 1)
+            detail = f"n = {int(row.n):,}; against the period before: {before}"
+        cells.append(
+            f'<div class="tile"><div class="label">{_esc(row.label)}</div>'
+            f'<div class="value">{_esc(value)}</div>'
+            f'<div class="detail">{_esc(ci)}</div>'
+            f'<div class="detail">{_esc(detail)}</div></div>')
+    period = tiles.attrs.get("period", {})
+    caption = (f"Period {period.get('start')} to {period.get('end')} ({period.get('days')} days), against the "
+               f"{period.get('days')} days before it ({period.get('previous_start')} to "
+               f"{period.get('previous_end')}).") if period else ""
+    return f'<div class="tiles">{"".join(cells)}</div><p class="note">{_esc(caption)}</p>'
+
+
+def _table_html(table: pd.DataFrame, columns, caption: str = "") -> str:
+    present = [c for c in columns if c in table.columns]
+    head = "".join(f"<th>{_esc(GROUP_HEADINGS[c][0])}</th>" for c in present)
+    rows = []
+    for record in table[present].to_dict(orient="records"):
+        cells = []
+        for column in present:
+            value, kind = record[column], GROUP_HEADINGS[column][1]
+            css = ' class="suppressed"' if value == SUPPRESSED else (' class="num"' if kind != "text" else "")
+            cells.append(f"<td{css}>{_esc(format_cell(value, kind, blank='-'))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    cap = f"<caption>{_esc(caption)}</caption>" if caption else ""
+    return f'<table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _settings_html(settings: Settings, as_of: str) -> str:
+    rows = "".join(f"<tr><th>{_esc(words)}</th><td>{_esc(value)}</td></tr>"
+                   for words, value in settings_rows(settings, as_of))
+    return f'<table class="settings"><tbody>{rows}</tbody></table>'
+
+
+def _figure_json(fig: go.Figure) -> str:
+    """The figure as JSON that is safe inside a <script> element."""
+    return fig.to_json().replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+def _figures(derived: pd.DataFrame, settings: Settings) -> tuple[dict[str, go.Figure], dict[str, str]]:
+    """Every chart of the report, built by charts/ (the app's own builders), and a note per chart."""
+    figures = {
+        "chart-kpi-effect": effect_over_time_figure(effect_over_time(derived, settings),
+                                                    effect_markers(derived, settings), settings),
+        "chart-km": km_figure(km_curves_by_group(derived), None, settings),
+    }
+    by_cycle = by_cycle_shown(waning_by_cycle(derived, settings), settings)
+    figures["chart-waning"] = waning_figure(by_cycle, settings)
+    chart, hidden_months = pchart_shown(derived, settings)
+    figures["chart-pchart"] = p_chart_figure(chart, settings)
+    shown = funnel_shown(funnel(derived, "practitioner_id"), settings)
+    figures["chart-funnel"] = funnel_figure(shown, "Practitioner", settings)
+    notes = {
+        "chart-waning": hidden_note(int(by_cycle["suppressed"].sum()) if len(by_cycle) else 0, "cycle", settings),
+        "chart-pchart": hidden_note(hidden_months, "month", settings, "patients with a response"),
+        "chart-funnel": hidden_note(int(shown["groups"]["suppressed"].sum()), "practitioner", settings),
+    }
+    return figures, {element: note for element, note in notes.items() if note}
+
+
+_CSS = """
+body{font-family:"Source Sans Pro",Arial,Helvetica,sans-serif;color:#262730;margin:0 auto;max-width:1180px;
+padding:24px 32px;line-height:1.4}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:32px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+h3{font-size:16px;margin:20px 0 6px}.meta{color:#555;margin:2px 0}.note{color:#555;font-size:13px}
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:10px}
+.tile{border:1px solid #ddd;border-radius:6px;padding:10px 12px}.tile .label{font-size:13px;color:#555}
+.tile .value{font-size:24px;font-weight:600;margin:2px 0}.tile .detail{font-size:12px;color:#666}
+.chart{width:100%;min-height:380px}figure{margin:0 0 18px}figcaption{font-size:13px;color:#555}
+table{border-collapse:collapse;font-size:13px;margin:6px 0 16px}caption{text-align:left;font-weight:600;padding:4px 0}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:left}thead th::first-letter{text-transform:uppercase}td.num{text-align:right}
+td.suppressed{color:#888;font-style:italic;text-align:center}table.settings th{font-weight:normal;color:#444}
+.banner{background:#fff4e5;border:1px solid #f0c36d;padding:10px 14px;border-radius:6px}
+@media print{.chart{page-break-inside:avoid}}
+"""
+
+
+def html_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, filters_description: str = "",
+                source_name: str = "", *, start=None, end=None) -> str:
+    """A self-contained HTML report of the selection: KPI tiles, the main charts, breakdown tables, the settings
+    in force and the as-of date, with small numbers suppressed and no patient codes.
+
+    sessions: the selection (canonical columns, or already derived). filters_description: the filters in words,
+    shown in the header. source_name: where the data came from (a file, or the outcome store).
+    start / end: the KPI period (default: the whole selection up to the as-of date).
+    """
+    derived = derived_of(sessions, settings)
+    as_of = as_of_text(sessions, settings)
+    generated = datetime.now().strftime("%Y-%m-%d %H:%M")
+    k = settings.min_group_patients
+    header = [f"<h1>{_esc(TITLE)}</h1>",
+              f'<p class="meta">Source: {_esc(source_name or "not named")}. As of {_esc(as_of)}. '
+              f"Generated {_esc(generated)}.</p>",
+              f'<p class="meta">Filters: {_esc(filters_description or "none (all sessions)")}.</p>']
+    body: list[str] = []
+    scripts: list[str] = []
+    if too_few_patients(derived, settings):
+        what = "no sessions" if len(derived) == 0 else f"fewer than {k} patients, so its figures are suppressed " \
+                                                       "to protect them"
+        body.append(f'<p class="banner">This selection has {_esc(what)}. Widen the period or the filters.</p>')
+    else:
+        tiles = suppress_kpi_periods(kpi_tiles(derived, settings, start=start, end=end,
+                                                flags=flag_patients(derived, settings)), settings)
+        body.append('<section id="kpis"><h2>Headline figures</h2>' + _tiles_html(tiles, k) + "</section>")
+        figures, notes = _figures(derived, settings)
+        body.append('<section id="charts"><h2>Charts</h2>')
+        for element, heading in CHARTS:
+            fig = figures[element]
+            body.append(f'<figure aria-label="{_esc(heading)}"><div class="chart" id="{element}"></div>'
+                        + (f"<figcaption>{_esc(notes[element])}</figcaption>" if element in notes else "")
+                        + "</figure>")
+            scripts.append(f'Plotly.newPlot("{element}", FIG["{element}"].data, FIG["{element}"].layout, CONFIG);')
+        body.append("</section>")
+        body.append('<section id="breakdowns"><h2>Breakdowns</h2><p class="note">Every rate with the counts it '
+                    f"rests on. Groups with fewer than {k} patients show \"suppressed\", and so does the next "
+                    "smallest when only one would be hidden, so that it cannot be worked out from the total.</p>")
+        for _by, label, table in breakdown_tables(derived, settings):
+            shown = display_table(table, ["group_by", "group"])
+            body.append(_table_html(shown, BREAKDOWN_REPORT, f"By {label.lower()}"))
+        body.append("</section>")
+        figure_data = ",".join(f'"{e}":{_figure_json(f)}' for e, f in figures.items())
+        scripts.insert(0, f"var FIG={{{figure_data}}};"
+                          'var CONFIG={"displaylogo":false,"responsive":true,'
+                          '"modeBarButtonsToRemove":["lasso2d","select2d"]};')
+    body.append('<section id="settings"><h2>Settings in force</h2>' + _settings_html(settings, as_of) + "</section>")
+    body.append('<footer><p class="note">Definitions: docs/metrics.md. Benefit duration is a Kaplan-Meier estimate '
+                "(benefit still going at the next injection counts as 'at least this long'). The diminished-response "
+                "flag is a prompt to review, never a diagnosis. This report holds no patient identifiers.</p>"
+                "</footer>")
+    plotly_js = get_plotlyjs().replace("</script", "<\\/script")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{_esc(TITLE)}: {_esc(source_name or 'report')}, as of {_esc(as_of)}</title>"
+            f"<style>{_CSS}</style>\n<script>{plotly_js}</script>\n</head><body>\n"
+            + "\n".join(header + body)
+            + ("\n<script>" + "\n".join(scripts) + "</script>" if scripts else "")
+            + "\n</body></html>\n")

@@ -1,0 +1,80 @@
+"""Caching every page's results without mixing users' data.
+
+Every cache key is made of the content hash of the data (plus the options it was read with), the settings in
+force and the selection: never a DataFrame object, which Streamlit would hash from a sample of rows. Frames go in
+as underscore arguments that Streamlit does not hash, through a zero-argument callable that only runs on a miss
+(so a cached rerun does not even filter the table).
+* Shared data (the sample, the configured file, the clinic's store): small results in st.cache_data; the big
+  per-session table (derive_sessions, read-only) in st.cache_resource so it is not pickled and copied on every
+  rerun.
+* Uploaded data: never in a process-wide cache. Results are kept in st.session_state, keyed the same way, with a
+  small least-recently-used limit, and go when the browser session ends.
+"""
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable
+
+import streamlit as st
+
+from analytics.settings import Settings
+from views import keys
+
+MAX_SESSION_RESULTS = 64
+MAX_SESSION_BIG = 2
+
+
+def settings_key(settings: Settings) -> str:
+    """A stable text key for a Settings value (part of every cache key)."""
+    return json.dumps(settings.to_dict(), sort_keys=True)
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _shared_result(name: str, key: tuple, _func: Callable, _inputs: Callable[[], tuple]):
+    """A small result (a table, a dict) for shared data; Streamlit hashes only name and key."""
+    args, kwargs = _inputs()
+    return _func(*args, **kwargs)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _shared_big(name: str, key: tuple, _func: Callable, _inputs: Callable[[], tuple]):
+    """A big read-only result (the derived session table) for shared data: kept as one object, not copied."""
+    args, kwargs = _inputs()
+    return _func(*args, **kwargs)
+
+
+def session_memo(store_key: str, limit: int, name: str, key: tuple, func: Callable, inputs: Callable):
+    """func(*inputs()) kept in this browser session under st.session_state[store_key], at most `limit` results
+    (least recently used go first)."""
+    memo_: OrderedDict = st.session_state.setdefault(store_key, OrderedDict())
+    full = (name, key)
+    if full in memo_:
+        memo_.move_to_end(full)
+        return memo_[full]
+    args, kwargs = inputs()
+    value = func(*args, **kwargs)
+    memo_[full] = value
+    while len(memo_) > limit:
+        memo_.popitem(last=False)
+    return value
+
+
+def memo(source, name: str, key: tuple, func: Callable, inputs: Callable[[], tuple], big: bool = False):
+    """func(*args, **kwargs) with (args, kwargs) = inputs(), cached under (name, source.key, *key).
+
+    Shared data: st.cache_data (big=False) or st.cache_resource (big=True). Uploads: this session only.
+    """
+    full_key = (source.key, *key)
+    if source.shared:
+        cache = _shared_big if big else _shared_result
+        return cache(name, full_key, func, inputs)
+    if big:
+        return session_memo(keys.MEMO_BIG, MAX_SESSION_BIG, name, full_key, func, inputs)
+    return session_memo(keys.MEMO, MAX_SESSION_RESULTS, name, full_key, func, inputs)
+
+
+def forget_session_results() -> None:
+    """Drop this session's results (the data in use changed)."""
+    st.session_state.pop(keys.MEMO, None)
+    st.session_state.pop(keys.MEMO_BIG, None)

@@ -1,0 +1,143 @@
+"""Where the sessions on every page come from.
+
+The clinic's store (analytics/store.py, OUTCOMES_DB) as soon as it holds sessions, else the sample file
+(data/sample/sessions.csv) under a "Sample data" banner; the file named by OUTCOMES_DATA_FILE over both; and, in
+one browser session only, the user's own upload once they press "Use this data" on the Data page. `DataSource`
+carries the content key that roots every cache key (views/cache.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from analytics import store
+from analytics.ingest import IngestResult, load_sessions
+from views import keys
+from views.cache import forget_session_results
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_FILE = ROOT / "data" / "sample" / "sessions.csv"
+DATA_FILE_ENV = "OUTCOMES_DATA_FILE"
+SAMPLE_LABEL = "Sample data (synthetic patients)"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Where the sessions come from. `key` is the content hash plus read options: the root of every cache key."""
+
+    label: str
+    kind: str  # "sample" | "file" | "store" | "upload"
+    key: str
+    shared: bool  # True: may use process-wide caches (not a user's upload)
+
+    @property
+    def is_sample(self) -> bool:
+        return self.kind == "sample"
+
+
+def content_hash(data: bytes, **options) -> str:
+    """blake2b of the bytes plus the options they were read with (mapping, date order, identifier choice...)."""
+    digest = hashlib.blake2b(data, digest_size=16)
+    if options:
+        digest.update(json.dumps(options, sort_keys=True, default=str).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def default_file() -> tuple[Path, str]:
+    """The file shown when no upload is in use, and its kind: OUTCOMES_DATA_FILE if set, else the sample."""
+    configured = os.environ.get(DATA_FILE_ENV, "").strip()
+    if configured:
+        return Path(configured).expanduser().resolve(), "file"
+    return SAMPLE_FILE, "sample"
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _load_shared_file(path: str, size: int, mtime_ns: int) -> tuple[str, IngestResult]:
+    """Read and check a server-side file once per process; keyed by path, size and modification time, and
+    the content hash returned with it keys everything computed from it. Read-only: never modified."""
+    del size, mtime_ns  # only part of the key
+    data = Path(path).read_bytes()
+    result = load_sessions(data, name=Path(path).name)
+    return content_hash(data), result
+
+
+def store_fingerprint(db_path: Path) -> str | None:
+    """A key that changes with every import or undo; None when there is no store or it holds no session.
+
+    Read from the store only when its files changed (size and modification time of the database and its
+    write-ahead log), so a rerun does not open the database just to find it unchanged."""
+    if not db_path.exists():
+        return None
+    stamp = []
+    for path in (db_path, db_path.with_name(db_path.name + ".wal")):
+        stat = path.stat() if path.exists() else None
+        stamp.append((stat.st_size, stat.st_mtime_ns) if stat else None)
+    return _store_fingerprint(str(db_path), tuple(stamp))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _store_fingerprint(db_path: str, stamp: tuple) -> str | None:
+    del stamp  # only part of the key
+    if store.is_empty(db_path):
+        return None
+    log = store.history(db_path)
+    return hashlib.blake2b(log.to_json(date_format="iso").encode("utf-8"), digest_size=16).hexdigest()
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _load_store(db_path: str, fingerprint: str) -> IngestResult:
+    """The store's sessions as an accepted-rows result, read once per store state (the fingerprint)."""
+    data = store.read_sessions(db_path)
+    empty = pd.DataFrame(columns=["line", "column", "field", "value", "reason"])
+    return IngestResult("sessions", data, empty, empty.rename(columns={"reason": "warning"}),
+                        pd.DataFrame(columns=["line", "duplicate_of"]),
+                        pd.DataFrame(columns=["line", "key", "other_lines"]), [], n_rows=len(data),
+                        source_name=Path(db_path).name)
+
+
+def load_default_source() -> tuple[DataSource, IngestResult]:
+    """The configured file (OUTCOMES_DATA_FILE), else the clinic's store when it holds sessions, else the sample."""
+    path, kind = default_file()
+    if kind == "sample":
+        db_path = store.default_db_path()
+        fingerprint = store_fingerprint(db_path)
+        if fingerprint:
+            result = _load_store(str(db_path), fingerprint)
+            return DataSource(f"Clinic store ({db_path.name})", "store", fingerprint, shared=True), result
+    if not path.exists():
+        raise FileNotFoundError(f"The data file {path} does not exist (set {DATA_FILE_ENV} to a readable file).")
+    stat = path.stat()
+    key, result = _load_shared_file(str(path), stat.st_size, stat.st_mtime_ns)
+    label = SAMPLE_LABEL if kind == "sample" else path.name
+    return DataSource(label, kind, key, shared=True), result
+
+
+def use_upload(name: str, key: str, result: IngestResult) -> None:
+    """Make an accepted upload the data of every page in this browser session."""
+    st.session_state[keys.UPLOAD] = {"name": name, "key": key, "result": result}
+    forget_session_results()
+
+
+def use_default() -> None:
+    """Back to the store, the sample or the configured file."""
+    st.session_state.pop(keys.UPLOAD, None)
+    forget_session_results()
+
+
+def active_upload() -> dict | None:
+    """The upload in use in this browser session: {"name", "key", "result"}, or None."""
+    return st.session_state.get(keys.UPLOAD)
+
+
+def active_source() -> tuple[DataSource, IngestResult]:
+    """The upload in use in this session, else the default source."""
+    upload = active_upload()
+    if upload:
+        return DataSource(f"Upload: {upload['name']}", "upload", upload["key"], shared=False), upload["result"]
+    return load_default_source()
