@@ -7,7 +7,12 @@ was accepted, 1 when some rows were rejected and the rest are usable, 2 when the
 The outcome store (analytics/store.py): `import FILE [--db PATH]` validates like `validate`, then adds the accepted
 rows to the store (same exit codes; a refused file imports nothing); `history [--db PATH] [--json]` lists the
 imports; `undo BATCH [--db PATH]` undoes one; `summary --db PATH` reads the store.
-`report --out FILE [FILE | --db PATH] [--format html|xlsx]` writes the shareable report (analytics/report.py).
+`report --out FILE [FILE | --db PATH] [--format html|xlsx]` writes the shareable report (reports/: the command
+line is an entry point like dashboard.py, and the one place in analytics/ that reaches up to it, lazily).
+
+`summary` and `report` take the app's selection (--site, --practitioner, --product, --indication, --from, --to;
+analytics/selection.py), applied after each patient's whole history is worked out, and every threshold as an
+option made from its Settings field (analytics/settings.py).
 """
 from __future__ import annotations
 
@@ -21,8 +26,9 @@ from . import store
 from .assessments import SCORES, timeline
 from .ingest import IngestResult, load
 from .mapping import load_mapping
-from .sessions import derive_sessions
+from .schema import INDICATION_ALIASES, PRODUCT_ALIASES, normalise_token
 from .selection import FILTER_COLUMNS, Selection, by_values, select
+from .sessions import derive_sessions
 from .settings import DEFAULT_SETTINGS, Knob, Settings, knobs
 from .summary import summarise
 
@@ -94,6 +100,9 @@ def selection_from_args(args: argparse.Namespace) -> Selection:
     if start and end and end < start:
         raise ValueError(f"--to {end} is before --from {start}")
     chosen = {column: getattr(args, f"select_{column}") for column in FILTER_COLUMNS.values()}
+    for column, aliases in (("product", PRODUCT_ALIASES), ("indication", INDICATION_ALIASES)):
+        # brand names and other spellings, as the importer reads them: --product Botox
+        chosen[column] = [aliases.get(normalise_token(v), v) for v in chosen[column] or ()]
     return Selection("Custom range", start, end, by_values(**chosen))
 
 

@@ -6,7 +6,7 @@
 Everything is drawn from one seed, so the same arguments give the same bytes. The session table is built
 with numpy on a patients x cycles grid (no per-patient Python loops), so 200,000 patients take seconds.
 
-The model, in short (figures from shared/spec/domain.md):
+The model, in short (the clinical figures and their sources are in docs/metrics.md):
 - patients: a site, a usual practitioner, an indication, a product, a dose level, a usual response, a usual
   benefit duration, a muscle pattern; some started before the data (they carry a lifetime cycle_number);
 - cycles: re-injection about every 14 weeks, a few short intervals and boosters, drop-outs;
@@ -15,7 +15,7 @@ The model, in short (figures from shared/spec/domain.md):
   adverse events at published rates;
 - faders (about 5% of patients with 5+ sessions): the response falls cycle after cycle, the dose is raised,
   intervals and benefit shorten, some switch product or muscles. They are the ground truth of the
-  "diminished response" flag of shared/spec/metrics.md.
+  "diminished response" flag of docs/metrics.md.
 """
 from __future__ import annotations
 
