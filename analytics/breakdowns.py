@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from analytics.proportions import proportion, t_ci, wilson_ci
+from analytics.sessions import NOT_RECORDED, group_labels
 from analytics.settings import DEFAULT_SETTINGS, Settings
 
-NOT_RECORDED = "(not recorded)"
 TOTAL = "All"
 DIMENSIONS = ("product", "indication", "site", "practitioner_id", "dose_band", "cycle")
 BANDS = ("low", "middle", "high")
@@ -99,18 +99,15 @@ def _group_keys(sessions: pd.DataFrame, by: str) -> tuple[pd.Series, pd.Series]:
         known = (bands["dose_band_label"] != NOT_RECORDED) & key.notna()
         return bands["dose_band_label"], key.where(known, np.inf)
     if by not in sessions:
-        return (pd.Series(NOT_RECORDED, index=sessions.index, dtype="str"),
-                pd.Series(np.inf, index=sessions.index))
+        return group_labels(sessions, by), pd.Series(np.inf, index=sessions.index)
     values = sessions[by]
     if by == "cycle" or pd.api.types.is_numeric_dtype(values.dtype):
         numbers = pd.to_numeric(values, errors="coerce").astype("float64")
         whole = bool((numbers.dropna() % 1 == 0).all())
         label = (numbers.astype("Int64") if whole else numbers).astype("str").where(numbers.notna(), NOT_RECORDED)
         return label, numbers.fillna(np.inf)
-    text = values.astype("str")
-    known = values.notna() & (text.str.strip() != "")
-    label = text.where(known, NOT_RECORDED)
-    return label, label.where(known, "\uffff")
+    label = group_labels(sessions, by)
+    return label, label.where(label != NOT_RECORDED, "\uffff")
 
 
 def _bool(sessions: pd.DataFrame, column: str) -> pd.Series:

@@ -18,10 +18,10 @@ import pandas as pd
 
 from analytics.proportions import proportion, wilson_ci
 from analytics.schema import ADVERSE_EVENTS
+from analytics.sessions import group_labels
 
 ANY_EVENT = "any"
 ALL_SESSIONS = "all sessions"
-NOT_RECORDED = "(not recorded)"
 SUPPRESSION_OPTIONS = {"group_cols": ["group_by", "group"], "partition_cols": ["group_by", "event"]}
 COLUMNS = ["group_by", "group", "event", "sessions_recorded", "patients", "sessions_with_event",
            "patients_with_event", "rate", "ci_low", "ci_high"]
@@ -75,11 +75,8 @@ def adverse_event_rates(sessions: pd.DataFrame, by: str | None = None, alpha: fl
     sessions = sessions.reset_index(drop=True)
     if by is None:
         group = pd.Series(ALL_SESSIONS, index=sessions.index, dtype="str")
-    elif by in sessions:
-        labels = sessions[by].astype("str")
-        group = labels.where(sessions[by].notna() & (labels.str.strip() != ""), NOT_RECORDED)
     else:
-        group = pd.Series(NOT_RECORDED, index=sessions.index, dtype="str")
+        group = group_labels(sessions, by)
     recorded = recorded_mask(sessions)
     base = pd.DataFrame({"group": group[recorded], "patient_id": sessions.loc[recorded, "patient_id"]})
     denominators = (base.groupby("group", sort=True)

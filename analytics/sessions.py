@@ -59,6 +59,14 @@ def numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
     return values.to_numpy(dtype="float64", na_value=np.nan)
 
 
+def group_labels(sessions: pd.DataFrame, by: str) -> pd.Series:
+    """A grouping column as text, NOT_RECORDED where missing or blank (all of it when the column is absent)."""
+    if by not in sessions.columns:
+        return pd.Series(NOT_RECORDED, index=sessions.index, dtype="str")
+    labels = sessions[by].astype("str")
+    return labels.where(sessions[by].notna() & (labels.str.strip() != ""), NOT_RECORDED)
+
+
 def _float_array(values: np.ndarray, missing: np.ndarray) -> pd.arrays.FloatingArray:
     return pd.arrays.FloatingArray(np.where(missing, 0.0, values).astype("float64"), missing.copy())
 

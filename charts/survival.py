@@ -16,12 +16,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analytics.kaplan_meier import CURVE_COLUMNS, median_from_curve
+from analytics.sessions import NOT_RECORDED
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from charts import theme
 
 AT_RISK_STEP = 28  # at-risk counts every 4 weeks: 0, 28, 56, 84, 112, 140, 168 ...
 MIN_DAYS_SHOWN = 168  # 24 weeks: relief usually lasts 4-6 months
-NOT_RECORDED = "(not recorded)"
 ALL = "All responder sessions"
 
 
