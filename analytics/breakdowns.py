@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.proportions import proportion, t_ci, wilson_ci
+from analytics.proportions import rate_table, t_ci
 from analytics.sessions import NOT_RECORDED, group_labels
 from analytics.settings import DEFAULT_SETTINGS, Settings
 
@@ -157,15 +157,11 @@ def _summarise(frame: pd.DataFrame, group_cols: list[str]) -> pd.DataFrame:
 
 def _add_rates(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Rates with Wilson intervals and the t interval of the mean response, beside their counts."""
-    for name, x, n in (("responder", "responders", "sessions_with_response"),
-                       ("short_interval", "short_intervals", "intervals"),
-                       ("ae", "ae_sessions", "ae_recorded")):
-        rate_name = {"responder": "responder_rate", "short_interval": "short_interval_share",
-                     "ae": "ae_rate"}[name]
-        low, high = wilson_ci(table[x], table[n], alpha)
-        table[rate_name] = np.atleast_1d(proportion(table[x], table[n]))
-        table[f"{name}_ci_low"] = np.atleast_1d(low)
-        table[f"{name}_ci_high"] = np.atleast_1d(high)
+    for prefix, rate, x, n in (("responder_", "rate", "responders", "sessions_with_response"),
+                               ("short_interval_", "share", "short_intervals", "intervals"),
+                               ("ae_", "rate", "ae_sessions", "ae_recorded")):
+        rates = rate_table(table[x], table[n], alpha, prefix, rate)
+        table[list(rates.columns)] = rates
     low, high = t_ci(table["mean_response_pct"], table["response_sd"], table["response_n"], alpha)
     table["response_ci_low"] = np.atleast_1d(low)
     table["response_ci_high"] = np.atleast_1d(high)
@@ -216,11 +212,3 @@ def breakdown(sessions: pd.DataFrame, by: str, settings: Settings = DEFAULT_SETT
         columns += KM_COLUMNS
     return table[columns + (["is_total"] if total else [])]
 
-
-def breakdowns(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS,
-               dimensions=DIMENSIONS, alpha: float = 0.05, total: bool = False, km: bool = False) -> pd.DataFrame:
-    """All breakdowns in one long table (group_by names the dimension), ready for suppression per dimension."""
-    tables = [breakdown(sessions, by, settings, alpha, total, km) for by in dimensions]
-    if not tables:
-        return pd.DataFrame(columns=COLUMNS)
-    return pd.concat(tables, ignore_index=True)
