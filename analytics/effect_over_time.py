@@ -47,7 +47,7 @@ def effect_markers(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS)
     return {
         "median_onset_days": _median(onset), "n_onset": int((~np.isnan(onset)).sum()),
         "median_peak_days": _median(peak), "n_peak": int((~np.isnan(peak)).sum()),
-        "median_duration_days": med["median"], "duration_ci_low": med["ci_low"], "duration_ci_high": med["ci_high"],
+        "median_duration_days": med.median, "duration_ci_low": med.ci_low, "duration_ci_high": med.ci_high,
         "n_duration": int(curve["at_risk"].iloc[0]) if len(curve) else 0,
     }
 

@@ -153,10 +153,16 @@ def flag_levels(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) ->
     })
 
 
-def diminished_patients(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> list[str]:
-    """Sorted patient_ids flagged "diminished" (not "watch"): the command-line summary's list."""
+def patients_by_flag(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> dict[str, list[str]]:
+    """Sorted patient_ids per flag, {"diminished": [...], "watch": [...]}: the command-line summary's lists."""
     levels = flag_levels(derived, settings)
-    return sorted(levels.loc[levels["flag"] == "diminished", "patient_id"].astype(str).tolist())
+    return {flag: sorted(levels.loc[levels["flag"] == flag, "patient_id"].astype(str).tolist())
+            for flag in ("diminished", "watch")}
+
+
+def diminished_patients(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> list[str]:
+    """Sorted patient_ids flagged "diminished" (not "watch")."""
+    return patients_by_flag(derived, settings)["diminished"]
 
 
 def _muscle_sets(muscles: pd.Series) -> pd.DataFrame:

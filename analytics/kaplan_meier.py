@@ -19,6 +19,7 @@ censored, and a mean of the recorded durations is biased short. Conventions (the
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,21 @@ from analytics.settings import DEFAULT_SETTINGS, Settings
 
 CURVE_COLUMNS = ("time", "at_risk", "events", "censored", "survival", "std_err", "ci_low", "ci_high")
 _HALF = 0.5 + 1e-12  # S(t) <= 0.5, allowing for rounding in the product of (n - d) / n
+
+
+@dataclass(frozen=True)
+class KMMedian:
+    """The KM median duration with its 95% CI and the counts it rests on: the one answer of `km_median`.
+
+    median None = not reached; ci_high None = upper limit not reached; ci_low None = no event time is
+    compatible with S = 0.5 and the median is not reached (e.g. no events). n sessions, of which `events` ended.
+    """
+
+    median: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    events: int
 
 
 def _z(alpha: float) -> float:
@@ -91,12 +107,8 @@ def km_curve(durations, events, alpha: float = 0.05) -> pd.DataFrame:
     })
 
 
-def median_from_curve(curve: pd.DataFrame, alpha: float = 0.05) -> dict:
-    """Median (smallest t with S <= 0.5) and its Brookmeyer-Crowley cloglog 95% CI from a `km_curve` table.
-
-    Values are floats, or None: median None = not reached; ci_high None = upper limit not reached;
-    ci_low None = no event time is compatible with S = 0.5 and the median is not reached (e.g. no events).
-    """
+def median_from_curve(curve: pd.DataFrame, alpha: float = 0.05) -> KMMedian:
+    """Median (smallest t with S <= 0.5) and its Brookmeyer-Crowley cloglog 95% CI from a `km_curve` table."""
     ev = curve[curve["events"] > 0]
     s = ev["survival"].to_numpy(dtype="float64")
     times = ev["time"].to_numpy(dtype="float64")
@@ -117,11 +129,12 @@ def median_from_curve(curve: pd.DataFrame, alpha: float = 0.05) -> dict:
     else:
         ci_low = float(times[inside[0]])
         ci_high = None if inside[-1] == len(times) - 1 else float(times[inside[-1] + 1])
-    return {"median": median, "ci_low": ci_low, "ci_high": ci_high}
+    n = int(curve["at_risk"].iloc[0]) if len(curve) else 0
+    return KMMedian(median, ci_low, ci_high, n, int(curve["events"].sum()))
 
 
-def km_median(durations, events, alpha: float = 0.05) -> dict:
-    """KM median duration with its 95% CI: {"median", "ci_low", "ci_high"}; see `median_from_curve`."""
+def km_median(durations, events, alpha: float = 0.05) -> KMMedian:
+    """KM median duration with its 95% CI and counts; see `median_from_curve`."""
     return median_from_curve(km_curve(durations, events, alpha), alpha)
 
 
@@ -172,12 +185,12 @@ def km_summary(durations, events, settings: Settings = DEFAULT_SETTINGS, alpha: 
     curve = km_curve(durations, events, alpha)
     med = median_from_curve(curve, alpha)
     out = {
-        "n": int(curve["at_risk"].iloc[0]) if len(curve) else 0,
-        "events": int(curve["events"].sum()),
+        "n": med.n,
+        "events": med.events,
         "censored": int(curve["censored"].sum()),
-        "median": med["median"],
-        "median_ci_low": med["ci_low"],
-        "median_ci_high": med["ci_high"],
+        "median": med.median,
+        "median_ci_low": med.ci_low,
+        "median_ci_high": med.ci_high,
     }
     days = list(settings.landmark_days)
     at = survival_at(curve, days)

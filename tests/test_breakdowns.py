@@ -135,7 +135,6 @@ def test_unknown_dimension_is_one_not_recorded_group(hand):
 
 
 def test_km_median_per_group_and_total():
-    pytest.importorskip("analytics.kaplan_meier")
     rows = [
         {"patient_id": "a", "site": "x", "baseline_pain": 10, "followup_pain": 2, "duration_days": 100,
          "duration_event": True},

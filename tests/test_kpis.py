@@ -1,10 +1,10 @@
 """KPI tiles: period arithmetic, hand-worked values, previous period, flags, KM tile, empty periods."""
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
+from analytics.kaplan_meier import KMMedian
 from analytics.kpis import KPI_COLUMNS, kpi_tiles, period_bounds
 from analytics.proportions import wilson_ci
 from analytics.settings import Settings
@@ -13,6 +13,14 @@ from tests.helpers import make_sessions
 
 def tile(table, kpi):
     return table.set_index("kpi").loc[kpi]
+
+
+def fixed_km(median, low=None, high=None):
+    """A stand-in for kaplan_meier.km_median that answers the same median whatever it is given."""
+    return lambda times, events: KMMedian(median, low, high, len(times), int(events.sum()))
+
+
+NO_KM = fixed_km(None)
 
 
 def test_period_bounds_same_length_before():
@@ -57,7 +65,7 @@ def two_periods():
 
 
 def test_hand_worked_tiles(two_periods):
-    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", km_median=lambda t, e: (80.0, 60.0, np.nan))
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", km_median=fixed_km(80.0, 60.0, None))
     assert list(t.columns) == KPI_COLUMNS
     assert t.attrs["period"]["previous_start"] == "2025-01-01"
     assert t.attrs["period"]["previous_end"] == "2025-01-10"
@@ -99,7 +107,7 @@ def test_km_tile_passes_responder_durations_only(two_periods):
 
     def fake_km(times, events):
         seen.append((times.tolist(), events.tolist()))
-        return {"median": 100.0, "ci_low": 80.0, "ci_high": None}
+        return KMMedian(100.0, 80.0, None, len(times), int(events.sum()))
 
     t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", km_median=fake_km)
     # current period first (responders a 50% and c 40%), then the previous one (b 50%)
@@ -109,8 +117,7 @@ def test_km_tile_passes_responder_durations_only(two_periods):
     assert km["previous"] == 100.0  # the fake answers the same for the previous period's one duration
 
 
-def test_km_tile_real_module_when_present(two_periods):
-    pytest.importorskip("analytics.kaplan_meier")
+def test_km_tile_default_is_the_real_km_median(two_periods):
     t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20")
     km = tile(t, "median_duration_days")
     # durations 100 (event) and 80 (censored): S drops to 0 at 100 -> KM median 100 days
@@ -119,15 +126,15 @@ def test_km_tile_real_module_when_present(two_periods):
 
 def test_flags_table_int_and_callable(two_periods):
     flags = pd.DataFrame({"patient_id": ["a", "c", "z"], "flag": ["diminished", "watch", "diminished"]})
-    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=flags, km_median=lambda t, e: None)
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=flags, km_median=NO_KM)
     f = tile(t, "patients_flagged")
     assert f["value"] == 2 and math.isnan(f["previous"])  # z not seen in the period
 
     blank = flags.assign(flag=["diminished", None, "watch"])
-    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=blank, km_median=lambda t, e: None)
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=blank, km_median=NO_KM)
     assert tile(t, "patients_flagged")["value"] == 1
 
-    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=7, km_median=lambda t, e: None)
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=7, km_median=NO_KM)
     assert tile(t, "patients_flagged")["value"] == 7
 
     calls = []
@@ -136,14 +143,14 @@ def test_flags_table_int_and_callable(two_periods):
         calls.append(history["session_date"].max())
         return pd.DataFrame({"patient_id": sorted(history["patient_id"].unique())[:1]})
 
-    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=flagger, km_median=lambda t, e: None)
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=flagger, km_median=NO_KM)
     f = tile(t, "patients_flagged")
     assert f["value"] == 1 and f["previous"] == 1 and f["change"] == 0
     assert calls[0] <= pd.Timestamp("2025-01-20 23:59") and calls[1] <= pd.Timestamp("2025-01-10")
 
 
 def test_empty_period_gives_zero_counts_and_missing_rates(two_periods):
-    t = kpi_tiles(two_periods, start="2026-01-01", end="2026-01-31", km_median=lambda t, e: 1.0)
+    t = kpi_tiles(two_periods, start="2026-01-01", end="2026-01-31", km_median=fixed_km(1.0))
     assert tile(t, "patients")["value"] == 0 and tile(t, "sessions")["value"] == 0
     assert math.isnan(tile(t, "responder_rate")["value"]) and tile(t, "responder_rate")["n"] == 0
     assert math.isnan(tile(t, "median_duration_days")["value"])
