@@ -1,4 +1,4 @@
-"""Effect over time from repeated assessments (metrics.md "From repeated assessments"): change from baseline.
+"""Effect over time from repeated assessments (docs/metrics.md "Within one cycle"): change from baseline.
 
 Why: trials and symptom diaries score patients several times after one injection; the mean change from the
 day-0 score, by days after the injection and group, is the effect curve of that cycle.

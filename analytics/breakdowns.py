@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analytics.kaplan_meier import km_by_group
 from analytics.proportions import rate_table, t_ci
 from analytics.sessions import NOT_RECORDED, group_labels
 from analytics.settings import DEFAULT_SETTINGS, Settings
@@ -170,8 +171,6 @@ def _add_rates(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
 
 def _km_columns(sessions: pd.DataFrame, group: pd.Series, settings: Settings, total: bool) -> pd.DataFrame:
     """KM median benefit duration per group (and for the total), from analytics.kaplan_meier.km_by_group."""
-    from analytics.kaplan_meier import km_by_group  # noqa: PLC0415 - optional, owned by the KM module
-
     per_group = km_by_group(sessions.assign(_group=group.to_numpy()), "_group", settings).rename(
         columns={"_group": "group"})
     if total:

@@ -1,4 +1,5 @@
-"""The effect within one cycle from session records (metrics.md "Within one cycle"): begun, lasting, in benefit.
+"""The effect within one cycle from session records (docs/metrics.md "Within one cycle"): begun, lasting,
+in benefit.
 
 Why: patients are told benefit starts within days, peaks within weeks and lasts months; this curve shows what
 the clinic's own records say, day by day after an injection. Population: responder sessions.

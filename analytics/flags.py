@@ -1,4 +1,4 @@
-"""Per-patient "diminished" and "watch" flags (metrics.md "Per patient - diminished response"), with evidence.
+"""Per-patient "diminished" and "watch" flags, with evidence (docs/metrics.md "Per patient: diminished response").
 
 Why: a response that fades over cycles is the first sign of secondary non-response. The flag is a prompt to
 review the patient's record, never a diagnosis of antibodies. Rules, on the sessions that have a response

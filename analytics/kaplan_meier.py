@@ -1,4 +1,4 @@
-"""Kaplan-Meier estimate of benefit duration (metrics.md "benefit duration"), in vectorised numpy.
+"""Kaplan-Meier estimate of benefit duration (docs/metrics.md "How long the benefit lasts"), in vectorised numpy.
 
 Why not a plain mean of durations: benefit still running at the next injection or at the as-of date is
 censored, and a mean of the recorded durations is biased short. Conventions (they match statsmodels'
@@ -7,8 +7,8 @@ censored, and a mean of the recorded durations is biased short. Conventions (the
 * variance: Greenwood's formula, se(t) = S(t) * sqrt(sum d / (n (n - d))); undefined (NaN) once S reaches 0;
 * pointwise 95% CI: the log(-log) ("cloglog") transform, S(t) ** exp(+-z * se / (S |log S|)); 1 to 1 while
   S = 1 (no event yet), NaN where S = 0;
-* median: the smallest time with S(t) <= 0.5 (metrics.md; statsmodels' `quantile` uses S < 0.5, which differs
-  only when S lands exactly on 0.5); None when S never reaches 0.5 ("not reached");
+* median: the smallest time with S(t) <= 0.5 (docs/metrics.md; statsmodels' `quantile` uses S < 0.5, which
+  differs only when S lands exactly on 0.5); None when S never reaches 0.5 ("not reached");
 * median 95% CI: Brookmeyer-Crowley by inverting the cloglog-transformed test, as statsmodels
   `quantile_ci(0.5)` (and SAS LIFETEST) computes it: the lower limit is the first event time whose S is
   not significantly different from 0.5, the upper limit the event time after the last such one

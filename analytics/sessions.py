@@ -1,4 +1,4 @@
-"""Per-session derived metrics (metrics.md "Per session"): cycle, interval, response, responder, benefit duration.
+"""Per-session derived metrics (docs/metrics.md "Per session"): cycle, interval, response, responder, duration.
 
 `derive_sessions` is the one place these columns are computed; every other metric reads them. It is vectorised
 over sorted numpy arrays (no per-patient Python) so that it runs on a million sessions in about a second.
@@ -164,7 +164,7 @@ def add_outcomes(frame: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> 
 
 
 def derive_sessions(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
-    """Drop sessions after as-of, sort by patient and date, and add the per-session metrics of metrics.md.
+    """Drop sessions after as-of, sort by patient and date, and add the per-session metrics of docs/metrics.md.
 
     Same-day sessions of one patient keep their input order. The index is reset to 0..n-1. Every input column
     is kept. Raises ValueError when a patient_id or session_date is missing (ingestion guarantees both).

@@ -1,4 +1,4 @@
-"""The command-line summary (docs/metrics.md "The command-line summary"): one JSON-ready dict of the headline figures.
+"""The command-line summary (docs/metrics.md "The command-line summary"): a JSON-ready dict of the headline figures.
 
 A stable interface: the keys of REQUIRED_KEYS (documented in docs/metrics.md) are always present; extras are
 added beside them. Values are plain Python (str, int, float, list, None); nothing is rounded. Every figure comes

@@ -1,4 +1,4 @@
-"""The waning effect across cycles (metrics.md "Across cycles"): figures by cycle and the change per extra cycle.
+"""The waning effect across cycles (docs/metrics.md "Across cycles"): figures by cycle and the change per cycle.
 
 Why: later injections may be less dramatic than the first; the clinic needs to see whether, and how fast, the
 typical response falls as cycles accumulate, with the uncertainty and the counts behind every figure.

@@ -3,8 +3,8 @@
 Why: "mild temporary discomfort is common" is what patients are told; the clinic needs its own rates, each
 with the number of sessions it rests on, and side by side per product where it asks for that.
 Input: analytics.safety.adverse_event_rates (by=None or by="product"), or a dict {"type": by-type table,
-"product": by-product table} as the overview page passes; optionally after analytics.suppression with safety.SUPPRESSION_OPTIONS (suppressed rows are left
-out and counted in the subtitle).
+"product": by-product table} as the overview page passes; optionally after analytics.suppression with
+safety.SUPPRESSION_OPTIONS (suppressed rows are left out and counted in the subtitle).
 """
 from __future__ import annotations
 

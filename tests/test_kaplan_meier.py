@@ -44,7 +44,7 @@ def test_hand_worked_table_with_ties_of_events_and_censorings():
 
 
 def test_median_is_the_first_time_survival_reaches_one_half_inclusive():
-    # S = 0.75, 0.5, 0.25, 0: metrics.md takes t = 2 (statsmodels' strict rule would take 3)
+    # S = 0.75, 0.5, 0.25, 0: docs/metrics.md takes t = 2 (statsmodels' strict rule would take 3)
     result = km_median([1, 2, 3, 4], [True] * 4)
     assert result.median == 2.0
     assert SurvfuncRight(np.array([1, 2, 3, 4.0]), np.ones(4)).quantile(0.5) == 3.0

@@ -1,4 +1,4 @@
-"""The command-line summary: the metrics.md keys, values worked by hand, JSON-ready, as-of and empty input."""
+"""The command-line summary: the docs/metrics.md keys, values worked by hand, JSON-ready, as-of and empty input."""
 from __future__ import annotations
 
 import json
