@@ -50,6 +50,12 @@ def test_median_is_the_first_time_survival_reaches_one_half_inclusive():
     assert SurvfuncRight(np.array([1, 2, 3, 4.0]), np.ones(4)).quantile(0.5) == 3.0
 
 
+def test_km_median_carries_its_counts():
+    result = km_median([10, 20, np.nan, 50], [True, False, False, True])  # the missing duration is left out
+    assert isinstance(result, KMMedian) and (result.n, result.events) == (3, 2)
+    assert result == median_from_curve(km_curve([10, 20, 50], [True, False, True]))
+
+
 def test_all_censored():
     curve = km_curve([5, 10, 10], [False, False, False])
     assert curve["survival"].tolist() == [1.0, 1.0]

@@ -1,14 +1,21 @@
 """KPI tiles: period arithmetic, hand-worked values, previous period, flags, KM tile, empty periods."""
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from analytics.flags import flag_levels
+from analytics.ingest import load_sessions
 from analytics.kaplan_meier import KMMedian
 from analytics.kpis import KPI_COLUMNS, kpi_tiles, period_bounds
 from analytics.proportions import wilson_ci
+from analytics.sessions import derive_sessions
 from analytics.settings import Settings
+from analytics.summary import summarise
 from tests.helpers import make_sessions
+
+SAMPLE_SESSIONS = Path(__file__).resolve().parents[1] / "data" / "sample" / "sessions.csv"
 
 
 def tile(table, kpi):
@@ -160,3 +167,23 @@ def test_empty_table():
     empty = make_sessions([{"session_date": "2025-01-01"}]).iloc[:0]
     t = kpi_tiles(empty, start="2025-01-01", end="2025-01-31")
     assert len(t) == 10 and (t.loc[t["kpi"].isin(["patients", "sessions"]), "value"] == 0).all()
+
+
+def test_tiles_over_the_whole_data_match_the_command_line_summary():
+    # One computation of each headline figure (analytics.headline): tiles over every session = the summary.
+    sessions = load_sessions(SAMPLE_SESSIONS).data
+    derived = derive_sessions(sessions)
+    summary = summarise(sessions)
+    t = kpi_tiles(derived, flags=flag_levels(derived)).set_index("kpi")
+    assert t.loc["sessions", "value"] == summary["sessions"] and t.loc["patients", "value"] == summary["patients"]
+    assert t.loc["responder_rate", "value"] == summary["responder_rate"]
+    assert [t.loc["responder_rate", "ci_low"], t.loc["responder_rate", "ci_high"]] == summary["responder_rate_ci"]
+    assert t.loc["responder_rate", "n"] == summary["sessions_with_response"]
+    for kpi in ("median_response_pct", "median_onset_days", "median_peak_days", "median_duration_days",
+                "short_interval_share"):
+        assert t.loc[kpi, "value"] == summary[kpi], kpi
+    duration = t.loc["median_duration_days"]
+    assert [duration["ci_low"], duration["ci_high"]] == summary["median_duration_ci"]
+    assert duration["n"] == summary["duration_sessions"]
+    assert t.loc["short_interval_share", "n"] == summary["intervals"]
+    assert t.loc["patients_flagged", "value"] == len(summary["diminished_patients"]) + len(summary["watch_patients"])
