@@ -1,4 +1,4 @@
-"""Effect over time from repeated assessments (metrics.md "From repeated assessments"): change from baseline.
+"""Effect over time from repeated assessments (docs/metrics.md "Within one cycle"): change from baseline.
 
 Why: trials and symptom diaries score patients several times after one injection; the mean change from the
 day-0 score, by days after the injection and group, is the effect curve of that cycle.
@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analytics.proportions import t_ci
 from analytics.settings import DEFAULT_SETTINGS, Settings
-from analytics.waning import t_interval
 
 SCORES = ("pain", "twstrs")
 
@@ -81,7 +81,7 @@ def timeline(assessments: pd.DataFrame, score: str = "twstrs", by=None,
         "responder_share": grouped["responder"].mean(),
         "responders": grouped["responder"].sum(min_count=0),
     }).reset_index()
-    low, high = t_interval(out["mean_change"].to_numpy(), out["sd"].fillna(0.0).to_numpy(),
+    low, high = t_ci(out["mean_change"].to_numpy(), out["sd"].fillna(0.0).to_numpy(),
                            out["n"].to_numpy(), alpha)
     out["ci_low"], out["ci_high"] = low, high
     out["n"] = out["n"].astype("int64")

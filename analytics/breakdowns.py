@@ -18,10 +18,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.proportions import proportion, t_ci, wilson_ci
+from analytics.kaplan_meier import km_by_group
+from analytics.proportions import rate_table, t_ci
+from analytics.sessions import NOT_RECORDED, group_labels
 from analytics.settings import DEFAULT_SETTINGS, Settings
 
-NOT_RECORDED = "(not recorded)"
 TOTAL = "All"
 DIMENSIONS = ("product", "indication", "site", "practitioner_id", "dose_band", "cycle")
 BANDS = ("low", "middle", "high")
@@ -99,18 +100,15 @@ def _group_keys(sessions: pd.DataFrame, by: str) -> tuple[pd.Series, pd.Series]:
         known = (bands["dose_band_label"] != NOT_RECORDED) & key.notna()
         return bands["dose_band_label"], key.where(known, np.inf)
     if by not in sessions:
-        return (pd.Series(NOT_RECORDED, index=sessions.index, dtype="str"),
-                pd.Series(np.inf, index=sessions.index))
+        return group_labels(sessions, by), pd.Series(np.inf, index=sessions.index)
     values = sessions[by]
     if by == "cycle" or pd.api.types.is_numeric_dtype(values.dtype):
         numbers = pd.to_numeric(values, errors="coerce").astype("float64")
         whole = bool((numbers.dropna() % 1 == 0).all())
         label = (numbers.astype("Int64") if whole else numbers).astype("str").where(numbers.notna(), NOT_RECORDED)
         return label, numbers.fillna(np.inf)
-    text = values.astype("str")
-    known = values.notna() & (text.str.strip() != "")
-    label = text.where(known, NOT_RECORDED)
-    return label, label.where(known, "\uffff")
+    label = group_labels(sessions, by)
+    return label, label.where(label != NOT_RECORDED, "\uffff")
 
 
 def _bool(sessions: pd.DataFrame, column: str) -> pd.Series:
@@ -160,15 +158,11 @@ def _summarise(frame: pd.DataFrame, group_cols: list[str]) -> pd.DataFrame:
 
 def _add_rates(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """Rates with Wilson intervals and the t interval of the mean response, beside their counts."""
-    for name, x, n in (("responder", "responders", "sessions_with_response"),
-                       ("short_interval", "short_intervals", "intervals"),
-                       ("ae", "ae_sessions", "ae_recorded")):
-        rate_name = {"responder": "responder_rate", "short_interval": "short_interval_share",
-                     "ae": "ae_rate"}[name]
-        low, high = wilson_ci(table[x], table[n], alpha)
-        table[rate_name] = np.atleast_1d(proportion(table[x], table[n]))
-        table[f"{name}_ci_low"] = np.atleast_1d(low)
-        table[f"{name}_ci_high"] = np.atleast_1d(high)
+    for prefix, rate, x, n in (("responder_", "rate", "responders", "sessions_with_response"),
+                               ("short_interval_", "share", "short_intervals", "intervals"),
+                               ("ae_", "rate", "ae_sessions", "ae_recorded")):
+        rates = rate_table(table[x], table[n], alpha, prefix, rate)
+        table[list(rates.columns)] = rates
     low, high = t_ci(table["mean_response_pct"], table["response_sd"], table["response_n"], alpha)
     table["response_ci_low"] = np.atleast_1d(low)
     table["response_ci_high"] = np.atleast_1d(high)
@@ -177,8 +171,6 @@ def _add_rates(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
 
 def _km_columns(sessions: pd.DataFrame, group: pd.Series, settings: Settings, total: bool) -> pd.DataFrame:
     """KM median benefit duration per group (and for the total), from analytics.kaplan_meier.km_by_group."""
-    from analytics.kaplan_meier import km_by_group  # noqa: PLC0415 - optional, owned by the KM module
-
     per_group = km_by_group(sessions.assign(_group=group.to_numpy()), "_group", settings).rename(
         columns={"_group": "group"})
     if total:
@@ -219,11 +211,3 @@ def breakdown(sessions: pd.DataFrame, by: str, settings: Settings = DEFAULT_SETT
         columns += KM_COLUMNS
     return table[columns + (["is_total"] if total else [])]
 
-
-def breakdowns(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS,
-               dimensions=DIMENSIONS, alpha: float = 0.05, total: bool = False, km: bool = False) -> pd.DataFrame:
-    """All breakdowns in one long table (group_by names the dimension), ready for suppression per dimension."""
-    tables = [breakdown(sessions, by, settings, alpha, total, km) for by in dimensions]
-    if not tables:
-        return pd.DataFrame(columns=COLUMNS)
-    return pd.concat(tables, ignore_index=True)

@@ -1,4 +1,5 @@
-"""The effect within one cycle from session records (metrics.md "Within one cycle"): begun, lasting, in benefit.
+"""The effect within one cycle from session records (docs/metrics.md "Within one cycle"): begun, lasting,
+in benefit.
 
 Why: patients are told benefit starts within days, peaks within weeks and lasts months; this curve shows what
 the clinic's own records say, day by day after an injection. Population: responder sessions.
@@ -15,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.kaplan_meier import at_risk_at, km_curve, median_from_curve, survival_at
+from analytics.headline import duration_sample, median_of
+from analytics.kaplan_meier import at_risk_at, km_curve, km_median, survival_at
 from analytics.sessions import numeric
 from analytics.settings import DEFAULT_SETTINGS, Settings
 
@@ -28,9 +30,9 @@ def _responders(derived: pd.DataFrame) -> pd.DataFrame:
     return derived.loc[derived["responder"].fillna(False).to_numpy(dtype=bool)]
 
 
-def _median(values: np.ndarray) -> float | None:
-    values = values[~np.isnan(values)]
-    return float(np.median(values)) if len(values) else None
+def _none(value: float) -> float | None:
+    """None for NaN (the markers are plain values for the chart's hover text)."""
+    return None if np.isnan(value) else value
 
 
 def effect_markers(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> dict:
@@ -40,15 +42,14 @@ def effect_markers(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS)
     duration_ci_high, n_duration (None where there is nothing to summarise or the median is not reached).
     """
     rows = _responders(derived)
-    onset = numeric(rows, "onset_days")
-    peak = numeric(rows, "peak_days")
-    curve = km_curve(numeric(rows, "duration_days"), rows["duration_event"].to_numpy(dtype=bool) if len(rows) else [])
-    med = median_from_curve(curve)
+    onset, n_onset = median_of(rows, "onset_days")
+    peak, n_peak = median_of(rows, "peak_days")
+    med = km_median(*duration_sample(rows))
     return {
-        "median_onset_days": _median(onset), "n_onset": int((~np.isnan(onset)).sum()),
-        "median_peak_days": _median(peak), "n_peak": int((~np.isnan(peak)).sum()),
-        "median_duration_days": med["median"], "duration_ci_low": med["ci_low"], "duration_ci_high": med["ci_high"],
-        "n_duration": int(curve["at_risk"].iloc[0]) if len(curve) else 0,
+        "median_onset_days": _none(onset), "n_onset": n_onset,
+        "median_peak_days": _none(peak), "n_peak": n_peak,
+        "median_duration_days": med.median, "duration_ci_low": med.ci_low, "duration_ci_high": med.ci_high,
+        "n_duration": med.n,
     }
 
 

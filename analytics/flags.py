@@ -1,4 +1,4 @@
-"""Per-patient "diminished" and "watch" flags (metrics.md "Per patient - diminished response"), with evidence.
+"""Per-patient "diminished" and "watch" flags, with evidence (docs/metrics.md "Per patient: diminished response").
 
 Why: a response that fades over cycles is the first sign of secondary non-response. The flag is a prompt to
 review the patient's record, never a diagnosis of antibodies. Rules, on the sessions that have a response
@@ -153,10 +153,16 @@ def flag_levels(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) ->
     })
 
 
-def diminished_patients(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> list[str]:
-    """Sorted patient_ids flagged "diminished" (not "watch"): the command-line summary's list."""
+def patients_by_flag(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> dict[str, list[str]]:
+    """Sorted patient_ids per flag, {"diminished": [...], "watch": [...]}: the command-line summary's lists."""
     levels = flag_levels(derived, settings)
-    return sorted(levels.loc[levels["flag"] == "diminished", "patient_id"].astype(str).tolist())
+    return {flag: sorted(levels.loc[levels["flag"] == flag, "patient_id"].astype(str).tolist())
+            for flag in ("diminished", "watch")}
+
+
+def diminished_patients(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> list[str]:
+    """Sorted patient_ids flagged "diminished" (not "watch")."""
+    return patients_by_flag(derived, settings)["diminished"]
 
 
 def _muscle_sets(muscles: pd.Series) -> pd.DataFrame:

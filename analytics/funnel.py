@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-NOT_RECORDED = "(not recorded)"
+from analytics.sessions import group_labels
 LEVELS = {"95": 0.95, "998": 0.998}  # 95% and 99.8% two-sided
 
 
@@ -61,14 +61,6 @@ def funnel_curve(p0: float, n_max: int, n_min: int = 1, points: int = 200) -> pd
     return table
 
 
-def _group_labels(sessions: pd.DataFrame, by: str) -> pd.Series:
-    """The grouping column as text, with missing values as '(not recorded)'."""
-    if by not in sessions:
-        return pd.Series(NOT_RECORDED, index=sessions.index, dtype="str")
-    labels = sessions[by].astype("str")
-    return labels.where(sessions[by].notna() & (labels.str.strip() != ""), NOT_RECORDED)
-
-
 def funnel_groups(sessions: pd.DataFrame, by: str = "practitioner_id") -> pd.DataFrame:
     """One row per group: counts, rate, the limits at its n and where it falls (inside, above or below).
 
@@ -79,7 +71,7 @@ def funnel_groups(sessions: pd.DataFrame, by: str = "practitioner_id") -> pd.Dat
     has_response = sessions["has_response"].astype("boolean").fillna(False)
     responder = sessions["responder"].astype("boolean").fillna(False) & has_response
     frame = pd.DataFrame({
-        "group": _group_labels(sessions, by),
+        "group": group_labels(sessions, by),
         "patient_id": sessions["patient_id"],
         "n": has_response.astype("int64"),
         "responders": responder.astype("int64"),

@@ -1,4 +1,4 @@
-"""Kaplan-Meier estimate of benefit duration (metrics.md "benefit duration"), in vectorised numpy.
+"""Kaplan-Meier estimate of benefit duration (docs/metrics.md "How long the benefit lasts"), in vectorised numpy.
 
 Why not a plain mean of durations: benefit still running at the next injection or at the as-of date is
 censored, and a mean of the recorded durations is biased short. Conventions (they match statsmodels'
@@ -7,8 +7,8 @@ censored, and a mean of the recorded durations is biased short. Conventions (the
 * variance: Greenwood's formula, se(t) = S(t) * sqrt(sum d / (n (n - d))); undefined (NaN) once S reaches 0;
 * pointwise 95% CI: the log(-log) ("cloglog") transform, S(t) ** exp(+-z * se / (S |log S|)); 1 to 1 while
   S = 1 (no event yet), NaN where S = 0;
-* median: the smallest time with S(t) <= 0.5 (metrics.md; statsmodels' `quantile` uses S < 0.5, which differs
-  only when S lands exactly on 0.5); None when S never reaches 0.5 ("not reached");
+* median: the smallest time with S(t) <= 0.5 (docs/metrics.md; statsmodels' `quantile` uses S < 0.5, which
+  differs only when S lands exactly on 0.5); None when S never reaches 0.5 ("not reached");
 * median 95% CI: Brookmeyer-Crowley by inverting the cloglog-transformed test, as statsmodels
   `quantile_ci(0.5)` (and SAS LIFETEST) computes it: the lower limit is the first event time whose S is
   not significantly different from 0.5, the upper limit the event time after the last such one
@@ -19,6 +19,7 @@ censored, and a mean of the recorded durations is biased short. Conventions (the
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,21 @@ from analytics.settings import DEFAULT_SETTINGS, Settings
 
 CURVE_COLUMNS = ("time", "at_risk", "events", "censored", "survival", "std_err", "ci_low", "ci_high")
 _HALF = 0.5 + 1e-12  # S(t) <= 0.5, allowing for rounding in the product of (n - d) / n
+
+
+@dataclass(frozen=True)
+class KMMedian:
+    """The KM median duration with its 95% CI and the counts it rests on: the one answer of `km_median`.
+
+    median None = not reached; ci_high None = upper limit not reached; ci_low None = no event time is
+    compatible with S = 0.5 and the median is not reached (e.g. no events). n sessions, of which `events` ended.
+    """
+
+    median: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    events: int
 
 
 def _z(alpha: float) -> float:
@@ -91,12 +107,8 @@ def km_curve(durations, events, alpha: float = 0.05) -> pd.DataFrame:
     })
 
 
-def median_from_curve(curve: pd.DataFrame, alpha: float = 0.05) -> dict:
-    """Median (smallest t with S <= 0.5) and its Brookmeyer-Crowley cloglog 95% CI from a `km_curve` table.
-
-    Values are floats, or None: median None = not reached; ci_high None = upper limit not reached;
-    ci_low None = no event time is compatible with S = 0.5 and the median is not reached (e.g. no events).
-    """
+def median_from_curve(curve: pd.DataFrame, alpha: float = 0.05) -> KMMedian:
+    """Median (smallest t with S <= 0.5) and its Brookmeyer-Crowley cloglog 95% CI from a `km_curve` table."""
     ev = curve[curve["events"] > 0]
     s = ev["survival"].to_numpy(dtype="float64")
     times = ev["time"].to_numpy(dtype="float64")
@@ -117,11 +129,12 @@ def median_from_curve(curve: pd.DataFrame, alpha: float = 0.05) -> dict:
     else:
         ci_low = float(times[inside[0]])
         ci_high = None if inside[-1] == len(times) - 1 else float(times[inside[-1] + 1])
-    return {"median": median, "ci_low": ci_low, "ci_high": ci_high}
+    n = int(curve["at_risk"].iloc[0]) if len(curve) else 0
+    return KMMedian(median, ci_low, ci_high, n, int(curve["events"].sum()))
 
 
-def km_median(durations, events, alpha: float = 0.05) -> dict:
-    """KM median duration with its 95% CI: {"median", "ci_low", "ci_high"}; see `median_from_curve`."""
+def km_median(durations, events, alpha: float = 0.05) -> KMMedian:
+    """KM median duration with its 95% CI and counts; see `median_from_curve`."""
     return median_from_curve(km_curve(durations, events, alpha), alpha)
 
 
@@ -172,12 +185,12 @@ def km_summary(durations, events, settings: Settings = DEFAULT_SETTINGS, alpha: 
     curve = km_curve(durations, events, alpha)
     med = median_from_curve(curve, alpha)
     out = {
-        "n": int(curve["at_risk"].iloc[0]) if len(curve) else 0,
-        "events": int(curve["events"].sum()),
+        "n": med.n,
+        "events": med.events,
         "censored": int(curve["censored"].sum()),
-        "median": med["median"],
-        "median_ci_low": med["ci_low"],
-        "median_ci_high": med["ci_high"],
+        "median": med.median,
+        "median_ci_low": med.ci_low,
+        "median_ci_high": med.ci_high,
     }
     days = list(settings.landmark_days)
     at = survival_at(curve, days)

@@ -9,6 +9,7 @@ session_date; its outcomes (response, benefit duration, ...) are what is known a
 Output is one tidy row per KPI: kpi, value, ci_low, ci_high, previous, change, n, unit, plus label (words for
 the tile) and previous_n. `change` is value - previous in the KPI's own unit (a change in a proportion is in
 proportion points: 0.05 = 5 percentage points). Rates are proportions 0..1 with Wilson 95% intervals.
+Each figure is computed by analytics.headline, as in the command-line summary.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analytics.proportions import proportion, wilson_ci
+from analytics import headline
+from analytics.kaplan_meier import KMMedian, km_median as default_km_median
 from analytics.settings import DEFAULT_SETTINGS, Settings
 
 KPI_COLUMNS = ["kpi", "value", "ci_low", "ci_high", "previous", "change", "n", "unit", "label", "previous_n"]
@@ -73,66 +75,23 @@ def _in_range(sessions: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) ->
     return sessions.loc[(day >= start) & (day <= end)]
 
 
-def _bool(series: pd.Series) -> pd.Series:
-    """A nullable boolean series (NA kept)."""
-    return series.astype("boolean")
+def _share(figure: headline.Share) -> tuple[float, float, float, int]:
+    """A tile's (value, ci_low, ci_high, n) from a share."""
+    return figure.value, figure.ci_low, figure.ci_high, figure.n
 
 
-def _median(series: pd.Series) -> tuple[float, int]:
-    """Sample median (mean of the two middle values) and the count it is over."""
-    values = pd.to_numeric(series, errors="coerce").astype("Float64").dropna()
-    return (float(values.median()) if len(values) else np.nan), int(len(values))
-
-
-def _rate(flags: pd.Series) -> tuple[float, float, float, int]:
-    """Share of True among the non-missing values, with its Wilson 95% interval and denominator."""
-    known = _bool(flags).dropna()
-    n = int(len(known))
-    x = int(known.sum())
-    low, high = wilson_ci(x, n)
-    return float(proportion(x, n)), float(low), float(high), n
-
-
-def _km_result(result) -> tuple[float, float, float]:
-    """Read km_median's answer: a number, (median, low, high), or a mapping with median/ci_low/ci_high."""
-    if result is None:
-        return np.nan, np.nan, np.nan
-    if isinstance(result, (dict, pd.Series)):
-        get = result.get
-        median = get("median", get("median_days", np.nan))
-        low = get("ci_low", get("low", np.nan))
-        high = get("ci_high", get("high", np.nan))
-    elif isinstance(result, (tuple, list)):
-        median, low, high = (list(result) + [np.nan, np.nan])[:3]
-    else:
-        median, low, high = result, np.nan, np.nan
+def _km_tile(period: pd.DataFrame, km_median: Callable[[np.ndarray, np.ndarray], KMMedian]
+             ) -> tuple[float, float, float, int]:
+    """KM median benefit duration over the responder sessions of the period, with its 95% CI."""
+    times, events = headline.duration_sample(period)
+    if len(times) == 0:
+        return np.nan, np.nan, np.nan, 0
+    result = km_median(times, events)
 
     def num(value) -> float:
-        return np.nan if value is None or pd.isna(value) else float(value)
+        return np.nan if value is None else float(value)
 
-    return num(median), num(low), num(high)
-
-
-def _km_tile(period: pd.DataFrame, km_median: Callable | None) -> tuple[float, float, float, int]:
-    """KM median benefit duration over the responder sessions of the period, with its 95% CI."""
-    if "duration_days" not in period:
-        return np.nan, np.nan, np.nan, 0
-    durations = pd.to_numeric(period["duration_days"], errors="coerce").astype("Float64")
-    keep = durations.notna()
-    if "responder" in period:
-        keep &= _bool(period["responder"]).fillna(False)
-    n = int(keep.sum())
-    if n == 0:
-        return np.nan, np.nan, np.nan, 0
-    if km_median is None:
-        try:  # lazily: kaplan_meier.py belongs to another module owner
-            from analytics.kaplan_meier import km_median as km_median  # noqa: PLC0415
-        except ImportError:
-            return np.nan, np.nan, np.nan, n
-    times = durations[keep].to_numpy(dtype="float64")
-    events = period.loc[keep, "duration_event"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    median, low, high = _km_result(km_median(times, events))
-    return median, low, high, n
+    return num(result.median), num(result.ci_low), num(result.ci_high), len(times)
 
 
 def _flagged(period: pd.DataFrame, flags, history: pd.DataFrame | None) -> tuple[float, int]:
@@ -161,33 +120,14 @@ def _period_values(period: pd.DataFrame, flags, history, km_median) -> dict[str,
     out["patients"] = (float(patients), nan, nan, patients)
     out["sessions"] = (float(len(period)), nan, nan, len(period))
 
-    if "responder" in period:
-        has_response = _bool(period["has_response"]).fillna(False) if "has_response" in period else None
-        responder = _bool(period["responder"])
-        if has_response is not None:
-            responder = responder.where(has_response, pd.NA)
-        value, low, high, n = _rate(responder)
-    else:
-        value, low, high, n = nan, nan, nan, 0
-    out["responder_rate"] = (value, low, high, n)
-
+    out["responder_rate"] = _share(headline.responder_share(period))
     for kpi, column in (("median_response_pct", "response_pct"), ("median_onset_days", "onset_days"),
                         ("median_peak_days", "peak_days")):
-        value, n = _median(period[column]) if column in period else (nan, 0)
+        value, n = headline.median_of(period, column)
         out[kpi] = (value, nan, nan, n)
-
     out["median_duration_days"] = _km_tile(period, km_median)
-
-    if "short_interval" in period and "interval_days" in period:
-        short = _bool(period["short_interval"]).where(period["interval_days"].notna(), pd.NA)
-        out["short_interval_share"] = _rate(short)
-    else:
-        out["short_interval_share"] = (nan, nan, nan, 0)
-
-    if "any_adverse_event" in period:
-        out["adverse_event_rate"] = _rate(period["any_adverse_event"])
-    else:
-        out["adverse_event_rate"] = (nan, nan, nan, 0)
+    out["short_interval_share"] = _share(headline.interval_share(period, "short_interval"))
+    out["adverse_event_rate"] = _share(headline.known_share(period, "any_adverse_event"))
 
     value, n = _flagged(period, flags, history)
     out["patients_flagged"] = (value, nan, nan, n)
@@ -200,7 +140,7 @@ def kpi_tiles(
     start=None,
     end=None,
     flags: pd.DataFrame | int | Callable[[pd.DataFrame], pd.DataFrame | int] | None = None,
-    km_median: Callable | None = None,
+    km_median: Callable[[np.ndarray, np.ndarray], KMMedian] | None = None,
 ) -> pd.DataFrame:
     """KPI tiles for [start, end] against the previous period of the same length.
 
@@ -208,8 +148,9 @@ def kpi_tiles(
     whose `flag` column is blank are ignored) is counted over the patients seen in the period and has no
     previous value; an int is shown as is; a callable gets the sessions up to each period's end and returns
     such a table or count, so the previous period gets its own figure.
-    km_median: f(times, events) -> median or (median, low, high); default analytics.kaplan_meier.km_median.
+    km_median: f(times, events) -> KMMedian; default analytics.kaplan_meier.km_median.
     """
+    km_median = km_median or default_km_median
     bounds = period_bounds(sessions, start, end, settings)
     current = _in_range(sessions, bounds.start, bounds.end)
     previous = _in_range(sessions, bounds.previous_start, bounds.previous_end)

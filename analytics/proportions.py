@@ -61,21 +61,6 @@ def wilson_ci(successes, n, alpha: float = 0.05):
     return _out(low.astype("float64")), _out(high.astype("float64"))
 
 
-def clopper_pearson_ci(successes, n, alpha: float = 0.05):
-    """Exact (Clopper-Pearson) binomial interval from beta quantiles; conservative, for very small n.
-
-    Returns (low, high); NaN where n = 0. Newcombe's example: 81 of 263 -> 0.2527 to 0.3676.
-    """
-    x, m = np.broadcast_arrays(_as_float(successes), _as_float(n))
-    valid = m > 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        low = np.where(x > 0, stats.beta.ppf(alpha / 2.0, x, m - x + 1.0), 0.0)
-        high = np.where(x < m, stats.beta.ppf(1.0 - alpha / 2.0, x + 1.0, m - x), 1.0)
-    low = np.where(valid, low, np.nan)
-    high = np.where(valid, high, np.nan)
-    return _out(low.astype("float64")), _out(high.astype("float64"))
-
-
 def t_ci(mean, sd, n, alpha: float = 0.05):
     """Student-t interval for a mean: mean +/- t(1 - alpha/2, n - 1) * sd / sqrt(n).
 
@@ -92,13 +77,16 @@ def t_ci(mean, sd, n, alpha: float = 0.05):
     return _out(low.astype("float64")), _out(high.astype("float64"))
 
 
-def rate_table(successes, n, alpha: float = 0.05, prefix: str = "") -> pd.DataFrame:
-    """A small frame of rate, ci_low, ci_high (names prefixed with `prefix`) for joining onto a group table."""
+def rate_table(successes, n, alpha: float = 0.05, prefix: str = "", rate: str = "rate") -> pd.DataFrame:
+    """Columns {prefix}{rate}, {prefix}ci_low, {prefix}ci_high (Wilson) for joining beside a group table's counts.
+
+    The index is that of `successes` when it is a Series, so the frame lines up with the table it came from.
+    """
     low, high = wilson_ci(successes, n, alpha)
     index = successes.index if isinstance(successes, pd.Series) else None
     return pd.DataFrame(
         {
-            f"{prefix}rate": np.atleast_1d(proportion(successes, n)),
+            f"{prefix}{rate}": np.atleast_1d(proportion(successes, n)),
             f"{prefix}ci_low": np.atleast_1d(low),
             f"{prefix}ci_high": np.atleast_1d(high),
         },

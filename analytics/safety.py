@@ -16,12 +16,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.proportions import proportion, wilson_ci
+from analytics.proportions import proportion, rate_table
 from analytics.schema import ADVERSE_EVENTS
+from analytics.sessions import group_labels
 
 ANY_EVENT = "any"
 ALL_SESSIONS = "all sessions"
-NOT_RECORDED = "(not recorded)"
 SUPPRESSION_OPTIONS = {"group_cols": ["group_by", "group"], "partition_cols": ["group_by", "event"]}
 COLUMNS = ["group_by", "group", "event", "sessions_recorded", "patients", "sessions_with_event",
            "patients_with_event", "rate", "ci_low", "ci_high"]
@@ -75,11 +75,8 @@ def adverse_event_rates(sessions: pd.DataFrame, by: str | None = None, alpha: fl
     sessions = sessions.reset_index(drop=True)
     if by is None:
         group = pd.Series(ALL_SESSIONS, index=sessions.index, dtype="str")
-    elif by in sessions:
-        labels = sessions[by].astype("str")
-        group = labels.where(sessions[by].notna() & (labels.str.strip() != ""), NOT_RECORDED)
     else:
-        group = pd.Series(NOT_RECORDED, index=sessions.index, dtype="str")
+        group = group_labels(sessions, by)
     recorded = recorded_mask(sessions)
     base = pd.DataFrame({"group": group[recorded], "patient_id": sessions.loc[recorded, "patient_id"]})
     denominators = (base.groupby("group", sort=True)
@@ -97,21 +94,13 @@ def adverse_event_rates(sessions: pd.DataFrame, by: str | None = None, alpha: fl
     full = pd.MultiIndex.from_product([denominators.index, order], names=["group", "event"])
     table = (numerators.reindex(full, fill_value=0).reset_index()
              .merge(denominators.reset_index(), on="group", how="left"))
-    low, high = wilson_ci(table["sessions_with_event"], table["sessions_recorded"], alpha)
-    table["rate"] = proportion(table["sessions_with_event"], table["sessions_recorded"])
-    table["ci_low"] = low
-    table["ci_high"] = high
+    rates = rate_table(table["sessions_with_event"], table["sessions_recorded"], alpha)
+    table[list(rates.columns)] = rates
     table["group_by"] = "all" if by is None else by
     table = table[COLUMNS].astype({"sessions_recorded": "int64", "patients": "int64",
                                    "sessions_with_event": "int64", "patients_with_event": "int64",
                                    "rate": "float64", "ci_low": "float64", "ci_high": "float64"})
     return table.reset_index(drop=True)
-
-
-def safety_tables(sessions: pd.DataFrame, alpha: float = 0.05) -> dict[str, pd.DataFrame]:
-    """The two safety views: by event type over all sessions ('type') and by product and type ('product')."""
-    return {"type": adverse_event_rates(sessions, None, alpha),
-            "product": adverse_event_rates(sessions, "product", alpha)}
 
 
 def recording_coverage(sessions: pd.DataFrame) -> dict[str, float]:

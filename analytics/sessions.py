@@ -1,4 +1,4 @@
-"""Per-session derived metrics (metrics.md "Per session"): cycle, interval, response, responder, benefit duration.
+"""Per-session derived metrics (docs/metrics.md "Per session"): cycle, interval, response, responder, duration.
 
 `derive_sessions` is the one place these columns are computed; every other metric reads them. It is vectorised
 over sorted numpy arrays (no per-patient Python) so that it runs on a million sessions in about a second.
@@ -30,6 +30,9 @@ DERIVED_COLUMNS = (
     "any_adverse_event",
 )
 
+#: The label of a missing group value (product, site, ...) in every grouped table and chart.
+NOT_RECORDED = "(not recorded)"
+
 _NS_PER_DAY = 86_400
 
 
@@ -56,6 +59,14 @@ def numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
     return values.to_numpy(dtype="float64", na_value=np.nan)
 
 
+def group_labels(sessions: pd.DataFrame, by: str) -> pd.Series:
+    """A grouping column as text, NOT_RECORDED where missing or blank (all of it when the column is absent)."""
+    if by not in sessions.columns:
+        return pd.Series(NOT_RECORDED, index=sessions.index, dtype="str")
+    labels = sessions[by].astype("str")
+    return labels.where(sessions[by].notna() & (labels.str.strip() != ""), NOT_RECORDED)
+
+
 def _float_array(values: np.ndarray, missing: np.ndarray) -> pd.arrays.FloatingArray:
     return pd.arrays.FloatingArray(np.where(missing, 0.0, values).astype("float64"), missing.copy())
 
@@ -68,8 +79,11 @@ def _int_array(values: np.ndarray, missing: np.ndarray) -> pd.arrays.IntegerArra
     return pd.arrays.IntegerArray(np.where(missing, 0, values).astype("int64"), missing.copy())
 
 
-def _any_adverse_event(frame: pd.DataFrame) -> pd.arrays.BooleanArray:
-    """True when any listed event is not 'none'; NA where the cell is blank. Evaluated once per distinct value."""
+def any_adverse_event(frame: pd.DataFrame) -> pd.arrays.BooleanArray:
+    """Per session: True when any listed adverse event is not 'none'; NA where the cell is blank.
+
+    Evaluated once per distinct value (clinics repeat a few values). Test fixtures call it too.
+    """
     n = len(frame)
     if "adverse_events" not in frame.columns:
         return _bool_array(np.zeros(n, bool), np.ones(n, bool))
@@ -107,8 +121,50 @@ def _empty_derived(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def add_outcomes(frame: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> tuple[np.ndarray, np.ndarray]:
+    """Add the threshold columns short_interval .. peak_within to a table that has interval_days, in place.
+
+    The per-session rules of docs/metrics.md that need no ordering: interval flags, pain and TWSTRS response,
+    responder, substantial, onset/peak within. `derive_sessions` calls it after computing the intervals; test
+    fixtures call it on hand-written intervals so they apply the same rules. Returns (has_response, responder)
+    as numpy arrays for the benefit-duration step.
+    """
+    interval = numeric(frame, "interval_days")
+    no_interval = np.isnan(interval)
+    frame["short_interval"] = ~no_interval & (interval < settings.short_interval_days)
+    frame["booster"] = ~no_interval & (interval < settings.booster_days)
+
+    # Pain response.
+    base = numeric(frame, "baseline_pain")
+    follow = numeric(frame, "followup_pain")
+    has_pct = (base > 0) & ~np.isnan(follow)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = 100.0 * (base - follow) / base
+    frame["response_pct"] = _float_array(pct, ~has_pct)
+
+    # TWSTRS change (rounded to 1e-9 so decimal scores such as 32.7 - 24.7 compare exactly with the 8-point drop).
+    tw_change = np.round(numeric(frame, "followup_twstrs") - numeric(frame, "baseline_twstrs"), 9)
+    has_tw = ~np.isnan(tw_change)
+    tw_responder = -tw_change >= settings.twstrs_responder_drop
+    frame["twstrs_change"] = _float_array(tw_change, ~has_tw)
+    frame["twstrs_responder"] = _bool_array(tw_responder, ~has_tw)
+
+    has_response = has_pct | has_tw
+    frame["has_response"] = has_response
+    pain_responder = pct >= settings.responder_threshold_pct
+    responder = np.where(has_pct, pain_responder, tw_responder)
+    frame["responder"] = _bool_array(responder, ~has_response)
+    frame["substantial"] = _bool_array(pct >= settings.substantial_threshold_pct, ~has_pct)
+
+    onset = numeric(frame, "onset_days")
+    peak = numeric(frame, "peak_days")
+    frame["onset_within"] = _bool_array(onset <= settings.onset_within_days, np.isnan(onset))
+    frame["peak_within"] = _bool_array(peak <= settings.peak_within_days, np.isnan(peak))
+    return has_response, responder
+
+
 def derive_sessions(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
-    """Drop sessions after as-of, sort by patient and date, and add the per-session metrics of metrics.md.
+    """Drop sessions after as-of, sort by patient and date, and add the per-session metrics of docs/metrics.md.
 
     Same-day sessions of one patient keep their input order. The index is reset to 0..n-1. Every input column
     is kept. Raises ValueError when a patient_id or session_date is missing (ingestion guarantees both).
@@ -175,38 +231,8 @@ def derive_sessions(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTING
     prev_day = np.empty(n, "int64")
     prev_day[0] = 0
     prev_day[1:] = day[:-1]
-    interval = day - prev_day
-    no_interval = first
-    out["interval_days"] = _int_array(interval, no_interval)
-    out["short_interval"] = ~no_interval & (interval < settings.short_interval_days)
-    out["booster"] = ~no_interval & (interval < settings.booster_days)
-
-    # Pain response.
-    base = numeric(out, "baseline_pain")
-    follow = numeric(out, "followup_pain")
-    has_pct = (base > 0) & ~np.isnan(follow)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pct = 100.0 * (base - follow) / base
-    out["response_pct"] = _float_array(pct, ~has_pct)
-
-    # TWSTRS change (rounded to 1e-9 so decimal scores such as 32.7 - 24.7 compare exactly with the 8-point drop).
-    tw_change = np.round(numeric(out, "followup_twstrs") - numeric(out, "baseline_twstrs"), 9)
-    has_tw = ~np.isnan(tw_change)
-    tw_responder = -tw_change >= settings.twstrs_responder_drop
-    out["twstrs_change"] = _float_array(tw_change, ~has_tw)
-    out["twstrs_responder"] = _bool_array(tw_responder, ~has_tw)
-
-    has_response = has_pct | has_tw
-    out["has_response"] = has_response
-    pain_responder = pct >= settings.responder_threshold_pct
-    responder = np.where(has_pct, pain_responder, tw_responder)
-    out["responder"] = _bool_array(responder, ~has_response)
-    out["substantial"] = _bool_array(pct >= settings.substantial_threshold_pct, ~has_pct)
-
-    onset = numeric(out, "onset_days")
-    peak = numeric(out, "peak_days")
-    out["onset_within"] = _bool_array(onset <= settings.onset_within_days, np.isnan(onset))
-    out["peak_within"] = _bool_array(peak <= settings.peak_within_days, np.isnan(peak))
+    out["interval_days"] = _int_array(day - prev_day, first)
+    has_response, responder = add_outcomes(out, settings)
 
     # Next session and benefit duration (responder sessions only).
     next_day = np.empty(n, "int64")
@@ -223,5 +249,5 @@ def derive_sessions(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTING
     is_responder = has_response & responder
     out["duration_days"] = _float_array(duration, ~is_responder)
     out["duration_event"] = event
-    out["any_adverse_event"] = _any_adverse_event(out)
+    out["any_adverse_event"] = any_adverse_event(out)
     return out

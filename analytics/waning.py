@@ -1,4 +1,4 @@
-"""The waning effect across cycles (metrics.md "Across cycles"): figures by cycle and the change per extra cycle.
+"""The waning effect across cycles (docs/metrics.md "Across cycles"): figures by cycle and the change per cycle.
 
 Why: later injections may be less dramatic than the first; the clinic needs to see whether, and how fast, the
 typical response falls as cycles accumulate, with the uncertainty and the counts behind every figure.
@@ -9,10 +9,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
 
 from analytics.kaplan_meier import km_by_group
+from analytics.proportions import proportion, t_ci, wilson_ci
 from analytics.sessions import numeric
 from analytics.settings import DEFAULT_SETTINGS, Settings
 
@@ -26,15 +25,6 @@ BY_CYCLE_COLUMNS = (
     "n_response", "responders", "responder_rate", "rate_ci_low", "rate_ci_high",
     "n_duration", "duration_events", "median_duration_days", "duration_ci_low", "duration_ci_high",
 )
-
-
-def t_interval(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, alpha: float = 0.05):
-    """Two-sided t confidence interval for a mean; NaN where n < 2."""
-    n = np.asarray(n, dtype="float64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        half = stats.t.ppf(1 - alpha / 2, n - 1) * np.asarray(sd, dtype="float64") / np.sqrt(n)
-    half = np.where(n >= 2, half, np.nan)
-    return mean - half, mean + half
 
 
 def waning_by_cycle(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
@@ -64,16 +54,12 @@ def waning_by_cycle(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS
         "n_response": grouped["has_response"].sum(),
         "responders": grouped["responder"].sum(),
     }).reset_index()
-    low, high = t_interval(out["mean_response_pct"].to_numpy(), out["sd"].to_numpy(), out["n_pain"].to_numpy())
+    low, high = t_ci(out["mean_response_pct"].to_numpy(), out["sd"].to_numpy(), out["n_pain"].to_numpy())
     out["mean_ci_low"], out["mean_ci_high"] = low, high
     n_resp = out["n_response"].to_numpy(dtype="int64")
     k = out["responders"].to_numpy(dtype="int64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(n_resp > 0, k / n_resp, np.nan)
-        r_low, r_high = proportion_confint(k, np.maximum(n_resp, 1), alpha=0.05, method="wilson")
-    out["responder_rate"] = rate
-    out["rate_ci_low"] = np.where(n_resp > 0, r_low, np.nan)
-    out["rate_ci_high"] = np.where(n_resp > 0, r_high, np.nan)
+    out["responder_rate"] = proportion(k, n_resp)
+    out["rate_ci_low"], out["rate_ci_high"] = wilson_ci(k, n_resp)
 
     km = km_by_group(derived, "cycle", settings)
     km = km.rename(columns={"n": "n_duration", "events": "duration_events", "median": "median_duration_days",

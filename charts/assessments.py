@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analytics.sessions import NOT_RECORDED
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from charts import theme
 
@@ -17,7 +18,6 @@ SCORE_WORDS = {
     "pain": ("pain", "NRS points", "pain NRS 0-10"),
     "twstrs": ("TWSTRS", "points", "TWSTRS total 0-87"),
 }
-NOT_RECORDED = "(not recorded)"
 
 
 def assessment_timeline_figure(timeline_table, score: str = "twstrs", by=None, by_label: str | None = None,

@@ -2,9 +2,9 @@
 
 Why: "mild temporary discomfort is common" is what patients are told; the clinic needs its own rates, each
 with the number of sessions it rests on, and side by side per product where it asks for that.
-Input: analytics.safety.adverse_event_rates (by=None or by="product"), or safety_tables(...)["type"] /
-["product"]; optionally after analytics.suppression with safety.SUPPRESSION_OPTIONS (suppressed rows are left
-out and counted in the subtitle).
+Input: analytics.safety.adverse_event_rates (by=None or by="product"), or a dict {"type": by-type table,
+"product": by-product table} as the overview page passes; optionally after analytics.suppression with
+safety.SUPPRESSION_OPTIONS (suppressed rows are left out and counted in the subtitle).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def adverse_events_figure(rates) -> go.Figure:
     """Horizontal bars of the share of sessions with each event (95% CI whiskers, 'k of n' beside each bar);
     one colour per product when the table is by product."""
     title = "Adverse events per session"
-    if isinstance(rates, dict):  # safety_tables(): the by-product view when there is more than one product
+    if isinstance(rates, dict):  # {"type", "product"}: the by-product view when there is more than one product
         product = rates.get("product")
         rates = product if product is not None and product["group"].nunique() > 1 else rates.get("type")
     if theme.is_empty(rates):

@@ -15,13 +15,13 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analytics.kaplan_meier import CURVE_COLUMNS, median_from_curve
+from analytics.kaplan_meier import CURVE_COLUMNS, KMMedian, median_from_curve
+from analytics.sessions import NOT_RECORDED
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from charts import theme
 
 AT_RISK_STEP = 28  # at-risk counts every 4 weeks: 0, 28, 56, 84, 112, 140, 168 ...
 MIN_DAYS_SHOWN = 168  # 24 weeks: relief usually lasts 4-6 months
-NOT_RECORDED = "(not recorded)"
 ALL = "All responder sessions"
 
 
@@ -89,12 +89,12 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _median_text(med: dict) -> str:
-    if med["median"] is None:
+def _median_text(med: KMMedian) -> str:
+    if med.median is None:
         return "median not reached"
-    high = "not reached" if med["ci_high"] is None else theme.fmt_num(med["ci_high"])
-    low = theme.fmt_num(med["ci_low"]) if med["ci_low"] is not None else "-"
-    return f"median {theme.fmt_num(med['median'])} days (95% CI {low} to {high})"
+    high = "not reached" if med.ci_high is None else theme.fmt_num(med.ci_high)
+    low = theme.fmt_num(med.ci_low) if med.ci_low is not None else "-"
+    return f"median {theme.fmt_num(med.median)} days (95% CI {low} to {high})"
 
 
 def km_figure(curves, at_risk=None, settings: Settings = DEFAULT_SETTINGS, group_label: str | None = None,
@@ -165,16 +165,16 @@ def km_figure(curves, at_risk=None, settings: Settings = DEFAULT_SETTINGS, group
             hovertext=_step_hover(label, part),
             hovertemplate="%{hovertext}<extra></extra>"), row=1, col=1)
         med = median_from_curve(curves.loc[(labels == label).to_numpy(), list(CURVE_COLUMNS)])
-        if med["median"] is not None:
+        if med.median is not None:
             fig.add_trace(go.Scatter(
-                x=[med["median"]], y=[0.5], mode="markers", name=f"{label}: median", legendgroup=label,
+                x=[med.median], y=[0.5], mode="markers", name=f"{label}: median", legendgroup=label,
                 showlegend=False,
                 marker=dict(color=color, size=10, symbol="diamond", line=dict(color="white", width=1)),
                 hovertext=[f"<b>{label}</b><br>{_cap(_median_text(med))}"],
                 hovertemplate="%{hovertext}<extra></extra>"), row=1, col=1)
         elif single:
             notes.append("Median not reached: more than half were still benefiting when last seen")
-        if single and med["median"] is not None:
+        if single and med.median is not None:
             notes.insert(0, _cap(_median_text(med)))
 
         counts = risk.loc[(risk_labels == label).to_numpy()] if len(risk) else risk

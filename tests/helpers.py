@@ -6,6 +6,8 @@ from pathlib import Path
 import pandas as pd
 
 from analytics.schema import SESSION_DTYPES
+from analytics.sessions import add_outcomes, any_adverse_event
+from analytics.settings import DEFAULT_SETTINGS, Settings
 
 # The cervical dystonia trial (Brashear et al. 1999), public teaching data: see tests/data/README.md.
 CDYSTONIA = Path(__file__).resolve().parent / "data" / "cdystonia.csv"
@@ -43,18 +45,24 @@ def session_table(rows: list[dict], product: str | None = "onabotulinumtoxinA", 
     return frame
 
 
-def make_sessions(rows: list[dict]) -> pd.DataFrame:
-    """A derived session table (the columns of derive_sessions) from a few hand-written rows."""
+def make_sessions(rows: list[dict], settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
+    """A derived session table (the columns of derive_sessions) from a few hand-written rows, in row order.
+
+    The rows give what derive_sessions would compute from dates (interval_days, cycle, duration_days,
+    duration_event), so a test can state them directly; every rule with a threshold (short interval, booster,
+    response, responder, onset/peak within, any adverse event, duration only for responders) is applied by the
+    product's own building blocks (`add_outcomes`, `any_adverse_event`) with `settings`, so the fixture cannot
+    drift from the product.
+    """
     df = pd.DataFrame(rows)
     n = len(df)
 
     def col(name, default):
         return df[name] if name in df else pd.Series([default] * n, dtype="object")
 
-    base = pd.to_numeric(col("baseline_pain", pd.NA), errors="coerce").astype("Int64")
-    follow = pd.to_numeric(col("followup_pain", pd.NA), errors="coerce").astype("Int64")
-    response = (100 * (base - follow) / base.where(base > 0)).astype("Float64")
-    interval = pd.to_numeric(col("interval_days", pd.NA), errors="coerce").astype("Int64")
+    def whole(name):
+        return pd.to_numeric(col(name, pd.NA), errors="coerce").astype("Int64")
+
     out = pd.DataFrame({
         "patient_id": col("patient_id", "p").astype("str"),
         "session_date": pd.to_datetime(col("session_date", "2025-01-01"), format="ISO8601").astype("datetime64[s]"),
@@ -65,27 +73,19 @@ def make_sessions(rows: list[dict]) -> pd.DataFrame:
         "product": col("product", "onabotulinumtoxinA").astype("str"),
         "total_units": pd.to_numeric(col("total_units", 100.0)).astype("float64"),
         "muscles": col("muscles", "trapezius").astype("str"),
-        "baseline_pain": base,
-        "followup_pain": follow,
-        "onset_days": pd.to_numeric(col("onset_days", pd.NA), errors="coerce").astype("Int64"),
-        "peak_days": pd.to_numeric(col("peak_days", pd.NA), errors="coerce").astype("Int64"),
-        "wearing_off_days": pd.to_numeric(col("wearing_off_days", pd.NA), errors="coerce").astype("Int64"),
+        "baseline_pain": whole("baseline_pain"),
+        "followup_pain": whole("followup_pain"),
+        "onset_days": whole("onset_days"),
+        "peak_days": whole("peak_days"),
+        "wearing_off_days": whole("wearing_off_days"),
         "pgic": pd.Series([pd.NA] * n, dtype="Int64"),
         "adverse_events": col("adverse_events", pd.NA).astype("str").where(col("adverse_events", pd.NA).notna()),
         "cycle": pd.to_numeric(col("cycle", 1)).astype("Int64"),
-        "interval_days": interval,
-        "short_interval": (interval < 84).fillna(False).astype(bool),
-        "booster": (interval < 28).fillna(False).astype(bool),
-        "response_pct": response,
-        "has_response": response.notna().astype(bool),
-        "responder": (response >= 30).astype("boolean"),
-        "substantial": (response >= 50).astype("boolean"),
+        "interval_days": whole("interval_days"),
     })
-    out["onset_within"] = (out["onset_days"] <= 3).astype("boolean")
-    out["peak_within"] = (out["peak_days"] <= 14).astype("boolean")
-    out["duration_days"] = pd.to_numeric(col("duration_days", pd.NA), errors="coerce").astype("Float64")
+    has_response, responder = add_outcomes(out, settings)
+    duration = pd.to_numeric(col("duration_days", pd.NA), errors="coerce").astype("Float64")
+    out["duration_days"] = duration.where(pd.Series(has_response & responder), pd.NA)  # responders only
     out["duration_event"] = col("duration_event", False).astype(bool)
-    ae = out["adverse_events"]
-    out["any_adverse_event"] = (ae.str.replace("none", "", regex=False).str.strip(";") != "").astype("boolean")
-    out.loc[ae.isna(), "any_adverse_event"] = pd.NA
+    out["any_adverse_event"] = any_adverse_event(out)
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.safety import SUPPRESSION_OPTIONS, adverse_event_rates, safety_tables
+from analytics.safety import SUPPRESSION_OPTIONS, adverse_event_rates
 from analytics.settings import Settings
 from analytics.suppression import suppress_small_groups
 from charts import theme
@@ -60,11 +60,16 @@ def test_by_product_one_colour_per_product_and_suppressed_products_left_out():
     assert "Not shown: " in fig.layout.title.subtitle.text and fig.layout.title.text.endswith("by product")
 
 
-def test_accepts_the_safety_tables_dict():
-    fig = adverse_events_figure(safety_tables(sessions()))
+def views_dict(frame):
+    """The {"type": ..., "product": ...} dict the overview page passes."""
+    return {"type": adverse_event_rates(frame, None), "product": adverse_event_rates(frame, "product")}
+
+
+def test_accepts_the_type_and_product_dict():
+    fig = adverse_events_figure(views_dict(sessions()))
     assert len(bars(fig)) == 3  # the by-product view
     one_product = sessions().query("product == 'onabotulinumtoxinA'")
-    assert len(bars(adverse_events_figure(safety_tables(one_product)))) == 1
+    assert len(bars(adverse_events_figure(views_dict(one_product)))) == 1
 
 
 def test_empty_gives_the_no_data_figure():

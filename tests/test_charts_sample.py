@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
@@ -51,14 +52,15 @@ def figures(derived) -> dict[str, go.Figure]:
     result = funnel.funnel(derived, "practitioner_id")
     result["groups"] = suppress_small_groups(result["groups"], S)
     out["funnel"] = funnel_figure(result, "Practitioner", settings=S)
-    table = suppress_small_groups(breakdowns.breakdowns(derived, S, km=True), S)
+    table = suppress_small_groups(pd.concat([breakdowns.breakdown(derived, by, S, km=True)
+                                             for by in breakdowns.DIMENSIONS], ignore_index=True), S)
     for by in breakdowns.DIMENSIONS:
         for metric in METRICS:
             out[f"breakdown_{by}_{metric}"] = breakdown_figure(table, by, metric, settings=S)
-    tables = safety.safety_tables(derived)
-    out["safety_type"] = adverse_events_figure(suppress_small_groups(tables["type"], S, **safety.SUPPRESSION_OPTIONS))
+    out["safety_type"] = adverse_events_figure(
+        suppress_small_groups(safety.adverse_event_rates(derived), S, **safety.SUPPRESSION_OPTIONS))
     out["safety_product"] = adverse_events_figure(
-        suppress_small_groups(tables["product"], S, **safety.SUPPRESSION_OPTIONS))
+        suppress_small_groups(safety.adverse_event_rates(derived, "product"), S, **safety.SUPPRESSION_OPTIONS))
     flagged = flags.flag_patients(derived, S)
     for pid in flagged["patient_id"].head(3):
         out[f"patient_{pid}"] = patient_timeline_figure(derived[derived["patient_id"] == pid], S)

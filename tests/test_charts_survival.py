@@ -44,12 +44,12 @@ def test_median_marker_and_reference_lines():
     fig = km_figure(curve, None, S)
     med = median_from_curve(curve)
     marker = [t for t in fig.data if t.mode == "markers"][0]
-    assert list(marker.x) == [med["median"]] and list(marker.y) == [0.5]
+    assert list(marker.x) == [med.median] and list(marker.y) == [0.5]
     lines = theme.reference_lines(fig)
     assert ("v", 84, "12 weeks (84 days)") in lines
     assert ("v", 112, "16 weeks (112 days)") in lines
     assert ("h", 0.5, "50% still benefiting (median)") in lines
-    assert f"Median {med['median']:.0f} days" in fig.layout.title.subtitle.text
+    assert f"Median {med.median:.0f} days" in fig.layout.title.subtitle.text
     assert fig.layout.xaxis.title.text == "Days after injection"
     assert fig.layout.yaxis.title.text == "Still benefiting (% of sessions)"
 

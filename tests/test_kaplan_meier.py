@@ -12,7 +12,8 @@ from scipy.stats import norm
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from analytics.kaplan_meier import (
-    at_risk_at, km_by_group, km_curve, km_curves_by_group, km_median, km_summary, median_from_curve, survival_at,
+    KMMedian, at_risk_at, km_by_group, km_curve, km_curves_by_group, km_median, km_summary, median_from_curve,
+    survival_at,
 )
 from analytics.settings import Settings
 
@@ -39,41 +40,47 @@ def test_hand_worked_table_with_ties_of_events_and_censorings():
     assert curve["std_err"].tolist() == pytest.approx(list(np.array(expected) * np.sqrt(greenwood)))
     for row in curve.itertuples():
         assert (row.ci_low, row.ci_high) == pytest.approx(loglog_ci(row.survival, row.std_err))
-    assert median_from_curve(curve)["median"] == 4.0
+    assert median_from_curve(curve).median == 4.0
 
 
 def test_median_is_the_first_time_survival_reaches_one_half_inclusive():
-    # S = 0.75, 0.5, 0.25, 0: metrics.md takes t = 2 (statsmodels' strict rule would take 3)
+    # S = 0.75, 0.5, 0.25, 0: docs/metrics.md takes t = 2 (statsmodels' strict rule would take 3)
     result = km_median([1, 2, 3, 4], [True] * 4)
-    assert result["median"] == 2.0
+    assert result.median == 2.0
     assert SurvfuncRight(np.array([1, 2, 3, 4.0]), np.ones(4)).quantile(0.5) == 3.0
+
+
+def test_km_median_carries_its_counts():
+    result = km_median([10, 20, np.nan, 50], [True, False, False, True])  # the missing duration is left out
+    assert isinstance(result, KMMedian) and (result.n, result.events) == (3, 2)
+    assert result == median_from_curve(km_curve([10, 20, 50], [True, False, True]))
 
 
 def test_all_censored():
     curve = km_curve([5, 10, 10], [False, False, False])
     assert curve["survival"].tolist() == [1.0, 1.0]
     assert curve["ci_low"].tolist() == [1.0, 1.0] and curve["ci_high"].tolist() == [1.0, 1.0]
-    assert km_median([5, 10, 10], [False] * 3) == {"median": None, "ci_low": None, "ci_high": None}
+    assert km_median([5, 10, 10], [False] * 3) == KMMedian(median=None, ci_low=None, ci_high=None, n=3, events=0)
 
 
 def test_single_subject_with_an_event():
     curve = km_curve([7], [True])
     assert curve["survival"].tolist() == [0.0]
     assert np.isnan(curve["std_err"].iloc[0]) and np.isnan(curve["ci_low"].iloc[0])
-    assert km_median([7], [True])["median"] == 7.0
+    assert km_median([7], [True]).median == 7.0
 
 
 def test_single_subject_censored():
     curve = km_curve([7], [False])
     assert curve["survival"].tolist() == [1.0]
-    assert km_median([7], [False])["median"] is None
+    assert km_median([7], [False]).median is None
 
 
 def test_empty_input():
     curve = km_curve([], [])
     assert len(curve) == 0
     assert list(curve.columns) == ["time", "at_risk", "events", "censored", "survival", "std_err", "ci_low", "ci_high"]
-    assert km_median([], []) == {"median": None, "ci_low": None, "ci_high": None}
+    assert km_median([], []) == KMMedian(median=None, ci_low=None, ci_high=None, n=0, events=0)
     summary = km_summary([], [], Settings())
     assert summary["n"] == 0 and summary["median"] is None and summary["still_benefiting_84d"] is None
 
@@ -149,12 +156,12 @@ def test_agrees_with_statsmodels_on_random_data_with_ties_and_censoring(seed):
     result = median_from_curve(curve)
     if not np.isclose(at_events["survival"], 0.5, atol=1e-9).any():  # statsmodels uses S < 0.5 (strict)
         expected = fit.quantile(0.5)
-        assert (result["median"] is None and np.isnan(expected)) or result["median"] == expected
+        assert (result.median is None and np.isnan(expected)) or result.median == expected
     if not np.isnan(low):
-        assert result["ci_low"] == low
-        assert result["ci_high"] == (None if np.isinf(high) else high)
+        assert result.ci_low == low
+        assert result.ci_high == (None if np.isinf(high) else high)
     else:  # statsmodels finds no compatible event time
-        assert result["ci_low"] == result["ci_high"] == result["median"]
+        assert result.ci_low == result.ci_high == result.median
 
 
 def test_median_ci_when_survival_jumps_across_one_half_in_one_step():
@@ -163,9 +170,9 @@ def test_median_ci_when_survival_jumps_across_one_half_in_one_step():
     events = np.r_[np.ones(1600, bool), np.zeros(400, bool)]
     result = km_median(times, events)
     fit, low, high = statsmodels_fit(times, events)
-    assert result["median"] == 11.0 and fit.quantile(0.5) == 11.0
+    assert result.median == 11.0 and fit.quantile(0.5) == 11.0
     assert np.isnan(low) and np.isnan(high)  # statsmodels gives no interval here
-    assert result["ci_low"] == result["ci_high"] == 11.0
+    assert result.ci_low == result.ci_high == 11.0
 
 
 def test_median_ci_upper_limit_not_reached():
@@ -174,7 +181,7 @@ def test_median_ci_upper_limit_not_reached():
     result = km_median(times, events)
     fit, low, high = statsmodels_fit(times, events)
     assert np.isinf(high)
-    assert result["ci_high"] is None and result["ci_low"] == low and result["median"] == 10.0
+    assert result.ci_high is None and result.ci_low == low and result.median == 10.0
 
 
 def derived_table():
@@ -195,7 +202,7 @@ def test_km_by_group_overall_and_per_group_with_missing_group():
     assert by["n"].tolist() == [3, 2]
     assert by["n_patients"].tolist() == [2, 2]
     x = km_median([10, 20, 50], [True, False, True])
-    assert by["median"].iloc[0] == x["median"]
+    assert by["median"].iloc[0] == x.median
     table = derived_table()
     table.loc[4, "duration_days"] = 60.0
     with_na = km_by_group(table, "product", Settings())
@@ -228,6 +235,6 @@ def test_property_survival_non_increasing_within_unit_interval_and_inside_its_ci
     assert np.all(curve["ci_high"].to_numpy()[ok] >= s[ok] - 1e-12)
     assert curve["at_risk"].iloc[0] == len(times)
     assert curve["events"].sum() + curve["censored"].sum() == len(times)
-    median = km_median(times, events)["median"]
+    median = km_median(times, events).median
     if median is not None:
         assert s[curve["time"].to_numpy() == median][0] <= 0.5 + 1e-12

@@ -1,18 +1,33 @@
 """KPI tiles: period arithmetic, hand-worked values, previous period, flags, KM tile, empty periods."""
 import math
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
+from analytics.flags import flag_levels
+from analytics.ingest import load_sessions
+from analytics.kaplan_meier import KMMedian
 from analytics.kpis import KPI_COLUMNS, kpi_tiles, period_bounds
 from analytics.proportions import wilson_ci
+from analytics.sessions import derive_sessions
 from analytics.settings import Settings
+from analytics.summary import summarise
 from tests.helpers import make_sessions
+
+SAMPLE_SESSIONS = Path(__file__).resolve().parents[1] / "data" / "sample" / "sessions.csv"
 
 
 def tile(table, kpi):
     return table.set_index("kpi").loc[kpi]
+
+
+def fixed_km(median, low=None, high=None):
+    """A stand-in for kaplan_meier.km_median that answers the same median whatever it is given."""
+    return lambda times, events: KMMedian(median, low, high, len(times), int(events.sum()))
+
+
+NO_KM = fixed_km(None)
 
 
 def test_period_bounds_same_length_before():
@@ -57,7 +72,7 @@ def two_periods():
 
 
 def test_hand_worked_tiles(two_periods):
-    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", km_median=lambda t, e: (80.0, 60.0, np.nan))
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", km_median=fixed_km(80.0, 60.0, None))
     assert list(t.columns) == KPI_COLUMNS
     assert t.attrs["period"]["previous_start"] == "2025-01-01"
     assert t.attrs["period"]["previous_end"] == "2025-01-10"
@@ -99,7 +114,7 @@ def test_km_tile_passes_responder_durations_only(two_periods):
 
     def fake_km(times, events):
         seen.append((times.tolist(), events.tolist()))
-        return {"median": 100.0, "ci_low": 80.0, "ci_high": None}
+        return KMMedian(100.0, 80.0, None, len(times), int(events.sum()))
 
     t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", km_median=fake_km)
     # current period first (responders a 50% and c 40%), then the previous one (b 50%)
@@ -109,8 +124,7 @@ def test_km_tile_passes_responder_durations_only(two_periods):
     assert km["previous"] == 100.0  # the fake answers the same for the previous period's one duration
 
 
-def test_km_tile_real_module_when_present(two_periods):
-    pytest.importorskip("analytics.kaplan_meier")
+def test_km_tile_default_is_the_real_km_median(two_periods):
     t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20")
     km = tile(t, "median_duration_days")
     # durations 100 (event) and 80 (censored): S drops to 0 at 100 -> KM median 100 days
@@ -119,15 +133,15 @@ def test_km_tile_real_module_when_present(two_periods):
 
 def test_flags_table_int_and_callable(two_periods):
     flags = pd.DataFrame({"patient_id": ["a", "c", "z"], "flag": ["diminished", "watch", "diminished"]})
-    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=flags, km_median=lambda t, e: None)
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=flags, km_median=NO_KM)
     f = tile(t, "patients_flagged")
     assert f["value"] == 2 and math.isnan(f["previous"])  # z not seen in the period
 
     blank = flags.assign(flag=["diminished", None, "watch"])
-    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=blank, km_median=lambda t, e: None)
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=blank, km_median=NO_KM)
     assert tile(t, "patients_flagged")["value"] == 1
 
-    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=7, km_median=lambda t, e: None)
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=7, km_median=NO_KM)
     assert tile(t, "patients_flagged")["value"] == 7
 
     calls = []
@@ -136,14 +150,14 @@ def test_flags_table_int_and_callable(two_periods):
         calls.append(history["session_date"].max())
         return pd.DataFrame({"patient_id": sorted(history["patient_id"].unique())[:1]})
 
-    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=flagger, km_median=lambda t, e: None)
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20", flags=flagger, km_median=NO_KM)
     f = tile(t, "patients_flagged")
     assert f["value"] == 1 and f["previous"] == 1 and f["change"] == 0
     assert calls[0] <= pd.Timestamp("2025-01-20 23:59") and calls[1] <= pd.Timestamp("2025-01-10")
 
 
 def test_empty_period_gives_zero_counts_and_missing_rates(two_periods):
-    t = kpi_tiles(two_periods, start="2026-01-01", end="2026-01-31", km_median=lambda t, e: 1.0)
+    t = kpi_tiles(two_periods, start="2026-01-01", end="2026-01-31", km_median=fixed_km(1.0))
     assert tile(t, "patients")["value"] == 0 and tile(t, "sessions")["value"] == 0
     assert math.isnan(tile(t, "responder_rate")["value"]) and tile(t, "responder_rate")["n"] == 0
     assert math.isnan(tile(t, "median_duration_days")["value"])
@@ -153,3 +167,23 @@ def test_empty_table():
     empty = make_sessions([{"session_date": "2025-01-01"}]).iloc[:0]
     t = kpi_tiles(empty, start="2025-01-01", end="2025-01-31")
     assert len(t) == 10 and (t.loc[t["kpi"].isin(["patients", "sessions"]), "value"] == 0).all()
+
+
+def test_tiles_over_the_whole_data_match_the_command_line_summary():
+    # One computation of each headline figure (analytics.headline): tiles over every session = the summary.
+    sessions = load_sessions(SAMPLE_SESSIONS).data
+    derived = derive_sessions(sessions)
+    summary = summarise(sessions)
+    t = kpi_tiles(derived, flags=flag_levels(derived)).set_index("kpi")
+    assert t.loc["sessions", "value"] == summary["sessions"] and t.loc["patients", "value"] == summary["patients"]
+    assert t.loc["responder_rate", "value"] == summary["responder_rate"]
+    assert [t.loc["responder_rate", "ci_low"], t.loc["responder_rate", "ci_high"]] == summary["responder_rate_ci"]
+    assert t.loc["responder_rate", "n"] == summary["sessions_with_response"]
+    for kpi in ("median_response_pct", "median_onset_days", "median_peak_days", "median_duration_days",
+                "short_interval_share"):
+        assert t.loc[kpi, "value"] == summary[kpi], kpi
+    duration = t.loc["median_duration_days"]
+    assert [duration["ci_low"], duration["ci_high"]] == summary["median_duration_ci"]
+    assert duration["n"] == summary["duration_sessions"]
+    assert t.loc["short_interval_share", "n"] == summary["intervals"]
+    assert t.loc["patients_flagged", "value"] == len(summary["diminished_patients"]) + len(summary["watch_patients"])

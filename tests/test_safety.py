@@ -10,7 +10,6 @@ from analytics.safety import (
     event_rows,
     recorded_mask,
     recording_coverage,
-    safety_tables,
 )
 from analytics.suppression import suppress_small_groups
 
@@ -98,6 +97,3 @@ def test_suppression_options_groups_are_products():
     assert out.loc[("big", "dysphagia"), "sessions_with_event"] == 2
 
 
-def test_safety_tables(hand):
-    tables = safety_tables(hand)
-    assert set(tables) == {"type", "product"} and tables["product"]["group_by"].iloc[0] == "product"

@@ -78,7 +78,7 @@ def expected() -> dict:
 
 
 def diminished(sessions: pd.DataFrame, last_n: int = 2, threshold: float = 30.0, fraction: float = 0.5) -> set:
-    """The metrics.md "diminished response" rule: >= 3 sessions with a response; best response before the last
+    """The docs/metrics.md "diminished response" rule: >= 3 sessions with a response; best response before the last
     `last_n` reached the threshold; each of the last `last_n` below `fraction` of that best."""
     s = sessions.dropna(subset=["response_pct"]).sort_values(["patient_id", "session_date"], kind="stable")
     s = s.assign(from_end=s.groupby("patient_id").cumcount(ascending=False),

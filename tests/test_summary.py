@@ -1,4 +1,4 @@
-"""The command-line summary: the metrics.md keys, values worked by hand, JSON-ready, as-of and empty input."""
+"""The command-line summary: the docs/metrics.md keys, values worked by hand, JSON-ready, as-of and empty input."""
 from __future__ import annotations
 
 import json
@@ -62,8 +62,8 @@ def test_values_by_hand():
     assert out["median_peak_days"] == 14.0
     # responder durations: a 90 (event), a 80 (event), b censored at its next session, 20 days later
     expected = km_median([90, 80, 20], [True, True, False])
-    assert out["median_duration_days"] == expected["median"] == 80.0  # b leaves at 20; S(80) = 1/2
-    assert out["median_duration_ci"] == [expected["ci_low"], expected["ci_high"]]
+    assert out["median_duration_days"] == expected.median == 80.0  # b leaves at 20; S(80) = 1/2
+    assert out["median_duration_ci"] == [expected.ci_low, expected.ci_high]
     # intervals: a 100, 100, 50; b 20 -> 2 short of 4, 1 booster
     assert out["intervals"] == 4 and out["short_intervals"] == 2 and out["boosters"] == 1
     assert out["short_interval_share"] == 0.5 and out["booster_share"] == 0.25
