@@ -106,12 +106,9 @@ def selection_from_args(args: argparse.Namespace) -> Selection:
     return Selection("Custom range", start, end, by_values(**chosen))
 
 
-def _selected(sessions, args: argparse.Namespace):
-    """The sessions the selection options keep, and the selection in words ('' when nothing was chosen)."""
-    chosen = selection_from_args(args)
-    kept = select(sessions, chosen)
-    words = [w for w in (chosen.describe_dates(), chosen.describe() if chosen.values else "") if w]
-    return kept, "; ".join(words)
+def _selection_words(chosen: Selection) -> str:
+    """The selection in words; '' when nothing was chosen."""
+    return "; ".join(w for w in (chosen.describe_dates(), chosen.describe() if chosen.values else "") if w)
 
 
 def ingest_from_args(args: argparse.Namespace, kind: str = "sessions") -> IngestResult:
@@ -218,10 +215,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
         if result.refused:
             return _refused(result, args.json)
         sessions, source, rejected = result.data, result.source_name, result.n_rejected_rows
-    sessions, chosen = _selected(derive_sessions(sessions, settings), args)
-    summary = summarise(sessions, settings, rejected_rows=rejected)
-    if chosen:
-        summary["selection"] = chosen
+    chosen = selection_from_args(args)
+    summary = summarise(sessions, settings, rejected_rows=rejected, selection=chosen)
+    words = _selection_words(chosen)
+    if words:
+        summary["selection"] = words
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -386,11 +384,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         if result.refused:
             return _refused(result, args.json)
         sessions, source = result.data, result.source_name
-    sessions, filters = _selected(derive_sessions(sessions, settings), args)
+    chosen = selection_from_args(args)
+    sessions = select(derive_sessions(sessions, settings), chosen)  # each patient's whole history first
+    filters = _selection_words(chosen)
     if not filters and settings.as_of:
         filters = f"sessions up to {settings.as_of.isoformat()}"
-    period = {"start": args.date_from and date.fromisoformat(args.date_from),
-              "end": args.date_to and date.fromisoformat(args.date_to)}
+    period = {"start": chosen.start, "end": chosen.end}
     if fmt == "xlsx":
         Path(args.out).write_bytes(excel_report(sessions, settings, filters, source, **period))
     else:

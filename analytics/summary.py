@@ -22,6 +22,7 @@ import pandas as pd
 from analytics import headline
 from analytics.flags import patients_by_flag
 from analytics.kaplan_meier import km_summary
+from analytics.selection import Selection, select
 from analytics.sessions import derive_sessions, resolve_as_of
 from analytics.settings import DEFAULT_SETTINGS, Settings
 
@@ -45,10 +46,16 @@ def _ci(figure: headline.Share) -> list | None:
     return [float(figure.ci_low), float(figure.ci_high)] if figure.n else None
 
 
-def summarise(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, rejected_rows: int = 0) -> dict:
-    """Headline figures of an accepted session table as a JSON-serialisable dict (REQUIRED_KEYS + extras)."""
+def summarise(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, rejected_rows: int = 0,
+              selection: Selection | None = None) -> dict:
+    """Headline figures of an accepted session table as a JSON-serialisable dict (REQUIRED_KEYS + extras).
+
+    selection: only the sessions it keeps are counted, as in the app; each patient's whole history is worked
+    out first (a session outside the selection is still the previous injection of the next one), and a patient
+    is flagged from that whole history."""
     as_of = resolve_as_of(sessions, settings)
-    derived = derive_sessions(sessions, settings)
+    history = derive_sessions(sessions, settings)
+    derived = history if selection is None else select(history, selection)
 
     responders = headline.responder_share(derived)
     substantial = headline.known_share(derived, "substantial")
@@ -60,7 +67,10 @@ def summarise(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, rej
     median_onset, _ = headline.median_of(derived, "onset_days")
     median_peak, _ = headline.median_of(derived, "peak_days")
     km = km_summary(*headline.duration_sample(derived), settings)
-    flagged = patients_by_flag(derived, settings)
+    flagged = patients_by_flag(history, settings)
+    if derived is not history:
+        seen = set(derived["patient_id"].astype(str))
+        flagged = {flag: [p for p in patients if p in seen] for flag, patients in flagged.items()}
 
     out = {
         "as_of": None if pd.isna(as_of) else as_of.date().isoformat(),
@@ -77,7 +87,7 @@ def summarise(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, rej
         "short_interval_share": _num(short.value),
         "diminished_patients": flagged["diminished"],
         # extras
-        "sessions_after_as_of": int(len(sessions) - len(derived)),
+        "sessions_after_as_of": int(len(sessions) - len(history)),
         "responders": responders.successes,
         "responder_rate_ci": _ci(responders),
         "sessions_with_pain_response": substantial.n,
