@@ -58,6 +58,10 @@ def history_section() -> None:
                f"{len(log):,} import(s). Undo an import to remove the rows it added and restore those it changed.")
     shown = log[[c for c in HISTORY_COLUMNS if c in log.columns]].rename(columns=HISTORY_COLUMNS)
     state.table_with_download(shown, "Download the import history", "import_history")
+    if stats.get("assessments", 0):
+        with st.expander(f"The stored repeated assessments ({stats['assessments']:,})", expanded=False):
+            state.table_with_download(store.read_assessments(db_path), "Download the stored assessments",
+                                      "stored_assessments", key="stored_assessments")
     undoable = log.loc[log["can_undo"].astype(bool), "batch_id"].tolist()
     if not undoable:
         return
