@@ -12,8 +12,8 @@ _TYPES = {"text": "text", "date": "date", "number": "number", "integer": "whole 
 def _rule(column: Column) -> str:
     if column.low is not None and column.high is not None:
         return f"{column.low:g} to {column.high:g}"
-    if column.name == "total_units":
-        return "above 0"
+    if column.above_low:
+        return f"above {column.low:g}"
     if column.low is not None:
         return f"{column.low:g} or more"
     if column.max_length:

@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import config
+from .reason_codes import Refusal
 from .schema import IDENTIFIER_HEADERS, normalise_header
 
 _VALUE_PATTERNS = {
@@ -104,3 +106,68 @@ def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
         for value in uniques
     }
     return values.map(codes).astype("str")
+
+
+# Canonical columns whose values are free text and so are scanned for identifiers.
+SCANNED_TEXT = frozenset({"patient_id", "session_id", "site", "practitioner_id"})
+
+
+@dataclass
+class GuardOutcome:
+    """The identifier guard's answer: the cells to go on with, what was found, what was done, or a refusal."""
+
+    frame: pd.DataFrame
+    findings: list[IdentifierFinding]
+    notes: list[str]
+    refusal: Refusal | None = None
+    message: str | None = None
+
+
+def guard(frame: pd.DataFrame, lines: np.ndarray, column_map: dict[str, str], drop: bool,
+          pseudonymise_ids: bool, key: str | bytes | None) -> GuardOutcome:
+    """Find identifying columns; drop them if asked, else refuse the file. Pseudonymise patient codes if asked.
+
+    column_map: file header -> canonical name for the recognised columns; the other headers are scanned too.
+    """
+    findings: list[IdentifierFinding] = []
+    for header in frame.columns:
+        canonical = column_map.get(header)
+        reason = header_reason(header) if canonical is None else None
+        if reason:
+            findings.append(IdentifierFinding(header, reason))
+            continue
+        column = frame[header]
+        if canonical in SCANNED_TEXT or (canonical is None and (column.dtype == "str" or column.dtype == object)):
+            findings.extend(value_findings(header, column, lines))
+        elif canonical is None and pd.api.types.is_integer_dtype(column):
+            findings.extend(value_findings(header, column.astype("str"), lines))
+    patient_header = next((h for h, c in column_map.items() if c == "patient_id"), None)
+    id_findings = [f for f in findings if f.column == patient_header]
+    other = [f for f in findings if f.column != patient_header]
+    refusals: list[tuple[Refusal, str]] = []
+    notes: list[str] = []
+    if other:
+        if drop:
+            frame = frame.drop(columns=sorted({f.column for f in other}))
+            notes.append("Dropped identifying column(s): " + ", ".join(sorted({f"'{f.column}'" for f in other})) + ".")
+        else:
+            refusals.append((Refusal.IDENTIFIERS_FOUND,
+                             "The file holds direct identifiers: " + "; ".join(f.message() for f in other)
+                             + ". Drop these columns (--drop-identifiers) or cancel; identifying data is "
+                               "never stored."))
+    if pseudonymise_ids and patient_header:
+        secret = config.pseudonym_key(key)
+        if secret is None:
+            refusals.append((Refusal.NO_PSEUDONYM_KEY,
+                             f"Pseudonymisation was asked for but no key is set: put the clinic's secret in "
+                             f"{config.PSEUDONYM_KEY_ENV} (or the app's secrets) and try again."))
+        else:
+            frame = frame.assign(**{patient_header: pseudonymise(frame[patient_header], secret)})
+            notes.append("Patient codes pseudonymised with the clinic's key (HMAC-SHA256).")
+    elif id_findings:
+        refusals.append((Refusal.IDENTIFYING_PATIENT_CODES,
+                         "Patient codes look like direct identifiers: " + "; ".join(f.message() for f in id_findings)
+                         + ". Pseudonymise them with the clinic's key (--pseudonymise) or cancel."))
+    if refusals:
+        return GuardOutcome(frame, findings, notes, refusals[0][0], " ".join(m for _, m in refusals))
+    return GuardOutcome(frame, findings, notes)

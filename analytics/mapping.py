@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .schema import Column, alias_table, normalise_header
+from .schema import ASSESSMENT_COLUMNS, Column, alias_table, normalise_header
 
 IGNORE = ("", "ignore", "(extra)")
 
@@ -70,17 +70,72 @@ def resolve_columns(headers: list[str], columns: tuple[Column, ...], mapping: di
     return ResolvedColumns(ordered, [h for h in headers if h in extra], suggestions, errors)
 
 
-def save_mapping(mapping: dict[str, str], path: str | Path) -> None:
-    """Write a mapping as JSON for the next upload."""
-    Path(path).write_text(json.dumps(mapping, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+def missing_required(headers: list[str], column_map: dict[str, str], columns: tuple[Column, ...], kind: str
+                     ) -> str | None:
+    """The refusal message when the file lacks a required column (or one of a required group); None otherwise.
+
+    The message names the headers found, the known names of each missing column and the nearest header.
+    """
+    found = set(column_map.values())
+    by_name = {c.name: c for c in columns}
+    needed = [c.name for c in columns if c.required and c.name not in found]
+    if kind == "sessions" and not {"baseline_pain", "baseline_twstrs"} & found:
+        needed.append("baseline_pain (or baseline_twstrs)")
+    if kind == "assessments":
+        if not {"days_after", "week", "assessment_date"} & found:
+            needed.append("days_after (or week, or assessment_date)")
+        if not {"pain", "twstrs", "pgic"} & found:
+            needed.append("a score: pain, twstrs or pgic")
+        if "assessment_date" in found and not {"days_after", "week", "session_date"} & found:
+            needed.append("session_date (to count days from the injection to assessment_date)")
+    if not needed:
+        return None
+    hints = []
+    candidates = [h for h in headers if h not in column_map]
+    lowered = [str(h).lower() for h in candidates]
+    for name in needed:
+        canonical = name.split(" ")[0]
+        column = by_name.get(canonical)
+        if column is None:
+            continue
+        close = difflib.get_close_matches(canonical, lowered, n=1, cutoff=0.5)
+        known = ", ".join(f"'{a}'" for a in column.aliases[:4])
+        hint = f"'{canonical}' is also recognised as {known}"
+        if close:
+            hint += f"; the nearest column in the file is '{candidates[lowered.index(close[0])]}'"
+        hints.append(hint)
+    listed = ", ".join(f"'{h}'" for h in headers)
+    message = (f"Required column(s) missing: {', '.join(needed)}. Columns found: {listed}. "
+               + (" ".join(h + "." for h in hints) + " " if hints else "")
+               + "Rename the column or map it by hand.")
+    if kind == "sessions" and looks_like_assessments(headers):
+        message = ("This looks like a repeated-assessments file (scores by time after an injection): "
+                   "load it as assessments (validate --assessments). " + message)
+    return message
+
+
+def looks_like_assessments(headers: list[str]) -> bool:
+    """True when the headers name a time after injection and a score, as a repeated-assessments file does."""
+    found = set(resolve_columns(headers, ASSESSMENT_COLUMNS).column_map.values())
+    return bool(found & {"days_after", "week", "assessment_date"}) and bool(found & {"pain", "twstrs", "pgic"})
+
+
+def mapping_json(mapping: dict[str, str]) -> bytes:
+    """A mapping as the JSON bytes the Data page offers for download (read back by parse_mapping)."""
+    return (json.dumps(mapping, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def is_mapping(value: object) -> bool:
+    """True for a {file header: field} object of strings, as a saved mapping holds."""
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
 
 def load_mapping(path: str | Path) -> dict[str, str]:
-    """Read a mapping saved by save_mapping; raises ValueError with a plain message when it is not one."""
+    """Read a saved mapping (mapping_json's bytes) from a file; raises ValueError with a plain message."""
     try:
         value = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise ValueError(f"The mapping file {path} cannot be read: {err}") from None
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if not is_mapping(value):
         raise ValueError(f"The mapping file {path} must be a JSON object of 'file header': 'field' pairs.")
     return value

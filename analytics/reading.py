@@ -19,6 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from .reason_codes import Refusal
+
 SEPARATORS = (",", ";", "\t", "|")
 SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 # Cell texts that mean "no value"; pyarrow and our own parsers both treat them as blank.
@@ -26,7 +28,11 @@ BLANK_TOKENS = ("", "NA", "N/A", "n/a", "na", "NULL", "null", "NaN", "nan", "#N/
 
 
 class FileRefused(Exception):
-    """The whole file cannot be used; the message says why in plain words."""
+    """The whole file cannot be used; the message says why in plain words, `code` says which refusal it is."""
+
+    def __init__(self, message: str, code: Refusal = Refusal.UNREADABLE_FILE):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -53,13 +59,13 @@ def read_bytes(source: str | Path | bytes | BinaryIO, max_bytes: int | None = No
         if not path.exists():
             raise FileRefused(f"File not found: {path}")
         if max_bytes is not None and path.stat().st_size > max_bytes:
-            raise FileRefused(_too_large(path.stat().st_size, max_bytes))
+            raise FileRefused(_too_large(path.stat().st_size, max_bytes), Refusal.TOO_LARGE)
         data, name = path.read_bytes(), path.name
     else:
         data = source.read()
         name = getattr(source, "name", "upload")
     if max_bytes is not None and len(data) > max_bytes:
-        raise FileRefused(_too_large(len(data), max_bytes))
+        raise FileRefused(_too_large(len(data), max_bytes), Refusal.TOO_LARGE)
     return data, str(name)
 
 
@@ -88,7 +94,7 @@ def read_table(source: str | Path | bytes | BinaryIO, name: str | None = None,
     data, found_name = read_bytes(source, max_bytes)
     name = name or found_name
     if re.search(rb"\S", data) is None:
-        raise FileRefused("The file is empty.")
+        raise FileRefused("The file is empty.", Refusal.EMPTY_FILE)
     file_format = sniff_format(data, name)
     if file_format == "parquet":
         return _read_parquet(data)
@@ -176,7 +182,7 @@ def _read_csv(data: bytes) -> RawTable:
     if b"\x00" not in body[:65536]:
         first = re.search(rb"[^\r\n]", body)
         if first is None:
-            raise FileRefused("The file is empty.")
+            raise FileRefused("The file is empty.", Refusal.EMPTY_FILE)
         start = first.start()
         end = body.find(b"\n", start)
         header_bytes = body[start:end if end >= 0 else len(body)]
@@ -283,7 +289,7 @@ def _read_csv_exact(text: str, separator: str) -> RawTable:
     except csv.Error as err:
         raise FileRefused(f"The file cannot be read as CSV near line {reader.line_num}: {err}.") from None
     if header is None:
-        raise FileRefused("The file has no header row.")
+        raise FileRefused("The file has no header row.", Refusal.EMPTY_FILE)
     headers = _unique_headers(header)
     frame = pd.DataFrame(rows, columns=headers, dtype="str") if rows else pd.DataFrame(
         {h: pd.Series([], dtype="str") for h in headers})
@@ -388,7 +394,7 @@ def _read_xlsx(data: bytes) -> RawTable:
                 return RawTable(frame, np.asarray(lines, dtype=np.int64), headers, "xlsx", bad_rows=bad_rows)
     finally:
         workbook.close()
-    raise FileRefused("The Excel file has no sheet with data.")
+    raise FileRefused("The Excel file has no sheet with data.", Refusal.EMPTY_FILE)
 
 
 def _read_parquet(data: bytes) -> RawTable:

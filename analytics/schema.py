@@ -105,8 +105,32 @@ IMPLAUSIBLE_UNITS = {
 
 
 @dataclass(frozen=True)
+class Vocabulary:
+    """The values a category or list column accepts: normalised spelling -> canonical value, and how a message
+    lists them."""
+
+    aliases: dict[str, str]
+    accepted: str
+
+
+PRODUCT_VOCABULARY = Vocabulary(PRODUCT_ALIASES,
+                                "Botox, Dysport, Xeomin, Myobloc/NeuroBloc, their generic names, or other")
+INDICATION_VOCABULARY = Vocabulary(INDICATION_ALIASES, ", ".join(INDICATIONS))
+ADVERSE_EVENT_VOCABULARY = Vocabulary(ADVERSE_EVENT_ALIASES, ", ".join(ADVERSE_EVENTS))
+
+# How a column's cells are read (analytics/parsers.py holds one parser per name).
+_PARSER_OF_KIND = {"text": "text", "date": "date", "number": "number", "integer": "number",
+                   "category": "category"}
+
+
+@dataclass(frozen=True)
 class Column:
-    """One canonical column: its type, whether it is required, its range and the header names it answers to."""
+    """One canonical column: its type, whether it is required, its range and the header names it answers to.
+
+    parser: how its cells are read (the kind's parser unless named: list columns name theirs);
+    vocabulary: the accepted values of a category or list column; above_low: the value must be above `low`
+    rather than at least `low` (a dose of 0 is no dose).
+    """
 
     name: str
     kind: str  # text, date, number, integer, category, list
@@ -116,6 +140,13 @@ class Column:
     aliases: tuple[str, ...] = field(default_factory=tuple)
     description: str = ""
     max_length: int | None = None
+    parser: str = ""
+    vocabulary: Vocabulary | None = field(default=None, compare=False)
+    above_low: bool = False
+
+    def __post_init__(self):
+        if not self.parser:
+            object.__setattr__(self, "parser", _PARSER_OF_KIND[self.kind])
 
 
 SESSION_COLUMNS: tuple[Column, ...] = (
@@ -138,19 +169,19 @@ SESSION_COLUMNS: tuple[Column, ...] = (
            aliases=("practitioner", "injector", "clinician", "doctor", "consultant", "clinician id",
                     "injector id", "practitioner code", "treated by", "physician"),
            description="Pseudonymous code of the injector."),
-    Column("indication", "category",
+    Column("indication", "category", vocabulary=INDICATION_VOCABULARY,
            aliases=("diagnosis", "condition", "indication for treatment", "reason"),
            description="cervical_dystonia, neck_pain, tension_headache, upper_back_pain, arm_pain or other."),
-    Column("product", "category", True,
+    Column("product", "category", True, vocabulary=PRODUCT_VOCABULARY,
            aliases=("toxin", "drug", "brand", "medication", "product name", "botulinum toxin", "agent",
                     "toxin type", "toxin product"),
            description="onabotulinumtoxinA, abobotulinumtoxinA, incobotulinumtoxinA, rimabotulinumtoxinB or "
                        "other; brand names (Botox, Dysport, Xeomin, Myobloc/NeuroBloc) accepted."),
-    Column("total_units", "number", True, low=0.0,
+    Column("total_units", "number", True, low=0.0, above_low=True,
            aliases=("units", "dose", "total dose", "total units", "dose units", "total dose units",
                     "units injected", "dose given", "total"),
            description="Total dose in the product's own units, above 0; units are not interchangeable."),
-    Column("muscles", "list",
+    Column("muscles", "list", parser="muscles",
            aliases=("muscle", "muscles injected", "injection sites", "sites injected", "muscle pattern",
                     "target muscles"),
            description="Items muscle[:units] separated by ; or |, e.g. splenius_capitis:50;trapezius:30."),
@@ -185,7 +216,7 @@ SESSION_COLUMNS: tuple[Column, ...] = (
     Column("followup_twstrs", "number", low=0, high=87,
            aliases=("twstrs followup", "twstrs follow up", "twstrs after", "twstrs post", "followup twstrs total"),
            description="TWSTRS total 0-87 at the review."),
-    Column("adverse_events", "list",
+    Column("adverse_events", "list", parser="events", vocabulary=ADVERSE_EVENT_VOCABULARY,
            aliases=("adverse event", "side effects", "side effect", "ae", "aes", "complications"),
            description="none, injection_site_pain, neck_weakness, dysphagia, flu_like, headache, dry_mouth, "
                        "other; separated by ;."),

@@ -19,9 +19,9 @@ Tables
                        unchanged), status ('active' / 'undone') and undone_at.
   meta                 schema_version and the hash probe (below).
 
-Keys: a session is its session_id when the file gives one, else its patient_id and session_date (the same rule
-the ingestion uses for duplicates and conflicts). An assessment is its patient, its injection (session_id, else
-session_date), its days_after and, when a file holds several scores for the same day, its place among them.
+Keys: a session is its session_id when the file gives one, else its patient_id and session_date (the rule of
+analytics/session_key.py, which the ingestion also uses for duplicates and conflicts). An assessment is its
+patient, its injection (session_id, else session_date), its days_after and, when a file holds several scores for the same day, its place among them.
 A file that starts giving session_id for sessions stored earlier without one makes new keys: keep the columns
 the same from one export to the next.
 
@@ -67,6 +67,7 @@ import pyarrow as pa
 
 from .ingest import IngestResult
 from .schema import SESSION_DTYPES
+from .session_key import SEPARATOR, session_key_sql
 
 DB_ENV = "OUTCOMES_DB"
 LOCK_TIMEOUT_ENV = "OUTCOMES_DB_LOCK_TIMEOUT"
@@ -88,7 +89,6 @@ ASSESSMENT_DTYPES = {
 
 _SQL_TYPES = {"str": "VARCHAR", "datetime64[s]": "DATE", "float64": "DOUBLE", "Float64": "DOUBLE",
               "Int64": "BIGINT"}
-_SEP = "\x1f"  # between the parts of a key: never in a code or a date
 _META_COLUMNS = ("batch_id", "line")
 
 
@@ -298,12 +298,9 @@ def _hash_expr(kind: _Kind, extras: str) -> str:
 
 def _key_expr(kind: _Kind) -> str:
     """The key of a row, from typed columns of the incoming rows (see the module docstring)."""
-    sep = _lit(_SEP)
     if kind is SESSIONS:
-        # a session_id is its own key (no copy); patient + date keys start with the separator, which a
-        # session_id cannot (the ingestion strips it like other white space), so the two never meet
-        return (f"CASE WHEN session_id IS NOT NULL THEN CAST(session_id AS VARCHAR) "
-                f"ELSE {sep} || patient_id || {sep} || strftime(CAST(session_date AS DATE), '%Y-%m-%d') END")
+        return session_key_sql()
+    sep = _lit(SEPARATOR)
     ref = ("coalesce('S' || session_id, 'D' || strftime(CAST(session_date AS DATE), '%Y-%m-%d'), '')")
     base = f"patient_id || {sep} || {ref} || {sep} || CAST(CAST(days_after AS DOUBLE) AS VARCHAR)"
     return (f"'A' || {sep} || {base} || {sep} || CAST(row_number() OVER "

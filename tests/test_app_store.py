@@ -66,3 +66,16 @@ def test_reimporting_the_same_file_changes_nothing_and_says_so(db):
     no_errors(second)
     assert "Nothing changed: all 496 accepted sessions of messy_export.csv are already in the store" in texts(second)
     assert len(store.history(db)) == 1
+
+
+def test_stored_assessments_are_shown_and_downloadable(db):
+    from analytics.ingest import load_assessments
+    from tests.app_support import ASSESSMENTS
+
+    result = load_assessments(ASSESSMENTS)
+    store.import_result(result, store.file_hash(ASSESSMENTS), ASSESSMENTS.name, None, db)
+    at = app("views/data.py")
+    no_errors(at)
+    assert any(f"The stored repeated assessments ({result.n_accepted:,})" in e.label for e in at.expander)
+    shown = next(d.value for d in at.dataframe if "days_after" in d.value.columns and "pain" in d.value.columns)
+    assert len(shown) == result.n_accepted

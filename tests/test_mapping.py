@@ -1,7 +1,7 @@
 """Header matching: aliases regardless of case, spaces, punctuation and units; the user's mapping wins."""
 import pytest
 
-from analytics.mapping import load_mapping, resolve_columns, save_mapping
+from analytics.mapping import load_mapping, mapping_json, resolve_columns
 from analytics.schema import SESSION_COLUMNS, normalise_header
 
 
@@ -50,7 +50,7 @@ def test_bad_mappings_are_errors():
 
 def test_mapping_round_trip(tmp_path):
     path = tmp_path / "mapping.json"
-    save_mapping({"Pt Ref": "patient_id", "Dosis": "total_units"}, path)
+    path.write_bytes(mapping_json({"Pt Ref": "patient_id", "Dosis": "total_units"}))  # the Data page's download
     assert load_mapping(path) == {"Pt Ref": "patient_id", "Dosis": "total_units"}
     path.write_text("[1, 2]")
     with pytest.raises(ValueError, match="must be a JSON object"):

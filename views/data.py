@@ -7,7 +7,7 @@ import streamlit as st
 from analytics.assessments import SCORES, timeline
 from analytics.dictionary import data_dictionary, template_csv
 from analytics.export import to_csv_bytes
-from analytics.mapping import IGNORE
+from analytics.mapping import IGNORE, mapping_json
 from analytics.settings import DEFAULT_SETTINGS
 from charts.assessments import assessment_timeline_figure
 from views import components as ui
@@ -127,7 +127,7 @@ def mapping_editor(result, choices: imp.Choices, headers: list[str]) -> None:
                          key=keys.mapping_choice(header), on_change=_set_mapping, args=(choices, header))
         left, right = st.columns(2)
         with left:
-            st.download_button("Save this mapping (JSON)", imp.mapping_json(choices.mapping), "mapping.json",
+            st.download_button("Save this mapping (JSON)", mapping_json(choices.mapping), "mapping.json",
                                "application/json", key="dl_mapping", icon=":material/save:",
                                help="Load it with next month's export to map the same columns again.")
         with right:

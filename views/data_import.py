@@ -12,7 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from analytics.ingest import IngestResult, load
-from analytics.mapping import IGNORE
+from analytics.mapping import IGNORE, is_mapping
+from analytics.reason_codes import IDENTIFIER_REFUSALS, Refusal
 from analytics.schema import ASSESSMENT_COLUMNS, SESSION_COLUMNS
 from views import keys, sources
 from views.cache import session_memo
@@ -76,14 +77,13 @@ def read_upload(data: bytes, name: str, choices: Choices) -> tuple[str, IngestRe
 
 
 def asks_for_date_order(result: IngestResult) -> bool:
-    """True when the file was refused because its dates read both ways."""
-    return result.refused and any("Choose the order" in message for message in result.file_errors)
+    """True when the file was refused because its dates read both ways (the page then asks for the order)."""
+    return result.refusal is Refusal.AMBIGUOUS_DATE_ORDER
 
 
 def identifier_block(result: IngestResult) -> bool:
-    """True when the file was refused by the identifier guard."""
-    return result.refused and bool(result.identifier_findings) and any(
-        "identifier" in message for message in result.file_errors)
+    """True when the file was refused by the identifier guard (the page then asks what to do with them)."""
+    return result.refusal in IDENTIFIER_REFUSALS
 
 
 def patient_codes_flagged(result: IngestResult) -> bool:
@@ -127,17 +127,13 @@ def mapping_table(result: IngestResult, kind: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["column in your file", "read as"])
 
 
-def mapping_json(mapping: dict[str, str]) -> bytes:
-    return (json.dumps(mapping, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
 def parse_mapping(data: bytes) -> dict[str, str]:
-    """A mapping saved by this page (or analytics.mapping.save_mapping); ValueError with a plain message."""
+    """A mapping saved by this page (analytics.mapping.mapping_json); ValueError with a plain message."""
     try:
         value = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"The mapping file is not JSON: {err}") from None
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if not is_mapping(value):
         raise ValueError("The mapping file must be a JSON object of \"file column\": \"field\" pairs.")
     return value
 

@@ -13,7 +13,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from analytics import store
@@ -93,12 +92,7 @@ def _store_fingerprint(db_path: str, stamp: tuple) -> str | None:
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _load_store(db_path: str, fingerprint: str) -> IngestResult:
     """The store's sessions as an accepted-rows result, read once per store state (the fingerprint)."""
-    data = store.read_sessions(db_path)
-    empty = pd.DataFrame(columns=["line", "column", "field", "value", "reason"])
-    return IngestResult("sessions", data, empty, empty.rename(columns={"reason": "warning"}),
-                        pd.DataFrame(columns=["line", "duplicate_of"]),
-                        pd.DataFrame(columns=["line", "key", "other_lines"]), [], n_rows=len(data),
-                        source_name=Path(db_path).name)
+    return IngestResult.from_accepted(store.read_sessions(db_path), Path(db_path).name)
 
 
 def load_default_source() -> tuple[DataSource, IngestResult]:

@@ -58,7 +58,11 @@ def history_section() -> None:
     st.caption(f"{stats.get('sessions', 0):,} sessions of {stats.get('patients', 0):,} patients from "
                f"{len(log):,} import(s). Undo an import to remove the rows it added and restore those it changed.")
     shown = log[[c for c in HISTORY_COLUMNS if c in log.columns]].rename(columns=HISTORY_COLUMNS)
-    ui.table_with_download(shown, "Download the import history", "import_history")
+    ui.table_with_download(shown, "the import history", "import_history")
+    if stats.get("assessments", 0):
+        with st.expander(f"The stored repeated assessments ({stats['assessments']:,})", expanded=False):
+            ui.table_with_download(store.read_assessments(db_path), "the stored assessments",
+                                   "stored_assessments", key="stored_assessments")
     undoable = log.loc[log["can_undo"].astype(bool), "batch_id"].tolist()
     if not undoable:
         return

@@ -1,0 +1,101 @@
+"""The report of one file being checked: every rejected cell and every warning, with its line, column, value as
+written, human reason and reason code. Checks add to it with boolean masks, so collecting stays vectorised.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .reason_codes import Caution, Rejection
+
+CELL_COLUMNS = ["line", "column", "field", "value", "reason", "code"]
+WARNING_COLUMNS = ["line", "column", "field", "value", "warning", "code"]
+DUPLICATE_COLUMNS = ["line", "duplicate_of"]
+CONFLICT_COLUMNS = ["line", "key", "other_lines"]
+ROW_PROBLEM = "(whole row)"
+
+
+def empty_table(columns: list[str]) -> pd.DataFrame:
+    """A report table with no rows."""
+    return pd.DataFrame(columns=columns)
+
+
+class Report:
+    """Rejected cells and warnings of one file, gathered check by check and returned as two tables."""
+
+    def __init__(self, frame: pd.DataFrame, lines: np.ndarray, header_of: dict[str, str]):
+        self.frame, self.lines, self.header_of = frame, lines, header_of
+        self.problems: list[pd.DataFrame] = []
+        self.cautions: list[pd.DataFrame] = []
+
+    def reject(self, canonical: str, mask: pd.Series, reason: str | pd.Series, code: Rejection,
+               values: pd.Series | None = None) -> None:
+        """Record a rejected cell for every row where mask is True."""
+        mask = _as_mask(mask)
+        if mask.any():
+            self.problems.append(self._cells(canonical, mask, reason, code, values))
+
+    def warn(self, canonical: str, mask: pd.Series, message: str | pd.Series, code: Caution,
+             values: pd.Series | None = None) -> None:
+        """Record a warning (accepted, but worth a look) for every row where mask is True."""
+        mask = _as_mask(mask)
+        if mask.any():
+            cells = self._cells(canonical, mask, message, code, values)
+            self.cautions.append(cells.rename(columns={"reason": "warning"}))
+
+    def reject_rows(self, lines, reasons) -> None:
+        """Record rows that could not be split into cells (too many or too few fields)."""
+        if len(lines):
+            self.problems.append(pd.DataFrame({"line": lines, "column": ROW_PROBLEM, "field": ROW_PROBLEM,
+                                               "value": "", "reason": reasons, "code": str(Rejection.MALFORMED_ROW)}))
+
+    def warn_rows(self, rows: pd.DataFrame, canonical: str, message: str, code: Caution) -> None:
+        """Record a warning on the given accepted rows (which carry their `line`)."""
+        if len(rows):
+            self.cautions.append(pd.DataFrame({
+                "line": rows["line"].to_numpy(), "column": self.header_of.get(canonical, canonical),
+                "field": canonical, "value": as_written(rows[canonical]).to_numpy(), "warning": message,
+                "code": str(code)}))
+
+    def rejected_mask(self, fields: set[str]) -> np.ndarray:
+        """True on rows that already have a rejected cell in one of these fields."""
+        lines = [p.loc[p["field"].isin(fields), "line"] for p in self.problems]
+        bad = pd.concat(lines).to_numpy() if lines else np.array([], dtype=np.int64)
+        return np.isin(self.lines, bad)
+
+    def rejected(self) -> pd.DataFrame:
+        """Every rejected cell, by line."""
+        table = pd.concat(self.problems, ignore_index=True) if self.problems else empty_table(CELL_COLUMNS)
+        return table.sort_values(["line"], kind="stable").reset_index(drop=True)
+
+    def warnings(self) -> pd.DataFrame:
+        """Every warning, by line and column."""
+        table = pd.concat(self.cautions, ignore_index=True) if self.cautions else empty_table(WARNING_COLUMNS)
+        return table.sort_values(["line", "column"], kind="stable").reset_index(drop=True)
+
+    def _cells(self, canonical: str, mask: pd.Series, reason, code, values) -> pd.DataFrame:
+        positions = np.flatnonzero(mask.to_numpy())
+        header = self.header_of.get(canonical, canonical)
+        if values is None:
+            values = self.frame[header] if header in self.frame.columns else pd.Series("", index=mask.index)
+        written = as_written(values.iloc[positions])
+        reasons = reason.iloc[positions].to_numpy() if isinstance(reason, pd.Series) else reason
+        return pd.DataFrame({"line": self.lines[positions], "column": header, "field": canonical,
+                             "value": written.to_numpy(), "reason": reasons, "code": str(code)})
+
+
+def _as_mask(mask: pd.Series) -> pd.Series:
+    return mask if mask.dtype == bool else mask.fillna(False).astype(bool)
+
+
+def as_written(values: pd.Series) -> pd.Series:
+    """Cell values as text for the report: numbers without a trailing .0, blanks as ''."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.strftime("%Y-%m-%d").fillna("")
+    if pd.api.types.is_float_dtype(values):
+        values = values.astype("Float64")
+        whole = values == values.round()
+        text = values.astype("str")
+        text = text.where(~whole.fillna(False), values.round().astype("Int64").astype("str"))
+        return text.fillna("")
+    return values.astype("str").fillna("")

@@ -1,0 +1,230 @@
+"""Column parsers: text cells of one column -> canonical values, rejecting the cells that cannot be read.
+
+Each column names its parser (`Column.parser`); the range, vocabulary and required flag come from the column
+too, so no parser tests a column's name. Every parser is vectorised: per row with pandas/Arrow, or once per
+distinct value (`per_unique`) where the rule needs Python.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .dates import parse_dates
+from .ingest_report import Report
+from .reading import BLANK_TOKENS, STR_DTYPE
+from .reason_codes import Rejection
+from .schema import SESSION_DTYPES, Column, normalise_token
+
+_NAME = r"[a-z][a-z_]*"
+_UNITS = r"(?::[1-9]\d*(?:\.\d*[1-9])?)?"
+_CANONICAL_MUSCLES = rf"^{_NAME}{_UNITS}(?:;{_NAME}{_UNITS})*$"
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """What parsing needs to know about the file: date order, today, decimal commas, multi-line records."""
+
+    order: str | None
+    today: date
+    decimal_comma: bool
+    lines: np.ndarray
+    spans: dict[int, int] = field(default_factory=dict)
+
+
+def parse_column(column: Column, values: pd.Series, context: ParseContext, report: Report) -> pd.Series:
+    """The canonical values of one column (blank where a cell is blank or rejected); rejections go to report."""
+    blank = blank_mask(values)
+    if column.required:
+        report.reject(column.name, blank, f"blank, but {column.name} is required", Rejection.BLANK_REQUIRED)
+    return PARSERS[column.parser](column, values, blank, context, report)
+
+
+def missing_column(column: Column, n: int) -> pd.Series:
+    """The all-blank values of a column the file does not have, in the column's canonical dtype."""
+    if column.kind == "date":
+        return pd.Series(pd.NaT, index=range(n), dtype="datetime64[s]")
+    if column.kind in ("number", "integer"):
+        dtype = SESSION_DTYPES.get(column.name) or ("Int64" if column.kind == "integer" else "Float64")
+        return pd.Series(pd.NA, index=range(n), dtype=dtype)
+    return pd.Series(pd.NA, index=range(n), dtype="str")
+
+
+def parse_text(column: Column, values: pd.Series, blank: pd.Series, context: ParseContext,
+               report: Report) -> pd.Series:
+    """Stripped text; a line break (quotes joining lines) or a text over max_length is rejected."""
+    text = keep(values.astype("str").str.strip(), ~blank)
+    if context.spans:
+        broken = text.str.contains("\n", regex=False).fillna(False)
+        reasons = pd.Series("", index=values.index, dtype="str")
+        reasons[broken] = [f"holds a line break: a quote joined lines {n} to {context.spans.get(n, n)} "
+                           "into one row; check the quotes on these lines"
+                           for n in context.lines[broken.to_numpy()]]
+        report.reject(column.name, broken, reasons, Rejection.LINE_BREAK)
+    if column.max_length:
+        report.reject(column.name, text.str.len() > column.max_length,
+                      f"longer than {column.max_length} characters", Rejection.TOO_LONG)
+    return text.astype("str")
+
+
+def parse_date(column: Column, values: pd.Series, blank: pd.Series, context: ParseContext,
+               report: Report) -> pd.Series:
+    """Dates in the file's order; unreadable and future dates are rejected."""
+    parsed, reasons = parse_dates(keep(values, ~blank), context.order)
+    report.reject(column.name, reasons != "", reasons, Rejection.BAD_DATE)
+    future = parsed > pd.Timestamp(context.today)
+    report.reject(column.name, future, f"in the future (after {context.today.isoformat()})", Rejection.FUTURE_DATE)
+    return keep(parsed, ~future)
+
+
+def parse_number(column: Column, values: pd.Series, blank: pd.Series, context: ParseContext,
+                 report: Report) -> pd.Series:
+    """Numbers (whole numbers for integer columns) within the column's range.
+
+    A required number column holds a value on every accepted row, so it comes back as plain float64.
+    """
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numbers = values.astype("Float64")
+    else:
+        text = values.astype("str").str.strip()
+        if context.decimal_comma:
+            text = text.str.replace(r"^([-+]?\d*),(\d+)$", r"\1.\2", regex=True)
+        numbers = pd.to_numeric(keep(text, ~blank), errors="coerce").astype("Float64")
+        report.reject(column.name, ~blank & numbers.isna(), "not a number", Rejection.NOT_A_NUMBER)
+    numbers = keep(numbers, ~blank)
+    valid = numbers.notna()
+    if column.kind == "integer":
+        fractional = valid & (numbers != numbers.round())
+        report.reject(column.name, fractional, "not a whole number", Rejection.NOT_WHOLE)
+        valid &= ~fractional
+    if column.above_low:
+        report.reject(column.name, valid & (numbers <= column.low), f"must be above {fmt(column.low)}",
+                      Rejection.OUT_OF_RANGE)
+    elif column.low is not None or column.high is not None:
+        low = column.low if column.low is not None else -np.inf
+        high = column.high if column.high is not None else np.inf
+        outside = valid & ((numbers < low) | (numbers > high))
+        span = f"between {fmt(low)} and {fmt(high)}" if column.high is not None else f"{fmt(low)} or more"
+        report.reject(column.name, outside, f"must be {span}", Rejection.OUT_OF_RANGE)
+    if column.kind == "integer":
+        return keep(numbers, (numbers == numbers.round()).fillna(True)).round().astype("Int64")
+    return numbers.astype("float64") if column.required else numbers
+
+
+def parse_category(column: Column, values: pd.Series, blank: pd.Series, context: ParseContext,
+                   report: Report) -> pd.Series:
+    """One value of the column's vocabulary, any spelling it knows; other values are rejected."""
+    aliases = column.vocabulary.aliases
+    mapped, _ = per_unique(keep(values, ~blank), lambda u: (aliases.get(normalise_token(u)), ""))
+    report.reject(column.name, ~blank & mapped.isna(),
+                  f"unknown {column.name.replace('_', ' ')} (accepted: {column.vocabulary.accepted})",
+                  Rejection.UNKNOWN_VALUE)
+    return mapped
+
+
+def parse_muscles(column: Column, values: pd.Series, blank: pd.Series, context: ParseContext,
+                  report: Report) -> pd.Series:
+    """Muscle lists in the canonical form muscle[:units];...; values already in it skip the Python parser."""
+    text = keep(values, ~blank).astype("str").str.strip()
+    array = pa.array(text, type=pa.string(), from_pandas=True)
+    done = pc.fill_null(pc.match_substring_regex(array, _CANONICAL_MUSCLES), False).to_numpy(zero_copy_only=False)
+    if done.all():  # every value already canonical: nothing to parse
+        return text
+    parsed, reasons = per_unique(keep(text, ~done), muscle_list)
+    if done.any():
+        parsed = parsed.where(~done, text)
+    report.reject(column.name, reasons != "", reasons, Rejection.BAD_LIST)
+    return keep(parsed, reasons == "")
+
+
+def parse_events(column: Column, values: pd.Series, blank: pd.Series, context: ParseContext,
+                 report: Report) -> pd.Series:
+    """Adverse-event lists as canonical names separated by ;."""
+    text = keep(values, ~blank).astype("str").str.strip()
+    vocabulary = column.vocabulary
+    parsed, reasons = per_unique(text, lambda value: event_list(value, vocabulary.aliases, vocabulary.accepted))
+    report.reject(column.name, reasons != "", reasons, Rejection.BAD_LIST)
+    return keep(parsed, reasons == "")
+
+
+PARSERS = {"text": parse_text, "date": parse_date, "number": parse_number, "category": parse_category,
+           "muscles": parse_muscles, "events": parse_events}
+
+
+def muscle_list(text: str) -> tuple[str | None, str]:
+    """'Splenius capitis: 50 | trapezius:30' -> ('splenius_capitis:50;trapezius:30', '') or (None, reason)."""
+    items = []
+    for item in text.replace("|", ";").split(";"):
+        item = item.strip()
+        if not item:
+            continue
+        name, _, units = item.partition(":")
+        name = "_".join(name.strip().lower().replace("-", " ").split())
+        if not name or not name.replace("_", "").isalpha():
+            return None, f"'{item}' is not a muscle name (write muscle[:units] separated by ;)"
+        if units.strip():
+            try:
+                amount = float(units.strip().replace(",", "."))
+            except ValueError:
+                return None, f"the units of '{item}' are not a number"
+            if amount <= 0:
+                return None, f"the units of '{item}' must be above 0"
+            items.append(f"{name}:{fmt(amount)}")
+        else:
+            items.append(name)
+    if not items:
+        return None, "no muscle named"
+    return ";".join(items), ""
+
+
+def event_list(text: str, aliases: dict[str, str], accepted: str) -> tuple[str | None, str]:
+    """'Dysphagia; Flu-like' -> ('dysphagia;flu_like', '') or (None, reason)."""
+    events = []
+    for item in text.replace("|", ";").replace(",", ";").split(";"):
+        if not item.strip():
+            continue
+        event = aliases.get(normalise_token(item))
+        if event is None:
+            return None, f"unknown adverse event '{item.strip()}' (accepted: {accepted})"
+        if event not in events:
+            events.append(event)
+    if not events:
+        return None, "no adverse event named (write none when there was none)"
+    if "none" in events and len(events) > 1:
+        return None, "says none and also names an adverse event"
+    return ";".join(events), ""
+
+
+def per_unique(values: pd.Series, parse) -> tuple[pd.Series, pd.Series]:
+    """Apply parse(text) -> (value or None, reason) once per distinct value, then spread back to every row."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    results = [parse(str(u)) for u in uniques]
+    index = np.where(codes < 0, len(results), codes)
+    parsed = pa.array([r[0] for r in results] + [None], type=pa.string()).take(index)
+    reasons = pa.array([r[1] for r in results] + [""], type=pa.string()).take(index)
+    as_str = {pa.string(): STR_DTYPE}.get
+    parsed, reasons = parsed.to_pandas(types_mapper=as_str), reasons.to_pandas(types_mapper=as_str)
+    parsed.index = reasons.index = values.index
+    return parsed, reasons
+
+
+def keep(values: pd.Series, kept) -> pd.Series:
+    """values where kept is True, blank elsewhere; no copy when every value is kept (the common case)."""
+    kept = np.asarray(kept, dtype=bool)
+    return values if kept.all() else values.where(kept)
+
+
+def blank_mask(values: pd.Series) -> pd.Series:
+    """True where a cell is empty or a blank token (NA, n/a, -, ...)."""
+    if values.dtype == "str" or values.dtype == object:
+        return values.isna() | values.astype("str").str.strip().isin(BLANK_TOKENS)
+    return values.isna()
+
+
+def fmt(number: float) -> str:
+    """A number as a message writes it: 3 rather than 3.0."""
+    return str(int(number)) if float(number).is_integer() else str(number)
