@@ -26,6 +26,7 @@ from . import store
 from .assessments import SCORES, timeline
 from .ingest import IngestResult, load
 from .mapping import load_mapping
+from .reason_codes import Refusal
 from .schema import INDICATION_ALIASES, PRODUCT_ALIASES, normalise_token
 from .selection import FILTER_COLUMNS, Selection, by_values, select
 from .sessions import derive_sessions
@@ -129,12 +130,29 @@ def report_json(result: IngestResult) -> dict:
     return out
 
 
+# How a terminal reader is told why a file was refused (the code follows, for scripts).
+REFUSAL_WORDS = {
+    Refusal.UNREADABLE_FILE: "the file could not be read",
+    Refusal.TOO_LARGE: "the file is larger than the limit (OUTCOMES_MAX_FILE_MB)",
+    Refusal.EMPTY_FILE: "the file is empty",
+    Refusal.NO_DATA_ROWS: "the file has a header but no data rows",
+    Refusal.BAD_MAPPING: "the column mapping does not fit the file",
+    Refusal.MISSING_COLUMNS: "a required column is missing",
+    Refusal.IDENTIFIERS_FOUND: "the file holds direct identifiers (use --drop-identifiers)",
+    Refusal.IDENTIFYING_PATIENT_CODES: "the patient codes look like identifiers (use --pseudonymise)",
+    Refusal.NO_PSEUDONYM_KEY: "pseudonymising needs the clinic's key (OUTCOMES_PSEUDONYM_KEY)",
+    Refusal.AMBIGUOUS_DATE_ORDER: "the dates read both ways (use --dayfirst or --monthfirst)",
+}
+
+
 def report_text(result: IngestResult, limit: int = 200) -> str:
     """The validation report in plain words."""
     s = result.summary()
     out = []
     if result.refused:
         out.append(f"{s['source']}: REFUSED. Nothing was taken from this file.")
+        if result.refusal:
+            out.append(f"  Why: {REFUSAL_WORDS[result.refusal]} ({result.refusal}).")
         out.extend(f"  {message}" for message in result.file_errors)
         if s["columns"]:
             out.append("Columns recognised: " + ", ".join(f"'{h}' -> {c}" for h, c in s["columns"].items()))
@@ -190,7 +208,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def _refused(result: IngestResult, as_json: bool) -> int:
     if as_json:
-        print(json.dumps({"refused": True, "file_errors": result.file_errors}, indent=2))
+        print(json.dumps({"refused": True, "refusal": result.refusal, "file_errors": result.file_errors}, indent=2))
     else:
         print(report_text(result))
     return 2

@@ -174,3 +174,16 @@ def test_a_saved_mapping_can_be_loaded_for_the_next_export():
     assert metric(at, "Accepted") == "2"
     assert at.selectbox(key="map_Dosis").value == "total_units"
     assert "Mapping loaded: 1 column(s)" in texts(at)
+
+
+def test_a_refused_file_is_headed_by_its_reason():
+    from analytics.reason_codes import IDENTIFIER_REFUSALS, Refusal
+    from views.data import REFUSAL_HEADLINES
+
+    # every refusal has a headline, but those with a section of their own (identifiers, date order)
+    assert set(REFUSAL_HEADLINES) == set(Refusal) - IDENTIFIER_REFUSALS - {Refusal.AMBIGUOUS_DATE_ORDER}
+    at = upload(app(PAGE), "two_columns.csv", csv_bytes([["P1", "x"]], header=["who", "what"]))
+    no_exception = not at.exception
+    assert no_exception
+    message = at.error[0].value
+    assert message.startswith("**A required column is missing.** Required column(s) missing: ")

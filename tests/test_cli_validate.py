@@ -112,3 +112,19 @@ def test_long_reports_are_cut_with_a_pointer_to_json():
     table = pd.DataFrame({"line": [2, 3, 4], "column": "c", "value": "v", "reason": "r"})
     assert _listing("T", table, "reason", 2) == ["", "T", "  line 2: c = 'v': r", "  line 3: c = 'v': r",
                                                  "  ... and 1 more (use --json for all)."]
+
+
+def test_a_refusal_says_why_in_words_and_by_code(tmp_path, capsys):
+    path = write(tmp_path, [["P1", "x"]], ["who", "what"])
+    assert main(["validate", str(path)]) == 2
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "  Why: a required column is missing (missing_columns)."
+    assert main(["summary", str(path), "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["refusal"] == "missing_columns"
+
+
+def test_every_refusal_has_words_for_the_terminal():
+    from analytics.cli import REFUSAL_WORDS
+    from analytics.reason_codes import Refusal
+
+    assert set(REFUSAL_WORDS) == set(Refusal)

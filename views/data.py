@@ -8,6 +8,7 @@ from analytics.assessments import SCORES, timeline
 from analytics.dictionary import data_dictionary, template_csv
 from analytics.export import to_csv_bytes
 from analytics.mapping import IGNORE, mapping_json
+from analytics.reason_codes import Refusal
 from analytics.settings import DEFAULT_SETTINGS
 from charts.assessments import assessment_timeline_figure
 from views import components as ui
@@ -15,6 +16,17 @@ from views import data_import as imp
 from views import keys, sources, store_panel
 from views.sidebar import current
 
+# The headline over a refused file's messages, by the reason it was refused (analytics.reason_codes). The
+# identifier refusals and the date-order question have their own sections.
+REFUSAL_HEADLINES = {
+    Refusal.UNREADABLE_FILE: "The file could not be read.",
+    Refusal.TOO_LARGE: "The file is too large.",
+    Refusal.EMPTY_FILE: "The file is empty.",
+    Refusal.NO_DATA_ROWS: "The file has no data rows.",
+    Refusal.BAD_MAPPING: "The column mapping does not fit this file.",
+    Refusal.MISSING_COLUMNS: "A required column is missing.",
+    Refusal.NO_PSEUDONYM_KEY: "Pseudonymising needs the clinic's key.",
+}
 AUTO = "auto"  # a radio cannot show None as chosen: "auto" stands for "read it from the file"
 DATE_ORDERS = {AUTO: "Read it from the file", "dayfirst": "Day first (14/03/2025)",
                "monthfirst": "Month first (03/14/2025)"}
@@ -244,7 +256,8 @@ def upload_section() -> None:
         if imp.asks_for_date_order(result):
             st.warning(" ".join(result.file_errors) + " Use **Reading options** above.", icon=":material/event:")
         else:
-            st.error("**The file could not be used.** " + " ".join(result.file_errors), icon=":material/error:")
+            headline = REFUSAL_HEADLINES.get(result.refusal, "The file could not be used.")
+            st.error(f"**{headline}** " + " ".join(result.file_errors), icon=":material/error:")
         mapping_editor(result, choices, headers)
         return
 
