@@ -1,8 +1,9 @@
 """The Streamlit entry point: `streamlit run dashboard.py` (or `./run.sh app`).
 
 It draws the shared sidebar (data source, period, filters, thresholds, as-of date) and runs the chosen page.
-The data shown by default is data/sample/sessions.csv; set OUTCOMES_DATA_FILE=/path/to/sessions.csv to open
-another file instead (the benchmark does), or upload one on the Data page.
+The data shown (views/sources.py): the clinic's store (OUTCOMES_DB) once it holds sessions, else the sample
+data/sample/sessions.csv; OUTCOMES_DATA_FILE=/path/to/sessions.csv opens another file instead (the benchmark does);
+an upload on the Data page replaces either for one browser session.
 """
 from __future__ import annotations
 

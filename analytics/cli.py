@@ -344,7 +344,8 @@ def summary_text(summary: dict, source: str, settings: Settings) -> str:
         f"Responder rate (pain drop >= {summary['responder_threshold_pct']:g}%): {pct(summary['responder_rate'])} "
         f"of {summary['sessions_with_response']} sessions with a response.",
         f"Median response {num(summary['median_response_pct'], '%')}; median onset "
-        f"{num(summary['median_onset_days'], ' days')}; median time to peak {num(summary['median_peak_days'], ' days')}.",
+        f"{num(summary['median_onset_days'], ' days')}; median time to peak "
+        f"{num(summary['median_peak_days'], ' days')}.",
         "Median benefit duration (Kaplan-Meier): "
         + ("not reached" if duration is None else f"{duration:g} days ({duration / 7:.1f} weeks)") + ".",
         f"Short intervals (under {settings.short_interval_days} days): {pct(summary['short_interval_share'])} of "
@@ -419,6 +420,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _analysis_command(commands, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A command that measures a session file or the store: ingestion options, --db, thresholds, selection."""
+    parser = commands.add_parser(name, help=help_text)
+    add_ingest_options(parser, file_required=False)
+    add_db_option(parser, default_store=False)
+    add_metric_options(parser)
+    add_selection_options(parser)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analytics",
                                      description="Botulinum toxin outcome analytics from the command line.")
@@ -427,12 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_ingest_options(validate)
     validate.add_argument("--assessments", action="store_true", help="the file holds repeated assessments")
     validate.set_defaults(run=cmd_validate)
-    summary = commands.add_parser("summary", help="headline outcome figures of a session file or of the store "
-                                                  "(metrics.md keys)")
-    add_ingest_options(summary, file_required=False)
-    add_db_option(summary, default_store=False)
-    add_metric_options(summary)
-    add_selection_options(summary)
+    summary = _analysis_command(commands, "summary", "headline outcome figures of a session file or of the store "
+                                                     "(the keys of docs/metrics.md)")
     summary.set_defaults(run=cmd_summary)
     timeline_parser = commands.add_parser(
         "timeline", help="mean change from baseline by days after injection, from a repeated-assessments file")
@@ -456,12 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     undo_parser.add_argument("batch", help="the batch number of the import")
     add_db_option(undo_parser)
     undo_parser.set_defaults(run=cmd_undo)
-    report = commands.add_parser("report", help="a self-contained HTML report or an Excel workbook of the tables, "
-                                                "from a session file or the store")
-    add_ingest_options(report, file_required=False)
-    add_db_option(report, default_store=False)
-    add_metric_options(report)
-    add_selection_options(report)
+    report = _analysis_command(commands, "report", "a self-contained HTML report or an Excel workbook of the "
+                                                   "tables, from a session file or the store")
     report.add_argument("--out", required=True, help="the file to write (.html or .xlsx)")
     report.add_argument("--format", choices=("html", "xlsx"),
                         help="html or xlsx (default: from the --out name, else html)")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.breakdowns import breakdown
-from analytics.kpis import KPI_LABELS
+from analytics.kpis import KPI_LABELS, kpi_tiles
 from analytics.safety import SUPPRESSION_OPTIONS
 from analytics.settings import FIXED_LABELS, Settings, knobs
 from analytics.spc import p_chart
@@ -128,6 +128,11 @@ def suppress_kpi_periods(tiles: pd.DataFrame, settings: Settings) -> pd.DataFram
         hidden.append(PREVIOUS_HIDDEN)
     out.attrs["suppressed"] = hidden
     return out
+
+
+def kpi_tiles_shown(sessions: pd.DataFrame, settings: Settings, start=None, end=None, flags=None) -> pd.DataFrame:
+    """The KPI tiles of [start, end] against the period before (analytics.kpis.kpi_tiles), small periods hidden."""
+    return suppress_kpi_periods(kpi_tiles(sessions, settings, start=start, end=end, flags=flags), settings)
 
 
 def kpi_value(kpi: str, value, unit: str, hidden: Sequence[str] = (), decimals: int = 0) -> str:

@@ -130,8 +130,3 @@ def for_display(table: pd.DataFrame, group_cols: Sequence[str] | None = None) ->
         out[column] = values.where(~blank, SUPPRESSED)
     return out
 
-
-def suppress_for_display(table: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, **options) -> pd.DataFrame:
-    """suppress_small_groups then for_display: a table ready to show or export."""
-    group_cols = options.get("group_cols")
-    return for_display(suppress_small_groups(table, settings, **options), group_cols)

@@ -18,10 +18,9 @@ import pandas as pd
 from analytics.export import neutralise_formulas
 from analytics.flags import flag_patients
 from analytics.funnel import funnel
-from analytics.kpis import kpi_tiles
 from analytics.presentation import (
-    adverse_events_shown, breakdown_tables, by_cycle_shown, display_table, groups_shown, kpi_table, pchart_shown,
-    suppress_kpi_periods, too_few_patients,
+    adverse_events_shown, breakdown_tables, by_cycle_shown, display_table, groups_shown, kpi_table, kpi_tiles_shown,
+    pchart_shown, too_few_patients,
 )
 from analytics.safety import adverse_event_rates
 from analytics.settings import DEFAULT_SETTINGS, Settings
@@ -46,7 +45,7 @@ def _cellable(table: pd.DataFrame) -> pd.DataFrame:
 def _sheets(derived: pd.DataFrame, settings: Settings, start, end) -> dict[str, pd.DataFrame]:
     """Every sheet after About, display-ready."""
     flags = flag_patients(derived, settings)
-    tiles = suppress_kpi_periods(kpi_tiles(derived, settings, start=start, end=end, flags=flags), settings)
+    tiles = kpi_tiles_shown(derived, settings, start, end, flags)
     tables = [t for _, _, t in breakdown_tables(derived, settings)]
     chart, _ = pchart_shown(derived, settings)
     return {
@@ -78,7 +77,8 @@ def excel_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, 
                ("" if value is None else value)) for key, value in settings.to_dict().items()]
     sheets: dict[str, pd.DataFrame] = {"About": pd.DataFrame(about, columns=["item", "value"])}
     if too_few_patients(derived, settings):
-        sheets["About"].loc[len(sheets["About"])] = ["Figures", f"suppressed: the selection has fewer than {k} patients"]
+        about_sheet = sheets["About"]
+        about_sheet.loc[len(about_sheet)] = ["Figures", f"suppressed: the selection has fewer than {k} patients"]
     else:
         sheets.update(_sheets(derived, settings, start, end))
     buffer = io.BytesIO()

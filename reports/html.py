@@ -21,11 +21,10 @@ from analytics.effect_over_time import effect_markers, effect_over_time
 from analytics.flags import flag_patients
 from analytics.funnel import funnel
 from analytics.kaplan_meier import km_curves_by_group
-from analytics.kpis import kpi_tiles
 from analytics.presentation import (
     BREAKDOWN_REPORT, GROUP_HEADINGS, PERIOD_HIDDEN, PREVIOUS_HIDDEN, breakdown_tables, by_cycle_shown,
-    display_table, format_cell, format_change, format_figure, funnel_shown, hidden_note, pchart_shown,
-    settings_rows, suppress_kpi_periods, too_few_patients,
+    display_table, format_cell, format_change, format_figure, funnel_shown, hidden_note, kpi_tiles_shown,
+    pchart_shown, settings_rows, too_few_patients,
 )
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from analytics.suppression import SUPPRESSED
@@ -133,7 +132,8 @@ h3{font-size:16px;margin:20px 0 6px}.meta{color:#555;margin:2px 0}.note{color:#5
 .tile .value{font-size:24px;font-weight:600;margin:2px 0}.tile .detail{font-size:12px;color:#666}
 .chart{width:100%;min-height:380px}figure{margin:0 0 18px}figcaption{font-size:13px;color:#555}
 table{border-collapse:collapse;font-size:13px;margin:6px 0 16px}caption{text-align:left;font-weight:600;padding:4px 0}
-th,td{border:1px solid #ddd;padding:3px 8px;text-align:left}thead th::first-letter{text-transform:uppercase}td.num{text-align:right}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:left}td.num{text-align:right}
+thead th::first-letter{text-transform:uppercase}
 td.suppressed{color:#888;font-style:italic;text-align:center}table.settings th{font-weight:normal;color:#444}
 .banner{background:#fff4e5;border:1px solid #f0c36d;padding:10px 14px;border-radius:6px}
 @media print{.chart{page-break-inside:avoid}}
@@ -164,8 +164,7 @@ def html_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, f
                                                        "to protect them"
         body.append(f'<p class="banner">This selection has {_esc(what)}. Widen the period or the filters.</p>')
     else:
-        tiles = suppress_kpi_periods(kpi_tiles(derived, settings, start=start, end=end,
-                                                flags=flag_patients(derived, settings)), settings)
+        tiles = kpi_tiles_shown(derived, settings, start, end, flag_patients(derived, settings))
         body.append('<section id="kpis"><h2>Headline figures</h2>' + _tiles_html(tiles, k) + "</section>")
         figures, notes = _figures(derived, settings)
         body.append('<section id="charts"><h2>Charts</h2>')

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from analytics.settings import Settings
-from analytics.suppression import SUPPRESSED, for_display, suppress_for_display, suppress_small_groups
+from analytics.suppression import SUPPRESSED, for_display, suppress_small_groups
 
 
 def table(patients, **extra):
@@ -114,7 +114,7 @@ def test_custom_group_and_partition_columns():
 
 
 def test_display_form_and_requires_column():
-    shown = suppress_for_display(table([4, 5, 12, 30]))
+    shown = for_display(suppress_small_groups(table([4, 5, 12, 30])))
     assert shown.loc[0, "patients"] == SUPPRESSED and shown.loc[0, "responder_rate"] == SUPPRESSED
     assert shown.loc[1, "sessions"] == SUPPRESSED
     assert shown.loc[2, "patients"] == 12 and shown.loc[0, "group"] == "g0"

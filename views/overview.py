@@ -8,10 +8,9 @@ import streamlit as st
 from analytics.effect_over_time import effect_markers, effect_over_time
 from analytics.flags import flag_patients
 from analytics.kaplan_meier import km_curves_by_group
-from analytics.kpis import kpi_tiles
 from analytics.presentation import (
-    adverse_events_shown, by_cycle_shown, display_table, hidden_note, kpi_table, pchart_shown, screen_table,
-    suppress_kpi_periods,
+    adverse_events_shown, by_cycle_shown, display_table, hidden_note, kpi_table, kpi_tiles_shown, pchart_shown,
+    screen_table,
 )
 from analytics.safety import adverse_event_rates, recording_coverage
 from analytics.waning import MAX_MODEL_PATIENTS, waning_by_cycle, waning_slope
@@ -33,14 +32,10 @@ def flags(ctx: Context) -> pd.DataFrame:
     return ctx.cached("flags", flag_patients, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
 
 
-def _tiles(scoped: pd.DataFrame, settings, start, end, flagged: pd.DataFrame) -> pd.DataFrame:
-    return suppress_kpi_periods(kpi_tiles(scoped, settings, start=start, end=end, flags=flagged), settings)
-
-
 def kpis(ctx: Context) -> pd.DataFrame:
     """The tiles of the selection's period against the period before, small periods suppressed."""
     f = ctx.selection
-    return ctx.cached("kpis", _tiles, lambda: ((ctx.scoped, ctx.settings, f.start, f.end, flags(ctx)), {}))
+    return ctx.cached("kpis", kpi_tiles_shown, lambda: ((ctx.scoped, ctx.settings, f.start, f.end, flags(ctx)), {}))
 
 
 def kpi_section(ctx: Context, tiles: pd.DataFrame) -> None:

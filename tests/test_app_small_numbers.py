@@ -1,0 +1,37 @@
+"""Small numbers on the app's pages: the KPI tiles of a period with fewer than k patients show 'suppressed', as the
+reports do (one rule, analytics.presentation). The hostile case: a three-patient import showed '75%' of 3."""
+from __future__ import annotations
+
+from tests.app_support import app, metric, no_errors
+from tests.helpers import csv_bytes, good_row
+
+ROWS = [good_row("P1", "2026-01-05", after="2"), good_row("P1", "2026-04-06", after="3"),
+        good_row("P2", "2026-02-02", after="6"), good_row("P2", "2026-05-04", after="1"),
+        good_row("P3", "2026-03-02", after="4")]
+
+
+def use_upload(rows):
+    at = app("views/data.py")
+    at.file_uploader(key="upload_file").upload("three.csv", csv_bytes(rows), "text/csv").run()
+    at.button(key="use_data").click().run()
+    at.switch_page("views/overview.py").run()
+    no_errors(at)
+    return at
+
+
+def test_tiles_of_a_three_patient_period_are_suppressed():
+    at = use_upload(ROWS)
+    for label in ("Patients", "Sessions", "Responder rate", "Benefit lasts (median)"):
+        assert metric(at, label) == "suppressed", label
+    responder = next(m for m in at.metric if m.label == "Responder rate")
+    assert "Not shown: fewer than 5 patients in the period." in responder.help
+    assert all(m.delta is None or m.delta == "" for m in at.metric)  # no change shown against anything
+
+
+def test_a_lower_threshold_shows_them():
+    at = use_upload(ROWS)
+    at.session_state["exp_thresholds"] = True
+    at.run()
+    at.number_input(key="w_setting_min_group_patients").set_value(3).run()
+    no_errors(at)
+    assert metric(at, "Patients") == "3" and metric(at, "Sessions") == "5"
