@@ -152,7 +152,7 @@ def report_text(result: IngestResult, limit: int = 200) -> str:
     if result.refused:
         out.append(f"{s['source']}: REFUSED. Nothing was taken from this file.")
         if result.refusal:
-            out.append(f"  Why: {REFUSAL_WORDS[result.refusal]} ({result.refusal}).")
+            out.append(f"  Why ({result.refusal}): {REFUSAL_WORDS[result.refusal]}.")
         out.extend(f"  {message}" for message in result.file_errors)
         if s["columns"]:
             out.append("Columns recognised: " + ", ".join(f"'{h}' -> {c}" for h, c in s["columns"].items()))
@@ -338,9 +338,10 @@ def summary_text(summary: dict, source: str, settings: Settings) -> str:
 
     duration = summary["median_duration_days"]
     flagged = summary["diminished_patients"]
+    chosen = f" ({summary['selection']})" if summary.get("selection") else ""
     return "\n".join([
-        f"{source}, as of {summary['as_of']}: {summary['sessions']} sessions, {summary['patients']} patients "
-        f"({summary['rejected_rows']} rows rejected; run validate for the list).",
+        f"{source}, as of {summary['as_of']}{chosen}: {summary['sessions']} sessions, {summary['patients']} "
+        f"patients ({summary['rejected_rows']} rows rejected; run validate for the list).",
         f"Responder rate (pain drop >= {summary['responder_threshold_pct']:g}%): {pct(summary['responder_rate'])} "
         f"of {summary['sessions_with_response']} sessions with a response.",
         f"Median response {num(summary['median_response_pct'], '%')}; median onset "

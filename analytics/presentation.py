@@ -254,6 +254,15 @@ def too_few_patients(derived: pd.DataFrame, settings: Settings) -> bool:
     return derived["patient_id"].nunique() < settings.min_group_patients if len(derived) else True
 
 
+def too_few_message(sessions: pd.DataFrame, settings: Settings) -> str | None:
+    """What a view shows instead of its figures when the selection has fewer than k patients; None otherwise."""
+    if not too_few_patients(sessions, settings):
+        return None
+    what = ("no sessions" if len(sessions) == 0 else
+            f"fewer than {settings.min_group_patients} patients, so its figures are suppressed to protect them")
+    return f"This selection has {what}. Widen the period or the filters."
+
+
 def hidden_note(hidden: int, what: str, settings: Settings, reason: str = "patients") -> str:
     """'3 cycle(s) not shown: ...' for a chart that left suppressed groups out; '' when none was."""
     if not hidden:

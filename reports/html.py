@@ -24,7 +24,7 @@ from analytics.kaplan_meier import km_curves_by_group
 from analytics.presentation import (
     BREAKDOWN_REPORT, GROUP_HEADINGS, PERIOD_HIDDEN, PREVIOUS_HIDDEN, breakdown_tables, by_cycle_shown,
     display_table, format_cell, format_change, format_figure, funnel_shown, hidden_note, kpi_tiles_shown,
-    pchart_shown, settings_rows, too_few_patients,
+    pchart_shown, settings_rows, too_few_message,
 )
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from analytics.suppression import SUPPRESSED
@@ -159,10 +159,9 @@ def html_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, f
               f'<p class="meta">Filters: {_esc(filters_description or "none (all sessions)")}.</p>']
     body: list[str] = []
     scripts: list[str] = []
-    if too_few_patients(derived, settings):
-        what = "no sessions" if len(derived) == 0 else f"fewer than {k} patients, so its figures are suppressed " \
-                                                       "to protect them"
-        body.append(f'<p class="banner">This selection has {_esc(what)}. Widen the period or the filters.</p>')
+    too_few = too_few_message(derived, settings)
+    if too_few:
+        body.append(f'<p class="banner">{_esc(too_few)}</p>')
     else:
         tiles = kpi_tiles_shown(derived, settings, start, end, flag_patients(derived, settings))
         body.append('<section id="kpis"><h2>Headline figures</h2>' + _tiles_html(tiles, k) + "</section>")

@@ -19,13 +19,23 @@ def use_upload(rows):
     return at
 
 
-def test_tiles_of_a_three_patient_period_are_suppressed():
+def test_a_three_patient_selection_shows_no_figure():
     at = use_upload(ROWS)
-    for label in ("Patients", "Sessions", "Responder rate", "Benefit lasts (median)"):
-        assert metric(at, label) == "suppressed", label
+    assert not at.metric and not list(at.get("plotly_chart"))
+    assert at.info[0].value.startswith("This selection has fewer than 5 patients, so its figures are suppressed to "
+                                       "protect them. Widen the period or the filters.")
+
+
+def test_a_previous_period_of_fewer_than_k_patients_shows_no_change_against_it():
+    rows = [good_row(f"P{i}", f"2026-0{4 + i % 3}-0{1 + i}", after=str(i % 5)) for i in range(1, 8)]
+    rows += [good_row("Q1", "2025-11-03"), good_row("Q2", "2025-12-01")]  # the six months before: 2 patients
+    at = use_upload(rows)
+    at.selectbox(key="period").select("Last 6 months").run()
+    no_errors(at)
+    assert metric(at, "Patients") == "7"
     responder = next(m for m in at.metric if m.label == "Responder rate")
-    assert "Not shown: fewer than 5 patients in the period." in responder.help
-    assert all(m.delta is None or m.delta == "" for m in at.metric)  # no change shown against anything
+    assert "not shown, fewer than 5 patients" in responder.help
+    assert all(not m.delta for m in at.metric)  # no change shown against 2 patients
 
 
 def test_a_lower_threshold_shows_them():

@@ -79,3 +79,10 @@ def test_the_report_names_its_selection(sessions_file, tmp_path, capsys):
     assert about["Filters"] == "site: B" and about["Setting: min_group_patients"] == 1
     kpis = {row[0].value: row[3].value for row in book["KPIs"].iter_rows(min_row=2)}
     assert kpis["Sessions"] == 4 and kpis["Short intervals"] == pytest.approx(1 / 3)
+
+
+def test_the_text_summary_names_its_selection(sessions_file, capsys):
+    assert main(["summary", str(sessions_file), "--site", "B", "--product", "Dysport"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == ("sessions.csv, as of 2025-07-01 (site: B; product: abobotulinumtoxinA): 2 sessions, 1 patients "
+                     "(0 rows rejected; run validate for the list).")

@@ -118,7 +118,7 @@ def test_a_refusal_says_why_in_words_and_by_code(tmp_path, capsys):
     path = write(tmp_path, [["P1", "x"]], ["who", "what"])
     assert main(["validate", str(path)]) == 2
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1] == "  Why: a required column is missing (missing_columns)."
+    assert lines[1] == "  Why (missing_columns): a required column is missing."
     assert main(["summary", str(path), "--json"]) == 2
     assert json.loads(capsys.readouterr().out)["refusal"] == "missing_columns"
 

@@ -137,3 +137,15 @@ def test_settings_rows_use_each_thresholds_words_and_shown_units():
     chosen = dict(settings_rows(Settings(as_of=pd.Timestamp("2025-06-30").date(), responder_threshold_pct=42.5),
                                 "ignored"))
     assert chosen["As-of date"] == "2025-06-30" and chosen["Responder: pain reduction of at least (%)"] == "42.5"
+
+
+def test_the_words_shown_instead_of_the_figures_of_a_small_selection():
+    from analytics.presentation import too_few_message
+
+    frame = pd.DataFrame({"patient_id": ["a", "b", "c"]})
+    assert too_few_message(frame, DEFAULT_SETTINGS) == (
+        "This selection has fewer than 5 patients, so its figures are suppressed to protect them. Widen the period "
+        "or the filters.")
+    assert too_few_message(frame.iloc[0:0], DEFAULT_SETTINGS) == (
+        "This selection has no sessions. Widen the period or the filters.")
+    assert too_few_message(frame, Settings(min_group_patients=3)) is None
