@@ -24,6 +24,10 @@ def test_a_three_patient_selection_shows_no_figure():
     assert not at.metric and not list(at.get("plotly_chart"))
     assert at.info[0].value.startswith("This selection has fewer than 5 patients, so its figures are suppressed to "
                                        "protect them. Widen the period or the filters.")
+    at.switch_page("views/compare.py").run()  # not even the overall rate in a funnel's legend
+    no_errors(at)
+    assert not list(at.get("plotly_chart")) and not at.dataframe
+    assert at.info[0].value.startswith("This selection has fewer than 5 patients")
 
 
 def test_a_previous_period_of_fewer_than_k_patients_shows_no_change_against_it():

@@ -79,6 +79,8 @@ def render() -> None:
     if ctx.n_sessions() == 0:
         ui.no_sessions_message(ctx)
         return
+    if ui.small_selection(ctx):
+        return
     st.subheader("Practitioners and sites: funnel plots of the responder rate")
     st.caption("Each dot is a practitioner or site: its responder rate against its number of sessions with a "
                "response. The funnel is where chance alone would put a group of that size (95% and 99.8% "

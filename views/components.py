@@ -16,7 +16,9 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from analytics.export import csv_name, to_csv_bytes
-from analytics.presentation import PREVIOUS_HIDDEN, format_change, kpi_help, kpi_label, kpi_value
+from analytics.presentation import (
+    PREVIOUS_HIDDEN, format_change, kpi_help, kpi_label, kpi_value, too_few_message,
+)
 
 LOG = logging.getLogger("outcomes.app")
 
@@ -50,6 +52,16 @@ def no_sessions_message(ctx) -> None:
     """The empty state: say why nothing is shown and what to do."""
     st.warning(f"No sessions match the filters: {ctx.selection.describe()}, {ctx.period_text()}. "
                "Choose a longer period or clear a filter in the sidebar.", icon=":material/filter_alt_off:")
+
+
+def small_selection(ctx) -> bool:
+    """When the selection has fewer patients than the suppression threshold, say so instead of any figure (as the
+    shared report does) and return True: the page shows nothing more."""
+    message = ctx.cached("too_few", too_few_message, lambda: ((ctx.sessions, ctx.settings), {}))
+    if message:
+        st.info(f"{message} The threshold is under **Thresholds and as-of date** in the sidebar (small-number "
+                "suppression).", icon=":material/visibility_off:")
+    return bool(message)
 
 
 def kpi_row(tiles: pd.DataFrame, settings, columns: int = 5) -> None:

@@ -10,7 +10,7 @@ from analytics.flags import flag_patients
 from analytics.kaplan_meier import km_curves_by_group
 from analytics.presentation import (
     adverse_events_shown, by_cycle_shown, display_table, hidden_note, kpi_table, kpi_tiles_shown, pchart_shown,
-    screen_table, too_few_message,
+    screen_table,
 )
 from analytics.safety import adverse_event_rates, recording_coverage
 from analytics.waning import MAX_MODEL_PATIENTS, waning_by_cycle, waning_slope
@@ -181,10 +181,7 @@ def render() -> None:
     if int(tiles.loc[tiles["kpi"] == "sessions", "n"].iloc[0]) == 0:
         ui.no_sessions_message(ctx)
         return
-    too_few = too_few_message(ctx.sessions, ctx.settings)
-    if too_few:  # as the shared report: no figure at all, rather than figures of 1 to 4 patients
-        st.info(f"{too_few} The threshold is under **Thresholds and as-of date** in the sidebar "
-                "(small-number suppression).", icon=":material/visibility_off:")
+    if ui.small_selection(ctx):  # no figure at all, rather than figures of 1 to 4 patients
         return
     kpi_section(ctx, tiles)
     with ui.timed("overview: effect and KM"):
