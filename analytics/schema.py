@@ -1,7 +1,8 @@
 """The data contract in code: canonical columns, their types and ranges, header aliases and vocabularies.
 
-This is the one place the product keeps the rules of `shared/spec/data-contract.md`. The ingestion reads
-every rule from here, the data dictionary download is generated from here, and tests check both.
+This is the one place the product keeps the rules of the data contract. The ingestion reads every rule from
+here, the data dictionary (docs/data-dictionary.md and the app's download) is generated from here, and tests
+check both.
 """
 from __future__ import annotations
 

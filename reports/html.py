@@ -168,7 +168,6 @@ def html_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, f
         figures, notes = _figures(derived, settings)
         body.append('<section id="charts"><h2>Charts</h2>')
         for element, heading in CHARTS:
-            fig = figures[element]
             body.append(f'<figure aria-label="{_esc(heading)}"><div class="chart" id="{element}"></div>'
                         + (f"<figcaption>{_esc(notes[element])}</figcaption>" if element in notes else "")
                         + "</figure>")

@@ -43,3 +43,10 @@ def texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
     parts += [w.value for w in at.warning] + [s.value for s in at.success] + [e.value for e in at.error]
     return "\n".join(parts)
+
+
+def set_threshold(at: AppTest, name: str, value) -> AppTest:
+    """Open the sidebar's thresholds (drawn only while open) and set one, as a user would."""
+    at.session_state["exp_thresholds"] = True
+    at.run()
+    return at.number_input(key=f"w_setting_{name}").set_value(value).run()

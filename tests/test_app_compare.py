@@ -1,7 +1,7 @@
 """The Compare page in AppTest: funnel plots with outliers named, breakdowns with counts and suppression."""
 from __future__ import annotations
 
-from tests.app_support import app, no_errors, plotly_charts, texts
+from tests.app_support import app, no_errors, plotly_charts, set_threshold, texts
 
 PAGE = "views/compare.py"
 
@@ -27,10 +27,7 @@ def test_a_filter_changes_the_comparison():
 
 
 def test_small_groups_are_suppressed():
-    at = app(PAGE)
-    at.session_state["exp_thresholds"] = True
-    at.run()
-    at.number_input(key="w_setting_min_group_patients").set_value(50).run()
+    at = set_threshold(app(PAGE), "min_group_patients", 50)
     no_errors(at)
     tables = [d.value for d in at.dataframe]
     assert any((t.astype(str) == "suppressed").any().any() for t in tables)

@@ -1,8 +1,10 @@
-"""Small numbers on the app's pages: the KPI tiles of a period with fewer than k patients show 'suppressed', as the
-reports do (one rule, analytics.presentation). The hostile case: a three-patient import showed '75%' of 3."""
+"""Small numbers on the app's pages, by the same rules as the shared report (analytics.presentation): a selection
+of fewer than k patients shows no figure on the Overview or Compare, and the KPI tiles show no change against a
+previous period of fewer than k. The hostile case: a three-patient import showed '75%' of 3, tiles truncated to
+'suppre...', and a mixed-model slope and a funnel's overall rate from 3 patients."""
 from __future__ import annotations
 
-from tests.app_support import app, metric, no_errors
+from tests.app_support import app, metric, no_errors, set_threshold
 from tests.helpers import csv_bytes, good_row
 
 ROWS = [good_row("P1", "2026-01-05", after="2"), good_row("P1", "2026-04-06", after="3"),
@@ -43,9 +45,6 @@ def test_a_previous_period_of_fewer_than_k_patients_shows_no_change_against_it()
 
 
 def test_a_lower_threshold_shows_them():
-    at = use_upload(ROWS)
-    at.session_state["exp_thresholds"] = True
-    at.run()
-    at.number_input(key="w_setting_min_group_patients").set_value(3).run()
+    at = set_threshold(use_upload(ROWS), "min_group_patients", 3)
     no_errors(at)
     assert metric(at, "Patients") == "3" and metric(at, "Sessions") == "5"

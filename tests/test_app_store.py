@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from analytics import store
-from tests.app_support import MESSY, app, metric, no_errors, texts
+from tests.app_support import app, metric, no_errors, texts
 from tests.test_app_data import messy_dropped
 
 

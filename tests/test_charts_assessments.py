@@ -1,11 +1,9 @@
 """charts.assessments: mean change from day 0 per group with 95% bands and a zero line."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from analytics.assessments import timeline
 from analytics.settings import Settings

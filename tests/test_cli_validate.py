@@ -4,7 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from analytics.cli import main
 from tests.helpers import csv_bytes, good_row

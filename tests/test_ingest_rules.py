@@ -1,7 +1,6 @@
 """Every rule of the data contract: each bad cell is rejected with its line, column, value and reason."""
 from datetime import date
 
-import pandas as pd
 import pytest
 
 from analytics.ingest import load_assessments, load_sessions
