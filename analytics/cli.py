@@ -405,11 +405,12 @@ def cmd_report(args: argparse.Namespace) -> int:
             return _refused(result, args.json)
         sessions, source = result.data, result.source_name
     chosen = selection_from_args(args)
-    sessions = select(derive_sessions(sessions, settings), chosen)  # each patient's whole history first
+    history = derive_sessions(sessions, settings)  # each patient's whole history first
+    sessions = select(history, chosen)
     filters = _selection_words(chosen)
     if not filters and settings.as_of:
         filters = f"sessions up to {settings.as_of.isoformat()}"
-    period = {"start": chosen.start, "end": chosen.end}
+    period = {"start": chosen.start, "end": chosen.end, "history": history}
     if fmt == "xlsx":
         Path(args.out).write_bytes(excel_report(sessions, settings, filters, source, **period))
     else:

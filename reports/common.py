@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analytics.flags import flag_patients
 from analytics.sessions import DERIVED_COLUMNS, derive_sessions, resolve_as_of
 from analytics.settings import Settings
 
@@ -22,3 +23,13 @@ def as_of_text(sessions: pd.DataFrame, settings: Settings) -> str:
         return "no sessions"
     as_of = resolve_as_of(sessions, settings)
     return "no sessions" if pd.isna(as_of) else as_of.date().isoformat()
+
+
+def flags_of(derived: pd.DataFrame, settings: Settings, history: pd.DataFrame | None) -> pd.DataFrame:
+    """The flagged patients of the selection, each judged on their whole history (as the app judges them) when
+    the history is given, else on the selected sessions."""
+    if history is None:
+        return flag_patients(derived, settings)
+    flags = flag_patients(derived_of(history, settings), settings)
+    seen = set(derived["patient_id"].astype("str"))
+    return flags.loc[flags["patient_id"].astype("str").isin(seen)].reset_index(drop=True)

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from analytics.export import neutralise_formulas
-from analytics.flags import flag_patients
 from analytics.funnel import funnel
 from analytics.presentation import (
     adverse_events_shown, breakdown_tables, by_cycle_shown, display_table, groups_shown, kpi_table, kpi_tiles_shown,
@@ -26,7 +25,7 @@ from analytics.safety import adverse_event_rates
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from analytics.suppression import SUPPRESSED
 from analytics.waning import waning_by_cycle
-from reports.common import TITLE, as_of_text, derived_of
+from reports.common import TITLE, as_of_text, derived_of, flags_of
 
 
 def _cellable(table: pd.DataFrame) -> pd.DataFrame:
@@ -42,9 +41,9 @@ def _cellable(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _sheets(derived: pd.DataFrame, settings: Settings, start, end) -> dict[str, pd.DataFrame]:
+def _sheets(derived: pd.DataFrame, settings: Settings, start, end, history) -> dict[str, pd.DataFrame]:
     """Every sheet after About, display-ready."""
-    flags = flag_patients(derived, settings)
+    flags = flags_of(derived, settings, history)
     tiles = kpi_tiles_shown(derived, settings, start, end, flags)
     tables = [t for _, _, t in breakdown_tables(derived, settings)]
     chart, _ = pchart_shown(derived, settings)
@@ -63,8 +62,9 @@ def _sheets(derived: pd.DataFrame, settings: Settings, start, end) -> dict[str, 
 
 
 def excel_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, filters_description: str = "",
-                 source_name: str = "", *, start=None, end=None) -> bytes:
-    """An .xlsx workbook of the report's tables for the selection (see the module docstring)."""
+                 source_name: str = "", *, start=None, end=None, history: pd.DataFrame | None = None) -> bytes:
+    """An .xlsx workbook of the report's tables for the selection (see the module docstring); the options are
+    html_report's."""
     derived = derived_of(sessions, settings)
     k = settings.min_group_patients
     about = [("Report", TITLE), ("Source", source_name or "not named"), ("As of", as_of_text(sessions, settings)),
@@ -80,7 +80,7 @@ def excel_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, 
         about_sheet = sheets["About"]
         about_sheet.loc[len(about_sheet)] = ["Figures", f"suppressed: the selection has fewer than {k} patients"]
     else:
-        sheets.update(_sheets(derived, settings, start, end))
+        sheets.update(_sheets(derived, settings, start, end, history))
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, table in sheets.items():

@@ -18,7 +18,6 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from analytics.effect_over_time import effect_markers, effect_over_time
-from analytics.flags import flag_patients
 from analytics.funnel import funnel
 from analytics.kaplan_meier import km_curves_by_group
 from analytics.presentation import (
@@ -34,7 +33,7 @@ from charts.funnel import funnel_figure
 from charts.spc import p_chart_figure
 from charts.survival import km_figure
 from charts.waning import waning_figure
-from reports.common import TITLE, as_of_text, derived_of
+from reports.common import TITLE, as_of_text, derived_of, flags_of
 
 CHARTS = (  # element id, heading
     ("chart-kpi-effect", "After an injection: onset and how long the benefit lasts"),
@@ -141,13 +140,14 @@ td.suppressed{color:#888;font-style:italic;text-align:center}table.settings th{f
 
 
 def html_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, filters_description: str = "",
-                source_name: str = "", *, start=None, end=None) -> str:
+                source_name: str = "", *, start=None, end=None, history: pd.DataFrame | None = None) -> str:
     """A self-contained HTML report of the selection: KPI tiles, the main charts, breakdown tables, the settings
     in force and the as-of date, with small numbers suppressed and no patient codes.
 
     sessions: the selection (canonical columns, or already derived). filters_description: the filters in words,
     shown in the header. source_name: where the data came from (a file, or the outcome store).
-    start / end: the KPI period (default: the whole selection up to the as-of date).
+    start / end: the KPI period (default: the whole selection up to the as-of date). history: every session of
+    the patients (derived or not) when `sessions` is a selection, so flags are judged on whole histories.
     """
     derived = derived_of(sessions, settings)
     as_of = as_of_text(sessions, settings)
@@ -163,7 +163,7 @@ def html_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, f
     if too_few:
         body.append(f'<p class="banner">{_esc(too_few)}</p>')
     else:
-        tiles = kpi_tiles_shown(derived, settings, start, end, flag_patients(derived, settings))
+        tiles = kpi_tiles_shown(derived, settings, start, end, flags_of(derived, settings, history))
         body.append('<section id="kpis"><h2>Headline figures</h2>' + _tiles_html(tiles, k) + "</section>")
         figures, notes = _figures(derived, settings)
         body.append('<section id="charts"><h2>Charts</h2>')

@@ -86,3 +86,18 @@ def test_the_text_summary_names_its_selection(sessions_file, capsys):
     first = capsys.readouterr().out.splitlines()[0]
     assert first == ("sessions.csv, as of 2025-07-01 (site: B; product: abobotulinumtoxinA): 2 sessions, 1 patients "
                      "(0 rows rejected; run validate for the list).")
+
+
+def test_the_reports_flags_judge_each_patient_on_the_whole_history(tmp_path, capsys):
+    # P9 responded 80% at site A, then 0% and 10% at site B: diminished over the whole history, while site B's
+    # sessions alone hold no good response to fall from.
+    rows = ["P9,2024-01-01,A,DR1,Botox,200,10,2", "P9,2024-04-01,A,DR1,Botox,200,10,2",
+            "P9,2024-07-01,B,DR2,Botox,200,10,10", "P9,2024-10-01,B,DR2,Botox,200,10,9"]
+    path = tmp_path / "fader.csv"
+    path.write_text(HEADER + "\n" + "\n".join(rows) + "\n")
+    out = summary(capsys, str(path), "--site", "B")
+    assert out["diminished_patients"] == ["P9"]
+    book_path = tmp_path / "fader.xlsx"
+    assert main(["report", str(path), "--out", str(book_path), "--site", "B", "--min-group-patients", "1"]) == 0
+    flags = list(openpyxl.load_workbook(book_path)["Flags"].iter_rows(min_row=2, values_only=True))
+    assert [(row[0], row[1]) for row in flags] == [("P9", "diminished")]
