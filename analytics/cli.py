@@ -28,7 +28,7 @@ from .ingest import IngestResult, load
 from .mapping import load_mapping
 from .reason_codes import Refusal
 from .schema import INDICATION_ALIASES, PRODUCT_ALIASES, normalise_token
-from .selection import FILTER_COLUMNS, Selection, by_values, select
+from .selection import FILTER_COLUMNS, Selection, by_values, select, unmatched
 from .sessions import derive_sessions
 from .settings import DEFAULT_SETTINGS, Knob, Settings, knobs
 from .summary import summarise
@@ -105,6 +105,15 @@ def selection_from_args(args: argparse.Namespace) -> Selection:
         # brand names and other spellings, as the importer reads them: --product Botox
         chosen[column] = [aliases.get(normalise_token(v), v) for v in chosen[column] or ()]
     return Selection("Custom range", start, end, by_values(**chosen))
+
+
+def _checked_selection(args: argparse.Namespace, sessions) -> Selection:
+    """The selection the options ask for; ValueError (exit 2) when it names a column or value the data lacks."""
+    chosen = selection_from_args(args)
+    problems = unmatched(sessions, chosen)
+    if problems:
+        raise ValueError("the selection does not match the data: " + "; ".join(problems))
+    return chosen
 
 
 def _selection_words(chosen: Selection) -> str:
@@ -233,7 +242,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         if result.refused:
             return _refused(result, args.json)
         sessions, source, rejected = result.data, result.source_name, result.n_rejected_rows
-    chosen = selection_from_args(args)
+    chosen = _checked_selection(args, sessions)
     summary = summarise(sessions, settings, rejected_rows=rejected, selection=chosen)
     words = _selection_words(chosen)
     if words:
@@ -404,7 +413,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if result.refused:
             return _refused(result, args.json)
         sessions, source = result.data, result.source_name
-    chosen = selection_from_args(args)
+    chosen = _checked_selection(args, sessions)
     history = derive_sessions(sessions, settings)  # each patient's whole history first
     sessions = select(history, chosen)
     filters = _selection_words(chosen)

@@ -160,6 +160,13 @@ def patients_by_flag(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTING
             for flag in ("diminished", "watch")}
 
 
+def seen_in(flags: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a flags table (each patient judged on their whole history) whose patient has a session in
+    `sessions` (a period or a selection): the patients a view of that selection should name."""
+    seen = pd.unique(sessions["patient_id"].astype("str"))
+    return flags.loc[flags["patient_id"].astype("str").isin(seen)].reset_index(drop=True)
+
+
 def diminished_patients(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> list[str]:
     """Sorted patient_ids flagged "diminished" (not "watch")."""
     return patients_by_flag(derived, settings)["diminished"]

@@ -13,7 +13,7 @@ import pandas as pd
 from analytics.breakdowns import breakdown
 from analytics.kpis import KPI_LABELS, kpi_tiles
 from analytics.safety import SUPPRESSION_OPTIONS
-from analytics.settings import FIXED_LABELS, Settings, knobs
+from analytics.settings import Settings, knobs, label
 from analytics.spc import p_chart
 from analytics.suppression import SUPPRESSED, for_display, suppress_small_groups
 
@@ -242,10 +242,10 @@ def breakdown_tables(derived: pd.DataFrame, settings: Settings, km: bool = True
                      ) -> list[tuple[str, str, pd.DataFrame]]:
     """(dimension, label, suppressed table) for every breakdown dimension the data has."""
     out = []
-    for by, label in BREAKDOWN_DIMENSIONS:
+    for by, words in BREAKDOWN_DIMENSIONS:
         if by not in ("dose_band", "cycle") and (by not in derived.columns or derived[by].isna().all()):
             continue
-        out.append((by, label, groups_shown(breakdown(derived, by, settings, km=km), settings)))
+        out.append((by, words, groups_shown(breakdown(derived, by, settings, km=km), settings)))
     return out
 
 
@@ -332,7 +332,6 @@ def headed_table(table: pd.DataFrame, group_cols, columns: Sequence[str]) -> pd.
 def settings_rows(settings: Settings, as_of: str) -> list[tuple[str, str]]:
     """(words, value) for every setting in force, as the reports list them; a default as-of date is named."""
     rows = []
-    labels = {name: knob.label for name, knob in knobs().items()} | FIXED_LABELS
     for name, value in settings.to_dict().items():
         knob = knobs().get(name)
         if name == "as_of":
@@ -343,5 +342,5 @@ def settings_rows(settings: Settings, as_of: str) -> list[tuple[str, str]]:
             text = f"{knob.shown(value):g}"
         else:
             text = str(value)
-        rows.append((labels.get(name, name), text))
+        rows.append((label(name), text))
     return rows

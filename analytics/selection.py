@@ -55,6 +55,26 @@ def by_values(**chosen) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple((column, tuple(sorted(str(v) for v in values))) for column, values in chosen.items() if values)
 
 
+def unmatched(frame: pd.DataFrame, selection: Selection) -> list[str]:
+    """What the selection asks for that the data does not hold anywhere (a column it lacks, a value no session
+    has), in words; empty when everything chosen exists. A typed choice that matches nothing must be said, not
+    silently counted as 'no sessions' or, for a missing column, as 'every session'."""
+    problems = []
+    for column, chosen in selection.values:
+        if not chosen:
+            continue
+        known = set(frame[column].dropna().astype("str")) if column in frame.columns else set()
+        if not known:  # the file had no such column (the importer keeps it, blank)
+            problems.append(f"the data has no {column.replace('_id', '')} recorded")
+            continue
+        missing = [value for value in chosen if value not in known]
+        if missing:
+            offered = ", ".join(sorted(known)[:20]) + (", ..." if len(known) > 20 else "")
+            problems.append(f"no {column.replace('_id', '')} {', '.join(repr(v) for v in missing)} in the data "
+                            f"(it has: {offered})")
+    return problems
+
+
 def value_mask(frame: pd.DataFrame, values: tuple) -> np.ndarray:
     """True on rows whose value is among the chosen ones, for every column with a choice (a missing column keeps
     every row: there is nothing to choose from)."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analytics.flags import flag_patients
+from analytics.flags import flag_patients, seen_in
 from analytics.sessions import DERIVED_COLUMNS, derive_sessions, resolve_as_of
 from analytics.settings import Settings
 
@@ -30,6 +30,4 @@ def flags_of(derived: pd.DataFrame, settings: Settings, history: pd.DataFrame | 
     the history is given, else on the selected sessions."""
     if history is None:
         return flag_patients(derived, settings)
-    flags = flag_patients(derived_of(history, settings), settings)
-    seen = set(derived["patient_id"].astype("str"))
-    return flags.loc[flags["patient_id"].astype("str").isin(seen)].reset_index(drop=True)
+    return seen_in(flag_patients(derived_of(history, settings), settings), derived)

@@ -59,8 +59,25 @@ def test_no_selection_is_the_whole_file(sessions_file, capsys):
     assert "selection" not in out
 
 
-def test_a_selection_that_keeps_nothing_says_so(sessions_file, capsys):
-    out = summary(capsys, str(sessions_file), "--site", "Nowhere")
+def test_a_selection_of_a_value_in_no_session_is_refused(sessions_file, capsys):
+    # a typo must not pass as "0 sessions"
+    assert main(["summary", str(sessions_file), "--site", "Nowhere", "--json"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: the selection does not match the data: no site 'Nowhere' in the data (it has: A, B)")
+    assert main(["report", str(sessions_file), "--out", "x.html", "--product", "Xeomin"]) == 2
+    assert "no product 'incobotulinumtoxinA' in the data" in capsys.readouterr().err
+
+
+def test_a_selection_on_a_column_the_file_lacks_is_refused(tmp_path, capsys):
+    # without the check, every session would be counted and labelled "indication: neck_pain"
+    path = tmp_path / "plain.csv"
+    path.write_text(HEADER + "\n" + "\n".join(ROWS) + "\n")
+    assert main(["summary", str(path), "--indication", "neck pain"]) == 2
+    assert "the data has no indication recorded" in capsys.readouterr().err
+
+
+def test_a_selection_that_keeps_no_session_of_the_period_says_so(sessions_file, capsys):
+    out = summary(capsys, str(sessions_file), "--site", "A", "--from", "2025-02-01")
     assert (out["sessions"], out["patients"], out["responder_rate"]) == (0, 0, None)
 
 

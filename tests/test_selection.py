@@ -5,7 +5,7 @@ from datetime import date
 
 import pandas as pd
 
-from analytics.selection import Selection, by_values, choices, period_bounds, select
+from analytics.selection import Selection, by_values, choices, period_bounds, select, unmatched
 
 
 def frame() -> pd.DataFrame:
@@ -51,3 +51,10 @@ def test_named_periods_end_on_the_as_of_date():
     assert period_bounds("Last 6 months", pd.Timestamp("2026-09-15"), first) == (date(2026, 3, 16), date(2026, 9, 15))
     assert period_bounds("All data", as_of, first) == (None, date(2026, 9, 30))
     assert period_bounds("Last 3 months", pd.Timestamp("2026-03-31"), first) == (date(2026, 1, 1), date(2026, 3, 31))
+
+
+def test_unmatched_names_missing_columns_and_values():
+    chosen = Selection(values=by_values(site=["North", "West"], indication=["neck_pain"]))
+    assert unmatched(frame(), chosen) == ["no site 'West' in the data (it has: North, South)",
+                                          "the data has no indication recorded"]
+    assert unmatched(frame(), Selection(values=by_values(site=["North"]))) == []

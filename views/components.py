@@ -16,9 +16,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from analytics.export import csv_name, to_csv_bytes
-from analytics.presentation import (
-    PREVIOUS_HIDDEN, format_change, kpi_help, kpi_label, kpi_value, too_few_message,
-)
+from analytics.presentation import format_change, kpi_help, kpi_label, kpi_value, too_few_message
 
 LOG = logging.getLogger("outcomes.app")
 
@@ -72,7 +70,7 @@ def kpi_row(tiles: pd.DataFrame, settings, columns: int = 5) -> None:
         cols = st.columns(columns)
         for col, (_, row) in zip(cols, tiles.iloc[start:start + columns].iterrows()):
             kpi = row["kpi"]
-            delta = None if PREVIOUS_HIDDEN in hidden else format_change(row["change"], row["unit"])
+            delta = format_change(row["change"], row["unit"])  # NA when the period before was hidden
             still = delta == "no change"
             col.metric(kpi_label(kpi, short=True), kpi_value(kpi, row["value"], row["unit"], hidden), delta=delta,
                        delta_color="off" if still else KPI_COLOUR[kpi], delta_arrow="off" if still else "auto",

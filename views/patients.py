@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics.flags import flag_patients
+from analytics.flags import flag_patients, seen_in
 from charts.patient import patient_timeline_figure
 from views import components as ui
 from views.context import Context
@@ -27,9 +27,7 @@ TIMELINE_COLUMNS = ["session_date", "cycle", "product", "total_units", "muscles"
 def watchlist(ctx: Context) -> pd.DataFrame:
     """Flagged patients (each over their whole history) who have a session under the current filters."""
     flags = ctx.cached("flags", flag_patients, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
-    seen = ctx.cached("patients_seen", lambda frame: frame["patient_id"].astype("str").unique().tolist(),
-                      lambda: ((ctx.sessions,), {}))
-    return flags.loc[flags["patient_id"].astype("str").isin(set(seen))].reset_index(drop=True)
+    return ctx.cached("watchlist", seen_in, lambda: ((flags, ctx.sessions), {}))
 
 
 def watchlist_table(flags: pd.DataFrame) -> pd.DataFrame:
