@@ -151,6 +151,7 @@ REFUSAL_WORDS = {
     Refusal.IDENTIFYING_PATIENT_CODES: "the patient codes look like identifiers (use --pseudonymise)",
     Refusal.NO_PSEUDONYM_KEY: "pseudonymising needs the clinic's key (OUTCOMES_PSEUDONYM_KEY)",
     Refusal.AMBIGUOUS_DATE_ORDER: "the dates read both ways (use --dayfirst or --monthfirst)",
+    Refusal.NO_SUCH_SHEET: "the workbook has no such sheet (use --sheet NAME or NUMBER)",
 }
 
 

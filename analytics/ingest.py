@@ -146,18 +146,19 @@ def load_assessments(source: str | Path | bytes | BinaryIO, **options) -> Ingest
 def load(source: str | Path | bytes | BinaryIO, *, kind: str = "sessions", name: str | None = None,
          mapping: dict[str, str] | None = None, date_order: str | None = None, drop_identifiers: bool = False,
          pseudonymise_ids: bool = False, key: str | bytes | None = None, today: date | None = None,
-         max_bytes: int | None = None) -> IngestResult:
+         max_bytes: int | None = None, sheet: str | int | None = None) -> IngestResult:
     """Read, map, guard, check and split one file into accepted rows and a report.
 
     mapping: {file header: canonical column} chosen by the user, over the automatic aliases.
     date_order: 'dayfirst' or 'monthfirst' when the user chooses; None reads it from the data.
     drop_identifiers / pseudonymise_ids: the user's answer to the identifier guard.
     key: the pseudonymisation secret (else the OUTCOMES_PSEUDONYM_KEY environment variable).
+    sheet: for a workbook, the worksheet's name or 1-based number (None: the first that fits the contract).
     """
     columns = SESSION_COLUMNS if kind == "sessions" else ASSESSMENT_COLUMNS
     today = today or date.today()
     try:
-        raw = read_table(source, name=name, max_bytes=max_bytes or config.max_file_bytes())
+        raw = read_table(source, name=name, max_bytes=max_bytes or config.max_file_bytes(), sheet=sheet)
     except FileRefused as err:
         return IngestResult.refused_with(kind, err.code, str(err), name or "")
     source_name = name or (Path(source).name if isinstance(source, (str, Path)) else "upload")
@@ -170,6 +171,8 @@ def _check(raw: RawTable, kind: str, columns: tuple[Column, ...], today: date, s
            key) -> IngestResult:
     """The steps after reading: columns, file-level refusals, identifier guard, date order, parsing, rules."""
     fmt = {"format": raw.file_format, "encoding": raw.encoding, "separator": raw.separator}
+    if raw.sheet is not None:
+        fmt["sheet"] = raw.sheet
     resolved = resolve_columns(raw.headers, columns, mapping)
     details = dict(column_map=resolved.column_map, extra_columns=resolved.extra_columns,
                    suggestions=resolved.suggestions, file_format=fmt, blank_rows=raw.blank_rows, spans=raw.spans)
@@ -192,7 +195,7 @@ def _check(raw: RawTable, kind: str, columns: tuple[Column, ...], today: date, s
     details["identifier_findings"] = guarded.findings
     if guarded.refusal:
         return refuse(guarded.refusal, guarded.message)
-    frame, notes = guarded.frame, list(guarded.notes)
+    frame, notes = guarded.frame, [*raw.notes, *guarded.notes]
     header_of = {canonical: header for header, canonical in resolved.column_map.items()}
 
     try:
@@ -212,6 +215,7 @@ def _check(raw: RawTable, kind: str, columns: tuple[Column, ...], today: date, s
         check_sessions(parsed, report)
     else:
         parsed = check_assessments(parsed, report, set(header_of))
+    report.reader_cells(raw.cell_rejections, raw.cell_warnings)
     if raw.bad_rows:
         bad_lines, bad_reasons = zip(*raw.bad_rows)
         report.reject_rows(list(bad_lines), [f"the row {reason}" for reason in bad_reasons])

@@ -57,6 +57,15 @@ class Report:
                 "field": canonical, "value": as_written(rows[canonical]).to_numpy(), "warning": message,
                 "code": str(code)}))
 
+    def reader_cells(self, rejections: list[tuple], warnings: list[tuple]) -> None:
+        """Record the cells the file reader itself rejected or warned about: (line, header, value, reason, code)."""
+        field_of = {header: canonical for canonical, header in self.header_of.items()}
+        for items, target, text in ((rejections, self.problems, "reason"), (warnings, self.cautions, "warning")):
+            if items:
+                table = pd.DataFrame(items, columns=["line", "column", "value", text, "code"])
+                table["field"] = table["column"].map(field_of).fillna(table["column"])
+                target.append(table[["line", "column", "field", "value", text, "code"]])
+
     def rejected_mask(self, fields: set[str]) -> np.ndarray:
         """True on rows that already have a rejected cell in one of these fields."""
         lines = [p.loc[p["field"].isin(fields), "line"] for p in self.problems]

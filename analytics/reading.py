@@ -48,6 +48,12 @@ class RawTable:
     bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (line, reason) for rows that do not fit
     blank_rows: int = 0
     spans: dict[int, int] = field(default_factory=dict)  # first line -> last line of records over several lines
+    sheet: str | None = None  # the worksheet read, for a workbook
+    notes: list[str] = field(default_factory=list)  # what the reader did that the user should know
+    # Cells the reader itself rejects or warns about (e.g. an uncalculated formula, a merged range):
+    # (line, header, value as written, reason, code); ingest.py puts them in the report.
+    cell_rejections: list[tuple[int, str, str, str, str]] = field(default_factory=list)
+    cell_warnings: list[tuple[int, str, str, str, str]] = field(default_factory=list)
 
 
 def read_bytes(source: str | Path | bytes | BinaryIO, max_bytes: int | None = None) -> tuple[bytes, str]:
@@ -89,17 +95,22 @@ def sniff_format(data: bytes, name: str = "") -> str:
 
 
 def read_table(source: str | Path | bytes | BinaryIO, name: str | None = None,
-               max_bytes: int | None = None) -> RawTable:
-    """Read any accepted format into a RawTable; raises FileRefused for a file that cannot be used at all."""
+               max_bytes: int | None = None, sheet: str | int | None = None) -> RawTable:
+    """Read any accepted format into a RawTable; raises FileRefused for a file that cannot be used at all.
+
+    sheet: for a workbook, the worksheet's name or 1-based number (None: the reader chooses and says which).
+    """
     data, found_name = read_bytes(source, max_bytes)
     name = name or found_name
     if re.search(rb"\S", data) is None:
         raise FileRefused("The file is empty.", Refusal.EMPTY_FILE)
     file_format = sniff_format(data, name)
     if file_format == "parquet":
-        return _read_parquet(data)
+        from .parquet_reading import read_parquet
+        return read_parquet(data)
     if file_format == "xlsx":
-        return _read_xlsx(data)
+        from .xlsx_reading import read_xlsx
+        return read_xlsx(data, sheet)
     return _read_csv(data)
 
 
@@ -340,76 +351,3 @@ def _drop_blank_rows(table: RawTable) -> RawTable:
         table.lines = table.lines[keep]
         table.blank_rows += len(candidates)
     return table
-
-
-def _cell_text(value) -> str:
-    """An Excel or Parquet cell as the text a person would have typed."""
-    if value is None:
-        return ""
-    if isinstance(value, pd.Timestamp) or hasattr(value, "isoformat"):
-        text = value.isoformat()
-        if text.endswith("T00:00:00"):
-            text = text[:-9]
-        return text
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _read_xlsx(data: bytes) -> RawTable:
-    """The first worksheet with data; the sheet's row numbers are the line numbers."""
-    import openpyxl
-
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as err:  # openpyxl raises many types for a broken workbook
-        raise FileRefused(f"The Excel file cannot be opened: {type(err).__name__}.") from None
-    try:
-        for sheet in workbook.worksheets:
-            header: list[str] | None = None
-            rows, lines, bad_rows = [], [], []
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                cells = [_cell_text(v) for v in values]
-                if header is None:
-                    if any(c.strip() for c in cells):
-                        while cells and not cells[-1].strip():
-                            cells.pop()
-                        header = cells
-                    continue
-                if len(cells) < len(header):
-                    cells += [""] * (len(header) - len(cells))
-                if len(cells) > len(header):
-                    if any(c.strip() for c in cells[len(header):]):
-                        bad_rows.append((number, f"has values beyond the last of the {len(header)} headed columns"))
-                        continue
-                    cells = cells[: len(header)]
-                if not any(c.strip() for c in cells):
-                    continue
-                rows.append(cells)
-                lines.append(number)
-            if header is not None:
-                headers = _unique_headers(header)
-                frame = pd.DataFrame(rows, columns=headers, dtype="str") if rows else pd.DataFrame(
-                    {h: pd.Series([], dtype="str") for h in headers})
-                return RawTable(frame, np.asarray(lines, dtype=np.int64), headers, "xlsx", bad_rows=bad_rows)
-    finally:
-        workbook.close()
-    raise FileRefused("The Excel file has no sheet with data.", Refusal.EMPTY_FILE)
-
-
-def _read_parquet(data: bytes) -> RawTable:
-    """A Parquet table; row N of the table is reported as line N + 1, as if a header stood on line 1."""
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(io.BytesIO(data))
-    except Exception as err:  # pyarrow raises several types for a broken file
-        raise FileRefused(f"The Parquet file cannot be read: {type(err).__name__}.") from None
-    headers = _unique_headers(table.column_names)
-    table = table.rename_columns(headers)
-    frame = _arrow_to_frame(table)
-    for name in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[name]):
-            frame[name] = frame[name].dt.strftime("%Y-%m-%d").astype("str")
-    lines = np.arange(2, len(frame) + 2, dtype=np.int64)
-    return _drop_blank_rows(RawTable(frame, lines, headers, "parquet"))

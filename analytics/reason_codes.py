@@ -21,6 +21,7 @@ class Refusal(StrEnum):
     IDENTIFYING_PATIENT_CODES = "identifying_patient_codes"  # patient codes look like identifiers
     NO_PSEUDONYM_KEY = "no_pseudonym_key"  # pseudonymisation asked for without the clinic's key
     AMBIGUOUS_DATE_ORDER = "ambiguous_date_order"
+    NO_SUCH_SHEET = "no_such_sheet"  # the worksheet asked for is not in the workbook
 
 
 # Refusals the user answers by choosing what to do with identifying data (drop the columns, pseudonymise).
@@ -48,6 +49,9 @@ class Rejection(StrEnum):
     NO_SCORE = "no_score"
     EXACT_COPY = "exact_copy"
     CONFLICT = "conflict"
+    NOT_FINITE = "not_finite"  # inf, nan, Infinity, or a number too large to hold
+    TOO_EARLY = "too_early"  # a date before botulinum toxin was licensed, or an Excel zero date
+    FORMULA_NOT_CALCULATED = "formula_not_calculated"  # an Excel formula saved without its value
 
 
 class Caution(StrEnum):
@@ -57,3 +61,5 @@ class Caution(StrEnum):
     HIGH_DOSE = "high_dose"
     MUSCLE_UNITS_MISMATCH = "muscle_units_mismatch"
     FOLLOWUP_AFTER_NEXT_INJECTION = "followup_after_next_injection"
+    NOT_RECORDED = "not_recorded"  # cells such as '?', 'n.a.', '—' read as not recorded (one warning per column)
+    MERGED_CELLS = "merged_cells"  # a merged range in a workbook, filled down

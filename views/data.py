@@ -26,6 +26,7 @@ REFUSAL_HEADLINES = {
     Refusal.BAD_MAPPING: "The column mapping does not fit this file.",
     Refusal.MISSING_COLUMNS: "A required column is missing.",
     Refusal.NO_PSEUDONYM_KEY: "Pseudonymising needs the clinic's key.",
+    Refusal.NO_SUCH_SHEET: "The workbook has no such sheet.",
 }
 AUTO = "auto"  # a radio cannot show None as chosen: "auto" stands for "read it from the file"
 DATE_ORDERS = {AUTO: "Read it from the file", "dayfirst": "Day first (14/03/2025)",
