@@ -48,6 +48,9 @@ def add_ingest_options(parser: argparse.ArgumentParser, file_required: bool = Tr
                         help="drop columns that look like direct identifiers instead of refusing the file")
     parser.add_argument("--pseudonymise", action="store_true",
                         help="replace patient codes by keyed HMAC codes (key in OUTCOMES_PSEUDONYM_KEY)")
+    parser.add_argument("--sheet", metavar="NAME|N",
+                        help="for an Excel workbook, the worksheet to read: its name, or its number from 1 "
+                             "(default: the first whose header row fits the data contract)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
@@ -126,7 +129,7 @@ def ingest_from_args(args: argparse.Namespace, kind: str = "sessions") -> Ingest
     mapping = load_mapping(args.mapping) if args.mapping else None
     order = "dayfirst" if args.dayfirst else "monthfirst" if args.monthfirst else None
     return load(args.file, kind=kind, mapping=mapping, date_order=order,
-                drop_identifiers=args.drop_identifiers, pseudonymise_ids=args.pseudonymise)
+                drop_identifiers=args.drop_identifiers, pseudonymise_ids=args.pseudonymise, sheet=args.sheet)
 
 
 def report_json(result: IngestResult) -> dict:
