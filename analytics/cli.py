@@ -18,8 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
-from datetime import date
+import tempfile
+import traceback
+import uuid
+from datetime import date, datetime
 from pathlib import Path
 
 from . import store
@@ -27,6 +32,7 @@ from .assessments import SCORES, timeline
 from .ingest import IngestResult, load
 from .mapping import load_mapping
 from .reason_codes import Refusal
+from .report_groups import group_lines, problem_groups
 from .schema import INDICATION_ALIASES, PRODUCT_ALIASES, normalise_token
 from .selection import FILTER_COLUMNS, Selection, by_values, select, unmatched
 from .sessions import derive_sessions
@@ -135,6 +141,7 @@ def ingest_from_args(args: argparse.Namespace, kind: str = "sessions") -> Ingest
 def report_json(result: IngestResult) -> dict:
     """The whole validation report as JSON-ready values."""
     out = result.summary()
+    out["problem_groups"] = problem_groups(result.rejected, result.warnings).to_dict(orient="records")
     out["rejected"] = result.rejected.astype({"line": int}).to_dict(orient="records")
     out["warnings_list"] = result.warnings.astype({"line": int}).to_dict(orient="records")
     out["duplicates"] = result.duplicates.astype(int).to_dict(orient="records")
@@ -181,6 +188,10 @@ def report_text(result: IngestResult, limit: int = 200) -> str:
     for header, field in s["suggestions"].items():
         out.append(f"  '{header}' was not recognised; did you mean {field}? (map it with --mapping)")
     out.extend(s["notes"])
+    groups = problem_groups(result.rejected, result.warnings)
+    if len(groups):
+        out += ["", "Problems by reason (rejections first, then warnings; counts first, the rows follow):"]
+        out += group_lines(groups)
     out += _listing("Rejected cells (line, column, value as written, reason):", result.rejected, "reason", limit)
     out += _listing("Warnings (rows accepted, worth a look):", result.warnings, "warning", limit)
     return "\n".join(out)
@@ -404,11 +415,24 @@ def cmd_dictionary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _writable_target(out: str) -> Path:
+    """The report's path, checked before any work: its folder exists and it is not a folder (ValueError)."""
+    path = Path(out)
+    if path.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a file name such as {path / 'report.html'}")
+    if not path.parent.exists():
+        raise ValueError(f"--out {out}: the folder {path.parent} does not exist; create it first")
+    if not path.parent.is_dir():
+        raise ValueError(f"--out {out}: {path.parent} is not a folder")
+    return path
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from reports import excel_report, html_report  # the command line is an entry point, like dashboard.py
 
     settings = settings_from_args(args)
     _file_or_store(args)
+    _writable_target(args.out)
     fmt = args.format or ("xlsx" if str(args.out).lower().endswith(".xlsx") else "html")
     if args.db:
         sessions, source = store.read_sessions(args.db), f"outcome store {args.db}"
@@ -487,7 +511,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+LOG_FILE_ENV = "OUTCOMES_LOG_FILE"
+DEFAULT_LOG_FILE = Path(__file__).resolve().parent.parent / "logs" / "outcomes-cli.log"
+LOG = logging.getLogger("outcomes.cli")
+
+
+def log_path() -> Path:
+    """Where the command line writes internal errors: OUTCOMES_LOG_FILE, else logs/outcomes-cli.log."""
+    value = os.environ.get(LOG_FILE_ENV, "").strip()
+    return Path(value) if value else DEFAULT_LOG_FILE
+
+
+def _log_internal_error(argv: list[str] | None) -> str:
+    """Write the traceback of the error being handled to the log (or a temporary file when the log cannot be
+    written); return where it went. Arguments are logged by position only: they may name a patient's file."""
+    reference = uuid.uuid4().hex[:8]
+    text = (f"{datetime.now().isoformat(timespec='seconds')} internal error {reference} in "
+            f"'{(argv or sys.argv[1:] or ['?'])[0]}' ({len(argv or sys.argv[1:])} argument(s))\n"
+            f"{traceback.format_exc()}\n")
+    for path in (log_path(), Path(tempfile.gettempdir()) / "outcomes-cli.log"):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(text)
+            return f"{path} (reference {reference})"
+        except OSError:
+            continue
+    sys.stderr.write(text)
+    return f"standard error above (reference {reference})"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Exit codes: 0 done, 1 some rows rejected, 2 an unusable input or a refusal (a plain
+    message on stderr), 3 an internal error (a short message; the traceback goes to the log)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -495,3 +551,15 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, store.StoreError) as err:  # a mapping file that cannot be read, a busy store, ...
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # a file or folder that cannot be read or written
+        where = f": {err.filename}" if getattr(err, "filename", None) else ""
+        print(f"error: {err.strerror or err}{where}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; a store import in progress was rolled back", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001 - the last line of defence: no traceback on a user's terminal
+        where = _log_internal_error(argv)
+        print(f"internal error: this is a fault in the program, not in your file. Details are in {where}; "
+              "please send them to whoever supports this installation.", file=sys.stderr)
+        return 3

@@ -15,6 +15,16 @@ def upload(at, name: str, data: bytes, kind: str = "sessions"):
     return at
 
 
+def report_rows(at):
+    """The validation report's row table (the one with a 'problem' column)."""
+    return next(d.value for d in at.dataframe if "problem" in d.value.columns)
+
+
+def report_groups(at):
+    """The validation report grouped by reason (the one with a 'cells' column)."""
+    return next(d.value for d in at.dataframe if "cells" in d.value.columns)
+
+
 def messy_dropped():
     at = upload(app(PAGE), "messy_export.csv", MESSY.read_bytes())
     at.button(key="guard_drop").click().run()
@@ -46,21 +56,30 @@ def test_dropping_the_identifier_shows_the_report_with_11_rejected_rows():
     assert metric(at, "Accepted") == "496"
     assert metric(at, "Rejected rows") == "11"
     assert metric(at, "Duplicates / conflicts") == "1 / 2"
-    report = at.dataframe[0].value
+    report = report_rows(at)
     assert len(report) == 11 and set(report["kind"]) == {"rejected"}
     assert {51, 70, 78, 107, 192, 269, 310, 357, 399, 440, 444} == set(report["line"])
     assert "Dropped identifying column(s): 'NHS Number'" in texts(at)
     assert "NHS Number" not in report["column"].tolist()
 
 
+def test_the_report_shows_counts_by_reason_before_the_rows():
+    at = messy_dropped()
+    groups = report_groups(at)
+    assert list(groups.columns) == ["kind", "cells", "rows", "reason code", "column", "reason (first example)",
+                                    "first lines"]
+    assert groups["kind"].tolist() == sorted(groups["kind"].tolist(), key=["rejected", "warning"].index)
+    assert int(groups.loc[groups["kind"] == "rejected", "cells"].sum()) == len(report_rows(at))
+
+
 def test_the_report_can_be_filtered():
     at = messy_dropped()
     at.multiselect(key="report_column").select("Date of injection").run()
-    shown = at.dataframe[0].value
+    shown = report_rows(at)
     assert set(shown["line"]) == {51, 357}
     at.multiselect(key="report_column").unselect("Date of injection").run()
     at.text_input(key="report_search").input("conflict").run()
-    assert set(at.dataframe[0].value["line"]) == {78, 440}
+    assert set(report_rows(at)["line"]) == {78, 440}
     assert {"dl_report_full", "dl_report_shown"} <= {b.key for b in at.get("download_button")}
 
 

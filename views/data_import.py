@@ -14,6 +14,7 @@ import streamlit as st
 from analytics.ingest import IngestResult, load
 from analytics.mapping import IGNORE, is_mapping
 from analytics.reason_codes import IDENTIFIER_REFUSALS, Refusal
+from analytics.report_groups import problem_groups
 from analytics.schema import ASSESSMENT_COLUMNS, SESSION_COLUMNS
 from views import keys, sources
 from views.cache import session_memo
@@ -93,7 +94,10 @@ def patient_codes_flagged(result: IngestResult) -> bool:
 
 
 def report_table(result: IngestResult) -> pd.DataFrame:
-    """Every rejected cell and every warning in one table: kind, line, column, field, value, problem."""
+    """Every rejected cell and every warning in one table: kind, line, column, field, value, problem.
+
+    Rejected cells first (by line), then warnings (by line): what kept rows out comes before what merely
+    deserves a look."""
     parts = []
     if len(result.rejected):
         parts.append(result.rejected.rename(columns={"reason": "problem"}).assign(kind="rejected"))
@@ -103,7 +107,18 @@ def report_table(result: IngestResult) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype="str" if c != "line" else "int64") for c in REPORT_COLUMNS})
     table = pd.concat(parts, ignore_index=True)[REPORT_COLUMNS]
     table["value"] = table["value"].astype("str").where(table["value"].notna(), "")
-    return table.sort_values(["line", "kind"], kind="stable").reset_index(drop=True)
+    table["order"] = (table["kind"] != "rejected").astype("int64")
+    return table.sort_values(["order", "line"], kind="stable").drop(columns="order").reset_index(drop=True)
+
+
+GROUP_HEADINGS = {"kind": "kind", "cells": "cells", "rows": "rows", "code": "reason code", "column": "column",
+                  "reason": "reason (first example)", "first_lines": "first lines"}
+
+
+def groups_table(result: IngestResult) -> pd.DataFrame:
+    """The report grouped by reason with counts (analytics.report_groups), headed for the page."""
+    groups = problem_groups(result.rejected, result.warnings)
+    return groups[list(GROUP_HEADINGS)].rename(columns=GROUP_HEADINGS)
 
 
 def filter_report(report: pd.DataFrame, kinds=(), columns=(), text: str = "") -> pd.DataFrame:
