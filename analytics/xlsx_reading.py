@@ -257,10 +257,11 @@ def _read_sheet(data: bytes, ws) -> RawTable | None:
     formula_rows = {row for row, _ in scan.formula_cells}
     formulas = (_formulas(data, ws.title, None if scan.formula_cells_unknown else formula_rows)
                 if formula_rows or scan.formula_cells_unknown else {})
-    if scan.formula_cells_unknown:  # no cell references: any formula read as blank is taken as uncalculated
-        formula_rows = {row for row, _ in formulas}
-    else:
+    if not scan.formula_cells_unknown:  # else (no cell references) any formula read as blank is uncalculated
         formulas = {cell: text for cell, text in formulas.items() if cell in scan.formula_cells}
+    first_formula_column = {}  # row -> its leftmost uncalculated formula: such a row is not blank
+    for row, column in formulas:
+        first_formula_column[row] = min(column, first_formula_column.get(row, column))
     header: list[str] | None = None
     rows, lines, bad_rows = [], [], []
     starts: dict[int, list[_Merge]] = {}
@@ -276,7 +277,7 @@ def _read_sheet(data: bytes, ws) -> RawTable | None:
                 header = cells
                 merges, starts, covers = _plan_merges(scan.merges, number, len(header))
             continue
-        if not any(c.strip() for c in cells) and number not in formula_rows:
+        if not any(c.strip() for c in cells) and first_formula_column.get(number, len(header)) >= len(header):
             continue
         if len(cells) < len(header):
             cells += [""] * (len(header) - len(cells))
@@ -287,7 +288,7 @@ def _read_sheet(data: bytes, ws) -> RawTable | None:
                 bad_rows.append((number, f"has values beyond the last of the {len(header)} headed columns"))
                 continue
             cells = cells[: len(header)]
-        if number in formula_rows:
+        if number in first_formula_column:
             rejections += _uncalculated(number, values, cells, header, formulas)
         rows.append(cells)
         lines.append(number)

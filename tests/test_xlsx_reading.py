@@ -330,6 +330,19 @@ def test_a_row_holding_only_an_uncalculated_formula_is_not_dropped_as_blank():
     assert load(workbook({"S": rows})).n_rejected_rows == 1
 
 
+def test_an_uncalculated_formula_beyond_the_headed_columns_does_not_make_a_row():
+    rows = FORMULA_ROWS[:2] + [[None] * 7 + ["=1+1"]]
+    table = read_table(workbook({"S": rows}))
+    assert table.lines.tolist() == [2]
+    assert table.cell_rejections == []
+
+
+def test_an_uncalculated_formula_cell_without_its_reference_is_still_found(formulas):
+    data = patched(formulas, [(r'<c r="D3"><f>', '<c><f>')])  # r="" is optional in the file format
+    assert read_table(data).cell_rejections == [_formula_rejection(3, "total_units", "=D2*2"),
+                                                _formula_rejection(4, "followup_pain", "=E4-4")]
+
+
 def test_calculated_formulas_and_empty_text_results_are_values_not_rejections(formulas):
     # As Excel saves them: the cached number after the formula, and an empty text result typed t="str".
     data = patched(formulas, [(r'<c r="D3"><f>D2\*2</f><v\s*/>', '<c r="D3"><f>D2*2</f><v>400</v>'),
