@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import zoneinfo
 
 PSEUDONYM_KEY_ENV = "OUTCOMES_PSEUDONYM_KEY"
 MAX_FILE_MB_ENV = "OUTCOMES_MAX_FILE_MB"
@@ -24,3 +25,23 @@ def max_file_bytes() -> int:
     except ValueError:
         megabytes = DEFAULT_MAX_FILE_MB
     return int(megabytes * 1024 * 1024)
+
+
+TIMEZONE_ENV = "OUTCOMES_TIMEZONE"
+DEFAULT_TIMEZONE = "Europe/London"
+
+
+def timezone() -> str:
+    """The clinic's time zone (OUTCOMES_TIMEZONE, an IANA name; default Europe/London): a timestamp that carries
+    a zone is converted to it before its date is taken.
+
+    An unknown name raises ValueError naming the setting rather than falling back: a silent fallback would move
+    dates by a day without anyone being told.
+    """
+    name = os.environ.get(TIMEZONE_ENV, "").strip() or DEFAULT_TIMEZONE
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # unknown name, a path, a folder
+        raise ValueError(f"{TIMEZONE_ENV} is set to '{name}', which is not a time zone name "
+                         f"(use an IANA name such as {DEFAULT_TIMEZONE} or America/New_York).") from None
+    return name
