@@ -206,3 +206,41 @@ def test_a_refused_file_is_headed_by_its_reason():
     assert no_exception
     message = at.error[0].value
     assert message.startswith("**A required column is missing.** Required column(s) missing: ")
+
+
+def workbook_with_a_cover_sheet() -> bytes:
+    """A workbook: a cover page, the sessions, and an older copy of the sessions with one patient."""
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    cover = book.active
+    cover.title = "Cover"
+    cover.append(["Clinic export"])
+    cover.append(["generated 2025-06-30"])
+    header = ["patient_id", "session_date", "product", "total_units", "baseline_pain", "followup_pain"]
+    for title, patients in (("Sessions", ["007", "P2", "P3"]), ("Old", ["P9"])):
+        sheet = book.create_sheet(title)
+        sheet.append(header)
+        for patient in patients:
+            sheet.append([patient, "2025-01-06", "Botox", 100, 6, 3])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_workbook_sheet_is_chosen_for_the_user_and_can_be_changed():
+    at = app(PAGE)
+    at.file_uploader(key="upload_file").upload("export.xlsx", workbook_with_a_cover_sheet(),
+                                               "application/vnd.ms-excel").run()
+    no_errors(at)
+    assert metric(at, "Accepted") == "3"
+    assert any("Read sheet 'Sessions'" in t for t in texts(at).splitlines())
+    box = at.selectbox(key="upload_sheet")
+    assert box.options == ["The first whose header fits the data contract", "Cover", "Sessions", "Old"]
+    box.set_value("Old").run()
+    no_errors(at)
+    assert metric(at, "Accepted") == "1"
+    at.selectbox(key="upload_sheet").set_value("Cover").run()
+    assert "A required column is missing." in "\n".join(e.value for e in at.error)

@@ -29,6 +29,7 @@ REFUSAL_HEADLINES = {
     Refusal.NO_SUCH_SHEET: "The workbook has no such sheet.",
 }
 AUTO = "auto"  # a radio cannot show None as chosen: "auto" stands for "read it from the file"
+FIRST_FITTING = ""  # the sheet box's "let the reader choose" (no Excel sheet has an empty name)
 DATE_ORDERS = {AUTO: "Read it from the file", "dayfirst": "Day first (14/03/2025)",
                "monthfirst": "Month first (03/14/2025)"}
 
@@ -221,6 +222,10 @@ def _set_date_order(choices: imp.Choices) -> None:
     choices.date_order = None if chosen == AUTO else chosen
 
 
+def _set_sheet(choices: imp.Choices) -> None:
+    choices.sheet = st.session_state.get(keys.SHEET, FIRST_FITTING) or None
+
+
 def upload_section() -> None:
     st.subheader("1. Upload a file")
     kind = st.radio("What the file holds", list(imp.KINDS), format_func=imp.KINDS.get, key="upload_kind",
@@ -247,7 +252,16 @@ def upload_section() -> None:
         status.update(label=f"{uploaded.name}: {label}", state="error" if result.refused else "complete")
 
     headers = list(result.column_map) + list(result.extra_columns)
-    with st.expander("Reading options", expanded=imp.asks_for_date_order(result)):
+    sheets = imp.workbook_sheets(data)
+    asks_sheet = result.refusal in (Refusal.NO_SUCH_SHEET, Refusal.MISSING_COLUMNS) and len(sheets) > 1
+    with st.expander("Reading options", expanded=imp.asks_for_date_order(result) or asks_sheet):
+        if len(sheets) > 1:
+            st.session_state.setdefault(keys.SHEET, choices.sheet or FIRST_FITTING)
+            st.selectbox("Sheet of the workbook", [FIRST_FITTING, *sheets], key=keys.SHEET,
+                         format_func=lambda s: s or "The first whose header fits the data contract",
+                         on_change=_set_sheet, args=(choices,),
+                         help="A workbook may start with a cover page; choose the sheet that holds one row per "
+                              "session.")
         st.session_state.setdefault(keys.DATE_ORDER, choices.date_order or AUTO)
         st.radio("Date order", list(DATE_ORDERS), format_func=DATE_ORDERS.get, key=keys.DATE_ORDER,
                  horizontal=True, on_change=_set_date_order, args=(choices,))

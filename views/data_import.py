@@ -13,9 +13,11 @@ import streamlit as st
 
 from analytics.ingest import IngestResult, load
 from analytics.mapping import IGNORE, is_mapping
+from analytics.reading import FileRefused
 from analytics.reason_codes import IDENTIFIER_REFUSALS, Refusal
 from analytics.report_groups import problem_groups
 from analytics.schema import ASSESSMENT_COLUMNS, SESSION_COLUMNS
+from analytics.xlsx_reading import sheet_names
 from views import keys, sources
 from views.cache import session_memo
 
@@ -34,10 +36,11 @@ class Choices:
     mapping: dict[str, str] = field(default_factory=dict)
     date_order: str | None = None  # None: read it from the file
     identifiers: str | None = None  # None | "drop" | "pseudonymise" | "cancel"
+    sheet: str | None = None  # a workbook's sheet; None: the first whose header fits the contract
 
     def key(self) -> dict:
         return {"kind": self.kind, "mapping": self.mapping, "date_order": self.date_order,
-                "identifiers": self.identifiers}
+                "identifiers": self.identifiers, "sheet": self.sheet}
 
 
 def choices_for(file_hash: str) -> Choices:
@@ -71,10 +74,25 @@ def read_upload(data: bytes, name: str, choices: Choices) -> tuple[str, IngestRe
     def run() -> IngestResult:
         return load(data, kind=choices.kind, name=name, mapping=dict(choices.mapping),
                     date_order=choices.date_order, drop_identifiers=choices.identifiers == "drop",
-                    pseudonymise_ids=choices.identifiers == "pseudonymise", key=pseudonym_key())
+                    pseudonymise_ids=choices.identifiers == "pseudonymise", key=pseudonym_key(),
+                    sheet=choices.sheet)
 
     result = session_memo(keys.INGEST_MEMO, 3, "ingest", (key,), lambda: run(), lambda: ((), {}))
     return key, result
+
+
+def workbook_sheets(data: bytes) -> list[str]:
+    """The worksheet names of an .xlsx upload (memoised in this session); [] for other files or a broken one."""
+    if not data.startswith(b"PK\x03\x04"):  # not a zip, so not a workbook
+        return []
+
+    def names() -> list[str]:
+        try:
+            return sheet_names(data)
+        except FileRefused:
+            return []  # the reading step says why the workbook cannot be used
+
+    return session_memo(keys.SHEETS_MEMO, 1, "sheets", (sources.content_hash(data),), names, lambda: ((), {}))
 
 
 def asks_for_date_order(result: IngestResult) -> bool:

@@ -37,10 +37,12 @@ def filter_values(column: str) -> str:
 UPLOAD_CHOICES = "_upload_choices"  # {file hash: Choices} for the file being checked
 INGEST_MEMO = "_memo_ingest"  # checked uploads (this session only)
 DATE_ORDER = "date_order"
+SHEET = "upload_sheet"  # the worksheet chosen for a workbook upload
+SHEETS_MEMO = "_sheets_memo"  # the worksheet names of the current upload
 MAPPING_MESSAGE = "_mapping_message"
 MAPPING_UPLOAD = "mapping_upload"  # the mapping JSON file the user uploaded
 STORE_MESSAGE = "store_message"
-UPLOAD_WIDGET_PREFIXES = ("map_", DATE_ORDER, "report_", "assessment_")  # forgotten when a new file is uploaded
+UPLOAD_WIDGET_PREFIXES = ("map_", DATE_ORDER, SHEET, "report_", "assessment_")  # forgotten when a new file is uploaded
 
 
 def mapping_choice(header: str) -> str:
