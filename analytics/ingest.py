@@ -160,10 +160,15 @@ def load(source: str | Path | bytes | BinaryIO, *, kind: str = "sessions", name:
     try:
         raw = read_table(source, name=name, max_bytes=max_bytes or config.max_file_bytes(), sheet=sheet)
     except FileRefused as err:
-        return IngestResult.refused_with(kind, err.code, str(err), name or "")
-    source_name = name or (Path(source).name if isinstance(source, (str, Path)) else "upload")
+        return IngestResult.refused_with(kind, err.code, str(err), name or _source_name(source))
+    source_name = name or _source_name(source)
     return _check(raw, kind, columns, today, source_name, mapping or {}, date_order, drop_identifiers,
                   pseudonymise_ids, key)
+
+
+def _source_name(source) -> str:
+    """How the report names the file: a path's file name, else 'upload'."""
+    return Path(source).name if isinstance(source, (str, Path)) else "upload"
 
 
 def _check(raw: RawTable, kind: str, columns: tuple[Column, ...], today: date, source_name: str,
