@@ -9,6 +9,8 @@ contract's (schema.py); this module only classifies cells, vectorised with Arrow
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -16,9 +18,17 @@ import pyarrow.compute as pc
 
 from .schema import EXPORT_BLANKS, NAN_TOKENS, NOT_RECORDED_TOKENS
 
+
+def _any_case(tokens: tuple[str, ...]) -> list[str]:
+    """Every spelling of the tokens in upper and lower case ('na', 'nA', 'Na', 'NA'), so one hash lookup per cell
+    finds them without case-folding the whole column."""
+    return sorted({"".join(chars) for token in tokens
+                   for chars in itertools.product(*({c.lower(), c.upper()} for c in token))})
+
+
 _EXPORT = pa.array(EXPORT_BLANKS, type=pa.string())
-_EXPORT_AND_NAN = pa.array(EXPORT_BLANKS + NAN_TOKENS, type=pa.string())
-_NOT_RECORDED = pa.array(NOT_RECORDED_TOKENS, type=pa.string())
+_EXPORT_AND_NAN = pa.array([*EXPORT_BLANKS, *_any_case(NAN_TOKENS)], type=pa.string())
+_NOT_RECORDED = pa.array(_any_case(NOT_RECORDED_TOKENS), type=pa.string())
 
 
 def as_arrow_text(values: pd.Series) -> pa.ChunkedArray | pa.Array:
@@ -38,10 +48,9 @@ def blank_cells(values: pd.Series, nan_is_blank: bool = True) -> tuple[np.ndarra
         return values.isna().to_numpy(dtype=bool), np.zeros(len(values), dtype=bool)
     text = pc.utf8_trim_whitespace(as_arrow_text(values))
     blank = pc.fill_null(pc.is_in(text, value_set=_EXPORT_AND_NAN if nan_is_blank else _EXPORT), True)
-    blank = np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)
-    not_recorded = pc.fill_null(pc.is_in(pc.utf8_lower(text), value_set=_NOT_RECORDED), False)
-    not_recorded = np.asarray(not_recorded.to_numpy(zero_copy_only=False), dtype=bool) & ~blank
-    return blank, not_recorded
+    not_recorded = pc.fill_null(pc.is_in(text, value_set=_NOT_RECORDED), False)
+    blank, not_recorded = (np.asarray(a.to_numpy(zero_copy_only=False), dtype=bool) for a in (blank, not_recorded))
+    return blank, not_recorded & ~blank
 
 
 def no_value(values: pd.Series) -> np.ndarray:

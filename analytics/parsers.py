@@ -19,7 +19,7 @@ from .dates import parse_dates, too_early
 from .ingest_report import Report, as_written
 from .reading import STR_DTYPE
 from .reason_codes import Rejection
-from .schema import EXPORT_BLANKS, SESSION_DTYPES, Column, normalise_token
+from .schema import SESSION_DTYPES, Column, normalise_token
 
 _NAME = r"[a-z][a-z_]*"
 _UNITS = r"(?::[1-9]\d*(?:\.\d*[1-9])?)?"
@@ -186,14 +186,14 @@ def parse_events(column: Column, values: pd.Series, blank: pd.Series, context: P
 
 
 def plain_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series] | None:
-    """(numbers, not_finite, blank) when every cell is an export blank ('', NA, NULL, ...) or a number Arrow reads
-    as written; None when some cell needs a closer look (spaces, decimal commas, '?', text).
+    """(numbers, not_finite, blank) when every cell is empty or a number Arrow reads as written; None when some
+    cell needs a closer look (NA, spaces, decimal commas, '?', text): numbers_from_text reads those.
 
     Arrow's cast reads exactly what numbers_from_text calls a number, plus inf, nan and Infinity, which come
     back as not finite; one cast of the whole column is the fast path of every clean export.
     """
     raw = as_arrow_text(values)
-    blank = pc.fill_null(pc.is_in(raw, value_set=pa.array(EXPORT_BLANKS, type=pa.string())), True)
+    blank = pc.fill_null(pc.equal(pc.binary_length(raw), 0), True)
     try:
         floats = pc.cast(pc.if_else(blank, pa.scalar(None, pa.string()), raw), pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -222,7 +222,8 @@ def numbers_from_text(values: pd.Series, decimal_comma: bool) -> tuple[pd.Series
 def _finite(floats, index: pd.Index) -> tuple[pd.Series, pd.Series]:
     """Arrow doubles as a pandas Float64 column with NA where not finite, and the not-finite mask."""
     not_finite = pc.fill_null(pc.invert(pc.is_finite(floats)), False)
-    floats = pc.if_else(not_finite, pa.scalar(None, pa.float64()), floats)
+    if pc.any(not_finite).as_py():
+        floats = pc.if_else(not_finite, pa.scalar(None, pa.float64()), floats)
     numbers = floats.to_pandas(types_mapper={pa.float64(): pd.Float64Dtype()}.get)
     numbers.index = index
     return numbers, _mask(not_finite, index)

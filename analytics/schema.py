@@ -111,8 +111,8 @@ IMPLAUSIBLE_UNITS = {
 # column, and a "blank, but required" rejection in a required one. 'nan' is a blank except in a number column,
 # where it is a value that cannot be real.
 EXPORT_BLANKS = ("", "NA", "NULL", "null", "#N/A")
-NAN_TOKENS = ("nan", "NaN", "NAN")
-NOT_RECORDED_TOKENS = ("\u2014", "\u2013", "-", "n.a.", "n/a", "na", "?", "unknown")  # in lower case
+NAN_TOKENS = ("nan",)  # any case
+NOT_RECORDED_TOKENS = ("\u2014", "\u2013", "-", "n.a.", "n/a", "na", "?", "unknown")  # any case
 
 # No date in a clinic's file can be earlier: botulinum toxin was first licensed for clinical use in December 1989.
 EARLIEST_DATE = date(1989, 12, 1)
