@@ -2,18 +2,29 @@
 
 `04/05/2025` is 4 May in London and April 5 in Boston. The order is taken from the file itself (a first
 number above 12 means day-first, a second number above 12 means month-first); when no value tells and some
-are ambiguous, the user must choose: nothing is guessed.
+are ambiguous, the user must choose: nothing is guessed. A date before botulinum toxin's first licence
+(1989-12-01), or Excel's zero date (what Excel writes for an empty date cell), cannot be a clinic's date.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .schema import EARLIEST_DATE, EXCEL_ZERO_DATES
 
 DAYFIRST, MONTHFIRST = "dayfirst", "monthfirst"
 
 _ISO = r"^\s*(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?\s*$"
 _NUMERIC = r"^\s*(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<y>\d{4}|\d{2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?\s*$"
 _NAMED = r"^\s*(?P<d>\d{1,2})[ \-/]?(?P<mon>[A-Za-z]{3,9})\.?[ \-/,]+(?P<y>\d{4})\s*$"
+# Excel's day 0 as text: 1900-01-00, 00/01/1900 (day-first) or 01/00/1900 (month-first), maybe with 00:00.
+_EXCEL_DAY_ZERO = (r"^\s*(?:1900[-/.]0?1[-/.]00?|0?0[-/.]0?1[-/.]1900|0?1[-/.]0?0[-/.]1900)"
+                   r"(?:[ T]0?0:00(?::00)?)?\s*$")
+TOO_EARLY_REASON = (f"before {EARLIEST_DATE.isoformat()}: botulinum toxin was first licensed for clinical use "
+                    f"in December 1989")
+EXCEL_ZERO_REASON = "Excel's zero date, which Excel writes for an empty date cell: enter the real date"
 _MONTHS = {name: index for index, names in enumerate(
     [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
      ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
@@ -32,6 +43,8 @@ def detect_order(texts: list[pd.Series]) -> str | None:
     day_first = month_first = ambiguous = 0
     example = ""
     for series in texts:
+        numeric = pc.match_substring_regex(pa.array(series, type=pa.string(), from_pandas=True), _NUMERIC)
+        series = series[np.asarray(pc.fill_null(numeric, False).to_numpy(zero_copy_only=False), dtype=bool)]
         parts = series.str.extract(_NUMERIC).dropna()
         if parts.empty:
             continue
@@ -63,6 +76,9 @@ def parse_dates(values: pd.Series, order: str | None) -> tuple[pd.Series, pd.Ser
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values.dt.normalize().astype("datetime64[s]")
         return parsed, pd.Series("", index=values.index, dtype="str")
+    fast = _iso_dates(values)
+    if fast is not None:  # the usual column: ISO dates and blanks, read in one Arrow cast
+        return fast, pd.Series("", index=values.index, dtype="str")
     text = values.astype("str").fillna("").str.strip()
     parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     todo = parsed.isna() & (text != "")
@@ -120,3 +136,33 @@ def parse_dates(values: pd.Series, order: str | None) -> tuple[pd.Series, pd.Ser
         else:
             reasons[impossible] = "not a real calendar date"
     return parsed.astype("datetime64[s]"), reasons
+
+
+def too_early(parsed: pd.Series, written: pd.Series, unreadable: pd.Series) -> pd.Series:
+    """Why a date cannot be a clinic's date ('' where it can): Excel's zero date, or before 1989-12-01.
+
+    parsed: parse_dates' dates; written: the cells as written; unreadable: where parse_dates gave a reason
+    (Excel's 1900-01-00 is not a calendar date, so it is found in the text).
+    """
+    reasons = pd.Series("", index=parsed.index, dtype="str")
+    early = (parsed < pd.Timestamp(EARLIEST_DATE)).fillna(False).to_numpy(dtype=bool)
+    if early.any():
+        reasons[early] = TOO_EARLY_REASON
+        zero = parsed[early].dt.strftime("%Y-%m-%d").isin(EXCEL_ZERO_DATES)
+        reasons[zero[zero].index] = EXCEL_ZERO_REASON
+    unreadable = np.asarray(unreadable, dtype=bool)
+    if unreadable.any():
+        day_zero = written[unreadable].astype("str").str.contains(_EXCEL_DAY_ZERO, regex=True).fillna(False)
+        reasons[day_zero[day_zero].index] = EXCEL_ZERO_REASON
+    return reasons
+
+
+def _iso_dates(values: pd.Series) -> pd.Series | None:
+    """datetime64[s] when every cell is blank (NA) or a strict, real YYYY-MM-DD date; None otherwise."""
+    try:
+        days = pc.cast(pa.array(values, type=pa.string(), from_pandas=True), pa.date32())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    parsed = pc.cast(days, pa.timestamp("s")).to_pandas()
+    parsed.index = values.index
+    return parsed.astype("datetime64[s]")

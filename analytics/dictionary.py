@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .schema import ASSESSMENT_COLUMNS, SESSION_COLUMNS, Column
+from .schema import (
+    ASSESSMENT_COLUMNS, EARLIEST_DATE, EXCEL_ZERO_DATES, EXPORT_BLANKS, NOT_RECORDED_TOKENS, SESSION_COLUMNS, Column,
+)
 
 _TYPES = {"text": "text", "date": "date", "number": "number", "integer": "whole number",
           "category": "category", "list": "list"}
@@ -47,6 +49,7 @@ def dictionary_markdown() -> str:
              "Generated from `analytics/schema.py` by `python -m analytics dictionary`; do not edit by hand.",
              "Header names are matched regardless of case, spaces, punctuation and units in brackets.",
              "* Session records need at least one baseline score: baseline_pain or baseline_twstrs.",
+             *_cell_rules(),
              ""]
     for kind, title in (("sessions", "Session records: one row per injection session"),
                         ("assessments", "Repeated assessments: one row per score after an injection")):
@@ -57,3 +60,21 @@ def dictionary_markdown() -> str:
             parts.append("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |")
         parts.append("")
     return "\n".join(parts)
+
+
+def _cell_rules() -> list[str]:
+    """The rules every cell follows, from the schema's constants."""
+    blanks = ", ".join(f"`{t}`" if t else "an empty cell" for t in EXPORT_BLANKS)
+    tokens = ", ".join(f"`{t}`" for t in NOT_RECORDED_TOKENS)
+    return [
+        "* Every cell is read as written: codes such as `007` stay text (leading zeros and case kept, spaces "
+        "around them trimmed).",
+        f"* Blank cells: {blanks}. Not recorded: {tokens} (any case): blank in an optional column, with one "
+        "warning per column; in a required column the row is rejected as blank.",
+        "* Numbers must be finite: `inf`, `nan`, `Infinity` and numbers too large to hold (`1e309`) are rejected "
+        "(in a text, date or category column `nan` is a blank).",
+        f"* Dates before {EARLIEST_DATE.isoformat()} (botulinum toxin's first licence for clinical use) and Excel's "
+        f"zero dates ({', '.join(EXCEL_ZERO_DATES)}) are rejected.",
+        "* The muscles' units may differ from total_units by 1 U per muscle or 1% of the total, whichever is "
+        "larger, before a warning.",
+    ]

@@ -4,13 +4,15 @@ The product works on de-identified records only. A column whose header or values
 identifier stops the upload until the user drops it; patient codes that look like identifiers (an NHS number
 passing the modulus-11 check, an e-mail, a phone number) are refused unless the user asks to pseudonymise
 them with the clinic's secret key. Messages name columns, counts and line numbers, never the values.
+A recognised optional column with identifying values (e-mails in `site`) is dropped like any other when the user
+asks, and the field is then absent; a required one cannot be dropped, so the file is refused.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -121,13 +123,16 @@ class GuardOutcome:
     notes: list[str]
     refusal: Refusal | None = None
     message: str | None = None
+    dropped: list[str] = field(default_factory=list)  # headers dropped (recognised ones are then absent fields)
 
 
 def guard(frame: pd.DataFrame, lines: np.ndarray, column_map: dict[str, str], drop: bool,
-          pseudonymise_ids: bool, key: str | bytes | None) -> GuardOutcome:
+          pseudonymise_ids: bool, key: str | bytes | None, required: frozenset[str] = frozenset()
+          ) -> GuardOutcome:
     """Find identifying columns; drop them if asked, else refuse the file. Pseudonymise patient codes if asked.
 
     column_map: file header -> canonical name for the recognised columns; the other headers are scanned too.
+    required: the canonical columns the file must have; one of them with identifying values cannot be dropped.
     """
     findings: list[IdentifierFinding] = []
     for header in frame.columns:
@@ -146,10 +151,21 @@ def guard(frame: pd.DataFrame, lines: np.ndarray, column_map: dict[str, str], dr
     other = [f for f in findings if f.column != patient_header]
     refusals: list[tuple[Refusal, str]] = []
     notes: list[str] = []
+    dropped: list[str] = []
     if other:
-        if drop:
-            frame = frame.drop(columns=sorted({f.column for f in other}))
-            notes.append("Dropped identifying column(s): " + ", ".join(sorted({f"'{f.column}'" for f in other})) + ".")
+        needed = [f for f in other if column_map.get(f.column) in required]
+        if drop and needed:
+            refusals.append((Refusal.IDENTIFIERS_FOUND, _cannot_drop(needed, column_map)))
+        elif drop:
+            dropped = sorted({f.column for f in other})
+            frame = frame.drop(columns=dropped)
+            extras = [h for h in dropped if h not in column_map]
+            if extras:
+                notes.append("Dropped identifying column(s): " + ", ".join(f"'{h}'" for h in extras) + ".")
+            for header in (h for h in dropped if h in column_map):
+                why = "; ".join(f.reason for f in other if f.column == header)
+                notes.append(f"Dropped column '{header}' ({column_map[header]}): {why}; {column_map[header]} is "
+                             "read as not in the file.")
         else:
             refusals.append((Refusal.IDENTIFIERS_FOUND,
                              "The file holds direct identifiers: " + "; ".join(f.message() for f in other)
@@ -169,5 +185,14 @@ def guard(frame: pd.DataFrame, lines: np.ndarray, column_map: dict[str, str], dr
                          "Patient codes look like direct identifiers: " + "; ".join(f.message() for f in id_findings)
                          + ". Pseudonymise them with the clinic's key (--pseudonymise) or cancel."))
     if refusals:
-        return GuardOutcome(frame, findings, notes, refusals[0][0], " ".join(m for _, m in refusals))
-    return GuardOutcome(frame, findings, notes)
+        return GuardOutcome(frame, findings, notes, refusals[0][0], " ".join(m for _, m in refusals), dropped)
+    return GuardOutcome(frame, findings, notes, dropped=dropped)
+
+
+def _cannot_drop(findings: list[IdentifierFinding], column_map: dict[str, str]) -> str:
+    """The refusal when identifying values sit in a required column, which dropping would leave missing."""
+    fields = sorted({column_map[f.column] for f in findings})
+    return ("The file holds direct identifiers in required column(s): " + "; ".join(f.message() for f in findings)
+            + f". {', '.join(fields)} {'is' if len(fields) == 1 else 'are'} required, so "
+            + ("it cannot be dropped" if len(fields) == 1 else "they cannot be dropped")
+            + ": remove the identifying values from the file and upload it again; identifying data is never stored.")

@@ -25,7 +25,7 @@ from .dates import AmbiguousDates, detect_order
 from .duplicates import duplicates_and_conflicts
 from .identifiers import IdentifierFinding, guard
 from .ingest_report import (
-    CELL_COLUMNS, CONFLICT_COLUMNS, DUPLICATE_COLUMNS, WARNING_COLUMNS, Report, empty_table,
+    CELL_COLUMNS, CONFLICT_COLUMNS, DUPLICATE_COLUMNS, WARNING_COLUMNS, Report, as_written, empty_table,
 )
 from .mapping import missing_required, resolve_columns
 from .parsers import ParseContext, missing_column, parse_column
@@ -160,10 +160,15 @@ def load(source: str | Path | bytes | BinaryIO, *, kind: str = "sessions", name:
     try:
         raw = read_table(source, name=name, max_bytes=max_bytes or config.max_file_bytes(), sheet=sheet)
     except FileRefused as err:
-        return IngestResult.refused_with(kind, err.code, str(err), name or "")
-    source_name = name or (Path(source).name if isinstance(source, (str, Path)) else "upload")
+        return IngestResult.refused_with(kind, err.code, str(err), name or _source_name(source))
+    source_name = name or _source_name(source)
     return _check(raw, kind, columns, today, source_name, mapping or {}, date_order, drop_identifiers,
                   pseudonymise_ids, key)
+
+
+def _source_name(source) -> str:
+    """How the report names the file: a path's file name, else 'upload'."""
+    return Path(source).name if isinstance(source, (str, Path)) else "upload"
 
 
 def _check(raw: RawTable, kind: str, columns: tuple[Column, ...], today: date, source_name: str,
@@ -190,13 +195,16 @@ def _check(raw: RawTable, kind: str, columns: tuple[Column, ...], today: date, s
         return refuse(Refusal.MISSING_COLUMNS, missing)
 
     lines = raw.lines
-    guarded = guard(raw.frame.reset_index(drop=True), lines, resolved.column_map, drop_identifiers,
-                    pseudonymise_ids, key)
+    frame = _codes_as_text(raw.frame.reset_index(drop=True), resolved.column_map, columns)
+    guarded = guard(frame, lines, resolved.column_map, drop_identifiers, pseudonymise_ids, key,
+                    frozenset(c.name for c in columns if c.required))
     details["identifier_findings"] = guarded.findings
     if guarded.refusal:
         return refuse(guarded.refusal, guarded.message)
+    if guarded.dropped:  # a dropped recognised column is a field the file does not have
+        details["column_map"] = {h: c for h, c in resolved.column_map.items() if h not in guarded.dropped}
     frame, notes = guarded.frame, [*raw.notes, *guarded.notes]
-    header_of = {canonical: header for header, canonical in resolved.column_map.items()}
+    header_of = {canonical: header for header, canonical in details["column_map"].items()}
 
     try:
         order = date_order or _detect_date_order(frame, columns, header_of)
@@ -237,6 +245,20 @@ def _check(raw: RawTable, kind: str, columns: tuple[Column, ...], today: date, s
                           n_rows=n_rows, date_order=order, source_name=source_name, **details)
     assert result.n_accepted + result.n_rejected_rows == n_rows, "a row was lost"
     return result
+
+
+def _codes_as_text(frame: pd.DataFrame, column_map: dict[str, str], columns: tuple[Column, ...]) -> pd.DataFrame:
+    """Typed (Parquet) columns read as codes become the text a person would write: 7 -> '7', never '7.0'.
+
+    The CSV readers give text already; this keeps codes alike on every path, for the identifier guard and for
+    the comparison of rows as written.
+    """
+    text_fields = {c.name for c in columns if c.kind == "text"}
+    typed = [h for h, c in column_map.items() if c in text_fields and h in frame.columns
+             and not (frame[h].dtype == "str" or frame[h].dtype == object)]
+    if not typed:
+        return frame
+    return frame.assign(**{h: as_written(frame[h]).where(frame[h].notna()).astype("str") for h in typed})
 
 
 def _detect_date_order(frame: pd.DataFrame, columns: tuple[Column, ...], header_of: dict[str, str]) -> str | None:

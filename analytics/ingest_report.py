@@ -49,6 +49,24 @@ class Report:
             self.problems.append(pd.DataFrame({"line": lines, "column": ROW_PROBLEM, "field": ROW_PROBLEM,
                                                "value": "", "reason": reasons, "code": str(Rejection.MALFORMED_ROW)}))
 
+    def warn_not_recorded(self, canonical: str, mask: np.ndarray, shown: int = 10) -> None:
+        """One warning for a whole column whose cells hold not-recorded tokens ('?', 'n.a.', ...), on the first
+        such line: how many cells, which tokens as written, and their first `shown` lines."""
+        positions = np.flatnonzero(mask)
+        if not len(positions):
+            return
+        header = self.header_of.get(canonical, canonical)
+        tokens = pd.unique(self.frame[header].iloc[positions].astype("str").str.strip().to_numpy())
+        lines = self.lines[positions]
+        n = len(positions)
+        quoted = ", ".join(f"'{t}'" for t in tokens[:5]) + (", ..." if len(tokens) > 5 else "")
+        where = ", ".join(str(line) for line in lines[:shown]) + (", ..." if n > shown else "")
+        message = (f"{n} cell{'s' if n != 1 else ''} read as not recorded ({quoted}) \u2014 "
+                   f"line{'s' if n != 1 else ''} {where}")
+        self.cautions.append(pd.DataFrame({"line": [int(lines[0])], "column": header, "field": canonical,
+                                           "value": ", ".join(tokens[:5]), "warning": message,
+                                           "code": str(Caution.NOT_RECORDED)}))
+
     def warn_rows(self, rows: pd.DataFrame, canonical: str, message: str, code: Caution) -> None:
         """Record a warning on the given accepted rows (which carry their `line`)."""
         if len(rows):
@@ -98,13 +116,15 @@ def _as_mask(mask: pd.Series) -> pd.Series:
 
 
 def as_written(values: pd.Series) -> pd.Series:
-    """Cell values as text for the report: numbers without a trailing .0, blanks as ''."""
+    """Cell values as text for the report: numbers without a trailing .0 (inf as inf), blanks as ''."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.dt.strftime("%Y-%m-%d").fillna("")
     if pd.api.types.is_float_dtype(values):
         values = values.astype("Float64")
-        whole = values == values.round()
+        finite = np.isfinite(values.to_numpy(dtype="float64", na_value=np.nan))
+        whole = (values == values.round()) & finite
         text = values.astype("str")
-        text = text.where(~whole.fillna(False), values.round().astype("Int64").astype("str"))
+        whole = whole.fillna(False)
+        text = text.where(~whole, values.where(whole).round().astype("Int64").astype("str"))
         return text.fillna("")
     return values.astype("str").fillna("")

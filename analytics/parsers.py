@@ -14,15 +14,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .dates import parse_dates
-from .ingest_report import Report
-from .reading import BLANK_TOKENS, STR_DTYPE
+from .blanks import as_arrow_text, blank_cells
+from .dates import parse_dates, too_early
+from .ingest_report import Report, as_written
+from .reading import STR_DTYPE
 from .reason_codes import Rejection
 from .schema import SESSION_DTYPES, Column, normalise_token
 
 _NAME = r"[a-z][a-z_]*"
 _UNITS = r"(?::[1-9]\d*(?:\.\d*[1-9])?)?"
 _CANONICAL_MUSCLES = rf"^{_NAME}{_UNITS}(?:;{_NAME}{_UNITS})*$"
+# A number as written in a cell (after trimming; a decimal comma already turned into a point).
+_NUMBER = r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$"
+_NON_FINITE = r"(?i)^[-+]?(?:inf|infinity|nan)$"
+_DECIMAL_COMMA = r"^([-+]?\d*),(\d+)$"
 
 
 @dataclass(frozen=True)
@@ -37,10 +42,23 @@ class ParseContext:
 
 
 def parse_column(column: Column, values: pd.Series, context: ParseContext, report: Report) -> pd.Series:
-    """The canonical values of one column (blank where a cell is blank or rejected); rejections go to report."""
-    blank = blank_mask(values)
+    """The canonical values of one column (blank where a cell is blank or rejected); rejections go to report.
+
+    A not-recorded token ('?', 'n/a', '—', ...) is a blank: rejected in a required column like any blank, and
+    in an optional one reported by a single warning for the whole column.
+    """
+    if column.parser == "number" and is_text(values):
+        plain = plain_numbers(values)
+        if plain is not None:  # the usual column: only export blanks and numbers, read in one Arrow cast
+            numbers, not_finite, blank = plain
+            if column.required:
+                report.reject(column.name, blank, f"blank, but {column.name} is required", Rejection.BLANK_REQUIRED)
+            return number_rules(column, numbers, blank, not_finite & ~blank, report)
+    blank, not_recorded = blank_mask(values, nan_is_blank=column.parser != "number")
     if column.required:
         report.reject(column.name, blank, f"blank, but {column.name} is required", Rejection.BLANK_REQUIRED)
+    elif not_recorded.any():
+        report.warn_not_recorded(column.name, not_recorded.to_numpy())
     return PARSERS[column.parser](column, values, blank, context, report)
 
 
@@ -56,8 +74,12 @@ def missing_column(column: Column, n: int) -> pd.Series:
 
 def parse_text(column: Column, values: pd.Series, blank: pd.Series, context: ParseContext,
                report: Report) -> pd.Series:
-    """Stripped text; a line break (quotes joining lines) or a text over max_length is rejected."""
-    text = keep(values.astype("str").str.strip(), ~blank)
+    """Stripped text, case kept; a line break (quotes joining lines) or a text over max_length is rejected.
+
+    A typed column (Parquet) becomes the text a person would write: 7, never 7.0.
+    """
+    text = values if values.dtype == "str" else as_written(values).where(values.notna())
+    text = keep(text.astype("str").str.strip(), ~blank)
     if context.spans:
         broken = text.str.contains("\n", regex=False).fillna(False)
         reasons = pd.Series("", index=values.index, dtype="str")
@@ -73,29 +95,41 @@ def parse_text(column: Column, values: pd.Series, blank: pd.Series, context: Par
 
 def parse_date(column: Column, values: pd.Series, blank: pd.Series, context: ParseContext,
                report: Report) -> pd.Series:
-    """Dates in the file's order; unreadable and future dates are rejected."""
-    parsed, reasons = parse_dates(keep(values, ~blank), context.order)
-    report.reject(column.name, reasons != "", reasons, Rejection.BAD_DATE)
+    """Dates in the file's order; unreadable, too early (before 1989-12-01, Excel's zero date) and future dates
+    are rejected."""
+    written = keep(values, ~blank)
+    parsed, reasons = parse_dates(written, context.order)
+    early = too_early(parsed, written, reasons != "")
+    report.reject(column.name, (reasons != "") & (early == ""), reasons, Rejection.BAD_DATE)
+    report.reject(column.name, early != "", early, Rejection.TOO_EARLY)
     future = parsed > pd.Timestamp(context.today)
     report.reject(column.name, future, f"in the future (after {context.today.isoformat()})", Rejection.FUTURE_DATE)
-    return keep(parsed, ~future)
+    return keep(parsed, ~future & (early == ""))
 
 
 def parse_number(column: Column, values: pd.Series, blank: pd.Series, context: ParseContext,
                  report: Report) -> pd.Series:
     """Numbers (whole numbers for integer columns) within the column's range.
 
-    A required number column holds a value on every accepted row, so it comes back as plain float64.
+    Text cells are read with Arrow kernels (no Python per cell); inf, nan, Infinity and numbers too large to
+    hold (1e309) are rejected as not finite. A required number column holds a value on every accepted row, so
+    it comes back as plain float64.
     """
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         numbers = values.astype("Float64")
+        infinite = np.isinf(numbers.to_numpy(dtype="float64", na_value=np.nan))
+        not_finite = pd.Series(infinite, index=values.index)
     else:
-        text = values.astype("str").str.strip()
-        if context.decimal_comma:
-            text = text.str.replace(r"^([-+]?\d*),(\d+)$", r"\1.\2", regex=True)
-        numbers = pd.to_numeric(keep(text, ~blank), errors="coerce").astype("Float64")
-        report.reject(column.name, ~blank & numbers.isna(), "not a number", Rejection.NOT_A_NUMBER)
-    numbers = keep(numbers, ~blank)
+        numbers, not_number, not_finite = numbers_from_text(values, context.decimal_comma)
+        report.reject(column.name, not_number & ~blank, "not a number", Rejection.NOT_A_NUMBER)
+    return number_rules(column, numbers, blank, not_finite & ~blank, report)
+
+
+def number_rules(column: Column, numbers: pd.Series, blank: pd.Series, not_finite: pd.Series,
+                 report: Report) -> pd.Series:
+    """A number column's rules on its read values: finite, whole for integer columns, within the range."""
+    report.reject(column.name, not_finite, "not a finite number", Rejection.NOT_FINITE)
+    numbers = keep(numbers, ~blank & ~not_finite)
     valid = numbers.notna()
     if column.kind == "integer":
         fractional = valid & (numbers != numbers.round())
@@ -149,6 +183,60 @@ def parse_events(column: Column, values: pd.Series, blank: pd.Series, context: P
     parsed, reasons = per_unique(text, lambda value: event_list(value, vocabulary.aliases, vocabulary.accepted))
     report.reject(column.name, reasons != "", reasons, Rejection.BAD_LIST)
     return keep(parsed, reasons == "")
+
+
+def plain_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series] | None:
+    """(numbers, not_finite, blank) when every cell is empty or a number Arrow reads as written; None when some
+    cell needs a closer look (NA, spaces, decimal commas, '?', text): numbers_from_text reads those.
+
+    Arrow's cast reads exactly what numbers_from_text calls a number, plus inf, nan and Infinity, which come
+    back as not finite; one cast of the whole column is the fast path of every clean export.
+    """
+    raw = as_arrow_text(values)
+    blank = pc.fill_null(pc.equal(pc.binary_length(raw), 0), True)
+    try:
+        floats = pc.cast(pc.if_else(blank, pa.scalar(None, pa.string()), raw), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    numbers, not_finite = _finite(floats, values.index)
+    return numbers, not_finite, _mask(blank, values.index)
+
+
+def numbers_from_text(values: pd.Series, decimal_comma: bool) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(numbers as Float64, not_number, not_finite) of text cells, with Arrow kernels.
+
+    A number is an optional sign, digits with an optional point and an optional exponent, spaces trimmed;
+    decimal_comma: '232,7' reads as 232.7. not_finite: inf, nan, Infinity (any case, any sign) and numbers
+    that overflow a double (1e309); their numbers are NA. Neither mask excludes blank cells: the caller does.
+    """
+    text = pc.utf8_trim_whitespace(as_arrow_text(values))
+    if decimal_comma:
+        text = pc.replace_substring_regex(text, _DECIMAL_COMMA, r"\1.\2")
+    readable = pc.or_(pc.fill_null(pc.match_substring_regex(text, _NUMBER), False),
+                      pc.fill_null(pc.match_substring_regex(text, _NON_FINITE), False))
+    floats = pc.cast(pc.if_else(readable, text, pa.scalar(None, pa.string())), pa.float64())
+    numbers, not_finite = _finite(floats, values.index)
+    return numbers, _mask(pc.invert(readable), values.index), not_finite
+
+
+def _finite(floats, index: pd.Index) -> tuple[pd.Series, pd.Series]:
+    """Arrow doubles as a pandas Float64 column with NA where not finite, and the not-finite mask."""
+    not_finite = pc.fill_null(pc.invert(pc.is_finite(floats)), False)
+    if pc.any(not_finite).as_py():
+        floats = pc.if_else(not_finite, pa.scalar(None, pa.float64()), floats)
+    numbers = floats.to_pandas(types_mapper={pa.float64(): pd.Float64Dtype()}.get)
+    numbers.index = index
+    return numbers, _mask(not_finite, index)
+
+
+def _mask(array, index: pd.Index) -> pd.Series:
+    """An Arrow boolean array (no nulls) as a pandas boolean Series."""
+    return pd.Series(np.asarray(array.to_numpy(zero_copy_only=False), dtype=bool), index=index)
+
+
+def is_text(values: pd.Series) -> bool:
+    """True for a column of text cells (what the CSV and Excel readers give), False for a typed one."""
+    return values.dtype == "str" or values.dtype == object
 
 
 PARSERS = {"text": parse_text, "date": parse_date, "number": parse_number, "category": parse_category,
@@ -218,11 +306,11 @@ def keep(values: pd.Series, kept) -> pd.Series:
     return values if kept.all() else values.where(kept)
 
 
-def blank_mask(values: pd.Series) -> pd.Series:
-    """True where a cell is empty or a blank token (NA, n/a, -, ...)."""
-    if values.dtype == "str" or values.dtype == object:
-        return values.isna() | values.astype("str").str.strip().isin(BLANK_TOKENS)
-    return values.isna()
+def blank_mask(values: pd.Series, nan_is_blank: bool = True) -> tuple[pd.Series, pd.Series]:
+    """(blank, not_recorded): True where a cell holds no value (an export blank or a not-recorded token), and
+    where that is a not-recorded token ('?', 'n/a', '—', ...); see blanks.py. nan_is_blank: False for numbers."""
+    blank, not_recorded = blank_cells(values, nan_is_blank)
+    return pd.Series(blank | not_recorded, index=values.index), pd.Series(not_recorded, index=values.index)
 
 
 def fmt(number: float) -> str:

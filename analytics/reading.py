@@ -4,12 +4,15 @@ Validation happens later (see `ingest.py`). Here every data row keeps the number
 the user's file (the header is line 1), so every problem can be reported where the user will find it.
 Clean CSV files go through pyarrow's fast reader; a file whose rows do not line up with its lines (wrong
 number of values, quoted line breaks) is read again with Python's csv module to get exact line numbers.
+Both readers keep every cell as the text written, never inferring a type: `007` stays `007`, and the two give
+the same table for the same bytes. Numbers and dates are parsed later, column by column (parsers.py).
 """
 from __future__ import annotations
 
 import csv
 import io
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -19,12 +22,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from .blanks import no_value
 from .reason_codes import Refusal
 
 SEPARATORS = (",", ";", "\t", "|")
 SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-# Cell texts that mean "no value"; pyarrow and our own parsers both treat them as blank.
-BLANK_TOKENS = ("", "NA", "N/A", "n/a", "na", "NULL", "null", "NaN", "nan", "#N/A", "-")
+# A quoted cell may hold a whole pasted letter: the csv module's 128 KB default would refuse the file. The
+# file-size limit (config.max_file_bytes) bounds a cell instead; 2**31 - 1 fits a C long on every platform.
+CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
 
 
 class FileRefused(Exception):
@@ -61,18 +66,29 @@ def read_bytes(source: str | Path | bytes | BinaryIO, max_bytes: int | None = No
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, name = bytes(source), "upload"
     elif isinstance(source, (str, Path)):
-        path = Path(source)
-        if not path.exists():
-            raise FileRefused(f"File not found: {path}")
-        if max_bytes is not None and path.stat().st_size > max_bytes:
-            raise FileRefused(_too_large(path.stat().st_size, max_bytes), Refusal.TOO_LARGE)
-        data, name = path.read_bytes(), path.name
+        data, name = _read_path(Path(source), max_bytes), Path(source).name
     else:
         data = source.read()
         name = getattr(source, "name", "upload")
     if max_bytes is not None and len(data) > max_bytes:
         raise FileRefused(_too_large(len(data), max_bytes), Refusal.TOO_LARGE)
     return data, str(name)
+
+
+def _read_path(path: Path, max_bytes: int | None) -> bytes:
+    """A file's bytes; a folder, a missing or an unreadable file is a FileRefused with a plain message."""
+    if path.is_dir():
+        raise FileRefused(f"{path} is a folder, not a file: give the path of a CSV, Excel .xlsx or Parquet file.")
+    if not path.exists():
+        raise FileRefused(f"File not found: {path}")
+    try:
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            raise FileRefused(_too_large(path.stat().st_size, max_bytes), Refusal.TOO_LARGE)
+        return path.read_bytes()
+    except PermissionError:
+        raise FileRefused(f"The file {path} cannot be read: permission denied.") from None
+    except OSError as err:
+        raise FileRefused(f"The file {path} cannot be read: {err.strerror or type(err).__name__}.") from None
 
 
 def _too_large(size: int, limit: int) -> str:
@@ -220,6 +236,14 @@ def _read_csv_fast(utf8: bytes, separator: str) -> RawTable | None:
 
 
 def _try_read_csv_fast(utf8: bytes, separator: str) -> RawTable | None:
+    """Every cell as text: the columns are named by position and typed as strings, the header is row one."""
+    header_line = _first_line(utf8).decode("utf-8", errors="replace")
+    if "\r" in header_line:
+        return None  # lines broken by a lone carriage return: pyarrow's rows would not match the line numbers
+    width = len(next(csv.reader([header_line], delimiter=separator), []))
+    if not width:
+        return None
+    names = [f"c{i}" for i in range(width)]
     invalid: list = []
 
     def on_invalid(row) -> str:
@@ -229,23 +253,32 @@ def _try_read_csv_fast(utf8: bytes, separator: str) -> RawTable | None:
     try:
         table = pacsv.read_csv(
             io.BytesIO(utf8),
-            read_options=pacsv.ReadOptions(block_size=1 << 24),
+            read_options=pacsv.ReadOptions(block_size=1 << 24, column_names=names),
             parse_options=pacsv.ParseOptions(delimiter=separator, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                column_types=None, null_values=list(BLANK_TOKENS), strings_can_be_null=False,
-                quoted_strings_can_be_null=False, timestamp_parsers=[]),
+                column_types={name: pa.string() for name in names}, strings_can_be_null=False,
+                quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeDecodeError, ValueError):
         return None
-    if invalid or any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
-        return None  # rows that do not fit, or bytes that are not UTF-8
-    lines = _nonblank_line_numbers(utf8, expected=table.num_rows + 1)
-    if len(lines) != table.num_rows + 1:
+    if invalid or not table.num_rows:
+        return None  # rows that do not fit (the header's own width may be read differently): the exact reader
+    lines = _nonblank_line_numbers(utf8, expected=table.num_rows)
+    if len(lines) != table.num_rows:
         return None  # a quoted value spans lines: line numbers need the exact reader
-    headers = _unique_headers(table.column_names)
-    table = table.rename_columns(headers)
+    headers = _unique_headers([table.column(i)[0].as_py() for i in range(width)])
+    table = table.slice(1).rename_columns(headers)
     frame = _arrow_to_frame(table)
     return _drop_blank_rows(RawTable(frame, lines[1:], headers, "csv"))
+
+
+def _first_line(data: bytes) -> bytes:
+    """The first line that is not empty, without its line break (the header of a CSV file)."""
+    first = re.search(rb"[^\r\n]", data)
+    if first is None:
+        return b""
+    end = data.find(b"\n", first.start())
+    return data[first.start():end if end >= 0 else len(data)].rstrip(b"\r")
 
 
 STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str" dtype, zero-copy from Arrow
@@ -264,6 +297,8 @@ def _arrow_to_frame(table: pa.Table) -> pd.DataFrame:
 
 def _read_csv_exact(text: str, separator: str) -> RawTable:
     """Python's csv reader: slower, but knows the line each record starts on and keeps rows that do not fit."""
+    if csv.field_size_limit() < CSV_FIELD_LIMIT:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     header: list[str] | None = None
     rows: list[list[str]] = []
@@ -327,7 +362,7 @@ def _append_record(record: list[str], line: int, header: list[str], rows: list, 
 
 
 def _drop_blank_rows(table: RawTable) -> RawTable:
-    """Rows with no value in any cell carry no data: they are counted, not validated.
+    """Rows with no value in any cell (blanks, nan, not-recorded tokens) carry no data: counted, not validated.
 
     Only rows blank in every column so far stay candidates, so a normal file costs one column's check.
     """
@@ -338,12 +373,7 @@ def _drop_blank_rows(table: RawTable) -> RawTable:
     for name in frame.columns:
         if not len(candidates):
             return table
-        column = frame[name].iloc[candidates]
-        if column.dtype == "str" or column.dtype == object:
-            blank = column.isna() | column.astype("str").str.strip().isin(BLANK_TOKENS)
-        else:
-            blank = column.isna()
-        candidates = candidates[blank.to_numpy(dtype=bool)]
+        candidates = candidates[no_value(frame[name].iloc[candidates])]
     if len(candidates):
         keep = np.ones(len(frame), dtype=bool)
         keep[candidates] = False

@@ -26,8 +26,9 @@ def check_sessions(parsed: pd.DataFrame, report: Report) -> None:
     too_much = (parsed["total_units"] > limits).fillna(False)
     report.warn("total_units", too_much, "an unusually high dose for this product (please check)",
                 Caution.HIGH_DOSE, parsed["total_units"])
-    muscle_units = muscle_unit_totals(parsed["muscles"])
-    mismatch = muscle_units.notna() & ((muscle_units - parsed["total_units"]).abs() > 0.5)
+    muscle_units, counted = muscle_unit_totals(parsed["muscles"])
+    mismatch = muscle_units.notna() & ((muscle_units - parsed["total_units"]).abs()
+                                       > muscle_units_tolerance(counted, parsed["total_units"]))
     report.warn("muscles", mismatch.fillna(False), "the muscles' units do not add up to total_units",
                 Caution.MUSCLE_UNITS_MISMATCH)
 
@@ -72,8 +73,15 @@ def late_followups(data: pd.DataFrame, patient_codes: np.ndarray, report: Report
                      Caution.FOLLOWUP_AFTER_NEXT_INJECTION)
 
 
-def muscle_unit_totals(muscles: pd.Series) -> pd.Series:
-    """Sum of the per-muscle units where every muscle in the list gives its units; NA otherwise.
+def muscle_units_tolerance(muscles_with_units: pd.Series, total_units: pd.Series) -> pd.Series:
+    """How far the muscles' units may be from total_units before a warning: per-muscle doses are written rounded
+    (3 muscles x 33 U for 100 U), so 1 U per muscle or 1% of the total, whichever is larger (a hair more, so that
+    a difference exactly at the limit is not a warning through floating-point noise)."""
+    return np.maximum(muscles_with_units.astype("float64"), total_units.astype("float64") / 100) + 1e-9
+
+
+def muscle_unit_totals(muscles: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(sum of the per-muscle units, number of muscles) where every muscle in the list gives its units; NA otherwise.
 
     Worked out once per distinct muscle list (Arrow string kernels), then spread back to the rows.
     """
@@ -89,5 +97,8 @@ def muscle_unit_totals(muscles: pd.Series) -> pd.Series:
     missing = np.bincount(parents, weights=np.isnan(amounts), minlength=n)
     totals = np.bincount(parents, weights=np.nan_to_num(amounts), minlength=n)
     has_items = np.bincount(parents, minlength=n) > 0
-    per_unique = np.append(np.where(has_items & (missing == 0), totals, np.nan), np.nan)
-    return pd.Series(per_unique[codes], index=muscles.index).astype("Float64")
+    complete = has_items & (missing == 0)
+    per_unique = np.append(np.where(complete, totals, np.nan), np.nan)
+    counts = np.append(np.where(complete, np.bincount(parents, minlength=n), 0), 0)
+    return (pd.Series(per_unique[codes], index=muscles.index).astype("Float64"),
+            pd.Series(counts[codes], index=muscles.index, dtype="int64"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 PRODUCTS = (
     "onabotulinumtoxinA",
@@ -104,6 +105,19 @@ IMPLAUSIBLE_UNITS = {
     "rimabotulinumtoxinB": 15000.0,
 }
 
+
+# Cell texts that mean "no value" (data contract, section 3), matched after trimming spaces.
+# Export blanks are silent; not-recorded tokens (any case) are blank in an optional column with one warning per
+# column, and a "blank, but required" rejection in a required one. 'nan' is a blank except in a number column,
+# where it is a value that cannot be real.
+EXPORT_BLANKS = ("", "NA", "NULL", "null", "#N/A")
+NAN_TOKENS = ("nan",)  # any case
+NOT_RECORDED_TOKENS = ("\u2014", "\u2013", "-", "n.a.", "n/a", "na", "?", "unknown")  # any case
+
+# No date in a clinic's file can be earlier: botulinum toxin was first licensed for clinical use in December 1989.
+EARLIEST_DATE = date(1989, 12, 1)
+# What Excel writes for an empty date cell (its day 0, and day 1 of its 1900 calendar): named in the reason.
+EXCEL_ZERO_DATES = ("1899-12-30", "1899-12-31", "1900-01-00", "1900-01-01")
 
 @dataclass(frozen=True)
 class Vocabulary:
