@@ -217,13 +217,13 @@ def _check(raw: RawTable, kind: str, columns: tuple[Column, ...], today: date, s
                      "the file shows it (a number above 12).")
 
     report = Report(frame, lines, header_of)
+    report.reader_cells(raw.cell_rejections, raw.cell_warnings)  # first: the reader's reason is the one kept
     context = ParseContext(order, today, raw.separator != ",", lines, raw.spans)
     parsed = _parse_columns(frame, raw.headers, columns, header_of, context, report)
     if kind == "sessions":
         check_sessions(parsed, report)
     else:
         parsed = check_assessments(parsed, report, set(header_of))
-    report.reader_cells(raw.cell_rejections, raw.cell_warnings)
     if raw.bad_rows:
         bad_lines, bad_reasons = zip(*raw.bad_rows)
         report.reject_rows(list(bad_lines), [f"the row {reason}" for reason in bad_reasons])

@@ -91,8 +91,13 @@ class Report:
         return np.isin(self.lines, bad)
 
     def rejected(self) -> pd.DataFrame:
-        """Every rejected cell, by line."""
+        """Every rejected cell, by line; a cell rejected by two checks is listed once, with the first reason
+        (e.g. an uncalculated Excel formula, not also 'blank, but required')."""
         table = pd.concat(self.problems, ignore_index=True) if self.problems else empty_table(CELL_COLUMNS)
+        cell = table[["line", "column"]]
+        repeated = cell.duplicated(keep="first").to_numpy() & (table["column"] != ROW_PROBLEM).to_numpy()
+        if repeated.any():
+            table = table.loc[~repeated]
         return table.sort_values(["line"], kind="stable").reset_index(drop=True)
 
     def warnings(self) -> pd.DataFrame:

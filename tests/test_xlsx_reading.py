@@ -312,6 +312,8 @@ def test_uncalculated_formulas_reject_their_rows_through_load(formulas):
         [4, "followup_pain", "followup_pain", "=E4-4", FORMULA_REASON]]
     # the optional column's blank would have passed: the formula is the only reason for line 4
     assert result.rejected.loc[result.rejected["line"] == 4, "code"].tolist() == ["formula_not_calculated"]
+    # the required column's cell is listed once, with the formula's reason (not also "blank, but required")
+    assert result.rejected.loc[result.rejected["line"] == 3, "code"].tolist() == ["formula_not_calculated"]
 
 
 def test_cli_reports_uncalculated_formulas(tmp_path, capsys, formulas):
