@@ -16,29 +16,53 @@ Tables
   import_log           one row per import that changed something: batch_id, kind, file_name, file_hash (SHA-256
                        of the file's bytes), imported_at (local time), mapping (JSON: file header -> field),
                        extra_columns (JSON), date_order, counts (rows, accepted, rejected, new, updated,
-                       unchanged), status ('active' / 'undone') and undone_at.
-  meta                 schema_version and the hash probe (below).
+                       unchanged, held_back), status ('active' / 'undone') and undone_at.
+  meta                 schema_version (2) and the hash probe (below).
+  migration_set_aside  rows the upgrade from schema 1 set aside (below), with the reason; only in upgraded stores.
 
-Keys: a session is its session_id when the file gives one, else its patient_id and session_date (the rule of
-analytics/session_key.py, which the ingestion also uses for duplicates and conflicts). An assessment is its
-patient, its injection (session_id, else session_date), its days_after and, when a file holds several scores for the same day, its place among them.
-A file that starts giving session_id for sessions stored earlier without one makes new keys: keep the columns
-the same from one export to the next.
+Keys: a session is its patient_id and session_date (analytics/session_key.py, which the ingestion also uses for
+duplicates and conflicts); session_id is an attribute that must agree with it. An incoming row matches the stored
+session of its patient and date whether or not either gives a session_id. A row whose session_id the store holds
+for a different patient or date, or that the file gives to two sessions, is held back (not imported) and listed
+in the report (ImportReport.held_back: line, session_id, the stored patient and date it points at, a message);
+the rest imports. An assessment is its patient, its injection (session_id, else session_date), its days_after
+and, when a file holds several scores for the same day, its place among them.
 
-Imports (`import_result`) are upserts in one transaction: a new key is added; a key whose row differs from the
-stored one (content hash) is updated, and the stored version is kept in the history table; an identical row is
-left alone (its batch_id stays). Rows are never deleted by an import: a monthly export may hold only the
+Imports (`import_result`) are upserts in one transaction: a new key is added; a key whose merged row differs
+from the stored one (content hash) is updated, and the stored version is kept in the history table; an identical
+row is left alone (its batch_id stays). Rows are never deleted by an import: a monthly export may hold only the
 new month. An import that would change nothing writes nothing at all and says so (re-importing the same file).
 Any error before the commit rolls everything back: the store is exactly as before.
 
+Partial files update only what they carry. The columns a file carries are the fields of its column map
+(`carried_columns`) and its extra columns; a canonical column it lacks keeps the stored values, and so do the
+stored extras of columns it lacks (the merged row is built in SQL in the one join that compares the rows); the
+report lists the stored columns with values that the file lacked (absent_columns). A blank cell in a column the
+file does carry, where the store holds a value, would clear it: without `allow_clearing=True` the import raises
+ClearingNeeded (counts per column) and writes nothing; with it the values are cleared (the history keeps the old
+rows; undo restores them). Extras maps are kept in key order, so equal rows hash alike whatever the column order.
+
 Undo (`undo`) removes the rows a batch added and restores the rows it replaced. An older batch whose rows a later
 import has since replaced cannot be undone first: that is refused with a message naming the later batches,
-which must be undone before it (newest first). Undoing a batch is final (there is no redo: import the file again).
+which must be undone before it (newest first); so is an undo that would give a session_id back to a session
+while a later import gave it to another. Undoing a batch is final (there is no redo: import the file again).
 
-Concurrency: DuckDB allows one writing process at a time, so every write holds an exclusive `flock` on
-`<db>.lock` and every read a shared one; a caller waits up to `lock_timeout` seconds (OUTCOMES_DB_LOCK_TIMEOUT,
-default 120) and then gets `StoreBusy` with a plain message. Two imports started together therefore run one
-after the other, and the second sees what the first wrote: no session is ever stored twice.
+Upgrades (analytics/store_migration.py): a schema-1 store (sessions keyed by session_id when given, which stored
+the same session twice when one export gave the session_id and another did not) is upgraded by the first import
+or undo that writes, in the same transaction: keys recomputed as patient + date, the newest row of each doubled
+session kept and the others set aside (migration_set_aside, and the history, so undoing the newer import puts
+them back); the report's notes say so. Readers never write: they read a schema-1 store as the upgrade would leave
+it (one row per patient and date, the newest).
+
+Access (analytics/store_locking.py): DuckDB allows one writing process at a time, so every write holds an
+exclusive `flock` on `<resolved db>.lock` and every read a shared one; the path is resolved first (symlinks,
+`..`), so every spelling of one store shares one lock. A caller waits up to `lock_timeout` seconds
+(OUTCOMES_DB_LOCK_TIMEOUT, default 120) and then gets `StoreBusy` with a plain message. Two imports started
+together therefore run one after the other, and the second sees what the first wrote: no session is ever stored
+twice. Readers open the store read-only and, where the lock file cannot be created (a read-only mount, no
+permission), read without it. A path that is a folder, a file that is not a DuckDB database (a CSV), a damaged
+one or another program's database gives a StoreError in plain words, for readers and writers alike; a missing
+store reads as empty, and `require_store` (for commands that only read) raises StoreMissing instead.
 
 Identifying values: only an IngestResult that was not refused is imported, i.e. one whose identifier columns
 were dropped or whose patient codes were pseudonymised by the ingestion; the store never sees the original file.
@@ -69,7 +93,7 @@ from .store_locking import (  # noqa: F401  (re-exported: the store's public nam
     DB_ENV, DEFAULT_DB, DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV, StoreBusy, StoreError, StoreMissing,
     check_is_outcome_store, check_store_file, connect, default_db_path, given_path, resolved_path, store_lock,
 )
-from .store_migration import SCHEMA_VERSION, current_sessions_sql, schema_version, sorted_map_sql, upgrade_v1
+from .store_migration import SCHEMA_VERSION, current_sessions_sql, schema_version, upgrade_v1
 
 # Canonical dtypes of an accepted assessments table (what `load_assessments` gives; `week` becomes days_after).
 ASSESSMENT_DTYPES = {
@@ -196,6 +220,8 @@ def _create_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
     elif version != SCHEMA_VERSION:
         raise StoreError(f"The store was written by another version of this program (schema {version}, "
                          f"this one reads {SCHEMA_VERSION}).")
+    else:
+        return notes  # a current store: its tables were all made in the transaction that wrote its version
     con.execute(_LOG_DDL)
     for kind in KINDS.values():
         con.execute(_table_ddl(kind, kind.name))
@@ -512,6 +538,10 @@ def _stage(con: duckdb.DuckDBPyConnection, kind: _Kind, table: pa.Table, extra: 
                     f"{status} AS status FROM ({rows})")
         held = _held_rows(con, [], clashing)
         n_held = len(held)
+        if n_held:  # _insert_rows checks the keys of the rows it writes; the held-back ones count too
+            repeated = con.execute(f"SELECT count(*) - count(DISTINCT {kind.key}) FROM incoming").fetchone()[0]
+            if repeated:
+                _repeated_keys(repeated)
         return _Staged({"new": table.num_rows - n_held, "updated": 0, "unchanged": 0}, held, {}, {})
     merged = ", ".join(f"i.{_q(c)}" if c in carried
                        else f"CASE WHEN s.row_hash IS NULL THEN i.{_q(c)} ELSE s.{_q(c)} END AS {_q(c)}"

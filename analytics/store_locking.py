@@ -147,11 +147,20 @@ def connect(db_path: str | Path | None, read_only: bool) -> duckdb.DuckDBPyConne
 
 def store_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
 
 
 def check_is_outcome_store(con: duckdb.DuckDBPyConnection, db_path: str | Path | None) -> bool:
-    """True for an outcome store, False for a DuckDB file with no table at all; StoreError for any other database."""
+    """True for an outcome store, False for a DuckDB file with no table at all; StoreError for any other database.
+
+    The store's tables are probed directly (cheap); the catalog is listed only when one is missing.
+    """
+    probe = " UNION ALL ".join(f"SELECT NULL FROM {t} WHERE false" for t in sorted(STORE_TABLES))
+    try:
+        con.execute(probe).fetchall()
+        return True
+    except duckdb.Error:
+        pass
     tables = store_tables(con)
     if STORE_TABLES <= tables:
         return True

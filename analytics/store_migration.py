@@ -74,7 +74,7 @@ def upgrade_v1(con: duckdb.DuckDBPyConnection, stored_columns: list[str], hash_s
         con.execute(f"""INSERT INTO migration_set_aside
             SELECT ?, 1, {reason}, r.kept_batch, to_json(s)::VARCHAR, r.batch_id, r.line
             FROM sessions s JOIN _ranked r ON r.rid = s.rowid WHERE r.rank > 1""", [now])
-        columns = ", ".join(f"s.{c}" if c != "extras" else "s.extras" for c in _quoted(stored_columns))
+        columns = ", ".join(f"s.{c}" for c in _quoted(stored_columns))
         con.execute(f"""INSERT INTO sessions_history
             SELECT r.kept_batch, {columns} FROM sessions s JOIN _ranked r ON r.rid = s.rowid
             WHERE r.rank > 1 AND r.batch_id < r.kept_batch""")
