@@ -575,7 +575,8 @@ def _file_id_clashes(con, relation: str) -> list[str]:
     """session_ids the file gives to more than one session."""
     return [r[0] for r in con.execute(
         f"SELECT session_id FROM {relation} WHERE session_id IS NOT NULL GROUP BY session_id "
-        f"HAVING min(session_key) <> max(session_key) ORDER BY session_id").fetchall()]
+        "HAVING min(patient_id) <> max(patient_id) OR min(session_date) <> max(session_date) "
+        "ORDER BY session_id").fetchall()]
 
 
 def _stored_id_clashes(con, clashing: list[str]) -> list[dict]:
