@@ -289,7 +289,20 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 2
     try:
         report = store.import_result(result, store.file_hash(args.file), result.source_name,
-                                     load_mapping(args.mapping) if args.mapping else None, db)
+                                     load_mapping(args.mapping) if args.mapping else None, db,
+                                     allow_clearing=args.allow_clearing)
+    except store.ClearingNeeded as err:
+        lines = [f"  {column}: {count:,} stored value(s)" for column, count in err.counts.items()]
+        message = (f"{result.source_name} has blank cells where the store holds values; importing it would clear "
+                   f"{sum(err.counts.values()):,} stored value(s):\n" + "\n".join(lines)
+                   + "\nNothing was imported: run again with --allow-clearing to clear them.")
+        if args.json:
+            print(json.dumps({"validation": result.summary(), "import": None, "would_clear": err.counts},
+                             indent=2, default=str))
+        else:
+            print(report_text(result))
+        print(message, file=sys.stderr)
+        return 2
     except store.StoreError as err:
         if not args.json:
             print(report_text(result))
@@ -301,8 +314,12 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(report_text(result))
         print("")
         print(report.message())
+        for row in report.held_back[:50]:
+            print(f"  line {row['line']}: {row['message']}")
+        if len(report.held_back) > 50:
+            print(f"  ... and {len(report.held_back) - 50:,} more held-back row(s) (--json lists them all)")
         print(f"Store: {report.db_path}")
-    return result.exit_code
+    return max(result.exit_code, 1 if report.held_back else 0)
 
 
 def _history_records(log) -> list[dict]:
@@ -493,6 +510,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_ingest_options(importer)
     add_db_option(importer)
     importer.add_argument("--assessments", action="store_true", help="the file holds repeated assessments")
+    importer.add_argument("--allow-clearing", action="store_true",
+                          help="let blank cells clear the values the store holds (without it such an import is "
+                               "refused and lists how many values per column it would clear)")
     importer.set_defaults(run=cmd_import)
     log = commands.add_parser("history", help="the imports into the outcome store, newest first")
     add_db_option(log)

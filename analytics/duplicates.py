@@ -1,7 +1,9 @@
 """Copies and conflicts: rows that repeat another row exactly, and different rows for one session.
 
-Two rows can only be copies or conflicts when they share a session key (analytics/session_key.py), so whole
-rows are compared only within repeated keys: one pass over two integer columns, then a hash of few rows.
+Two rows can only be copies or conflicts when they share a session key (patient + date, analytics/session_key.py),
+so whole rows are compared only within repeated keys: one pass over two integer columns, then a hash of few rows.
+Two rows that give the same session_id to different sessions (another patient or date) are conflicts too: a
+session_id names one session.
 """
 from __future__ import annotations
 
@@ -41,26 +43,57 @@ def duplicates_and_conflicts(parsed: pd.DataFrame, cells: pd.DataFrame, lines: n
         return duplicates, no_conflicts
     live = keys.loc[usable & ~copy, ["a", "b"]]
     clash_index = live.index[live.duplicated(keep=False).to_numpy()]
-    if not len(clash_index):
+    id_clash = _session_id_clashes(parsed, keys, usable & ~copy)
+    if not len(clash_index) and not len(id_clash):
         return duplicates, no_conflicts
-    label = _labels(parsed.loc[clash_index])
-    clash_lines = pd.Series(lines[clash_index], index=clash_index)
-    groups = clash_lines.groupby(label).agg(list)
-    others = [", ".join(str(n) for n in groups[k] if n != line) for k, line in zip(label, clash_lines)]
-    conflicts = pd.DataFrame({"line": clash_lines.to_numpy(), "key": label.to_numpy(), "other_lines": others})
+    tables = []
     mask = pd.Series(False, index=parsed.index)
-    mask[clash_index] = True
     reasons = pd.Series("", index=parsed.index, dtype="str")
-    reasons[clash_index] = [f"conflicts with line {o}: same session ({k}) with different values; fix or "
-                            "remove one" for o, k in zip(others, label)]
     values = pd.Series("", index=parsed.index, dtype="str")
-    values[clash_index] = label.to_numpy()
+    if len(clash_index):
+        label = _labels(parsed.loc[clash_index])
+        clash_lines = pd.Series(lines[clash_index], index=clash_index)
+        groups = clash_lines.groupby(label).agg(list)
+        others = [", ".join(str(n) for n in groups[k] if n != line) for k, line in zip(label, clash_lines)]
+        tables.append(pd.DataFrame({"line": clash_lines.to_numpy(), "key": label.to_numpy(), "other_lines": others}))
+        mask[clash_index] = True
+        reasons[clash_index] = [f"conflicts with line {o}: same session ({k}) with different values; fix or "
+                                "remove one" for o, k in zip(others, label)]
+        values[clash_index] = label.to_numpy()
+    if len(id_clash):
+        ids = parsed.loc[id_clash, "session_id"]
+        groups = pd.Series(lines[id_clash], index=id_clash).groupby(ids).agg(list)
+        own = id_clash.difference(clash_index)  # a row already in conflict for its session keeps that reason
+        rows = parsed.loc[own]
+        own_lines, own_ids, label = lines[own], rows["session_id"], _labels(rows)
+        others = [", ".join(str(n) for n in groups[i] if n != line) for i, line in zip(own_ids, own_lines)]
+        tables.append(pd.DataFrame({"line": own_lines, "key": ("session_id " + own_ids).to_numpy(),
+                                    "other_lines": others}))
+        mask[own] = True
+        reasons[own] = [f"conflicts with line {o}: session_id {i} is given to another session there, but here to "
+                        f"{k}; a session_id names one session: fix or remove one"
+                        for o, i, k in zip(others, own_ids, label)]
+        values[own] = own_ids.to_numpy()
     report.reject("(row)", mask, reasons, Rejection.CONFLICT, values=values)
-    return duplicates, conflicts
+    conflicts = pd.concat([t for t in tables if len(t)], ignore_index=True)
+    return duplicates, conflicts.sort_values("line", kind="stable").reset_index(drop=True)
+
+
+def _session_id_clashes(parsed: pd.DataFrame, keys: pd.DataFrame, live: np.ndarray) -> pd.Index:
+    """The live rows whose session_id other live rows give to a different session (patient + date)."""
+    ids = parsed["session_id"]
+    candidates = keys.loc[live & ids.notna().to_numpy(), ["a", "b"]]
+    if len(candidates) < 2:
+        return pd.Index([], dtype="int64")
+    candidates = candidates.assign(session_id=ids[candidates.index])
+    repeated = candidates[candidates["session_id"].duplicated(keep=False).to_numpy()]
+    if not len(repeated):
+        return pd.Index([], dtype="int64")
+    grouped = repeated.groupby("session_id", sort=False)
+    spread = (grouped["a"].transform("nunique") > 1) | (grouped["b"].transform("nunique") > 1)
+    return repeated.index[spread.to_numpy()]
 
 
 def _labels(rows: pd.DataFrame) -> pd.Series:
-    """The session key in words, for messages: 'session_id S1' or 'patient P1 on 2025-01-06'."""
-    by_id = "session_id " + rows["session_id"]
-    by_day = "patient " + rows["patient_id"] + " on " + rows["session_date"].dt.strftime("%Y-%m-%d")
-    return by_id.where(rows["session_id"].notna(), by_day)
+    """The session in words, for messages: 'patient P1 on 2025-01-06'."""
+    return "patient " + rows["patient_id"] + " on " + rows["session_date"].dt.strftime("%Y-%m-%d")

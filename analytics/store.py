@@ -16,29 +16,53 @@ Tables
   import_log           one row per import that changed something: batch_id, kind, file_name, file_hash (SHA-256
                        of the file's bytes), imported_at (local time), mapping (JSON: file header -> field),
                        extra_columns (JSON), date_order, counts (rows, accepted, rejected, new, updated,
-                       unchanged), status ('active' / 'undone') and undone_at.
-  meta                 schema_version and the hash probe (below).
+                       unchanged, held_back), status ('active' / 'undone') and undone_at.
+  meta                 schema_version (2) and the hash probe (below).
+  migration_set_aside  rows the upgrade from schema 1 set aside (below), with the reason; only in upgraded stores.
 
-Keys: a session is its session_id when the file gives one, else its patient_id and session_date (the rule of
-analytics/session_key.py, which the ingestion also uses for duplicates and conflicts). An assessment is its
-patient, its injection (session_id, else session_date), its days_after and, when a file holds several scores for the same day, its place among them.
-A file that starts giving session_id for sessions stored earlier without one makes new keys: keep the columns
-the same from one export to the next.
+Keys: a session is its patient_id and session_date (analytics/session_key.py, which the ingestion also uses for
+duplicates and conflicts); session_id is an attribute that must agree with it. An incoming row matches the stored
+session of its patient and date whether or not either gives a session_id. A row whose session_id the store holds
+for a different patient or date, or that the file gives to two sessions, is held back (not imported) and listed
+in the report (ImportReport.held_back: line, session_id, the stored patient and date it points at, a message);
+the rest imports. An assessment is its patient, its injection (session_id, else session_date), its days_after
+and, when a file holds several scores for the same day, its place among them.
 
-Imports (`import_result`) are upserts in one transaction: a new key is added; a key whose row differs from the
-stored one (content hash) is updated, and the stored version is kept in the history table; an identical row is
-left alone (its batch_id stays). Rows are never deleted by an import: a monthly export may hold only the
+Imports (`import_result`) are upserts in one transaction: a new key is added; a key whose merged row differs
+from the stored one (content hash) is updated, and the stored version is kept in the history table; an identical
+row is left alone (its batch_id stays). Rows are never deleted by an import: a monthly export may hold only the
 new month. An import that would change nothing writes nothing at all and says so (re-importing the same file).
 Any error before the commit rolls everything back: the store is exactly as before.
 
+Partial files update only what they carry. The columns a file carries are the fields of its column map
+(`carried_columns`) and its extra columns; a canonical column it lacks keeps the stored values, and so do the
+stored extras of columns it lacks (the merged row is built in SQL in the one join that compares the rows); the
+report lists the stored columns with values that the file lacked (absent_columns). A blank cell in a column the
+file does carry, where the store holds a value, would clear it: without `allow_clearing=True` the import raises
+ClearingNeeded (counts per column) and writes nothing; with it the values are cleared (the history keeps the old
+rows; undo restores them). Extras maps are kept in key order, so equal rows hash alike whatever the column order.
+
 Undo (`undo`) removes the rows a batch added and restores the rows it replaced. An older batch whose rows a later
 import has since replaced cannot be undone first: that is refused with a message naming the later batches,
-which must be undone before it (newest first). Undoing a batch is final (there is no redo: import the file again).
+which must be undone before it (newest first); so is an undo that would give a session_id back to a session
+while a later import gave it to another. Undoing a batch is final (there is no redo: import the file again).
 
-Concurrency: DuckDB allows one writing process at a time, so every write holds an exclusive `flock` on
-`<db>.lock` and every read a shared one; a caller waits up to `lock_timeout` seconds (OUTCOMES_DB_LOCK_TIMEOUT,
-default 120) and then gets `StoreBusy` with a plain message. Two imports started together therefore run one
-after the other, and the second sees what the first wrote: no session is ever stored twice.
+Upgrades (analytics/store_migration.py): a schema-1 store (sessions keyed by session_id when given, which stored
+the same session twice when one export gave the session_id and another did not) is upgraded by the first import
+or undo that writes, in the same transaction: keys recomputed as patient + date, the newest row of each doubled
+session kept and the others set aside (migration_set_aside, and the history, so undoing the newer import puts
+them back); the report's notes say so. Readers never write: they read a schema-1 store as the upgrade would leave
+it (one row per patient and date, the newest).
+
+Access (analytics/store_locking.py): DuckDB allows one writing process at a time, so every write holds an
+exclusive `flock` on `<resolved db>.lock` and every read a shared one; the path is resolved first (symlinks,
+`..`), so every spelling of one store shares one lock. A caller waits up to `lock_timeout` seconds
+(OUTCOMES_DB_LOCK_TIMEOUT, default 120) and then gets `StoreBusy` with a plain message. Two imports started
+together therefore run one after the other, and the second sees what the first wrote: no session is ever stored
+twice. Readers open the store read-only and, where the lock file cannot be created (a read-only mount, no
+permission), read without it. A path that is a folder, a file that is not a DuckDB database (a CSV), a damaged
+one or another program's database gives a StoreError in plain words, for readers and writers alike; a missing
+store reads as empty, and `require_store` (for commands that only read) raises StoreMissing instead.
 
 Identifying values: only an IngestResult that was not refused is imported, i.e. one whose identifier columns
 were dropped or whose patient codes were pseudonymised by the ingestion; the store never sees the original file.
@@ -48,11 +72,8 @@ a new DuckDB version hashes it differently, the stored row hashes are recomputed
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -68,12 +89,11 @@ import pyarrow as pa
 from .ingest import IngestResult
 from .schema import SESSION_DTYPES
 from .session_key import SEPARATOR, session_key_sql
-
-DB_ENV = "OUTCOMES_DB"
-LOCK_TIMEOUT_ENV = "OUTCOMES_DB_LOCK_TIMEOUT"
-DEFAULT_LOCK_TIMEOUT = 120.0
-DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "outcomes.duckdb"
-SCHEMA_VERSION = 1
+from .store_locking import (  # noqa: F401  (re-exported: the store's public names)
+    DB_ENV, DEFAULT_DB, DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV, StoreBusy, StoreError, StoreMissing,
+    check_is_outcome_store, check_store_file, connect, default_db_path, given_path, resolved_path, store_lock,
+)
+from .store_migration import SCHEMA_VERSION, current_sessions_sql, schema_version, upgrade_v1
 
 # Canonical dtypes of an accepted assessments table (what `load_assessments` gives; `week` becomes days_after).
 ASSESSMENT_DTYPES = {
@@ -92,32 +112,24 @@ _SQL_TYPES = {"str": "VARCHAR", "datetime64[s]": "DATE", "float64": "DOUBLE", "F
 _META_COLUMNS = ("batch_id", "line")
 
 
-class StoreError(Exception):
-    """The store refused an operation; the message says why in plain words."""
+class ClearingNeeded(StoreError):
+    """The import would clear stored values (blank cells in columns the file has); nothing was written.
 
+    counts: {column: how many stored values it would clear}. Import again with allow_clearing=True to clear them.
+    """
 
-class StoreBusy(StoreError):
-    """Another process held the store for longer than the lock timeout."""
-
-
-# ---- paths, hashes and locks -----------------------------------------------------------------------------
-def default_db_path() -> Path:
-    """The store's path: the OUTCOMES_DB environment variable, else data/outcomes.duckdb in the project."""
-    value = os.environ.get(DB_ENV, "").strip()
-    return Path(value) if value else DEFAULT_DB
+    def __init__(self, counts: dict[str, int], file_name: str = ""):
+        self.counts = dict(counts)
+        total = sum(self.counts.values())
+        listing = ", ".join(f"{c}: {n:,}" for c, n in self.counts.items())
+        of = f" {file_name}" if file_name else " this file"
+        super().__init__(f"Importing{of} would clear {total:,} stored value(s) ({listing}): its cells are blank "
+                         "where the store holds a value. Nothing was imported. Import again allowing clearing "
+                         "to clear them, or fill the cells in.")
 
 
 def _path(db_path: str | Path | None) -> Path:
-    return Path(db_path) if db_path not in (None, "") else default_db_path()
-
-
-def _lock_timeout(timeout: float | None) -> float:
-    if timeout is not None:
-        return float(timeout)
-    try:
-        return float(os.environ.get(LOCK_TIMEOUT_ENV, "") or DEFAULT_LOCK_TIMEOUT)
-    except ValueError:
-        return DEFAULT_LOCK_TIMEOUT
+    return given_path(db_path)
 
 
 def file_hash(source: str | Path | bytes | BinaryIO) -> str:
@@ -137,36 +149,6 @@ def file_hash(source: str | Path | bytes | BinaryIO) -> str:
         if position is not None:
             source.seek(position)
     return digest.hexdigest()
-
-
-@contextmanager
-def store_lock(db_path: str | Path | None = None, exclusive: bool = True,
-               timeout: float | None = None) -> Iterator[None]:
-    """Hold `<db>.lock`: exclusive for writes, shared for reads; StoreBusy after `timeout` seconds of waiting.
-
-    flock locks belong to the open file, so two threads of one process exclude each other too.
-    """
-    path = _path(db_path)
-    wait = _lock_timeout(timeout)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, mode)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise StoreBusy(
-                        f"The outcome store {path} is busy: another import or undo has held it for more than "
-                        f"{wait:g} seconds. Nothing was changed; try again when it has finished (the wait is "
-                        f"set by {LOCK_TIMEOUT_ENV}).") from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)  # closing the file releases the lock
 
 
 # ---- the two kinds of table ------------------------------------------------------------------------------
@@ -220,61 +202,123 @@ _LOG_DDL = """CREATE TABLE IF NOT EXISTS import_log (
     batch_id INTEGER NOT NULL, kind VARCHAR NOT NULL, file_name VARCHAR, file_hash VARCHAR,
     imported_at TIMESTAMP NOT NULL, mapping VARCHAR, extra_columns VARCHAR, date_order VARCHAR,
     rows BIGINT, accepted BIGINT, rejected BIGINT, new BIGINT, updated BIGINT, unchanged BIGINT,
-    status VARCHAR NOT NULL, undone_at TIMESTAMP)"""
+    status VARCHAR NOT NULL, undone_at TIMESTAMP, held_back BIGINT DEFAULT 0)"""
 LOG_COLUMNS = ["batch_id", "kind", "file_name", "file_hash", "imported_at", "mapping", "extra_columns",
-               "date_order", "rows", "accepted", "rejected", "new", "updated", "unchanged", "status", "undone_at"]
+               "date_order", "rows", "accepted", "rejected", "new", "updated", "unchanged", "held_back", "status",
+               "undone_at"]
 
 
-def _create_schema(con: duckdb.DuckDBPyConnection) -> None:
+def _create_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Create the tables of a new store, or upgrade an older one (in the open transaction); notes of an upgrade."""
     con.execute("CREATE TABLE IF NOT EXISTS meta (name VARCHAR PRIMARY KEY, value VARCHAR)")
-    version = con.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+    version = schema_version(con)
+    notes = []
     if version is None:
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-    elif int(version[0]) != SCHEMA_VERSION:
-        raise StoreError(f"The store was written by another version of this program (schema {version[0]}, "
+    elif version == 1:
+        notes = upgrade_v1(con, _stored_columns(SESSIONS), lambda k, e: _hash_expr(KINDS[k], e))
+    elif version != SCHEMA_VERSION:
+        raise StoreError(f"The store was written by another version of this program (schema {version}, "
                          f"this one reads {SCHEMA_VERSION}).")
+    else:
+        return notes  # a current store: its tables were all made in the transaction that wrote its version
     con.execute(_LOG_DDL)
     for kind in KINDS.values():
         con.execute(_table_ddl(kind, kind.name))
         con.execute(_table_ddl(kind, kind.history, prefix="replaced_by INTEGER NOT NULL, "))
+    return notes
+
+
+@dataclass
+class _Writing:
+    """An open read-write connection inside the write lock and an open transaction; upgrade notes, if any."""
+
+    con: duckdb.DuckDBPyConnection
+    notes: list[str]
+    committed: bool = False
+
+    def commit(self) -> None:
+        self.con.execute("COMMIT")
+        self.committed = True
 
 
 @contextmanager
-def _writer(db_path, timeout) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An exclusive, read-write connection inside the write lock; the schema exists."""
-    path = _path(db_path)
-    with store_lock(path, exclusive=True, timeout=timeout):
-        con = duckdb.connect(str(path))
+def _writer(db_path, timeout) -> Iterator[_Writing]:
+    """The store opened for writing, in one transaction the caller commits (else it is rolled back).
+
+    A path that holds something other than an outcome store is refused; a schema-1 store is upgraded in the
+    same transaction as the write, so a refused or empty import leaves it exactly as it was.
+    """
+    path = resolved_path(db_path)
+    with store_lock(db_path, exclusive=True, timeout=timeout):
+        if path.exists():
+            check_store_file(db_path)
+        con = connect(db_path, read_only=False)
         try:
+            if path.exists():
+                check_is_outcome_store(con, db_path)
             # rows land in the file as they are written (no re-sorting at checkpoint); reads use ORDER BY
             con.execute("SET preserve_insertion_order = false")
             con.execute("BEGIN TRANSACTION")
+            writing = None
             try:
-                _create_schema(con)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            yield con
+                writing = _Writing(con, _create_schema(con))
+                yield writing
+            finally:
+                if writing is None or not writing.committed:
+                    con.execute("ROLLBACK")  # an error, or nothing to write: the file stays as it was
         finally:
             con.close()
+
+
+@dataclass
+class _Reading:
+    """An open read-only connection and the store's schema version."""
+
+    con: duckdb.DuckDBPyConnection
+    version: int | None
+
+    @property
+    def sessions(self) -> str:
+        """The sessions relation to read (a schema-1 store: the rows its upgrade will keep)."""
+        return current_sessions_sql(self.version)
 
 
 @contextmanager
-def _reader(db_path, timeout) -> Iterator[duckdb.DuckDBPyConnection | None]:
-    """A read-only connection inside the shared lock, or None when there is no store yet."""
-    path = _path(db_path)
+def _reader(db_path, timeout) -> Iterator[_Reading | None]:
+    """The store opened read-only inside the shared lock (without it where the lock file cannot be made);
+    None when there is no store yet. StoreError when the path holds something else."""
+    path = resolved_path(db_path)
     if not path.exists():
         yield None
         return
-    with store_lock(path, exclusive=False, timeout=timeout):
-        con = duckdb.connect(str(path), read_only=True)
+    check_store_file(db_path)
+    with store_lock(db_path, exclusive=False, timeout=timeout):
+        con = connect(db_path, read_only=True)
         try:
-            tables = {r[0] for r in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
-            yield con if {"import_log", "sessions", "assessments"} <= tables else None
+            if not check_is_outcome_store(con, db_path):
+                yield None
+                return
+            version = schema_version(con)
+            if version not in (1, SCHEMA_VERSION):
+                raise StoreError(f"The store was written by another version of this program (schema {version}, "
+                                 f"this one reads {SCHEMA_VERSION}).")
+            yield _Reading(con, version)
         finally:
             con.close()
+
+
+def require_store(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> Path:
+    """Check that an outcome store is at the path (for commands that only read); its path as given.
+
+    StoreMissing when there is nothing there; StoreError when the path is a folder, a file that is not a DuckDB
+    database (a CSV, ...), a damaged or truncated one, or a DuckDB database that is not an outcome store.
+    """
+    check_store_file(db_path)
+    with _reader(db_path, lock_timeout) as reading:
+        if reading is None:
+            raise StoreError(f"{given_path(db_path)} is an empty DuckDB database, not an outcome store.")
+    return given_path(db_path)
 
 
 # ---- SQL pieces --------------------------------------------------------------------------------------------
@@ -283,7 +327,8 @@ def _typed(kind: _Kind, column: str) -> str:
 
 
 def _extras_expr(extra: list[tuple[str, str]]) -> str:
-    """MAP of (name, value) for the non-blank extra cells, NULL when every one is blank. extra: (name, source col)."""
+    """MAP of (name, value) for the non-blank extra cells, NULL when every one is blank. extra: (name, source col),
+    in name order, so the map's entries are in key order (the one spelling of a set of extras)."""
     if not extra:
         return "CAST(NULL AS MAP(VARCHAR, VARCHAR))"
     entries = ", ".join(f"{{'k': {_lit(name)}, 'v': CAST({_q(src)} AS VARCHAR)}}" for name, src in extra)
@@ -330,7 +375,13 @@ def _refresh_hashes(con: duckdb.DuckDBPyConnection) -> None:
 # ---- import ------------------------------------------------------------------------------------------------
 @dataclass
 class ImportReport:
-    """What an import did: the counts, and the batch it wrote (None when it changed nothing)."""
+    """What an import did: the counts, and the batch it wrote (None when it changed nothing).
+
+    held_back: rows not imported because their session_id belongs to another session (line, session_id,
+    patient_id and session_date of the row, stored_patient_id and stored_session_date it points at, message).
+    absent_columns: stored columns (with values) the file does not have: {column: stored values kept as they were}.
+    cleared: {column: stored values cleared by blank cells}, when clearing was allowed. notes: e.g. an upgrade.
+    """
 
     kind: str
     file_name: str
@@ -344,6 +395,10 @@ class ImportReport:
     updated: int
     unchanged: int
     earlier_batches: list[int] = field(default_factory=list)  # active batches of the same file
+    held_back: list[dict] = field(default_factory=list)
+    absent_columns: dict[str, int] = field(default_factory=dict)
+    cleared: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -353,19 +408,31 @@ class ImportReport:
         """The outcome in plain words."""
         noun = "session" if self.kind == "sessions" else "assessment"
         if not self.changed:
-            text = (f"Nothing changed: all {self.accepted:,} accepted {noun}s of {self.file_name} are already in "
+            matched = self.accepted - len(self.held_back)
+            text = (f"Nothing changed: all {matched:,} accepted {noun}s of {self.file_name} are already in "
                     f"the store, identical. No import was recorded.")
-            if not self.accepted:
+            if not matched:
                 text = f"Nothing changed: {self.file_name} has no accepted {noun}s. No import was recorded."
             if self.earlier_batches:
                 text += " (This file was imported before as batch " + ", ".join(
                     str(b) for b in self.earlier_batches) + ".)"
-            return text
-        text = (f"Imported {self.file_name} as batch {self.batch_id}: {self.new:,} new, {self.updated:,} updated, "
-                f"{self.unchanged:,} unchanged {noun}s; {self.rejected:,} rejected row(s) not imported.")
-        if self.earlier_batches:
-            text += " (The same file was imported before as batch " + ", ".join(
-                str(b) for b in self.earlier_batches) + ".)"
+        else:
+            text = (f"Imported {self.file_name} as batch {self.batch_id}: {self.new:,} new, {self.updated:,} "
+                    f"updated, {self.unchanged:,} unchanged {noun}s; {self.rejected:,} rejected row(s) not imported.")
+            if self.earlier_batches:
+                text += " (The same file was imported before as batch " + ", ".join(
+                    str(b) for b in self.earlier_batches) + ".)"
+        if self.held_back:
+            text += (f" {len(self.held_back):,} row(s) held back (not imported): their session_id belongs to "
+                     "another session (see the list).")
+        if self.absent_columns:
+            text += (" Not in this file, kept as stored: " + ", ".join(
+                f"{c} ({n:,} value(s))" for c, n in self.absent_columns.items()) + ".")
+        if self.cleared:
+            text += " Cleared as the file asked: " + ", ".join(
+                f"{c} ({n:,} value(s))" for c, n in self.cleared.items()) + "."
+        for note in self.notes:
+            text += " " + note
         return text
 
     def to_dict(self) -> dict:
@@ -375,10 +442,31 @@ class ImportReport:
         return out
 
 
+def carried_columns(result: IngestResult, kind_name: str = "sessions") -> tuple[list[str], list[str]]:
+    """(canonical columns, extra columns) the file of `result` has: the mapped fields (result.column_map's
+    values) and the extra columns of its rows. A result without a column map (rows built in code, e.g.
+    IngestResult.from_accepted) carries the canonical columns its table has. The key columns are always carried.
+    """
+    kind = KINDS[kind_name]
+    data_columns = list(result.data.columns)
+    if result.column_map:
+        fields = set(result.column_map.values())
+        if "week" in fields:
+            fields.add("days_after")  # the ingestion turns week into days_after
+    else:
+        fields = set(data_columns)
+    fields |= {"patient_id", "session_date"} if kind is SESSIONS else {"patient_id", "days_after"}
+    canonical = [c for c in kind.columns if c in fields]
+    extras = [str(c) for c in data_columns if c not in kind.dtypes and c != "line"]
+    return canonical, extras
+
+
 def _incoming_table(result: IngestResult, kind: _Kind) -> tuple[pa.Table, list[tuple[str, str]]]:
-    """The accepted rows as an Arrow table with the canonical columns, `line`, and extras renamed x0, x1, ..."""
+    """The accepted rows as an Arrow table with the canonical columns, `line`, and extras renamed x0, x1, ...
+
+    The extras come in name order (see _extras_expr)."""
     data = result.data
-    extra_names = [c for c in data.columns if c not in kind.dtypes and c != "line"]
+    extra_names = sorted((c for c in data.columns if c not in kind.dtypes and c != "line"), key=str)
     arrays, names = [], []
     n = len(data)
     for column in kind.columns:
@@ -399,34 +487,168 @@ def _incoming_table(result: IngestResult, kind: _Kind) -> tuple[pa.Table, list[t
     return pa.Table.from_pandas(frame, preserve_index=False), extra
 
 
-def _stage(con: duckdb.DuckDBPyConnection, kind: _Kind, table: pa.Table, extra: list[tuple[str, str]]) -> dict:
-    """Make the temp relation `incoming` (typed rows, key, hash, status new/updated/unchanged); return the counts.
+@dataclass
+class _Staged:
+    """What the staging found: counts by status, rows held back, absent columns kept, values a write would clear."""
 
-    On an empty table every row is new and `incoming` is a view over the Arrow data (no copy); otherwise the
-    rows are compared with the stored ones by key and content hash in one join.
+    counts: dict
+    held_back: list[dict]
+    absent: dict[str, int]
+    clearing: dict[str, int]
+
+
+def _merged_extras(file_extras: list[str]) -> str:
+    """The extras of a matched row: the stored entries of columns the file does not have, then the file's
+    (non-blank) entries, in key order; NULL when none is left."""
+    if not file_extras:
+        return "CASE WHEN s.row_hash IS NULL THEN i.extras ELSE s.extras END"
+    names = "[" + ", ".join(_lit(n) for n in file_extras) + "]"
+    entries = (f"list_concat(list_filter(coalesce(map_entries(s.extras), []), lambda e: NOT list_contains({names}, "
+               f"e.key)), coalesce(map_entries(i.extras), []))")
+    merged = f"map_from_entries(list_sort({entries}))"
+    return (f"CASE WHEN s.extras IS NULL THEN i.extras WHEN len({entries}) = 0 "
+            f"THEN CAST(NULL AS MAP(VARCHAR, VARCHAR)) ELSE {merged} END")
+
+
+def _stage(con: duckdb.DuckDBPyConnection, kind: _Kind, table: pa.Table, extra: list[tuple[str, str]],
+           carried: list[str]) -> _Staged:
+    """Make the temp relation `incoming` (key, merged row, hash, status new/updated/unchanged/held) and say what
+    the import would do.
+
+    Each incoming row is matched to the stored one by key, in one join: a column the file has takes the file's
+    value, one it lacks keeps the stored value (extras likewise, by column name). On an empty store every row is
+    new and `incoming` is a view over the Arrow data (no copy). Sessions whose session_id belongs to another
+    session (of the file or of the store) are held back.
     """
     con.register("incoming_arrow", table)
+    file_extras = [name for name, _ in extra]
     extras = _extras_expr(extra)
     typed = ", ".join(f"{_typed(kind, c)} AS {_q(c)}" for c in kind.columns)
-    rows = (f"SELECT {_key_expr(kind)} AS {kind.key}, {typed}, {extras} AS extras, "
-            f"{_hash_expr(kind, extras)} AS row_hash, line FROM incoming_arrow")
+    rows = f"SELECT {_key_expr(kind)} AS {kind.key}, {typed}, {extras} AS extras, line FROM incoming_arrow"
+    ids_carried = kind is SESSIONS and "session_id" in carried
     empty = con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {kind.name})").fetchone()[0]
     if empty:
         # every row is new: the rows go straight from Arrow to the table (_insert_rows); keys checked after
-        con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS SELECT *, 'new' AS status FROM ({rows})")
-        counts = {"new": table.num_rows, "updated": 0, "unchanged": 0}
-        repeated = 0
-    else:
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE incoming AS
-            SELECT i.*, CASE WHEN s.{kind.key} IS NULL THEN 'new' WHEN s.row_hash = i.row_hash THEN 'unchanged'
-                             ELSE 'updated' END AS status
-            FROM ({rows}) i LEFT JOIN {kind.name} s ON s.{kind.key} = i.{kind.key}""")
-        repeated = con.execute(f"SELECT count(*) - count(DISTINCT {kind.key}) FROM incoming").fetchone()[0]
-        found = dict(con.execute("SELECT status, count(*) FROM incoming GROUP BY status").fetchall())
-        counts = {s: int(found.get(s, 0)) for s in ("new", "updated", "unchanged")}
+        clashing = _file_id_clashes(con, f"({rows})") if ids_carried else []
+        status = "'new'"
+        if clashing:
+            status = (f"CASE WHEN session_id IN ({', '.join(_lit(i) for i in clashing)}) THEN 'held' "
+                      "ELSE 'new' END")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS SELECT *, {_hash_expr(kind, 'extras')} AS row_hash, "
+                    f"{status} AS status FROM ({rows})")
+        held = _held_rows(con, [], clashing)
+        n_held = len(held)
+        if n_held:  # _insert_rows checks the keys of the rows it writes; the held-back ones count too
+            repeated = con.execute(f"SELECT count(*) - count(DISTINCT {kind.key}) FROM incoming").fetchone()[0]
+            if repeated:
+                _repeated_keys(repeated)
+        return _Staged({"new": table.num_rows - n_held, "updated": 0, "unchanged": 0}, held, {}, {})
+    merged = ", ".join(f"i.{_q(c)}" if c in carried
+                       else f"CASE WHEN s.row_hash IS NULL THEN i.{_q(c)} ELSE s.{_q(c)} END AS {_q(c)}"
+                       for c in kind.columns)
+    stored_id = ", s.session_id AS stored_session_id" if ids_carried else ""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE incoming AS
+        SELECT *, CASE WHEN stored_hash IS NULL THEN 'new' WHEN stored_hash = row_hash THEN 'unchanged'
+                       ELSE 'updated' END AS status
+        FROM (SELECT *, {_hash_expr(kind, 'extras')} AS row_hash FROM (
+            SELECT i.{kind.key}, {merged}, {_merged_extras(file_extras)} AS extras, i.line,
+                   s.row_hash AS stored_hash{stored_id}
+            FROM ({rows}) i LEFT JOIN {kind.name} s ON s.{kind.key} = i.{kind.key}))""")
+    repeated = con.execute(f"SELECT count(*) - count(DISTINCT {kind.key}) FROM incoming").fetchone()[0]
     if repeated:
         _repeated_keys(repeated)
-    return counts
+    clashing, stored_clashes = [], []
+    if ids_carried:
+        clashing = _file_id_clashes(con, "incoming")
+        stored_clashes = _stored_id_clashes(con, clashing)
+        if clashing or stored_clashes:
+            con.execute("UPDATE incoming SET status = 'held' WHERE list_contains(CAST(? AS VARCHAR[]), session_id) "
+                        "OR list_contains(CAST(? AS BIGINT[]), line)", [clashing, [r["line"] for r in stored_clashes]])
+    found = dict(con.execute("SELECT status, count(*) FROM incoming GROUP BY status").fetchall())
+    counts = {s: int(found.get(s, 0)) for s in ("new", "updated", "unchanged")}
+    absent = _absent_kept(con, kind, carried, file_extras) if counts["updated"] + counts["unchanged"] else {}
+    clearing = _clearing(con, kind, carried, file_extras) if counts["updated"] else {}
+    return _Staged(counts, _held_rows(con, stored_clashes, clashing), absent, clearing)
+
+
+def _file_id_clashes(con, relation: str) -> list[str]:
+    """session_ids the file gives to more than one session."""
+    return [r[0] for r in con.execute(
+        f"SELECT session_id FROM {relation} WHERE session_id IS NOT NULL GROUP BY session_id "
+        "HAVING min(patient_id) <> max(patient_id) OR min(session_date) <> max(session_date) "
+        "ORDER BY session_id").fetchall()]
+
+
+def _stored_id_clashes(con, clashing: list[str]) -> list[dict]:
+    """Incoming rows whose session_id the store holds for another session (only rows whose session_id differs
+    from their stored session's need the look-up)."""
+    rows = con.execute("""
+        SELECT DISTINCT ON (i.line) i.line, i.session_id, i.patient_id, i.session_date, s.patient_id,
+               s.session_date
+        FROM incoming i JOIN sessions s ON s.session_id = i.session_id AND s.session_key <> i.session_key
+        WHERE i.session_id IS NOT NULL AND i.session_id IS DISTINCT FROM i.stored_session_id
+          AND NOT list_contains(CAST(? AS VARCHAR[]), i.session_id)
+        ORDER BY i.line""", [clashing]).fetchall()
+    out = []
+    for line, sid, patient, day, stored_patient, stored_day in rows:
+        out.append({"line": int(line), "session_id": sid, "patient_id": patient, "session_date": _iso(day),
+                    "stored_patient_id": stored_patient, "stored_session_date": _iso(stored_day),
+                    "message": f"session_id {sid} already belongs to the session of patient {stored_patient} on "
+                               f"{_iso(stored_day)} in the store, not to patient {patient} on {_iso(day)}: held "
+                               "back. Correct the session_id, or the patient or date, and import the file again."})
+    return out
+
+
+def _held_rows(con, stored_clashes: list[dict], clashing: list[str]) -> list[dict]:
+    """Every held-back row, in line order: store conflicts (given) and session_ids the file gives twice."""
+    out = list(stored_clashes)
+    if clashing:
+        rows = con.execute("""SELECT line, session_id, patient_id, session_date,
+                   string_agg(CAST(line AS VARCHAR), ', ' ORDER BY line) OVER (PARTITION BY session_id)
+            FROM incoming WHERE status = 'held' AND list_contains(CAST(? AS VARCHAR[]), session_id) ORDER BY line""",
+                           [clashing]).fetchall()
+        for line, sid, patient, day, lines in rows:
+            out.append({"line": int(line), "session_id": sid, "patient_id": patient, "session_date": _iso(day),
+                        "stored_patient_id": None, "stored_session_date": None,
+                        "message": f"session_id {sid} is given to more than one session in this file (lines "
+                                   f"{lines}); here to patient {patient} on {_iso(day)}: held back. A session_id "
+                                   "names one session: correct it and import the file again."})
+    return sorted(out, key=lambda r: r["line"])
+
+
+def _iso(day) -> str | None:
+    return None if day is None else pd.Timestamp(day).strftime("%Y-%m-%d")
+
+
+def _absent_kept(con, kind: _Kind, carried: list[str], file_extras: list[str]) -> dict[str, int]:
+    """{column: stored values kept} for the stored columns the file lacks, over the matched rows."""
+    absent = [c for c in kind.columns if c not in carried]
+    out = {}
+    matched = "status IN ('updated', 'unchanged')"
+    if absent:
+        values = con.execute(f"SELECT {', '.join(f'count({_q(c)})' for c in absent)} FROM incoming "
+                             f"WHERE {matched}").fetchone()
+        out.update({c: int(n) for c, n in zip(absent, values) if n})
+    names = "[" + ", ".join(_lit(n) for n in file_extras) + "]::VARCHAR[]"
+    for name, n in con.execute(f"""SELECT k, count(*) FROM (SELECT unnest(map_keys(extras)) AS k FROM incoming
+                                   WHERE {matched} AND extras IS NOT NULL) WHERE NOT list_contains({names}, k)
+                                   GROUP BY k ORDER BY k""").fetchall():
+        out[str(name)] = int(n)
+    return out
+
+
+def _clearing(con, kind: _Kind, carried: list[str], file_extras: list[str]) -> dict[str, int]:
+    """{column: stored values that blank cells of the file would clear}, over the rows that change."""
+    key_columns = {"patient_id", "session_date"} if kind is SESSIONS else {"patient_id", "days_after"}
+    columns = [c for c in carried if c not in key_columns]
+    parts = [f"count(*) FILTER (WHERE i.{_q(c)} IS NULL AND s.{_q(c)} IS NOT NULL)" for c in columns]
+    parts += [f"count(*) FILTER (WHERE s.extras[{_lit(n)}] IS NOT NULL AND i.extras[{_lit(n)}] IS NULL)"
+              for n in file_extras]
+    if not parts:
+        return {}
+    values = con.execute(f"SELECT {', '.join(parts)} FROM incoming i JOIN {kind.name} s "
+                         f"ON s.{kind.key} = i.{kind.key} WHERE i.status = 'updated'").fetchone()
+    return {c: int(n) for c, n in zip(columns + file_extras, values) if n}
 
 
 def _repeated_keys(repeated: int):
@@ -435,16 +657,17 @@ def _repeated_keys(repeated: int):
 
 
 def _log_batch(con, batch_id: int, kind: _Kind, result: IngestResult, file_hash_: str, file_name: str,
-               mapping: dict | None, counts: dict) -> None:
+               mapping: dict | None, counts: dict, held_back: int) -> None:
     used = dict(result.column_map)
     used.update(mapping or {})
     extra = [c for c in result.data.columns if c not in kind.dtypes and c != "line"]
     con.execute(
-        "INSERT INTO import_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', NULL)",
+        f"INSERT INTO import_log ({', '.join(LOG_COLUMNS)}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', NULL)",
         [batch_id, kind.name, file_name, file_hash_, datetime.now().replace(microsecond=0),
          json.dumps(used, ensure_ascii=False), json.dumps([str(c) for c in extra], ensure_ascii=False),
          result.date_order, int(result.n_rows), int(result.n_accepted), int(result.n_rejected_rows),
-         counts["new"], counts["updated"], counts["unchanged"]])
+         counts["new"], counts["updated"], counts["unchanged"], held_back])
 
 
 def _save_replaced(con, kind: _Kind, batch_id: int) -> None:
@@ -462,7 +685,7 @@ def _remove_replaced(con, kind: _Kind) -> None:
 def _insert_rows(con, kind: _Kind, batch_id: int) -> None:
     """Write the new and updated rows, stamped with this batch; on a store that was empty, check the keys."""
     columns = ", ".join(_q(c) if c != "batch_id" else f"{batch_id}" for c in _stored_columns(kind))
-    con.execute(f"INSERT INTO {kind.name} SELECT {columns} FROM incoming WHERE status <> 'unchanged'")
+    con.execute(f"INSERT INTO {kind.name} SELECT {columns} FROM incoming WHERE status IN ('new', 'updated')")
     if con.execute(f"SELECT min(batch_id) = {batch_id} FROM {kind.name}").fetchone()[0]:
         repeated = con.execute(f"SELECT count(*) - count(DISTINCT {kind.key}) FROM {kind.name}").fetchone()[0]
         if repeated:
@@ -470,14 +693,17 @@ def _insert_rows(con, kind: _Kind, batch_id: int) -> None:
 
 
 def import_result(result: IngestResult, file_bytes_hash: str, file_name: str, mapping: dict | None = None,
-                  db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> ImportReport:
+                  db_path: str | Path | None = None, *, lock_timeout: float | None = None,
+                  allow_clearing: bool = False) -> ImportReport:
     """Import the accepted rows of a checked file into the store, in one transaction.
 
     result: what load_sessions / load_assessments returned (refused results are refused here too).
     file_bytes_hash: `file_hash(file)`, the SHA-256 of the file's bytes; file_name: its display name;
     mapping: the manual mapping the user chose (stored with the automatic one in import_log).
+    allow_clearing: let blank cells clear stored values (else ClearingNeeded with the counts, nothing written).
     Returns the counts; when nothing would change nothing is written and report.batch_id is None.
-    Raises StoreError (refused file, repeated keys) and StoreBusy (lock timeout); the store is then unchanged.
+    Raises StoreError (refused file, repeated keys, a path that is not a store), ClearingNeeded and StoreBusy
+    (lock timeout); the store is then unchanged.
     """
     if result.refused:
         raise StoreError("This file was refused, so nothing was imported: "
@@ -489,6 +715,7 @@ def import_result(result: IngestResult, file_bytes_hash: str, file_name: str, ma
     if result.n_accepted and missing:
         raise StoreError("The accepted rows have no patient_id column; nothing was imported.")
     table, extra = _incoming_table(result, kind)
+    carried, _ = carried_columns(result, kind.name)
     path = _path(db_path)
     if table.num_rows == 0:  # nothing to write: do not even create the store
         earlier = []
@@ -499,31 +726,32 @@ def import_result(result: IngestResult, file_bytes_hash: str, file_name: str, ma
                                                       & (log["status"] == "active"), "batch_id"])
         return ImportReport(kind.name, file_name, file_bytes_hash, str(path), None, int(result.n_rows), 0,
                             int(result.n_rejected_rows), 0, 0, 0, earlier)
-    with _writer(path, lock_timeout) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            _refresh_hashes(con)
-            earlier = [int(r[0]) for r in con.execute(
-                "SELECT batch_id FROM import_log WHERE file_hash = ? AND kind = ? AND status = 'active' "
-                "ORDER BY batch_id", [file_bytes_hash, kind.name]).fetchall()]
-            counts = _stage(con, kind, table, extra)
-            batch_id = None
-            if counts["new"] or counts["updated"]:
-                batch_id = int(con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM import_log").fetchone()[0])
-                _log_batch(con, batch_id, kind, result, file_bytes_hash, file_name, mapping, counts)
-                _save_replaced(con, kind, batch_id)
-                _remove_replaced(con, kind)
-                _insert_rows(con, kind, batch_id)
-                con.execute("COMMIT")
-            else:
-                con.execute("ROLLBACK")  # nothing to write: leave the file exactly as it was
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+    with _writer(path, lock_timeout) as writing:
+        con = writing.con
+        _refresh_hashes(con)
+        earlier = [int(r[0]) for r in con.execute(
+            "SELECT batch_id FROM import_log WHERE file_hash = ? AND kind = ? AND status = 'active' "
+            "ORDER BY batch_id", [file_bytes_hash, kind.name]).fetchall()]
+        staged = _stage(con, kind, table, extra, carried)
+        if staged.clearing and not allow_clearing:
+            raise ClearingNeeded(staged.clearing, file_name)
+        counts = staged.counts
+        batch_id = None
+        if counts["new"] or counts["updated"]:
+            batch_id = int(con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM import_log").fetchone()[0])
+            _log_batch(con, batch_id, kind, result, file_bytes_hash, file_name, mapping, counts,
+                       len(staged.held_back))
+            _save_replaced(con, kind, batch_id)
+            _remove_replaced(con, kind)
+            _insert_rows(con, kind, batch_id)
+            writing.commit()
+        # else: nothing to write, and the writer rolls back: the file stays exactly as it was
+        notes = writing.notes if writing.committed else []
         # the temporary `incoming` goes with the connection
     return ImportReport(kind.name, file_name, file_bytes_hash, str(path), batch_id, int(result.n_rows),
                         int(result.n_accepted), int(result.n_rejected_rows), counts["new"], counts["updated"],
-                        counts["unchanged"], earlier)
+                        counts["unchanged"], earlier, staged.held_back, staged.absent,
+                        staged.clearing if batch_id is not None else {}, notes)
 
 
 # ---- undo --------------------------------------------------------------------------------------------------
@@ -536,11 +764,13 @@ class UndoReport:
     file_name: str
     removed: int  # rows the batch had added, now gone
     restored: int  # rows the batch had replaced, now back as they were
+    notes: list[str] = field(default_factory=list)  # e.g. the store's upgrade
 
     def message(self) -> str:
         noun = "session" if self.kind == "sessions" else "assessment"
-        return (f"Undid batch {self.batch_id} ({self.file_name}): removed {self.removed:,} {noun}(s) it added and "
+        text = (f"Undid batch {self.batch_id} ({self.file_name}): removed {self.removed:,} {noun}(s) it added and "
                 f"restored {self.restored:,} it had changed to their earlier values.")
+        return " ".join([text, *self.notes])
 
 
 def _blockers(con, kind: _Kind, batch_id: int) -> list[tuple[int, int]]:
@@ -568,7 +798,8 @@ def undo(batch_id: int | str, db_path: str | Path | None = None, *,
     path = _path(db_path)
     if not path.exists():
         raise StoreError(f"There is no outcome store at {path}, so there is no batch {batch} to undo.")
-    with _writer(path, lock_timeout) as con:
+    with _writer(path, lock_timeout) as writing:
+        con = writing.con
         row = con.execute("SELECT kind, file_name, status, undone_at FROM import_log WHERE batch_id = ?",
                           [batch]).fetchone()
         if row is None:
@@ -585,23 +816,35 @@ def undo(batch_id: int | str, db_path: str | Path | None = None, *,
                 f"Batch {batch} ({file_name}) cannot be undone yet: later import(s) changed rows it wrote: {later}. "
                 f"Undoing it now would lose those changes. Undo batch(es) {newest} first (newest first), "
                 f"then batch {batch}.")
-        con.execute("BEGIN TRANSACTION")
-        try:
-            removed = con.execute(f"SELECT count(*) FROM {kind.name} WHERE batch_id = ?", [batch]).fetchone()[0]
-            restored = con.execute(f"SELECT count(*) FROM {kind.history} WHERE replaced_by = ?",
-                                   [batch]).fetchone()[0]
-            con.execute(f"DELETE FROM {kind.name} WHERE batch_id = ?", [batch])
-            columns = ", ".join(_q(c) for c in _stored_columns(kind))
-            con.execute(f"INSERT INTO {kind.name} SELECT {columns} FROM {kind.history} WHERE replaced_by = ?",
-                        [batch])
-            con.execute(f"DELETE FROM {kind.history} WHERE replaced_by = ?", [batch])
-            con.execute("UPDATE import_log SET status = 'undone', undone_at = ? WHERE batch_id = ?",
-                        [datetime.now().replace(microsecond=0), batch])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    return UndoReport(batch, kind.name, file_name, int(removed) - int(restored), int(restored))
+        removed = con.execute(f"SELECT count(*) FROM {kind.name} WHERE batch_id = ?", [batch]).fetchone()[0]
+        restored = con.execute(f"SELECT count(*) FROM {kind.history} WHERE replaced_by = ?",
+                               [batch]).fetchone()[0]
+        con.execute(f"DELETE FROM {kind.name} WHERE batch_id = ?", [batch])
+        columns = ", ".join(_q(c) for c in _stored_columns(kind))
+        con.execute(f"INSERT INTO {kind.name} SELECT {columns} FROM {kind.history} WHERE replaced_by = ?",
+                    [batch])
+        if kind is SESSIONS and restored:
+            _check_session_ids_after_undo(con, batch, file_name)  # raises: rolled back by the writer
+        con.execute(f"DELETE FROM {kind.history} WHERE replaced_by = ?", [batch])
+        con.execute("UPDATE import_log SET status = 'undone', undone_at = ? WHERE batch_id = ?",
+                    [datetime.now().replace(microsecond=0), batch])
+        writing.commit()
+    return UndoReport(batch, kind.name, file_name, int(removed) - int(restored), int(restored), writing.notes)
+
+
+def _check_session_ids_after_undo(con, batch: int, file_name: str) -> None:
+    """Refuse an undo that would give one session_id to two sessions (a later import gave the session_id that
+    this batch had replaced to another session)."""
+    clash = con.execute("""SELECT session_id, list(DISTINCT batch_id ORDER BY batch_id) FROM sessions
+        WHERE session_id IN (SELECT session_id FROM sessions_history WHERE replaced_by = ?)
+        GROUP BY session_id HAVING count(*) > 1 ORDER BY session_id LIMIT 5""", [batch]).fetchall()
+    if clash:
+        ids = ", ".join(f"{sid} (batches {', '.join(str(b) for b in batches)})" for sid, batches in clash)
+        later = sorted({b for _, batches in clash for b in batches if b > batch}, reverse=True)
+        raise StoreError(
+            f"Batch {batch} ({file_name}) cannot be undone yet: it would give a session_id back to a session "
+            f"while a later import gave it to another session: {ids}. Undo batch(es) "
+            f"{', '.join(str(b) for b in later)} first, then batch {batch}.")
 
 
 # ---- reading -------------------------------------------------------------------------------------------------
@@ -629,11 +872,13 @@ def _to_frame(table: pa.Table, kind: _Kind) -> pd.DataFrame:
 
 def _read(kind: _Kind, db_path, where: str = "", params: list | None = None, meta: bool = False,
           lock_timeout: float | None = None) -> pd.DataFrame:
-    with _reader(db_path, lock_timeout) as con:
-        if con is None:
+    with _reader(db_path, lock_timeout) as reading:
+        if reading is None:
             return _empty_frame(kind, meta)
+        con = reading.con
+        source = reading.sessions if kind is SESSIONS else kind.name
         names = [r[0] for r in con.execute(
-            f"SELECT DISTINCT unnest(map_keys(extras)) FROM {kind.name} {where}", params or []).fetchall()]
+            f"SELECT DISTINCT unnest(map_keys(extras)) FROM {source} {where}", params or []).fetchall()]
         order = [json.loads(r[0]) for r in con.execute(
             "SELECT extra_columns FROM import_log WHERE kind = ? ORDER BY batch_id", [kind.name]).fetchall()]
         first_seen = {}
@@ -651,7 +896,7 @@ def _read(kind: _Kind, db_path, where: str = "", params: list | None = None, met
                    if name not in kind.dtypes]
         if meta:
             select += ["batch_id", "line"]
-        table = con.sql(f"SELECT {', '.join(select)} FROM {kind.name} {where} ORDER BY batch_id, line",
+        table = con.sql(f"SELECT {', '.join(select)} FROM {source} {where} ORDER BY batch_id, line",
                         params=params or None).to_arrow_table()
     frame = _to_frame(table, kind)
     for name in names:
@@ -689,10 +934,13 @@ def read_assessments(db_path: str | Path | None = None, *, meta: bool = False,
 def history(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> pd.DataFrame:
     """The import log, newest first, with `can_undo` and `blocked_by` (later batches to undo first)."""
     columns = LOG_COLUMNS + ["can_undo", "blocked_by"]
-    with _reader(db_path, lock_timeout) as con:
-        if con is None:
+    with _reader(db_path, lock_timeout) as reading:
+        if reading is None:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-        log = con.sql(f"SELECT {', '.join(LOG_COLUMNS)} FROM import_log ORDER BY batch_id DESC").df()
+        con = reading.con
+        held = "held_back" if reading.version != 1 else "0 AS held_back"
+        log = con.sql(f"SELECT {', '.join(c if c != 'held_back' else held for c in LOG_COLUMNS)} FROM import_log "
+                      "ORDER BY batch_id DESC").df()
         blocked = {}
         for kind in KINDS.values():
             for batch, later in con.execute(
@@ -701,28 +949,29 @@ def history(db_path: str | Path | None = None, *, lock_timeout: float | None = N
                 blocked.setdefault(int(batch), set()).update(int(b) for b in later)
     log["blocked_by"] = [", ".join(str(b) for b in sorted(blocked.get(int(b), ()))) for b in log["batch_id"]]
     log["can_undo"] = (log["status"] == "active") & (log["blocked_by"] == "")
-    for column in ("batch_id", "rows", "accepted", "rejected", "new", "updated", "unchanged"):
+    for column in ("batch_id", "rows", "accepted", "rejected", "new", "updated", "unchanged", "held_back"):
         log[column] = log[column].astype("int64")
     return log[columns].reset_index(drop=True)
 
 
 def is_empty(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> bool:
     """True when the store holds no session (no file yet counts as empty)."""
-    with _reader(db_path, lock_timeout) as con:
-        if con is None:
+    with _reader(db_path, lock_timeout) as reading:
+        if reading is None:
             return True
-        return not con.execute("SELECT EXISTS (SELECT 1 FROM sessions)").fetchone()[0]
+        return not reading.con.execute("SELECT EXISTS (SELECT 1 FROM sessions)").fetchone()[0]
 
 
 def stats(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> dict:
     """Counts for a banner: sessions, patients, assessments, active batches, first and last session date."""
-    with _reader(db_path, lock_timeout) as con:
-        if con is None:
+    with _reader(db_path, lock_timeout) as reading:
+        if reading is None:
             return {"sessions": 0, "patients": 0, "assessments": 0, "batches": 0, "first_date": None,
                     "last_date": None, "path": str(_path(db_path))}
+        con = reading.con
         sessions, patients, first, last = con.execute(
-            "SELECT count(*), count(DISTINCT patient_id), min(session_date), max(session_date) FROM sessions"
-        ).fetchone()
+            "SELECT count(*), count(DISTINCT patient_id), min(session_date), max(session_date) "
+            f"FROM {reading.sessions}").fetchone()
         assessments = con.execute("SELECT count(*) FROM assessments").fetchone()[0]
         batches = con.execute("SELECT count(*) FROM import_log WHERE status = 'active'").fetchone()[0]
     return {"sessions": int(sessions), "patients": int(patients), "assessments": int(assessments),

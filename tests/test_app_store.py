@@ -79,3 +79,32 @@ def test_stored_assessments_are_shown_and_downloadable(db):
     assert any(f"The stored repeated assessments ({result.n_accepted:,})" in e.label for e in at.expander)
     shown = next(d.value for d in at.dataframe if "days_after" in d.value.columns and "pain" in d.value.columns)
     assert len(shown) == result.n_accepted
+
+
+def test_an_import_that_would_clear_stored_values_asks_first_with_the_counts(db):
+    from analytics.ingest import load_sessions
+    from tests.helpers import csv_bytes, good_row
+    from tests.test_app_data import upload
+
+    header = ["patient_id", "session_date", "product", "total_units", "baseline_pain", "followup_pain"]
+    first = csv_bytes([good_row("P1", "2025-01-06"), good_row("P2", "2025-01-07"), good_row("P3", "2025-01-08")],
+                      header)
+    store.import_result(load_sessions(first), store.file_hash(first), "jan.csv", None, db)
+    blanks = csv_bytes([good_row("P1", "2025-01-06", after=""), good_row("P2", "2025-01-07", after=""),
+                        good_row("P3", "2025-01-08")], header)
+    at = upload(app("views/data.py"), "blanks.csv", blanks)
+    at.button(key="store_import").click().run()
+    no_errors(at)
+    assert ("blanks.csv has blank cells where the store holds values: importing it would clear 2 stored value(s). "
+            "Nothing has been imported.") in texts(at)
+    assert "- followup_pain: 2 stored value(s)" in texts(at)
+    assert len(store.history(db)) == 1  # nothing imported yet
+    assert store.read_sessions(db)["followup_pain"].tolist() == [3, 3, 3]
+    confirm = at.button(key="store_import_clearing")
+    assert confirm.label == "Clear 2 stored values and import"
+    confirm.click().run()
+    no_errors(at)
+    assert "Imported blanks.csv as batch 2: 0 new, 2 updated, 1 unchanged sessions" in texts(at)
+    assert "Cleared as the file asked: followup_pain (2 value(s))." in texts(at)
+    stored = store.read_sessions(db).sort_values("patient_id")
+    assert stored["followup_pain"].isna().tolist() == [True, True, False]

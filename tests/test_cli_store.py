@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from analytics import store
@@ -138,7 +139,8 @@ def test_the_default_store_comes_from_outcomes_db(tmp_path, capsys, monkeypatch)
 
 
 def test_two_import_commands_at_once_store_each_session_once(tmp_path, db):
-    rows = [f"S{i},P{i % 50},2025-0{1 + i % 9}-1{i % 10},Botox,200,8,{i % 10},3" for i in range(3000)]
+    days = pd.date_range("2020-01-01", periods=60).strftime("%Y-%m-%d")
+    rows = [f"S{i},P{i % 50},{days[i // 50]},Botox,200,8,{i % 10},3" for i in range(3000)]  # 3,000 sessions
     path = write(tmp_path / "big.csv", rows)
     command = [sys.executable, "-m", "analytics", "import", str(path), "--db", str(db), "--json"]
     workers = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

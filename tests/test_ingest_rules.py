@@ -158,13 +158,22 @@ def test_conflicting_rows_for_one_session_are_both_held_back():
     ]
 
 
-def test_session_id_identifies_the_session_when_given():
+def test_a_session_is_its_patient_and_date_and_its_session_id_must_agree():
+    # lines 2 and 4: one session (P1 on 2025-01-01) with different values; lines 2 and 3: one session_id given
+    # to two sessions. Line 5 is fine.
     header = ["session_id", "patient_id", "session_date", "product", "total_units", "baseline_pain"]
     result = load([["S1", "P1", "2025-01-01", "Botox", "100", "5"], ["S1", "P2", "2025-02-01", "Botox", "100", "5"],
-                   ["S2", "P1", "2025-01-01", "Botox", "120", "5"]], header)
-    assert result.conflicts["line"].tolist() == [2, 3]
-    assert result.conflicts["key"].tolist() == ["session_id S1", "session_id S1"]
-    assert result.data["session_id"].tolist() == ["S2"]
+                   ["S2", "P1", "2025-01-01", "Botox", "120", "5"], ["S3", "P3", "2025-01-01", "Botox", "120", "5"]],
+                  header)
+    assert result.conflicts["line"].tolist() == [2, 3, 4]
+    assert result.conflicts["key"].tolist() == ["patient P1 on 2025-01-01", "session_id S1",
+                                                "patient P1 on 2025-01-01"]
+    assert result.data["session_id"].tolist() == ["S3"]
+    assert [c[3] for c in cells(result)] == [
+        "conflicts with line 4: same session (patient P1 on 2025-01-01) with different values; fix or remove one",
+        "conflicts with line 2: session_id S1 is given to another session there, but here to patient P2 on "
+        "2025-02-01; a session_id names one session: fix or remove one",
+        "conflicts with line 2: same session (patient P1 on 2025-01-01) with different values; fix or remove one"]
 
 
 def test_implausible_values_are_warnings_not_rejections():

@@ -46,7 +46,7 @@ def test_duplicates_and_conflicts(messy):
     name, expected, result = messy
     assert [[r.duplicate_of, r.line] for r in result.duplicates.itertuples()] == expected["duplicate_lines"]
     assert sorted(result.conflicts["line"]) == sorted(expected["conflict_lines"])
-    assert set(result.conflicts["key"]) == {"session_id S000438"}
+    assert set(result.conflicts["key"]) == {"patient P00113 on 2024-03-27"}  # session S000438: a session is its patient + date
 
 
 def test_messy_details_are_understood(messy):

@@ -197,14 +197,15 @@ def test_sessions_without_session_id_are_keyed_by_patient_and_date(tmp_path, db)
                       "followup_pain"].tolist() == [1]
 
 
-def test_blank_extra_values_are_not_stored_and_a_missing_extra_column_counts_as_blank(tmp_path, db):
+def test_blank_extra_values_are_not_stored_and_a_missing_extra_column_keeps_its_values(tmp_path, db):
     do_import(write(tmp_path, "a.csv", ROWS), db)
     header = HEADER.removesuffix(",Referral")
     rows = [",".join(r.split(",")[:-1]) for r in ROWS]
     report = do_import(write(tmp_path, "b.csv", rows, header), db)
-    # S3 and S5 had a blank Referral: identical without the column; the others lose their value
-    assert (report.new, report.updated, report.unchanged) == (0, 3, 2)
-    assert "Referral" not in store.read_sessions(db).columns  # no value left: no column
+    # a file without the Referral column leaves the stored Referral values as they were
+    assert (report.new, report.updated, report.unchanged) == (0, 0, 5)
+    assert report.absent_columns == {"Referral": 3}
+    assert store.read_sessions(db)["Referral"].fillna("-").tolist() == ["GP", "GP", "-", "self", "-"]
 
 
 # ---- undo ----------------------------------------------------------------------------------------------------

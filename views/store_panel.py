@@ -16,22 +16,53 @@ HISTORY_COLUMNS = {"batch_id": "Batch", "imported_at": "Imported", "kind": "Kind
                    "updated": "Updated", "unchanged": "Unchanged", "status": "Status"}
 
 
+CLEARING = "store_clearing"  # session state: {file hash: {column: stored values the import would clear}}
+
+
 def import_button(result: IngestResult, name: str, data: bytes, mapping: dict) -> None:
-    """Offer to keep the accepted rows in the store, after the user has seen the report above."""
+    """Offer to keep the accepted rows in the store, after the user has seen the report above.
+
+    An import whose blank cells would clear stored values is not done at once: the page lists how many values
+    per column it would clear and asks for a second click to clear them and import.
+    """
     db_path = store.default_db_path()
     noun = "sessions" if result.kind == "sessions" else "assessments"
     st.caption(f"Importing keeps the {result.n_accepted:,} accepted {noun} in the clinic's store "
                f"({db_path.name}) for every user and every later visit. Re-importing the same file changes "
-               "nothing; a corrected file updates only the sessions that changed; any import can be undone below.")
-    if not st.button("Import into the clinic's store", key="store_import", icon=":material/database_upload:"):
+               "nothing; a corrected file updates only the sessions that changed; columns the file lacks keep "
+               "their stored values; any import can be undone below.")
+    digest = store.file_hash(data)
+    pending = st.session_state.get(CLEARING, {}).get(digest)
+    if pending:
+        total = sum(pending.values())
+        st.warning(f"{name} has blank cells where the store holds values: importing it would clear {total:,} "
+                   "stored value(s). Nothing has been imported. Fill the cells in and upload the file again, or "
+                   "clear these values (the import can be undone):\n\n"
+                   + "\n".join(f"- {column}: {count:,} stored value(s)" for column, count in pending.items()),
+                   icon=":material/warning:")
+        if st.button(f"Clear {total:,} stored values and import", key="store_import_clearing",
+                     icon=":material/delete_sweep:"):
+            _import(result, name, digest, mapping, db_path, allow_clearing=True)
         return
+    if st.button("Import into the clinic's store", key="store_import", icon=":material/database_upload:"):
+        _import(result, name, digest, mapping, db_path, allow_clearing=False)
+
+
+def _import(result: IngestResult, name: str, digest: str, mapping: dict, db_path, allow_clearing: bool) -> None:
     try:
         with st.spinner(f"Importing {name} into the store..."):
-            report = store.import_result(result, store.file_hash(data), name, mapping, db_path)
+            report = store.import_result(result, digest, name, mapping, db_path, allow_clearing=allow_clearing)
+    except store.ClearingNeeded as err:
+        st.session_state[CLEARING] = {digest: err.counts}  # one file at a time
+        st.rerun()
     except store.StoreError as err:
         st.error(str(err), icon=":material/error:")
         return
+    st.session_state.pop(CLEARING, None)
     st.session_state[keys.STORE_MESSAGE] = report.message()
+    if report.held_back:
+        st.session_state[keys.STORE_MESSAGE] += " " + " ".join(
+            f"Line {r['line']}: {r['message']}" for r in report.held_back[:20])
     sources.use_default()  # the pages show the store from now on
     st.rerun()
 
