@@ -251,6 +251,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     _file_or_store(args)
     if args.db:
         # rows rejected at import are not in the store; `history` lists them per import
+        store.require_store(args.db)  # a mistyped path is refused, never summarised as empty
         sessions, source, rejected = store.read_sessions(args.db), f"outcome store {args.db}", 0
     else:
         result = ingest_from_args(args, "sessions")
@@ -338,6 +339,7 @@ def _history_records(log) -> list[dict]:
 
 def cmd_history(args: argparse.Namespace) -> int:
     db = args.db or store.default_db_path()
+    store.require_store(db)
     log = store.history(db)
     if args.json:
         print(json.dumps({"db": str(db), "imports": _history_records(log)}, indent=2))
@@ -452,6 +454,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     _writable_target(args.out)
     fmt = args.format or ("xlsx" if str(args.out).lower().endswith(".xlsx") else "html")
     if args.db:
+        store.require_store(args.db)
         sessions, source = store.read_sessions(args.db), f"outcome store {args.db}"
     else:
         result = ingest_from_args(args, "sessions")

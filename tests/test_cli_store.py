@@ -77,8 +77,6 @@ def test_import_assessments(tmp_path, db, capsys):
 
 
 def test_history_text_and_json(tmp_path, db, capsys):
-    code, out, _ = run(capsys, "history", "--db", db)
-    assert code == 0 and "No imports yet" in out
     run(capsys, "import", write(tmp_path / "jan.csv", ROWS), "--db", db)
     run(capsys, "import", write(tmp_path / "fix.csv", [ROWS[0].replace(",8,4,", ",8,1,")]), "--db", db)
     code, out, _ = run(capsys, "history", "--db", db)
@@ -152,3 +150,22 @@ def test_two_import_commands_at_once_store_each_session_once(tmp_path, db):
     stored = store.read_sessions(db)
     assert len(stored) == 3000 and stored["session_id"].is_unique
     assert len(store.history(db)) == 1
+
+
+@pytest.mark.parametrize("command", [["summary", "--json"], ["history"], ["report", "--out", "{out}"]])
+def test_reading_commands_refuse_a_mistyped_store_path_and_create_nothing(tmp_path, db, capsys, command):
+    """`summary --db` with a typo exited 0 with an empty summary; now every reading command exits 2."""
+    run(capsys, "import", SAMPLE / "sessions.csv", "--db", db)
+    typo = tmp_path / "outcome.duckdb"
+    args = [a.replace("{out}", str(tmp_path / "r.html")) for a in command]
+    code, out, err = run(capsys, *args, "--db", typo)
+    assert code == 2 and out == ""
+    assert err == (f"error: There is no outcome store at {typo}: check the path (--db or OUTCOMES_DB), or import a "
+                   "file to create one.\n")
+    assert not typo.exists() and not (tmp_path / "r.html").exists()
+
+
+def test_history_of_an_empty_default_store_is_refused_plainly(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OUTCOMES_DB", str(tmp_path / "none.duckdb"))
+    code, _, err = run(capsys, "history")
+    assert code == 2 and err.startswith("error: There is no outcome store at ")
