@@ -244,3 +244,22 @@ def test_a_workbook_sheet_is_chosen_for_the_user_and_can_be_changed():
     assert metric(at, "Accepted") == "1"
     at.selectbox(key="upload_sheet").set_value("Cover").run()
     assert "A required column is missing." in "\n".join(e.value for e in at.error)
+
+
+def test_a_hostile_export_on_the_data_page_keeps_codes_and_says_what_it_read_as_not_recorded():
+    """007 and 7 stay two patients; '?' and 'n.a.' in follow-up pain are 'not recorded' (one warning, row kept);
+    Infinity and a 1899-12-30 date are rejected with the cells as written."""
+    rows = [good_row("007"), good_row("7"), good_row(" 0012 ", after="?"), good_row("P4", after="n.a."),
+            good_row("P5", units="Infinity"), good_row("P6", day="1899-12-30")]
+    at = upload(app(PAGE), "hostile.csv", csv_bytes(rows))
+    no_errors(at)
+    assert metric(at, "Accepted") == "4" and metric(at, "Rejected rows") == "2"
+    groups = report_groups(at)[["kind", "reason code", "column", "cells", "first lines"]]
+    assert groups.values.tolist() == [["rejected", "not_finite", "total_units", 1, "6"],
+                                      ["rejected", "too_early", "session_date", 1, "7"],
+                                      ["warning", "not_recorded", "followup_pain", 1, "4"]]
+    assert report_groups(at)["reason (first example)"].iloc[2] == "2 cells read as not recorded ('?', 'n.a.') — lines 4, 5"
+    rejected = report_rows(at).query("kind == 'rejected'")
+    assert rejected[["line", "value"]].values.tolist() == [[6, "Infinity"], [7, "1899-12-30"]]
+    preview = next(d.value for d in at.dataframe if "patient_id" in d.value.columns)
+    assert preview["patient_id"].tolist() == ["007", "7", "0012", "P4"]

@@ -42,6 +42,7 @@ SHEETS_MEMO = "_sheets_memo"  # the worksheet names of the current upload
 MAPPING_MESSAGE = "_mapping_message"
 MAPPING_UPLOAD = "mapping_upload"  # the mapping JSON file the user uploaded
 STORE_MESSAGE = "store_message"
+STORE_CLEARING = "store_clearing"  # {file hash: {column: stored values the import would clear}}, awaiting a confirm
 UPLOAD_WIDGET_PREFIXES = ("map_", DATE_ORDER, SHEET, "report_", "assessment_")  # forgotten when a new file is uploaded
 
 

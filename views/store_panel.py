@@ -16,9 +16,6 @@ HISTORY_COLUMNS = {"batch_id": "Batch", "imported_at": "Imported", "kind": "Kind
                    "updated": "Updated", "unchanged": "Unchanged", "status": "Status"}
 
 
-CLEARING = "store_clearing"  # session state: {file hash: {column: stored values the import would clear}}
-
-
 def import_button(result: IngestResult, name: str, data: bytes, mapping: dict) -> None:
     """Offer to keep the accepted rows in the store, after the user has seen the report above.
 
@@ -32,7 +29,7 @@ def import_button(result: IngestResult, name: str, data: bytes, mapping: dict) -
                "nothing; a corrected file updates only the sessions that changed; columns the file lacks keep "
                "their stored values; any import can be undone below.")
     digest = store.file_hash(data)
-    pending = st.session_state.get(CLEARING, {}).get(digest)
+    pending = st.session_state.get(keys.STORE_CLEARING, {}).get(digest)
     if pending:
         total = sum(pending.values())
         st.warning(f"{name} has blank cells where the store holds values: importing it would clear {total:,} "
@@ -53,12 +50,12 @@ def _import(result: IngestResult, name: str, digest: str, mapping: dict, db_path
         with st.spinner(f"Importing {name} into the store..."):
             report = store.import_result(result, digest, name, mapping, db_path, allow_clearing=allow_clearing)
     except store.ClearingNeeded as err:
-        st.session_state[CLEARING] = {digest: err.counts}  # one file at a time
+        st.session_state[keys.STORE_CLEARING] = {digest: err.counts}  # one file at a time
         st.rerun()
     except store.StoreError as err:
         st.error(str(err), icon=":material/error:")
         return
-    st.session_state.pop(CLEARING, None)
+    st.session_state.pop(keys.STORE_CLEARING, None)
     st.session_state[keys.STORE_MESSAGE] = report.message()
     if report.held_back:
         st.session_state[keys.STORE_MESSAGE] += " " + " ".join(
