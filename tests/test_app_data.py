@@ -258,7 +258,8 @@ def test_a_hostile_export_on_the_data_page_keeps_codes_and_says_what_it_read_as_
     assert groups.values.tolist() == [["rejected", "not_finite", "total_units", 1, "6"],
                                       ["rejected", "too_early", "session_date", 1, "7"],
                                       ["warning", "not_recorded", "followup_pain", 1, "4"]]
-    assert report_groups(at)["reason (first example)"].iloc[2] == "2 cells read as not recorded ('?', 'n.a.') — lines 4, 5"
+    assert report_groups(at)["reason (first example)"].iloc[2] == \
+        "2 cells read as not recorded ('?', 'n.a.') — lines 4, 5"
     rejected = report_rows(at).query("kind == 'rejected'")
     assert rejected[["line", "value"]].values.tolist() == [[6, "Infinity"], [7, "1899-12-30"]]
     preview = next(d.value for d in at.dataframe if "patient_id" in d.value.columns)
