@@ -46,13 +46,17 @@ print(json.dumps(["ok", report.batch_id, report.new, report.updated, report.unch
 
 def run_together(*files: Path, db: Path) -> list[tuple]:
     """Import the files from as many processes, released at the same moment; their reports."""
-    signals = db.parent / "signals"
+    return run_jobs([(f, db) for f in files], db.parent / "signals")
+
+
+def run_jobs(jobs: list[tuple[Path, Path]], signals: Path) -> list[tuple]:
+    """Import (file, db path) pairs from as many processes released at the same moment; their reports."""
     signals.mkdir(exist_ok=True)
     go = signals / "go"
-    ready = [signals / f"ready{i}" for i in range(len(files))]
+    ready = [signals / f"ready{i}" for i in range(len(jobs))]
     workers = [subprocess.Popen([sys.executable, "-c", CHILD, str(f), str(db), str(r), str(go)], cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for f, r in zip(files, ready)]
+               for (f, db), r in zip(jobs, ready)]
     try:
         deadline = time.monotonic() + 120
         while not all(r.exists() for r in ready):

@@ -3,12 +3,8 @@ made, and a plain StoreError (never a DuckDB traceback) for a path that is not a
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -18,31 +14,7 @@ from analytics import store
 from analytics.cli import main
 from analytics.ingest import load_sessions
 from analytics.store import StoreError, StoreMissing
-from tests.test_store_concurrency import CHILD, ROOT, make_file
-
-
-def run_together(jobs: list[tuple[Path, Path]], signals: Path) -> list[tuple]:
-    """Import (file, db path) pairs from as many processes released at the same moment; their reports."""
-    signals.mkdir(exist_ok=True)
-    go = signals / "go"
-    ready = [signals / f"ready{i}" for i in range(len(jobs))]
-    workers = [subprocess.Popen([sys.executable, "-c", CHILD, str(f), str(db), str(r), str(go)], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for (f, db), r in zip(jobs, ready)]
-    try:
-        deadline = time.monotonic() + 120
-        while not all(r.exists() for r in ready):
-            assert time.monotonic() < deadline and all(w.poll() is None for w in workers), \
-                [w.communicate() for w in workers if w.poll() is not None]
-            time.sleep(0.01)
-        go.touch()
-        outputs = [w.communicate(timeout=120) for w in workers]
-    finally:
-        for w in workers:
-            if w.poll() is None:
-                w.kill()
-    assert [w.returncode for w in workers] == [0] * len(workers), outputs
-    return [tuple(json.loads(out.strip().splitlines()[-1])) for out, _ in outputs]
+from tests.test_store_concurrency import make_file, run_jobs
 
 
 def test_two_processes_importing_through_two_spellings_of_one_store_wait_for_each_other(tmp_path):
@@ -53,7 +25,7 @@ def test_two_processes_importing_through_two_spellings_of_one_store_wait_for_eac
     link.symlink_to(db)  # a symlink to a store that does not exist yet
     dotted = tmp_path / "other" / ".." / "real" / "outcomes.duckdb"
     path = make_file(tmp_path / "jan.csv", range(2000), pain=3)
-    results = run_together([(path, link), (path, dotted)], tmp_path / "signals")
+    results = run_jobs([(path, link), (path, dotted)], tmp_path / "signals")
     assert sorted((r[1] or 0, *r[2:]) for r in results) == [(0, 0, 0, 2000), (1, 2000, 0, 0)]
     con = duckdb.connect(str(db), read_only=True)
     try:
