@@ -159,6 +159,9 @@ def load(source: str | Path | bytes | BinaryIO, *, kind: str = "sessions", name:
     today = today or date.today()
     try:
         raw = read_table(source, name=name, max_bytes=max_bytes or config.max_file_bytes(), sheet=sheet)
+        if sheet not in (None, "") and raw.file_format != "xlsx":  # said, not silently ignored
+            raw.notes.insert(0, f"A sheet ({sheet}) was asked for, but this is a {raw.file_format} file, which has "
+                                "no sheets: the whole file was read.")
     except FileRefused as err:
         return IngestResult.refused_with(kind, err.code, str(err), name or _source_name(source))
     source_name = name or _source_name(source)

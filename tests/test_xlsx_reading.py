@@ -16,7 +16,7 @@ from analytics.ingest import load
 from analytics.reading import FileRefused, read_table
 from analytics.reason_codes import Caution, Refusal, Rejection
 from analytics.xlsx_reading import FORMULA_REASON, sheet_names
-from tests.helpers import HEADER
+from tests.helpers import HEADER, csv_bytes, good_row
 
 COVER = [["Clinic outcomes export"], [datetime(2025, 7, 1, 9, 30)], [], ["Prepared for the audit meeting."]]
 NOTES = [["Notes"], ["Units are in the product's own units."]]
@@ -380,3 +380,11 @@ def test_a_datetime_with_a_time_of_day_is_that_date():
 def test_rows_past_a_wrong_dimension_are_still_read():
     data = patched(workbook({"S": SESSIONS}), [(r'<dimension ref="[^"]*"\s*/>', '<dimension ref="A1:F2"/>')])
     assert read_table(data).frame["patient_id"].tolist() == ["P1", "P2"]
+
+
+def test_a_sheet_asked_for_on_a_csv_file_is_said_not_silently_ignored(tmp_path, capsys):
+    path = tmp_path / "f.csv"
+    path.write_bytes(csv_bytes([good_row()]))
+    assert main(["validate", str(path), "--sheet", "Sessions"]) == 0
+    assert ("A sheet (Sessions) was asked for, but this is a csv file, which has no sheets: the whole file was "
+            "read.") in capsys.readouterr().out.splitlines()
