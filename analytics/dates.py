@@ -12,10 +12,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import config
 from .schema import EARLIEST_DATE, EXCEL_ZERO_DATES
 
 DAYFIRST, MONTHFIRST = "dayfirst", "monthfirst"
 
+_ZONED = r"^\s*\d{4}-\d{1,2}-\d{1,2}[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$"
 _ISO = r"^\s*(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?\s*$"
 _NUMERIC = r"^\s*(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<y>\d{4}|\d{2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?\s*$"
 _NAMED = r"^\s*(?P<d>\d{1,2})[ \-/]?(?P<mon>[A-Za-z]{3,9})\.?[ \-/,]+(?P<y>\d{4})\s*$"
@@ -90,8 +92,10 @@ def parse_dates(values: pd.Series, order: str | None) -> tuple[pd.Series, pd.Ser
         day = year.copy()
         recognised = pd.Series(False, index=rest.index)
 
+        zone_problem = _zoned_to_local(rest, year, month, day, recognised)
+
         iso = rest.str.extract(_ISO)
-        ok = iso["y"].notna()
+        ok = iso["y"].notna() & ~recognised
         year[ok], month[ok], day[ok] = iso.loc[ok, "y"].astype(float), iso.loc[ok, "m"].astype(float), \
             iso.loc[ok, "d"].astype(float)
         recognised |= ok
@@ -135,7 +139,32 @@ def parse_dates(values: pd.Series, order: str | None) -> tuple[pd.Series, pd.Ser
             reasons[impossible] = f"not a real calendar date when read {label}"
         else:
             reasons[impossible] = "not a real calendar date"
+        if zone_problem:
+            reasons[rest.index[rest.str.contains(_ZONED, regex=True)]] = zone_problem
     return parsed.astype("datetime64[s]"), reasons
+
+
+def _zoned_to_local(rest: pd.Series, year: pd.Series, month: pd.Series, day: pd.Series,
+                    recognised: pd.Series) -> str:
+    """Timestamps written with a zone ('2025-06-14T23:30:00Z', '...+02:00') are dated in the clinic's zone
+    (config.timezone(), OUTCOMES_TIMEZONE): 23:30 UTC on 14 June is 15 June in London. Fills year/month/day and
+    recognised in place; returns the reason for every zoned cell when the zone setting is unusable, else ''."""
+    zoned = rest.str.contains(_ZONED, regex=True)
+    if not zoned.any():
+        return ""
+    try:
+        zone = config.timezone()
+    except ValueError as err:
+        return f"a timestamp with a time zone, which cannot be dated: {err}"
+    stamps = pd.to_datetime(rest[zoned].str.strip(), utc=True, format="ISO8601", errors="coerce")
+    local = stamps.dt.tz_convert(zone)
+    read = local.notna()
+    index = local.index[read.to_numpy()]
+    year[index] = local[read].dt.year.astype(float)
+    month[index] = local[read].dt.month.astype(float)
+    day[index] = local[read].dt.day.astype(float)
+    recognised[index] = True
+    return ""
 
 
 def too_early(parsed: pd.Series, written: pd.Series, unreadable: pd.Series) -> pd.Series:
