@@ -26,7 +26,7 @@ _UNITS = r"(?::[1-9]\d*(?:\.\d*[1-9])?)?"
 _CANONICAL_MUSCLES = rf"^{_NAME}{_UNITS}(?:;{_NAME}{_UNITS})*$"
 # A number as written in a cell (after trimming; a decimal comma already turned into a point).
 _NUMBER = r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$"
-_NON_FINITE = r"(?i)^[-+]?(?:inf|infinity|nan)$"
+_NON_FINITE = r"(?i)^[-+]?(?:inf|infinity|nan(?:\([0-9a-z_]*\))?)$"
 _DECIMAL_COMMA = r"^([-+]?\d*),(\d+)$"
 
 

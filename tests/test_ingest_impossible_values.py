@@ -121,3 +121,13 @@ def test_cli_validate_reports_impossible_values_as_written(tmp_path, capsys):
     assert "  line 2: followup_pain = '?, \u2014': 2 cells read as not recorded ('?', '\u2014') \u2014 lines 2, 3" in out
     assert "  line 2: pgic = 'n.a.': 1 cell read as not recorded ('n.a.') \u2014 line 2" in out
     assert out.startswith("hostile.csv: 3 rows: 1 accepted, 2 rejected")
+
+
+@pytest.mark.parametrize("value", ["nan(1)", "NaN(0x7ff)", "-nan(ind)"])
+def test_a_nan_with_a_payload_is_not_finite_on_the_fast_and_the_careful_number_path(value):
+    """A clean column goes through one Arrow cast, a column with a '?' through the careful reader: both call a
+    payload NaN (as C libraries print it) not finite, so the reason does not depend on the other cells."""
+    fast = load_sessions(csv_bytes([good_row(), good_row("P2", units=value)]))
+    careful = load_sessions(csv_bytes([good_row(units="?"), good_row("P2", units=value)]))
+    assert rejected(fast)[-1] == (3, "total_units", value, "not a finite number", "not_finite")
+    assert rejected(careful)[-1] == (3, "total_units", value, "not a finite number", "not_finite")

@@ -172,8 +172,8 @@ def report_section(result) -> None:
         st.success("Every row was accepted.", icon=":material/check_circle:")
         return
     st.markdown("By reason: rejections first, then warnings, the largest groups first.")
-    st.dataframe(imp.groups_table(result), hide_index=True, width="stretch",
-                 height=min(300, 38 + 35 * len(imp.groups_table(result))))
+    groups = imp.groups_table(result)
+    st.dataframe(groups, hide_index=True, width="stretch", height=min(300, 38 + 35 * len(groups)))
     st.markdown("Every entry, rejected rows first:")
     left, mid, right = st.columns([1, 2, 2])
     kinds = left.multiselect("Kind", ["rejected", "warning"], key="report_kind", placeholder="All")
