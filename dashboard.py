@@ -13,13 +13,14 @@ import os
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
+from analytics.log_privacy import ScrubbingFormatter
 from views import components as ui
 from views import keys
 from views.sidebar import sidebar
 
 if not logging.getLogger("outcomes").handlers:  # errors (with tracebacks) go to the server log, not to users
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("outcomes").addHandler(handler)
     logging.getLogger("outcomes").setLevel(os.environ.get("OUTCOMES_LOG_LEVEL", "INFO").upper())
 

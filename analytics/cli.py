@@ -22,7 +22,6 @@ import logging
 import os
 import sys
 import tempfile
-import traceback
 import uuid
 from datetime import date, datetime
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 from . import store
 from .assessments import SCORES, timeline
 from .ingest import IngestResult, load
+from .log_privacy import scrubbed_traceback
 from .mapping import load_mapping
 from .reason_codes import Refusal
 from .report_groups import group_lines, problem_groups
@@ -547,11 +547,12 @@ def log_path() -> Path:
 
 def _log_internal_error(argv: list[str] | None) -> str:
     """Write the traceback of the error being handled to the log (or a temporary file when the log cannot be
-    written); return where it went. Arguments are logged by position only: they may name a patient's file."""
+    written); return where it went. Arguments are logged by count only (they may name a patient's file), and
+    the traceback's messages are scrubbed of cell values and identifiers (analytics/log_privacy.py)."""
     reference = uuid.uuid4().hex[:8]
     text = (f"{datetime.now().isoformat(timespec='seconds')} internal error {reference} in "
             f"'{(argv or sys.argv[1:] or ['?'])[0]}' ({len(argv or sys.argv[1:])} argument(s))\n"
-            f"{traceback.format_exc()}\n")
+            f"{scrubbed_traceback(sys.exc_info()[1])}\n")
     for path in (log_path(), Path(tempfile.gettempdir()) / "outcomes-cli.log"):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
