@@ -186,13 +186,13 @@ def report_section(result) -> None:
     st.dataframe(shown, hide_index=True, width="stretch", height=min(400, 38 + 35 * max(len(shown), 1)))
     left, right = st.columns(2)
     with left:
-        ui.download(report, "the full report", f"validation_report_{result.source_name}", key="dl_report_full")
+        ui.download(report, "the full report", "validation_report", key="dl_report_full")
     with right:
-        ui.download(shown, "the rows shown", f"validation_report_filtered_{result.source_name}",
+        ui.download(shown, "the rows shown", "validation_report_filtered",
                        key="dl_report_shown")
 
 
-def assessments_section(result, name: str) -> None:
+def assessments_section(result) -> None:
     st.subheader("3. The effect over time in these assessments")
     data = result.data
     scores = [s for s in SCORES if s in data.columns and data[s].notna().any()]
@@ -208,7 +208,7 @@ def assessments_section(result, name: str) -> None:
     with st.spinner("Computing the change from baseline..."):
         table = timeline(data, score=score, by=group, settings=_settings())
     ui.chart(assessment_timeline_figure(table, score, group), "fig_assessments")
-    ui.table_with_download(table, "change from baseline", f"timeline_{name}_{score}", key="dl_timeline",
+    ui.table_with_download(table, "change from baseline", f"timeline_{score}", key="dl_timeline",
                               column_config=ui.percent_columns(table, ["responder_share"]))
 
 
@@ -245,11 +245,11 @@ def upload_section() -> None:
                 "one with the x above.", icon=":material/block:")
         st.button("Reconsider this file", key="guard_undo", on_click=_set_identifiers, args=(choices, None))
         return
-    with st.status(f"Reading and checking {uploaded.name}...", expanded=False) as status:
+    with st.status("Reading and checking the file...", expanded=False) as status:
         key, result = imp.read_upload(data, uploaded.name, choices)
         label = ("refused" if result.refused else
                  f"{result.n_accepted:,} rows accepted, {result.n_rejected_rows:,} rejected")
-        status.update(label=f"{uploaded.name}: {label}", state="error" if result.refused else "complete")
+        status.update(label=f"{result.source_name}: {label}", state="error" if result.refused else "complete")
 
     headers = list(result.column_map) + list(result.extra_columns)
     sheets = imp.workbook_sheets(data)
@@ -286,7 +286,7 @@ def upload_section() -> None:
         st.dataframe(result.data.head(50), hide_index=True, width="stretch")
 
     if result.kind == "assessments":
-        assessments_section(result, uploaded.name)
+        assessments_section(result)
         if result.n_accepted:
             store_panel.import_button(result, uploaded.name, data, choices.mapping)
         return
@@ -298,14 +298,14 @@ def upload_section() -> None:
     store_panel.import_button(result, uploaded.name, data, choices.mapping)
     active = sources.active_upload()
     if active and active["key"] == key:
-        st.success(f"**{uploaded.name}** is in use on every page of this browser session.",
+        st.success(f"**{ui.md_text(result.source_name)}** is in use on every page of this browser session.",
                    icon=":material/check_circle:")
         st.page_link("views/overview.py", label="Go to the Overview", icon=":material/dashboard:")
         return
     st.caption(f"{result.n_accepted:,} accepted sessions will be used on every page, in this browser session "
                "only. Rejected rows are left out (they are listed above).")
     if st.button("Use this data", key="use_data", type="primary", icon=":material/check:"):
-        sources.use_upload(uploaded.name, key, result)
+        sources.use_upload(result.source_name, key, result)
         st.rerun()
 
 
