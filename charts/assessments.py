@@ -28,7 +28,7 @@ def assessment_timeline_figure(timeline_table, score: str = "twstrs", by=None, b
     timeline_table: analytics.assessments.timeline output for `score` ('pain' or 'twstrs') and `by` (None,
     a column or a list of columns). settings: only for the responder rule in the hover and subtitle.
     """
-    name, units, scale = SCORE_WORDS.get(score, (score, "points", score))
+    name, units, scale = SCORE_WORDS.get(score) or (plotly_text(score), "points", plotly_text(score))  # a column
     lower_better = score in SCORE_WORDS
     title = f"Change in {name} after the injection" + (f" by {plotly_text(by_label or _by_words(by))}" if by else "")
     if theme.is_empty(timeline_table):

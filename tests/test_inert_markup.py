@@ -213,6 +213,8 @@ def test_assessment_lines_show_markup_as_text():
                                      by_label=TEX, settings=S)
     assert_inert(fig)
     assert fig.layout.title.text.endswith("by " + ESCAPED[3])
+    fig = assessment_timeline_figure(timeline(data, "pain", settings=S), BOLD, settings=S)  # a score by any name
+    assert_inert(fig, [ESCAPED[1]])
 
 
 def test_patient_timeline_shows_code_products_and_muscles_as_text(hostile):
