@@ -53,9 +53,13 @@ def neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv_bytes(table: pd.DataFrame, index: bool = False) -> bytes:
-    """The table as UTF-8 CSV (with BOM, so Excel reads accents) after `neutralise_formulas`."""
+    """The table as UTF-8 CSV (with BOM, so Excel reads accents) after `neutralise_formulas`.
+
+    Lines end in CRLF, as spreadsheets write CSV: the writer then quotes every cell holding a CR or a LF, so a
+    carriage return inside a name cannot end the row early and shift the cells after it.
+    """
     safe = neutralise_formulas(table.reset_index() if index else table)
-    return safe.to_csv(index=False).encode("utf-8-sig")
+    return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
 def csv_name(*parts: str) -> str:

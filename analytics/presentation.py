@@ -5,6 +5,7 @@ heading and threshold. No Streamlit and no plotly here: the pages and reports/ o
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -344,3 +345,35 @@ def settings_rows(settings: Settings, as_of: str) -> list[tuple[str, str]]:
             text = str(value)
         rows.append((label(name), text))
     return rows
+
+
+# ---- user text in Markdown ---------------------------------------------------------------------------------------
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&^=/])")
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])(\\?[:.@])(?=\S)")  # 'http:', 'www.', 'name@': where GFM would link
+
+
+def _colons(token: re.Match) -> str:
+    """Escape the colons of one word, except a single colon that ends it ('site:' in 'site: North')."""
+    word = token.group(0)
+    if word.count(":") == 1 and word.endswith(":"):
+        return word
+    return word.replace(":", "\\:")
+
+
+def markdown_text(value) -> str:
+    """A user string (site, practitioner, patient code, file label...) to put inside Streamlit Markdown
+    (st.markdown, st.caption, st.info, widget labels) so that it shows as written.
+
+    The characters Markdown, GFM and Streamlit read are backslash-escaped (CommonMark allows it for any ASCII
+    punctuation): no link, image, emphasis, heading, list, table, HTML, entity or `$...$` formula can form.
+    Streamlit finds `:red[...]` directives, `:emoji:` and `:material/...:` shortcodes in the source even after
+    a backslash on the opening colon, so every colon of a word is escaped, and '/' too; only a lone colon ending a
+    word ('site: North') is kept. Bare URLs and e-mail addresses ('http://', 'www.', 'name@host'), which GFM links
+    even when escaped, get a word joiner (U+2060, invisible) before each ':', '.' or '@' between a letter or digit
+    and more text, so 'www' or 'http' is no longer followed by its '.' or ':'. Line breaks become spaces, so the
+    string stays inside the sentence it is put in. Checked in chromium against Streamlit 1.67's renderer.
+    """
+    text = " ".join(str(value).split())
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    text = re.sub(r"\S+", _colons, text)
+    return _AUTOLINK.sub("\u2060\\1", text)

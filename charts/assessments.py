@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from analytics.sessions import NOT_RECORDED
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from charts import theme
+from charts.safe_text import plotly_labels, plotly_text
 
 SCORE_WORDS = {
     "pain": ("pain", "NRS points", "pain NRS 0-10"),
@@ -27,9 +28,9 @@ def assessment_timeline_figure(timeline_table, score: str = "twstrs", by=None, b
     timeline_table: analytics.assessments.timeline output for `score` ('pain' or 'twstrs') and `by` (None,
     a column or a list of columns). settings: only for the responder rule in the hover and subtitle.
     """
-    name, units, scale = SCORE_WORDS.get(score, (score, "points", score))
+    name, units, scale = SCORE_WORDS.get(score) or (plotly_text(score), "points", plotly_text(score))  # a column
     lower_better = score in SCORE_WORDS
-    title = f"Change in {name} after the injection" + (f" by {by_label or _by_words(by)}" if by else "")
+    title = f"Change in {name} after the injection" + (f" by {plotly_text(by_label or _by_words(by))}" if by else "")
     if theme.is_empty(timeline_table):
         return theme.empty_figure(f"No {name} scores with a day-0 baseline to show.", title)
     keys = [] if by is None else ([by] if isinstance(by, str) else list(by))
@@ -40,6 +41,7 @@ def assessment_timeline_figure(timeline_table, score: str = "twstrs", by=None, b
         labels = table[keys[0]].astype("str").where(table[keys[0]].notna(), NOT_RECORDED)
         for k in keys[1:]:
             labels = labels + " / " + table[k].astype("str").where(table[k].notna(), NOT_RECORDED)
+        labels = plotly_labels(labels)
     else:
         labels = pd.Series("All patients", index=table.index)
     groups = list(dict.fromkeys(labels))

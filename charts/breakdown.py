@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from charts import theme
+from charts.safe_text import plotly_labels, plotly_text
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def breakdown_figure(table, by: str, metric: str = "responder_rate", settings: S
     """Horizontal bars of `metric` per group of `by` with 95% CI whiskers and 'n sessions, n patients' beside
     every bar; suppressed groups as empty bars labelled 'suppressed (fewer than 5 patients)'."""
     spec = METRICS.get(metric)
-    words = by_label or DIMENSION_WORDS.get(by, by.replace("_", " "))
+    words = plotly_text(by_label or DIMENSION_WORDS.get(by, by.replace("_", " ")))  # a column name can be the user's
     title = f"{spec.title if spec else metric} by {words}"
     if spec is None:
         return theme.empty_figure(f"Unknown breakdown measure: {metric}.", title)
@@ -90,7 +91,7 @@ def breakdown_figure(table, by: str, metric: str = "responder_rate", settings: S
     is_total = table["is_total"].astype("boolean").fillna(False).to_numpy(dtype=bool) if "is_total" in table \
         else np.zeros(len(table), dtype=bool)
     total = table.loc[is_total]
-    table = table.loc[~is_total]
+    table = table.loc[~is_total].assign(group=lambda t: plotly_labels(t["group"].astype("str")))
     hidden = theme.suppressed_mask(table)
     labels = table["group"].astype("str").tolist()
     shown = table.loc[~hidden]

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from charts import theme
+from charts.safe_text import plotly_labels, plotly_text
 
 OVERALL_NAME = "Overall rate"
 LIMIT_95_NAME = "95% limits (outside: worth a look)"
@@ -32,12 +33,14 @@ def funnel_figure(funnel_result: dict | None, group_label: str = "Group",
     funnel_result: analytics.funnel.funnel's dict (p0, groups, curve). group_label: words for a group
     ("Practitioner", "Site"). settings: only for the responder definition in the subtitle.
     """
+    group_label = plotly_text(group_label)
     title = f"Responder rate by {group_label.lower()}: funnel plot"
     groups = None if not funnel_result else funnel_result.get("groups")
     if theme.is_empty(groups) or not np.isfinite(funnel_result.get("p0", np.nan)):
         return theme.empty_figure("No sessions with a response score to compare.", title)
     hidden = theme.suppressed_mask(groups)
     shown = groups.loc[~hidden & (theme.floats(groups["n"]) > 0)]
+    shown = shown.assign(group=plotly_labels(shown["group"].astype("str")))
     p0 = float(funnel_result["p0"])
     curve = funnel_result.get("curve")
 

@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from charts import theme
+from charts.safe_text import plotly_labels, plotly_text
 
 # Product colours kept apart from the colours that carry meaning in the other panels; a pattern as well.
 PRODUCT_STYLES = [(theme.OKABE_ITO["sky_blue"], ""), (theme.OKABE_ITO["yellow"], "/"), ("#999999", "x"),
@@ -41,7 +42,7 @@ def _muscle_text(cell) -> str:
     items = muscle_list(cell)
     if not items:
         return "muscles not recorded"
-    return "<br>".join(f"  {theme.pretty(n)}{f' {u} U' if u else ''}" for n, u in items)
+    return "<br>".join(f"  {plotly_text(theme.pretty(n))}{f' {plotly_text(u)} U' if u else ''}" for n, u in items)
 
 
 def _score_text(pain: float, twstrs: float) -> str:
@@ -54,7 +55,8 @@ def _score_text(pain: float, twstrs: float) -> str:
 
 
 def _changes(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """Per session: what changed in the muscle set and in the product since the previous session ('' = none)."""
+    """Per session: what changed in the muscle set and in the product since the previous session ('' = none), as
+    inert plotly text."""
     muscles, products = [], []
     previous_set, previous_product = None, None
     for cell, product in zip(frame["muscles"] if "muscles" in frame else [None] * len(frame),
@@ -64,13 +66,14 @@ def _changes(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
         if previous_set and current and current != previous_set:
             added, dropped = sorted(current - previous_set), sorted(previous_set - current)
             change = "; ".join(p for p in (
-                f"added {', '.join(theme.pretty(m) for m in added)}" if added else "",
-                f"dropped {', '.join(theme.pretty(m) for m in dropped)}" if dropped else "") if p)
+                f"added {', '.join(plotly_text(theme.pretty(m)) for m in added)}" if added else "",
+                f"dropped {', '.join(plotly_text(theme.pretty(m)) for m in dropped)}" if dropped else "") if p)
         muscles.append(change)
         if current:
             previous_set = current
         product_known = product is not None and not pd.isna(product)
-        products.append(f"{previous_product} to {product}" if product_known and previous_product is not None
+        products.append(f"{plotly_text(previous_product)} to {plotly_text(product)}"
+                        if product_known and previous_product is not None
                         and product != previous_product else "")
         if product_known:
             previous_product = product
@@ -229,10 +232,10 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
     if theme.is_empty(patient_sessions):
         return theme.empty_figure("No sessions for this patient.", title)
     frame = patient_sessions.sort_values("session_date", kind="stable").reset_index(drop=True)
-    patient = str(frame["patient_id"].iloc[0]) if "patient_id" in frame else ""
+    patient = plotly_text(frame["patient_id"].iloc[0]) if "patient_id" in frame else ""
     date = pd.to_datetime(frame["session_date"])
     cycle = theme.floats(frame["cycle"]) if "cycle" in frame else np.arange(1, len(frame) + 1, dtype="float64")
-    product = frame["product"].astype("str").where(frame["product"].notna(), "product not recorded") \
+    product = plotly_labels(frame["product"].astype("str").where(frame["product"].notna(), "product not recorded")) \
         if "product" in frame else pd.Series("product not recorded", index=frame.index)
     head = [f"<b>{d:%d %b %Y}</b>, cycle {theme.fmt_num(c)}, {p}" for d, c, p in zip(date, cycle, product)]
     use_twstrs = bool(np.isnan(_column(frame, "response_pct")).all()

@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from charts import theme
+from charts.safe_text import plotly_labels, plotly_text
 
 ANY_LABEL = "Any adverse event"
 
@@ -21,7 +22,7 @@ def event_label(event) -> str:
     if str(event) == "any":
         return ANY_LABEL
     text = theme.pretty(event)
-    return text[:1].upper() + text[1:]
+    return plotly_text(text[:1].upper() + text[1:])
 
 
 def adverse_events_figure(rates) -> go.Figure:
@@ -33,7 +34,7 @@ def adverse_events_figure(rates) -> go.Figure:
         rates = product if product is not None and product["group"].nunique() > 1 else rates.get("type")
     if theme.is_empty(rates):
         return theme.empty_figure("No sessions with adverse events recorded.", title)
-    by = str(rates["group_by"].iloc[0]) if "group_by" in rates else "all"
+    by = plotly_text(rates["group_by"].iloc[0]) if "group_by" in rates else "all"
     if by != "all":
         title += f" by {by.replace('_', ' ')}"
     hidden = theme.suppressed_mask(rates)
@@ -42,12 +43,13 @@ def adverse_events_figure(rates) -> go.Figure:
         return theme.empty_figure("Every group is suppressed (too few patients).", title)
     events = list(dict.fromkeys(rates["event"].astype("str")))
     labels = {e: event_label(e) for e in events}
-    groups = list(dict.fromkeys(shown["group"].astype("str")))
+    shown = shown.assign(group=plotly_labels(shown["group"].astype("str")))
+    groups = list(dict.fromkeys(shown["group"]))
     single = len(groups) == 1
 
     fig = go.Figure()
     for i, group in enumerate(groups):
-        part = shown.loc[shown["group"].astype("str") == group]
+        part = shown.loc[shown["group"] == group]
         rate = theme.floats(part["rate"])
         low, high = theme.floats(part["ci_low"]), theme.floats(part["ci_high"])
         k, n = theme.floats(part["sessions_with_event"]), theme.floats(part["sessions_recorded"])

@@ -19,6 +19,7 @@ from analytics.kaplan_meier import CURVE_COLUMNS, KMMedian, median_from_curve
 from analytics.sessions import NOT_RECORDED
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from charts import theme
+from charts.safe_text import plotly_labels, plotly_text
 
 AT_RISK_STEP = 28  # at-risk counts every 4 weeks: 0, 28, 56, 84, 112, 140, 168 ...
 MIN_DAYS_SHOWN = 168  # 24 weeks: relief usually lasts 4-6 months
@@ -31,14 +32,17 @@ def group_columns(curves: pd.DataFrame) -> list[str]:
 
 
 def _labels(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """One text label per row from the group columns ('(not recorded)' for missing); 'All ...' without groups."""
+    """One text label per row from the group columns ('(not recorded)' for missing); 'All ...' without groups.
+
+    The labels are inert plotly text (charts.safe_text): everything the figure shows of a group comes from them.
+    """
     if not keys:
         return pd.Series(ALL, index=frame.index, dtype="str")
     parts = [frame[k].astype("str").where(frame[k].notna(), NOT_RECORDED) for k in keys]
     label = parts[0]
     for part in parts[1:]:
         label = label + " / " + part
-    return label
+    return plotly_labels(label)
 
 
 def at_risk_table(curves: pd.DataFrame, times: Sequence[float] | None = None) -> pd.DataFrame:
@@ -107,6 +111,7 @@ def km_figure(curves, at_risk=None, settings: Settings = DEFAULT_SETTINGS, group
     group_label: words for the grouping (e.g. "Product"). summary: km_by_group for the same grouping, to show
     patients per group and leave out groups marked suppressed by analytics.suppression.
     """
+    group_label = plotly_text(group_label) if group_label else group_label
     title = "How long the benefit lasts (Kaplan-Meier)" + (f" by {group_label.lower()}" if group_label else "")
     if theme.is_empty(curves):
         return theme.empty_figure("No responder sessions with a benefit duration to show.", title)

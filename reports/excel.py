@@ -14,6 +14,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from analytics.export import neutralise_formulas
 from analytics.funnel import funnel
@@ -28,16 +29,26 @@ from analytics.waning import waning_by_cycle
 from reports.common import TITLE, as_of_text, derived_of, flags_of
 
 
+def _printable(value):
+    """Text without the control characters a worksheet cannot hold (openpyxl refuses the whole workbook, and its
+    error would quote the cell): a name with a stray \x01 is written without it."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
 def _cellable(table: pd.DataFrame) -> pd.DataFrame:
-    """Values openpyxl can write: lists and dicts as text, NA as blank, no time zones."""
+    """Values openpyxl can write: lists and dicts as text, NA as blank, no time zones, no control characters."""
     out = table.copy()
-    for column in out.columns:
-        values = out[column]
-        if values.dtype == object:
-            out[column] = values.map(lambda v: "; ".join(map(str, v)) if isinstance(v, (list, tuple, set, np.ndarray))
-                                     else (json.dumps(v) if isinstance(v, dict) else v))
+    for position, column in enumerate(table.columns):
+        values = out.iloc[:, position]
+        if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            out.isetitem(position, values.astype(object).map(
+                lambda v: _printable("; ".join(map(str, v)) if isinstance(v, (list, tuple, set, np.ndarray))
+                                     else (json.dumps(v) if isinstance(v, dict) else v))))
+        elif isinstance(values.dtype, pd.CategoricalDtype):
+            out.isetitem(position, values.astype(object).map(_printable))
         elif isinstance(values.dtype, pd.DatetimeTZDtype):
-            out[column] = values.dt.tz_localize(None)
+            out.isetitem(position, values.dt.tz_localize(None))
+    out.columns = [_printable(c) for c in table.columns]
     return out
 
 

@@ -5,8 +5,9 @@ Why: clinic leads take the figures to a meeting, by e-mail or on a USB stick, of
 even a network. So the file carries everything it needs (plotly.js is inlined once; no request is made when it is
 opened). It follows the display rules of analytics.presentation, as the app does: small groups suppressed (and
 their complement), a selection with fewer than k patients shows no figures at all, patient codes appear nowhere
-(only the count of flagged patients). Every text is escaped, in tables and in the charts' hover text alike, and
-the charts' data cannot close their script element.
+(only the count of flagged patients). Every text is escaped: the page's own with html.escape, the charts' (names
+in hover labels, legends, tick labels, text on points) by the builders with charts.safe_text, so a practitioner
+named `<a href=...>` is drawn as that text; and the charts' data cannot close their script element.
 """
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from analytics.breakdowns import breakdown
 from analytics.funnel import funnel
 from analytics.presentation import (
     BREAKDOWN_SCREEN, FUNNEL_SCREEN, by_cycle_shown, display_table, funnel_shown, groups_shown, headed_table,
+    markdown_text,
 )
 from analytics.waning import waning_by_cycle
 from charts.breakdown import breakdown_figure
@@ -42,7 +43,7 @@ def funnel_section(ctx: Context, by: str, label: str, plural: str) -> None:
         st.info(f"Every {label.lower()} has fewer than {ctx.settings.min_group_patients} patients here, so none "
                 "is shown. Widen the period or filters.", icon=":material/visibility_off:")
     elif len(outliers):
-        named = "; ".join(f"**{g}** {100 * r:.0f}% of {n:,} ({pos} limit)" for g, r, n, pos in
+        named = "; ".join(f"**{markdown_text(g)}** {100 * r:.0f}% of {n:,} ({pos} limit)" for g, r, n, pos in
                           zip(outliers["group"], outliers["rate"], outliers["n"], outliers["position"]))
         st.markdown(f"**Outside the 95% limits:** {named}. Overall rate {100 * result['p0']:.0f}%. "
                     "Outside 95% happens by chance about 1 time in 20; outside 99.8% rarely does.")

@@ -16,7 +16,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from analytics.export import csv_name, to_csv_bytes
-from analytics.presentation import format_change, kpi_help, kpi_label, kpi_value, too_few_message
+from analytics.presentation import format_change, kpi_help, kpi_label, kpi_value, markdown_text, too_few_message
 
 LOG = logging.getLogger("outcomes.app")
 
@@ -36,19 +36,20 @@ KPI_COLOUR = {
 
 
 def header(ctx, title: str, intro: str) -> None:
-    """Page title, the sample-data banner, and one line with source, as-of, period and filters."""
+    """Page title, the sample-data banner, and one line with source, as-of, period and filters (the source's label
+    and the chosen values are the user's words: shown as written, never as Markdown)."""
     st.title(title)
     if ctx.source.is_sample:
         st.info("**Sample data**: synthetic patients made up for this demonstration, not a clinic's records; the "
                 "clinic's store is empty. Upload your clinic's export on the **Data** page and import it to see your "
                 "own figures.", icon=":material/science:")
-    st.caption(f"{intro}  \n**Data:** {ctx.source.label} · **as of** {ctx.as_of_text()} · "
-               f"**period** {ctx.period_text()} · {ctx.selection.describe()}")
+    st.caption(f"{intro}  \n**Data:** {markdown_text(ctx.source.label)} · **as of** {ctx.as_of_text()} · "
+               f"**period** {ctx.period_text()} · {markdown_text(ctx.selection.describe())}")
 
 
 def no_sessions_message(ctx) -> None:
     """The empty state: say why nothing is shown and what to do."""
-    st.warning(f"No sessions match the filters: {ctx.selection.describe()}, {ctx.period_text()}. "
+    st.warning(f"No sessions match the filters: {markdown_text(ctx.selection.describe())}, {ctx.period_text()}. "
                "Choose a longer period or clear a filter in the sidebar.", icon=":material/filter_alt_off:")
 
 
@@ -84,7 +85,8 @@ def chart(fig, key: str) -> None:
 
 
 def download(table: pd.DataFrame, label: str, name: str, key: str | None = None) -> None:
-    """A CSV download of a table, with formula injection neutralised (analytics.export)."""
+    """A CSV download of a table, with formula injection neutralised (analytics.export); the label is Markdown
+    (pass user words through analytics.presentation.markdown_text)."""
     st.download_button(f"Download {label} (CSV)", data=to_csv_bytes(table), file_name=csv_name(name),
                        mime="text/csv", key=key or f"download_{csv_name(name)}", icon=":material/download:")
 

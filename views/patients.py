@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.flags import flag_patients, seen_in
+from analytics.presentation import markdown_text
 from charts.patient import patient_timeline_figure
 from views import components as ui
 from views.context import Context
@@ -99,18 +100,18 @@ def render() -> None:
     patient = typed or chosen
     history = ctx.derived.loc[ctx.derived["patient_id"].astype("str") == str(patient)]
     if len(history) == 0:
-        st.warning(f"No sessions for patient code '{patient}' up to the as-of date. Check the code (codes are "
-                   "case-sensitive).", icon=":material/search_off:")
+        st.warning(f"No sessions for patient code '{markdown_text(patient)}' up to the as-of date. Check the code "
+                   "(codes are case-sensitive).", icon=":material/search_off:")
         return
     row = flags.loc[flags["patient_id"].astype("str") == str(patient)]
     if len(row):
-        st.markdown(f"**{patient}**: {row['evidence'].iloc[0]}")
+        st.markdown(f"**{markdown_text(patient)}**: {row['evidence'].iloc[0]}")
     else:
-        st.markdown(f"**{patient}**: no flag under the current thresholds.")
+        st.markdown(f"**{markdown_text(patient)}**: no flag under the current thresholds.")
     ui.chart(patient_timeline_figure(history, s), "fig_patient")
     columns = [c for c in TIMELINE_COLUMNS if c in history.columns]
-    ui.table_with_download(history[["patient_id", *columns]], f"sessions of {patient}", f"patient_{patient}",
-                              key="dl_patient", column_config={
+    ui.table_with_download(history[["patient_id", *columns]], f"sessions of {markdown_text(patient)}",
+                              f"patient_{patient}", key="dl_patient", column_config={
                                   "session_date": st.column_config.DateColumn("session_date", format="YYYY-MM-DD"),
                                   "next_session_date": st.column_config.DateColumn("next_session_date",
                                                                                    format="YYYY-MM-DD")})
