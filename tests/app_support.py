@@ -1,6 +1,7 @@
 """Helpers for the AppTest tests of the dashboard (tests/test_app_*.py)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -38,11 +39,21 @@ def plotly_charts(at: AppTest) -> list:
     return list(at.get("plotly_chart"))
 
 
-def texts(at: AppTest) -> str:
-    """All markdown, caption, info, warning and success text of the run, for 'does the page say X' checks."""
+def texts(at: AppTest, raw: bool = False) -> str:
+    """All markdown, caption, info, warning and success text of the run, for 'does the page say X' checks.
+
+    As the reader sees it: the backslash escapes and word joiners that keep user text inert in Markdown
+    (analytics.presentation.markdown_text) are taken out, unless raw=True."""
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
     parts += [w.value for w in at.warning] + [s.value for s in at.success] + [e.value for e in at.error]
-    return "\n".join(parts)
+    text = "\n".join(parts)
+    return text if raw else shown(text)
+
+
+def shown(markdown: str) -> str:
+    """Markdown as the reader sees its words: the backslash escapes and word joiners that keep user text inert
+    (analytics.presentation.markdown_text) taken out."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
 
 
 def set_threshold(at: AppTest, name: str, value) -> AppTest:

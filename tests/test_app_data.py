@@ -2,7 +2,7 @@
 and "use this data" switching every page for this session only."""
 from __future__ import annotations
 
-from tests.app_support import ASSESSMENTS, MESSY, app, metric, no_errors, plotly_charts, texts
+from tests.app_support import ASSESSMENTS, MESSY, app, metric, no_errors, plotly_charts, shown, texts
 from tests.helpers import csv_bytes, good_row
 
 PAGE = "views/data.py"
@@ -42,7 +42,7 @@ def test_data_page_offers_templates_and_dictionary():
 
 def test_messy_upload_is_stopped_by_the_identifier_column():
     at = upload(app(PAGE), "messy_export.csv", MESSY.read_bytes())
-    guard = "\n".join(e.value for e in at.error)
+    guard = shown("\n".join(e.value for e in at.error))
     assert "NHS Number" in guard and "direct identifiers" in guard
     labels = {b.key: b.label for b in at.button}
     assert "NHS Number" in labels["guard_drop"] and "guard_cancel" in labels
@@ -117,7 +117,7 @@ def test_ambiguous_dates_ask_for_the_order():
     rows = [good_row("P1", "04/05/2025"), good_row("P2", "03/06/2025"), good_row("P1", "02/09/2025")]
     at = upload(app(PAGE), "dates.csv", csv_bytes(rows))
     no_errors(at)
-    assert "day-first or month-first" in "\n".join(w.value for w in at.warning)
+    assert "day-first or month-first" in shown("\n".join(w.value for w in at.warning))
     assert at.radio(key="date_order").value == "auto"  # "Read it from the file" shows as chosen
     at.radio(key="date_order").set_value("dayfirst").run()
     no_errors(at)
@@ -128,7 +128,7 @@ def test_ambiguous_dates_ask_for_the_order():
 def test_an_unrecognised_column_can_be_mapped_by_hand():
     header = ["patient_id", "session_date", "product", "Dosis", "baseline_pain", "followup_pain"]
     at = upload(app(PAGE), "dosis.csv", csv_bytes([good_row("P1"), good_row("P2")], header=header))
-    assert "Required column(s) missing: total_units" in "\n".join(e.value for e in at.error)
+    assert "Required column(s) missing: total_units" in shown("\n".join(e.value for e in at.error))
     at.selectbox(key="map_Dosis").set_value("total_units").run()
     no_errors(at)
     assert metric(at, "Accepted") == "2"
@@ -156,9 +156,9 @@ def test_identifying_patient_codes_can_be_pseudonymised_with_the_clinic_key(monk
     rows = [good_row("ann@example.org"), good_row("bob@example.org", "2025-04-02")]
     monkeypatch.delenv("OUTCOMES_PSEUDONYM_KEY", raising=False)
     at = upload(app(PAGE), "emails.csv", csv_bytes(rows))
-    assert "e-mail" in "\n".join(e.value for e in at.error)
+    assert "e-mail" in shown("\n".join(e.value for e in at.error))
     at.button(key="guard_pseudonymise").click().run()
-    assert "no key is set" in "\n".join(e.value for e in at.error)  # refused without the clinic's key
+    assert "no key is set" in shown("\n".join(e.value for e in at.error))  # refused without the clinic's key
     monkeypatch.setenv("OUTCOMES_PSEUDONYM_KEY", "clinic-secret")
     at2 = upload(app(PAGE), "emails.csv", csv_bytes(rows))
     at2.button(key="guard_pseudonymise").click().run()
@@ -204,7 +204,7 @@ def test_a_refused_file_is_headed_by_its_reason():
     at = upload(app(PAGE), "two_columns.csv", csv_bytes([["P1", "x"]], header=["who", "what"]))
     no_exception = not at.exception
     assert no_exception
-    message = at.error[0].value
+    message = shown(at.error[0].value)
     assert message.startswith("**A required column is missing.** Required column(s) missing: ")
 
 
@@ -243,7 +243,7 @@ def test_a_workbook_sheet_is_chosen_for_the_user_and_can_be_changed():
     no_errors(at)
     assert metric(at, "Accepted") == "1"
     at.selectbox(key="upload_sheet").set_value("Cover").run()
-    assert "A required column is missing." in "\n".join(e.value for e in at.error)
+    assert "A required column is missing." in shown("\n".join(e.value for e in at.error))
 
 
 def test_a_hostile_export_on_the_data_page_keeps_codes_and_says_what_it_read_as_not_recorded():

@@ -70,19 +70,19 @@ def hostile_file(tmp_path, monkeypatch) -> Path:
 def test_the_pages_pass_user_words_through_markdown_text(hostile_file):
     at = app("views/compare.py")
     no_errors(at)
-    said = texts(at)
+    said = texts(at, raw=True)
     assert markdown_text(hostile_file.name) in said  # the header's source label
     assert "[click](" not in said and "**x** :smile:" not in said
     assert f"**{markdown_text(PAGE_LINK)}**" in said or f"**{markdown_text('**x** :smile:')}**" in said  # outliers
     at.sidebar.multiselect(key="filter_site").select(SITE).run()
     no_errors(at)
-    said = texts(at)
+    said = texts(at, raw=True)
     assert markdown_text(f"site: {SITE}") in said and SITE not in said
 
     at.switch_page("views/patients.py").run()
     at.text_input(key="patient_code").input(LINK).run()
     no_errors(at)
-    assert f"patient code '{markdown_text(LINK)}'" in texts(at)
+    assert f"patient code '{markdown_text(LINK)}'" in texts(at, raw=True)
 
 
 # ---- Streamlit's renderer --------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from analytics.assessments import SCORES, timeline
 from analytics.dictionary import data_dictionary, template_csv
 from analytics.export import to_csv_bytes
 from analytics.mapping import IGNORE, mapping_json
+from analytics.presentation import markdown_text
 from analytics.reason_codes import Refusal
 from analytics.settings import DEFAULT_SETTINGS
 from charts.assessments import assessment_timeline_figure
@@ -63,7 +64,7 @@ def current_data() -> None:
     if ctx is None:
         return
     summary = ctx.result.summary()
-    st.info(f"**In use now:** {ctx.source.label}: {summary['accepted_rows']:,} sessions accepted, "
+    st.info(f"**In use now:** {markdown_text(ctx.source.label)}: {summary['accepted_rows']:,} sessions accepted, "
             f"{summary['rejected_rows']:,} rows rejected.", icon=":material/database:")
     if ctx.source.kind == "upload":
         st.button("Back to the sample data", on_click=sources.use_default, key="data_back_to_default")
@@ -76,14 +77,14 @@ def _set_identifiers(choices: imp.Choices, answer: str | None) -> None:
 def identifier_guard(result, choices: imp.Choices) -> None:
     """The guard's findings and the ways on: drop the columns, pseudonymise the codes, or cancel."""
     st.error("**This file holds direct identifiers, so nothing has been read from it yet.**  \n"
-             + "  \n".join(f"• {f.message()}" for f in result.identifier_findings)
+             + "  \n".join(f"• {markdown_text(f.message())}" for f in result.identifier_findings)
              + "  \nIdentifying values are never stored, logged or exported.", icon=":material/gpp_bad:")
     codes_flagged = imp.patient_codes_flagged(result)
     patient_header = next((h for h, c in result.column_map.items() if c == "patient_id"), None)
     others = sorted({f.column for f in result.identifier_findings if f.column != patient_header})
     cols = st.columns(3)
     if others:
-        cols[0].button(f"Drop {', '.join(repr(c) for c in others)} and continue", key="guard_drop",
+        cols[0].button(f"Drop {markdown_text(', '.join(repr(c) for c in others))} and continue", key="guard_drop",
                        type="primary", on_click=_set_identifiers, args=(choices, "drop"))
     if codes_flagged:
         cols[1].button("Pseudonymise the patient codes (clinic key)", key="guard_pseudonymise",
@@ -137,7 +138,7 @@ def mapping_editor(result, choices: imp.Choices, headers: list[str]) -> None:
         for header in unknown[:40]:
             hint = result.suggestions.get(header)
             st.session_state.setdefault(keys.mapping_choice(header), choices.mapping.get(header, imp.KEEP_EXTRA))
-            st.selectbox(f"'{header}'" + (f" (looks like {hint})" if hint else ""), options,
+            st.selectbox(f"'{markdown_text(header)}'" + (f" (looks like {hint})" if hint else ""), options,
                          key=keys.mapping_choice(header), on_change=_set_mapping, args=(choices, header))
         left, right = st.columns(2)
         with left:
@@ -165,7 +166,7 @@ def report_section(result) -> None:
                    border=True, help="Exact duplicate rows are counted once; two different rows for one session "
                                      "are both held back until you decide.")
     for note in result.notes:
-        st.caption(f"• {note}")
+        st.caption(f"• {markdown_text(note)}")
     report = imp.report_table(result)
     st.markdown("**Validation report**")
     if len(report) == 0:
@@ -249,7 +250,7 @@ def upload_section() -> None:
         key, result = imp.read_upload(data, uploaded.name, choices)
         label = ("refused" if result.refused else
                  f"{result.n_accepted:,} rows accepted, {result.n_rejected_rows:,} rejected")
-        status.update(label=f"{result.source_name}: {label}", state="error" if result.refused else "complete")
+        status.update(label=f"{markdown_text(result.source_name)}: {label}", state="error" if result.refused else "complete")
 
     headers = list(result.column_map) + list(result.extra_columns)
     sheets = imp.workbook_sheets(data)
@@ -273,10 +274,10 @@ def upload_section() -> None:
         return
     if result.refused:
         if imp.asks_for_date_order(result):
-            st.warning(" ".join(result.file_errors) + " Use **Reading options** above.", icon=":material/event:")
+            st.warning(" ".join(markdown_text(e) for e in result.file_errors) + " Use **Reading options** above.", icon=":material/event:")
         else:
             headline = REFUSAL_HEADLINES.get(result.refusal, "The file could not be used.")
-            st.error(f"**{headline}** " + " ".join(result.file_errors), icon=":material/error:")
+            st.error(f"**{headline}** " + " ".join(markdown_text(e) for e in result.file_errors), icon=":material/error:")
         mapping_editor(result, choices, headers)
         return
 
@@ -298,7 +299,7 @@ def upload_section() -> None:
     store_panel.import_button(result, uploaded.name, data, choices.mapping)
     active = sources.active_upload()
     if active and active["key"] == key:
-        st.success(f"**{ui.md_text(result.source_name)}** is in use on every page of this browser session.",
+        st.success(f"**{markdown_text(result.source_name)}** is in use on every page of this browser session.",
                    icon=":material/check_circle:")
         st.page_link("views/overview.py", label="Go to the Overview", icon=":material/dashboard:")
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics.presentation import markdown_text
 from analytics.selection import DEFAULT_PERIOD, FILTER_COLUMNS, PERIODS, Selection, choices, period_bounds
 from analytics.sessions import derive_sessions
 from analytics.settings import DEFAULT_SETTINGS, Knob, changed_from_defaults, knobs
@@ -104,7 +105,7 @@ def sidebar() -> Context:
     chosen_as_of = st.session_state.get(keys.AS_OF)
     as_of = pd.Timestamp(chosen_as_of).normalize() if chosen_as_of else latest
 
-    side.markdown(f"**Data:** {source.label}  \n**As of:** {as_of:%d %b %Y}"
+    side.markdown(f"**Data:** {markdown_text(source.label)}  \n**As of:** {as_of:%d %b %Y}"
                   + ("" if chosen_as_of else " (latest session)"))
     if source.kind == "upload":
         side.button("Back to the sample data", on_click=use_default, key="back_to_default",
