@@ -132,7 +132,7 @@ def test_the_import_command_lists_what_it_would_clear_and_needs_allow_clearing(t
     code = main(["import", str(path), "--db", str(db)])
     out, err = capsys.readouterr()
     assert code == 2
-    assert re.fullmatch(r"This file \(upload [\d-]+ [\d:]+, 5 rows\) has blank cells where the store holds values; "
+    assert re.fullmatch(r"This file \(upload [\d-]+ [\d:]+, 4 rows\) has blank cells where the store holds values; "
                         r"importing it would clear 1 stored value\(s\):\n  followup_pain: 1 stored value\(s\)\n"
                         r"Nothing was imported: run again with --allow-clearing to clear them\.\n", err)
     assert len(store.history(db)) == 1 and values(db, "followup_pain") == [4, 5, 2, 3]
