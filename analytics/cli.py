@@ -330,11 +330,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 def _history_records(log) -> list[dict]:
     out = []
     for row in log.to_dict(orient="records"):
+        row = {k: None if isinstance(v, float) and v != v else v for k, v in row.items()}  # NaN: missing (a purge)
         for key in ("imported_at", "undone_at"):
             value = row[key]
             row[key] = None if value is None or value != value else str(value)
-        row["mapping"] = json.loads(row["mapping"]) if row["mapping"] else {}
-        row["extra_columns"] = json.loads(row["extra_columns"]) if row["extra_columns"] else []
+        row["mapping"] = json.loads(row["mapping"]) if isinstance(row["mapping"], str) else {}
+        row["extra_columns"] = json.loads(row["extra_columns"]) if isinstance(row["extra_columns"], str) else []
         row["date_order"] = row["date_order"] if isinstance(row["date_order"], str) else None
         row["can_undo"] = bool(row["can_undo"])
         out.append(row)
