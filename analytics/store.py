@@ -9,8 +9,8 @@ Tables
   sessions             the canonical session columns (schema.SESSION_DTYPES, in SQL types), `extras`
                        MAP(VARCHAR, VARCHAR) holding the file's other columns (blank values left out, so they
                        read back as missing; NULL when none), `session_key`, `row_hash` (DuckDB hash of the
-                       canonical columns and extras),
-                       `batch_id` (the import that last wrote the row) and `line` (its line in that file).
+                       canonical columns and extras), `batch_id` (the import that last wrote the row) and `line`
+                       (its line in that file).
   assessments          the same for repeated assessments (ASSESSMENT_DTYPES), keyed by `assessment_key`.
   sessions_history,    the previous version of every row an import replaced: `replaced_by` (that import's
   assessments_history  batch_id) and the whole old row, its own batch_id included. Undo puts these rows back.
@@ -70,7 +70,9 @@ lists them. A code the store does not hold gives PatientNotFound: nothing change
 Compaction (analytics/store_compaction.py): the operations that remove text (undo, purge, the upgrade to schema
 3) mark the store in their transaction; after the commit, still holding the exclusive lock, the writer copies the
 live tables into a fresh DuckDB file and swaps it in atomically (os.replace, fsync, the file's permissions kept,
-no .wal left). A compaction that fails leaves the mark, and the next writer compacts.
+no .wal left). A compaction that fails (a full disk) raises StoreError saying the change itself was saved, and
+leaves the mark: the next writer compacts. Only the rows that are there are copied: the earlier versions an
+import replaced are there on purpose (the history, for undo) until they are undone or purged.
 
 Upgrades (analytics/store_migration.py): a schema-1 store (sessions keyed by session_id when given, which stored
 the same session twice when one export gave the session_id and another did not) is upgraded by the first import
