@@ -4,9 +4,11 @@
 [--pseudonymise] [--assessments] [--json]` prints the report a person can act on and exits 0 when every row
 was accepted, 1 when some rows were rejected and the rest are usable, 2 when the file is refused.
 
-The outcome store (analytics/store.py): `import FILE [--db PATH]` validates like `validate`, then adds the accepted
-rows to the store (same exit codes; a refused file imports nothing); `history [--db PATH] [--json]` lists the
-imports; `undo BATCH [--db PATH]` undoes one; `summary --db PATH` reads the store.
+The outcome store (analytics/store.py): `import FILE [--db PATH] [--label TEXT]` validates like `validate`, then
+adds the accepted rows to the store (same exit codes; a refused file imports nothing; the store keeps the label,
+never the file's name); `history [--db PATH] [--json]` lists the imports; `undo BATCH [--db PATH]` undoes one;
+`purge --patient CODE [--pseudonymise] [--db PATH]` erases every row of one patient (exit 1 when the store holds
+no such code); `summary --db PATH` reads the store.
 `report --out FILE [FILE | --db PATH] [--format html|xlsx]` writes the shareable report (reports/: the command
 line is an entry point like dashboard.py, and the one place in analytics/ that reaches up to it, lazily).
 
@@ -279,6 +281,7 @@ def add_db_option(parser: argparse.ArgumentParser, default_store: bool = True) -
 
 def cmd_import(args: argparse.Namespace) -> int:
     kind = "assessments" if args.assessments else "sessions"
+    typed = store.check_label(args.label)  # a label that could identify someone is refused before any work
     result = ingest_from_args(args, kind)
     db = args.db or store.default_db_path()
     if result.refused:
@@ -288,13 +291,14 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(report_text(result))
             print("Nothing was imported.")
         return 2
+    label = store.stored_label(typed or result.source_name, int(result.n_rows))  # never the file's name
     try:
-        report = store.import_result(result, store.file_hash(args.file), result.source_name,
+        report = store.import_result(result, store.file_hash(args.file), label,
                                      load_mapping(args.mapping) if args.mapping else None, db,
                                      allow_clearing=args.allow_clearing)
     except store.ClearingNeeded as err:
         lines = [f"  {column}: {count:,} stored value(s)" for column, count in err.counts.items()]
-        message = (f"{result.source_name} has blank cells where the store holds values; importing it would clear "
+        message = (f"This file ({label}) has blank cells where the store holds values; importing it would clear "
                    f"{sum(err.counts.values()):,} stored value(s):\n" + "\n".join(lines)
                    + "\nNothing was imported: run again with --allow-clearing to clear them.")
         if args.json:
@@ -326,11 +330,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 def _history_records(log) -> list[dict]:
     out = []
     for row in log.to_dict(orient="records"):
+        row = {k: None if isinstance(v, float) and v != v else v for k, v in row.items()}  # NaN: missing (a purge)
         for key in ("imported_at", "undone_at"):
             value = row[key]
             row[key] = None if value is None or value != value else str(value)
-        row["mapping"] = json.loads(row["mapping"]) if row["mapping"] else {}
-        row["extra_columns"] = json.loads(row["extra_columns"]) if row["extra_columns"] else []
+        row["mapping"] = json.loads(row["mapping"]) if isinstance(row["mapping"], str) else {}
+        row["extra_columns"] = json.loads(row["extra_columns"]) if isinstance(row["extra_columns"], str) else []
         row["date_order"] = row["date_order"] if isinstance(row["date_order"], str) else None
         row["can_undo"] = bool(row["can_undo"])
         out.append(row)
@@ -350,11 +355,15 @@ def cmd_history(args: argparse.Namespace) -> int:
     print(f"Imports into {db}, newest first:")
     for row in _history_records(log):
         state = row["status"]
+        if row["kind"] == store.PURGE:
+            print(f"  batch {row['batch_id']}: {row['imported_at']}  {row['kind']}  {row['label']}: "
+                  f"{row['rows']} rows erased (one patient, in every import); cannot be undone")
+            continue
         if state == "active" and not row["can_undo"]:
             state += f" (undo batch {row['blocked_by']} first)"
         elif state == "undone":
             state += f" on {row['undone_at']}"
-        print(f"  batch {row['batch_id']}: {row['imported_at']}  {row['kind']}  {row['file_name']}: "
+        print(f"  batch {row['batch_id']}: {row['imported_at']}  {row['kind']}  {row['label']}: "
               f"{row['rows']} rows, {row['accepted']} accepted, {row['rejected']} rejected; {row['new']} new, "
               f"{row['updated']} updated, {row['unchanged']} unchanged; {state}")
     return 0
@@ -368,6 +377,37 @@ def cmd_undo(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(done.message())
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Erase one patient's rows; exit 0 done, 1 no such patient (nothing changed), 2 refused. The code is never
+    printed: the messages name no patient."""
+    db = args.db or store.default_db_path()
+    code = args.patient.strip()
+    if args.pseudonymise:
+        import pandas as pd
+
+        from .config import PSEUDONYM_KEY_ENV, pseudonym_key
+        from .identifiers import pseudonymise
+
+        key = pseudonym_key()
+        if key is None:
+            print(f"error: --pseudonymise needs the clinic's key ({PSEUDONYM_KEY_ENV}), the one the imports used; "
+                  "nothing was changed.", file=sys.stderr)
+            return 2
+        code = str(pseudonymise(pd.Series([code], dtype="object"), key).iloc[0]) if code else ""
+    try:
+        done = store.purge(code, db)
+    except store.PatientNotFound as err:
+        if args.json:
+            print(json.dumps({"db": str(db), "purge": None, "error": str(err)}, indent=2))
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"db": str(db), "purge": done.to_dict()}, indent=2))
+    else:
+        print(done.message())
     return 0
 
 
@@ -516,6 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--allow-clearing", action="store_true",
                           help="let blank cells clear the values the store holds (without it such an import is "
                                "refused and lists how many values per column it would clear)")
+    importer.add_argument("--label", metavar="TEXT",
+                          help="a few words the store keeps for this import, e.g. 'March export' (default: "
+                               "'upload <time>, <rows> rows'); never the file's name, no '@' or long numbers")
     importer.set_defaults(run=cmd_import)
     log = commands.add_parser("history", help="the imports into the outcome store, newest first")
     add_db_option(log)
@@ -525,6 +568,16 @@ def build_parser() -> argparse.ArgumentParser:
     undo_parser.add_argument("batch", help="the batch number of the import")
     add_db_option(undo_parser)
     undo_parser.set_defaults(run=cmd_undo)
+    purge_parser = commands.add_parser(
+        "purge", help="erase every session and assessment of one patient from the store (the right to erasure); "
+                      "cannot be undone")
+    purge_parser.add_argument("--patient", required=True, metavar="CODE", help="the patient's code in the store")
+    purge_parser.add_argument("--pseudonymise", action="store_true",
+                              help="the store holds pseudonyms: give the clinic's own code, hashed with the key "
+                                   "(OUTCOMES_PSEUDONYM_KEY) the imports used")
+    add_db_option(purge_parser)
+    purge_parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    purge_parser.set_defaults(run=cmd_purge)
     report = _analysis_command(commands, "report", "a self-contained HTML report or an Excel workbook of the "
                                                    "tables, from a session file or the store")
     report.add_argument("--out", required=True, help="the file to write (.html or .xlsx)")

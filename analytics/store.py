@@ -8,17 +8,26 @@ else data/outcomes.duckdb in the project).
 Tables
   sessions             the canonical session columns (schema.SESSION_DTYPES, in SQL types), `extras`
                        MAP(VARCHAR, VARCHAR) holding the file's other columns (blank values left out, so they
-                       read back as missing; NULL when none), `session_key`, `row_hash` (DuckDB hash of the canonical columns and extras),
-                       `batch_id` (the import that last wrote the row) and `line` (its line in that file).
+                       read back as missing; NULL when none), `session_key`, `row_hash` (DuckDB hash of the
+                       canonical columns and extras), `batch_id` (the import that last wrote the row) and `line`
+                       (its line in that file).
   assessments          the same for repeated assessments (ASSESSMENT_DTYPES), keyed by `assessment_key`.
   sessions_history,    the previous version of every row an import replaced: `replaced_by` (that import's
   assessments_history  batch_id) and the whole old row, its own batch_id included. Undo puts these rows back.
-  import_log           one row per import that changed something: batch_id, kind, file_name, file_hash (SHA-256
-                       of the file's bytes), imported_at (local time), mapping (JSON: file header -> field),
-                       extra_columns (JSON), date_order, counts (rows, accepted, rejected, new, updated,
-                       unchanged, held_back), status ('active' / 'undone') and undone_at.
-  meta                 schema_version (2) and the hash probe (below).
+  import_log           one row per import that changed something: batch_id, kind, label (below), file_hash
+                       (SHA-256 of the file's bytes), imported_at (local time), mapping (JSON: file header ->
+                       field), extra_columns (JSON), date_order, counts (rows, accepted, rejected, new, updated,
+                       unchanged, held_back), status ('active' / 'undone') and undone_at; and one row per erasure
+                       (kind 'purge', below).
+  meta                 schema_version (3), the hash probe (below) and, between a removal and the rewrite of the
+                       file, the compaction mark (analytics/store_compaction.py).
   migration_set_aside  rows the upgrade from schema 1 set aside (below), with the reason; only in upgraded stores.
+
+File names are data too: the store never keeps a file's name, only its SHA-256 and a label: one the user typed
+(`check_label`: at most 80 characters, no '@', no run of six digits, not a file name), else a neutral one made of
+the time and the row count ("upload 2025-03-14 09:05, 2,600 rows"). A label that looks like a file name (a path,
+or a name ending in an extension such as .csv) or that fails the check is replaced by the neutral label
+(`stored_label`), whoever the caller. Every message (ImportReport, UndoReport, PurgeReport, errors) says the label.
 
 Keys: a session is its patient_id and session_date (analytics/session_key.py, which the ingestion also uses for
 duplicates and conflicts); session_id is an attribute that must agree with it. An incoming row matches the stored
@@ -46,13 +55,34 @@ Undo (`undo`) removes the rows a batch added and restores the rows it replaced. 
 import has since replaced cannot be undone first: that is refused with a message naming the later batches,
 which must be undone before it (newest first); so is an undo that would give a session_id back to a session
 while a later import gave it to another. Undoing a batch is final (there is no redo: import the file again).
+After the undo the file is rewritten (compaction, below), so the text of the rows it removed cannot be read
+from the file's bytes.
+
+Erasure (`purge`, the right to erasure): every session and assessment of one patient code, in every batch, is
+removed from the live tables, the history tables and migration_set_aside, in one transaction, and the file is
+rewritten. The import log gets one line that names no patient: kind 'purge', label "erasure <time>, <n> rows",
+rows = the rows erased (all tables), the other counts 0, status 'active'; it cannot be undone (history:
+can_undo false; `undo` refuses it), and since the patient's history rows are gone too, undoing an older batch
+cannot bring the patient back. Batches whose only rows were that patient's stay in the log with their counts
+as they were (the log is what happened); undoing one of them now changes nothing, and the purge's report
+lists them. A code the store does not hold gives PatientNotFound: nothing changed.
+
+Compaction (analytics/store_compaction.py): the operations that remove text (undo, purge, the upgrade to schema
+3) mark the store in their transaction; after the commit, still holding the exclusive lock, the writer copies the
+live tables into a fresh DuckDB file and swaps it in atomically (os.replace, fsync, the file's permissions kept,
+no .wal left). A compaction that fails (a full disk) raises StoreError saying the change itself was saved, and
+leaves the mark: the next writer compacts. Only the rows that are there are copied: the earlier versions an
+import replaced are there on purpose (the history, for undo) until they are undone or purged.
 
 Upgrades (analytics/store_migration.py): a schema-1 store (sessions keyed by session_id when given, which stored
 the same session twice when one export gave the session_id and another did not) is upgraded by the first import
 or undo that writes, in the same transaction: keys recomputed as patient + date, the newest row of each doubled
 session kept and the others set aside (migration_set_aside, and the history, so undoing the newer import puts
-them back); the report's notes say so. Readers never write: they read a schema-1 store as the upgrade would leave
-it (one row per patient and date, the newest).
+them back); the report's notes say so. A schema-2 store (and a schema-1 store after that step) is upgraded to
+schema 3 in the same transaction: import_log.file_name becomes `label`, every stored file name is replaced by
+the neutral label of its import, and the file is compacted so the old names cannot be read from it. Readers
+never write: they read a schema-1 store as the upgrade would leave it (one row per patient and date, the
+newest), and show the neutral label for the import of a schema-1 or -2 store, never its file name.
 
 Access (analytics/store_locking.py): DuckDB allows one writing process at a time, so every write holds an
 exclusive `flock` on `<resolved db>.lock` and every read a shared one; the path is resolved first (symlinks,
@@ -74,6 +104,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -86,6 +117,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .identifiers import PSEUDONYM_PREFIX
 from .ingest import IngestResult
 from .schema import SESSION_DTYPES
 from .session_key import SEPARATOR, session_key_sql
@@ -93,7 +125,10 @@ from .store_locking import (  # noqa: F401  (re-exported: the store's public nam
     DB_ENV, DEFAULT_DB, DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV, StoreBusy, StoreError, StoreMissing,
     check_is_outcome_store, check_store_file, connect, default_db_path, given_path, resolved_path, store_lock,
 )
-from .store_migration import SCHEMA_VERSION, current_sessions_sql, schema_version, upgrade_v1
+from .store_compaction import Compaction, compact_file, is_pending, mark_pending
+from .store_migration import (
+    SCHEMA_VERSION, current_sessions_sql, label_sql, neutral_label, schema_version, upgrade_v1, upgrade_v2,
+)
 
 # Canonical dtypes of an accepted assessments table (what `load_assessments` gives; `week` becomes days_after).
 ASSESSMENT_DTYPES = {
@@ -118,18 +153,62 @@ class ClearingNeeded(StoreError):
     counts: {column: how many stored values it would clear}. Import again with allow_clearing=True to clear them.
     """
 
-    def __init__(self, counts: dict[str, int], file_name: str = ""):
+    def __init__(self, counts: dict[str, int], label: str = ""):
         self.counts = dict(counts)
         total = sum(self.counts.values())
         listing = ", ".join(f"{c}: {n:,}" for c, n in self.counts.items())
-        of = f" {file_name}" if file_name else " this file"
+        of = f" this file ({label})" if label else " this file"
         super().__init__(f"Importing{of} would clear {total:,} stored value(s) ({listing}): its cells are blank "
                          "where the store holds a value. Nothing was imported. Import again allowing clearing "
                          "to clear them, or fill the cells in.")
 
 
+class PatientNotFound(StoreError):
+    """A purge named a patient code the store does not hold; nothing was changed."""
+
+
 def _path(db_path: str | Path | None) -> Path:
     return given_path(db_path)
+
+
+# ---- labels: what the store keeps instead of a file's name --------------------------------------------------
+LABEL_MAX = 80
+_DIGIT_RUN = re.compile(r"\d(?: ?\d){5,}")  # six digits or more, single spaces allowed (phone, NHS, MRN)
+_FILE_LIKE = re.compile(r"[/\\]|\.[A-Za-z][A-Za-z0-9]{1,5}\s*$")  # a path, or a name ending in an extension
+
+
+def check_label(text: str | None) -> str:
+    """A label the user typed, tidied (spaces collapsed, control characters removed); '' when blank.
+
+    StoreError (the label is never echoed) when it is longer than LABEL_MAX characters, holds '@' (an e-mail
+    address), a run of six digits or more (a phone, NHS or record number), or looks like a file name.
+    """
+    cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in str(text or "")).split())
+    if not cleaned:
+        return ""
+    if len(cleaned) > LABEL_MAX:
+        raise StoreError(f"The label is {len(cleaned)} characters long: give at most {LABEL_MAX}, a few words such "
+                         "as 'March export, north clinic'.")
+    if "@" in cleaned:
+        raise StoreError("The label holds '@', which looks like an e-mail address: a label must not identify "
+                         "anyone. Give a few words such as 'March export'.")
+    if _DIGIT_RUN.search(cleaned):
+        raise StoreError("The label holds six digits or more in a row, which may be a phone, NHS or record number: "
+                         "a label must not identify anyone. Give a few words such as 'March export'.")
+    if _FILE_LIKE.search(cleaned):
+        raise StoreError("The label looks like a file name: the store never keeps a file's name (it may name a "
+                         "patient). Give a few words such as 'March export'.")
+    return cleaned
+
+
+def stored_label(label: str | None, rows: int, when: datetime | None = None) -> str:
+    """The label the store keeps for an import of `rows` rows: `label` when it passes check_label, else (blank,
+    a file name, or refused) the neutral one, "upload <time>, <rows> rows"."""
+    try:
+        checked = check_label(label)
+    except StoreError:
+        checked = ""
+    return checked or neutral_label(when or datetime.now(), rows)
 
 
 def file_hash(source: str | Path | bytes | BinaryIO) -> str:
@@ -199,11 +278,11 @@ def _stored_columns(kind: _Kind) -> list[str]:
 
 
 _LOG_DDL = """CREATE TABLE IF NOT EXISTS import_log (
-    batch_id INTEGER NOT NULL, kind VARCHAR NOT NULL, file_name VARCHAR, file_hash VARCHAR,
+    batch_id INTEGER NOT NULL, kind VARCHAR NOT NULL, label VARCHAR, file_hash VARCHAR,
     imported_at TIMESTAMP NOT NULL, mapping VARCHAR, extra_columns VARCHAR, date_order VARCHAR,
     rows BIGINT, accepted BIGINT, rejected BIGINT, new BIGINT, updated BIGINT, unchanged BIGINT,
     status VARCHAR NOT NULL, undone_at TIMESTAMP, held_back BIGINT DEFAULT 0)"""
-LOG_COLUMNS = ["batch_id", "kind", "file_name", "file_hash", "imported_at", "mapping", "extra_columns",
+LOG_COLUMNS = ["batch_id", "kind", "label", "file_hash", "imported_at", "mapping", "extra_columns",
                "date_order", "rows", "accepted", "rejected", "new", "updated", "unchanged", "held_back", "status",
                "undone_at"]
 
@@ -217,6 +296,9 @@ def _create_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     elif version == 1:
         notes = upgrade_v1(con, _stored_columns(SESSIONS), lambda k, e: _hash_expr(KINDS[k], e))
+        notes += upgrade_v2(con)
+    elif version == 2:
+        notes = upgrade_v2(con)
     elif version != SCHEMA_VERSION:
         raise StoreError(f"The store was written by another version of this program (schema {version}, "
                          f"this one reads {SCHEMA_VERSION}).")
@@ -246,14 +328,17 @@ class _Writing:
 def _writer(db_path, timeout) -> Iterator[_Writing]:
     """The store opened for writing, in one transaction the caller commits (else it is rolled back).
 
-    A path that holds something other than an outcome store is refused; a schema-1 store is upgraded in the
-    same transaction as the write, so a refused or empty import leaves it exactly as it was.
+    A path that holds something other than an outcome store is refused; an older store is upgraded in the
+    same transaction as the write, so a refused or empty import leaves it exactly as it was. When the store is
+    marked for compaction (an undo, a purge, an upgrade; or one that failed before), the file is rewritten after
+    the connection is closed, still inside the lock.
     """
     path = resolved_path(db_path)
     with store_lock(db_path, exclusive=True, timeout=timeout):
         if path.exists():
             check_store_file(db_path)
         con = connect(db_path, read_only=False)
+        pending = False
         try:
             if path.exists():
                 check_is_outcome_store(con, db_path)
@@ -267,8 +352,11 @@ def _writer(db_path, timeout) -> Iterator[_Writing]:
             finally:
                 if writing is None or not writing.committed:
                     con.execute("ROLLBACK")  # an error, or nothing to write: the file stays as it was
+            pending = is_pending(con)
         finally:
             con.close()
+        if pending:
+            compact_file(path)
 
 
 @dataclass
@@ -300,7 +388,7 @@ def _reader(db_path, timeout) -> Iterator[_Reading | None]:
                 yield None
                 return
             version = schema_version(con)
-            if version not in (1, SCHEMA_VERSION):
+            if version not in (1, 2, SCHEMA_VERSION):
                 raise StoreError(f"The store was written by another version of this program (schema {version}, "
                                  f"this one reads {SCHEMA_VERSION}).")
             yield _Reading(con, version)
@@ -384,7 +472,7 @@ class ImportReport:
     """
 
     kind: str
-    file_name: str
+    label: str  # the label the store keeps (never the file's name)
     file_hash: str
     db_path: str
     batch_id: int | None
@@ -409,15 +497,15 @@ class ImportReport:
         noun = "session" if self.kind == "sessions" else "assessment"
         if not self.changed:
             matched = self.accepted - len(self.held_back)
-            text = (f"Nothing changed: all {matched:,} accepted {noun}s of {self.file_name} are already in "
-                    f"the store, identical. No import was recorded.")
+            text = (f"Nothing changed: all {matched:,} accepted {noun}s of this file ({self.label}) are already "
+                    f"in the store, identical. No import was recorded.")
             if not matched:
-                text = f"Nothing changed: {self.file_name} has no accepted {noun}s. No import was recorded."
+                text = f"Nothing changed: this file ({self.label}) has no accepted {noun}s. No import was recorded."
             if self.earlier_batches:
                 text += " (This file was imported before as batch " + ", ".join(
                     str(b) for b in self.earlier_batches) + ".)"
         else:
-            text = (f"Imported {self.file_name} as batch {self.batch_id}: {self.new:,} new, {self.updated:,} "
+            text = (f"Imported batch {self.batch_id} ({self.label}): {self.new:,} new, {self.updated:,} "
                     f"updated, {self.unchanged:,} unchanged {noun}s; {self.rejected:,} rejected row(s) not imported.")
             if self.earlier_batches:
                 text += " (The same file was imported before as batch " + ", ".join(
@@ -656,15 +744,15 @@ def _repeated_keys(repeated: int):
                      "one session); nothing was imported. Validate the file: such rows are conflicts.")
 
 
-def _log_batch(con, batch_id: int, kind: _Kind, result: IngestResult, file_hash_: str, file_name: str,
-               mapping: dict | None, counts: dict, held_back: int) -> None:
+def _log_batch(con, batch_id: int, kind: _Kind, result: IngestResult, file_hash_: str, label: str,
+               mapping: dict | None, counts: dict, held_back: int, when: datetime) -> None:
     used = dict(result.column_map)
     used.update(mapping or {})
     extra = [c for c in result.data.columns if c not in kind.dtypes and c != "line"]
     con.execute(
         f"INSERT INTO import_log ({', '.join(LOG_COLUMNS)}) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', NULL)",
-        [batch_id, kind.name, file_name, file_hash_, datetime.now().replace(microsecond=0),
+        [batch_id, kind.name, label, file_hash_, when,
          json.dumps(used, ensure_ascii=False), json.dumps([str(c) for c in extra], ensure_ascii=False),
          result.date_order, int(result.n_rows), int(result.n_accepted), int(result.n_rejected_rows),
          counts["new"], counts["updated"], counts["unchanged"], held_back])
@@ -692,13 +780,15 @@ def _insert_rows(con, kind: _Kind, batch_id: int) -> None:
             _repeated_keys(repeated)  # rolled back by the caller
 
 
-def import_result(result: IngestResult, file_bytes_hash: str, file_name: str, mapping: dict | None = None,
+def import_result(result: IngestResult, file_bytes_hash: str, label: str | None, mapping: dict | None = None,
                   db_path: str | Path | None = None, *, lock_timeout: float | None = None,
                   allow_clearing: bool = False) -> ImportReport:
     """Import the accepted rows of a checked file into the store, in one transaction.
 
     result: what load_sessions / load_assessments returned (refused results are refused here too).
-    file_bytes_hash: `file_hash(file)`, the SHA-256 of the file's bytes; file_name: its display name;
+    file_bytes_hash: `file_hash(file)`, the SHA-256 of the file's bytes; label: the label to keep (typed by the
+    user, or the ingestion's neutral one); blank, a file name or one check_label refuses gets the neutral label
+    (`stored_label`): the store never keeps a file's name;
     mapping: the manual mapping the user chose (stored with the automatic one in import_log).
     allow_clearing: let blank cells clear stored values (else ClearingNeeded with the counts, nothing written).
     Returns the counts; when nothing would change nothing is written and report.batch_id is None.
@@ -716,6 +806,8 @@ def import_result(result: IngestResult, file_bytes_hash: str, file_name: str, ma
         raise StoreError("The accepted rows have no patient_id column; nothing was imported.")
     table, extra = _incoming_table(result, kind)
     carried, _ = carried_columns(result, kind.name)
+    when = datetime.now().replace(microsecond=0)
+    label = stored_label(label, int(result.n_rows), when)
     path = _path(db_path)
     if table.num_rows == 0:  # nothing to write: do not even create the store
         earlier = []
@@ -724,7 +816,7 @@ def import_result(result: IngestResult, file_bytes_hash: str, file_name: str, ma
             earlier = sorted(int(b) for b in log.loc[(log["file_hash"] == file_bytes_hash)
                                                       & (log["kind"] == kind.name)
                                                       & (log["status"] == "active"), "batch_id"])
-        return ImportReport(kind.name, file_name, file_bytes_hash, str(path), None, int(result.n_rows), 0,
+        return ImportReport(kind.name, label, file_bytes_hash, str(path), None, int(result.n_rows), 0,
                             int(result.n_rejected_rows), 0, 0, 0, earlier)
     with _writer(path, lock_timeout) as writing:
         con = writing.con
@@ -734,13 +826,13 @@ def import_result(result: IngestResult, file_bytes_hash: str, file_name: str, ma
             "ORDER BY batch_id", [file_bytes_hash, kind.name]).fetchall()]
         staged = _stage(con, kind, table, extra, carried)
         if staged.clearing and not allow_clearing:
-            raise ClearingNeeded(staged.clearing, file_name)
+            raise ClearingNeeded(staged.clearing, label)
         counts = staged.counts
         batch_id = None
         if counts["new"] or counts["updated"]:
             batch_id = int(con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM import_log").fetchone()[0])
-            _log_batch(con, batch_id, kind, result, file_bytes_hash, file_name, mapping, counts,
-                       len(staged.held_back))
+            _log_batch(con, batch_id, kind, result, file_bytes_hash, label, mapping, counts,
+                       len(staged.held_back), when)
             _save_replaced(con, kind, batch_id)
             _remove_replaced(con, kind)
             _insert_rows(con, kind, batch_id)
@@ -748,7 +840,7 @@ def import_result(result: IngestResult, file_bytes_hash: str, file_name: str, ma
         # else: nothing to write, and the writer rolls back: the file stays exactly as it was
         notes = writing.notes if writing.committed else []
         # the temporary `incoming` goes with the connection
-    return ImportReport(kind.name, file_name, file_bytes_hash, str(path), batch_id, int(result.n_rows),
+    return ImportReport(kind.name, label, file_bytes_hash, str(path), batch_id, int(result.n_rows),
                         int(result.n_accepted), int(result.n_rejected_rows), counts["new"], counts["updated"],
                         counts["unchanged"], earlier, staged.held_back, staged.absent,
                         staged.clearing if batch_id is not None else {}, notes)
@@ -761,14 +853,14 @@ class UndoReport:
 
     batch_id: int
     kind: str
-    file_name: str
+    label: str
     removed: int  # rows the batch had added, now gone
     restored: int  # rows the batch had replaced, now back as they were
     notes: list[str] = field(default_factory=list)  # e.g. the store's upgrade
 
     def message(self) -> str:
         noun = "session" if self.kind == "sessions" else "assessment"
-        text = (f"Undid batch {self.batch_id} ({self.file_name}): removed {self.removed:,} {noun}(s) it added and "
+        text = (f"Undid batch {self.batch_id} ({self.label}): removed {self.removed:,} {noun}(s) it added and "
                 f"restored {self.restored:,} it had changed to their earlier values.")
         return " ".join([text, *self.notes])
 
@@ -791,8 +883,9 @@ def undo(batch_id: int | str, db_path: str | Path | None = None, *,
          lock_timeout: float | None = None) -> UndoReport:
     """Undo one import: remove the rows it added and restore the rows it replaced, in one transaction.
 
-    Refused (StoreError, nothing changed) when the batch does not exist, is already undone, or a later import
-    has since replaced some of its rows (undo those first, newest first).
+    Refused (StoreError, nothing changed) when the batch does not exist, is already undone, is an erasure
+    (purge), or a later import has since replaced some of its rows (undo those first, newest first). The file is
+    then rewritten (compaction) so the removed rows cannot be read from it.
     """
     batch = _parse_batch(batch_id)
     path = _path(db_path)
@@ -800,20 +893,23 @@ def undo(batch_id: int | str, db_path: str | Path | None = None, *,
         raise StoreError(f"There is no outcome store at {path}, so there is no batch {batch} to undo.")
     with _writer(path, lock_timeout) as writing:
         con = writing.con
-        row = con.execute("SELECT kind, file_name, status, undone_at FROM import_log WHERE batch_id = ?",
+        row = con.execute("SELECT kind, label, status, undone_at FROM import_log WHERE batch_id = ?",
                           [batch]).fetchone()
         if row is None:
             raise StoreError(f"There is no batch {batch} in the store (see the import history).")
-        kind_name, file_name, status, undone_at = row
+        kind_name, label, status, undone_at = row
+        if kind_name == PURGE:
+            raise StoreError(f"Batch {batch} ({label}) is the erasure of a patient's rows: it cannot be undone, the "
+                             "erased rows are gone from the store. Nothing was changed.")
         if status != "active":
-            raise StoreError(f"Batch {batch} ({file_name}) was already undone on {undone_at}.")
+            raise StoreError(f"Batch {batch} ({label}) was already undone on {undone_at}.")
         kind = KINDS[kind_name]
         blockers = _blockers(con, kind, batch)
         if blockers:
             later = ", ".join(f"batch {b} ({n:,} row(s))" for b, n in blockers)
             newest = ", ".join(str(b) for b, _ in sorted(blockers, reverse=True))
             raise StoreError(
-                f"Batch {batch} ({file_name}) cannot be undone yet: later import(s) changed rows it wrote: {later}. "
+                f"Batch {batch} ({label}) cannot be undone yet: later import(s) changed rows it wrote: {later}. "
                 f"Undoing it now would lose those changes. Undo batch(es) {newest} first (newest first), "
                 f"then batch {batch}.")
         removed = con.execute(f"SELECT count(*) FROM {kind.name} WHERE batch_id = ?", [batch]).fetchone()[0]
@@ -824,15 +920,16 @@ def undo(batch_id: int | str, db_path: str | Path | None = None, *,
         con.execute(f"INSERT INTO {kind.name} SELECT {columns} FROM {kind.history} WHERE replaced_by = ?",
                     [batch])
         if kind is SESSIONS and restored:
-            _check_session_ids_after_undo(con, batch, file_name)  # raises: rolled back by the writer
+            _check_session_ids_after_undo(con, batch, label)  # raises: rolled back by the writer
         con.execute(f"DELETE FROM {kind.history} WHERE replaced_by = ?", [batch])
         con.execute("UPDATE import_log SET status = 'undone', undone_at = ? WHERE batch_id = ?",
                     [datetime.now().replace(microsecond=0), batch])
+        mark_pending(con)  # the rows it removed are rewritten out of the file after the commit
         writing.commit()
-    return UndoReport(batch, kind.name, file_name, int(removed) - int(restored), int(restored), writing.notes)
+    return UndoReport(batch, kind.name, label, int(removed) - int(restored), int(restored), writing.notes)
 
 
-def _check_session_ids_after_undo(con, batch: int, file_name: str) -> None:
+def _check_session_ids_after_undo(con, batch: int, label: str) -> None:
     """Refuse an undo that would give one session_id to two sessions (a later import gave the session_id that
     this batch had replaced to another session)."""
     clash = con.execute("""SELECT session_id, list(DISTINCT batch_id ORDER BY batch_id) FROM sessions
@@ -842,9 +939,138 @@ def _check_session_ids_after_undo(con, batch: int, file_name: str) -> None:
         ids = ", ".join(f"{sid} (batches {', '.join(str(b) for b in batches)})" for sid, batches in clash)
         later = sorted({b for _, batches in clash for b in batches if b > batch}, reverse=True)
         raise StoreError(
-            f"Batch {batch} ({file_name}) cannot be undone yet: it would give a session_id back to a session "
+            f"Batch {batch} ({label}) cannot be undone yet: it would give a session_id back to a session "
             f"while a later import gave it to another session: {ids}. Undo batch(es) "
             f"{', '.join(str(b) for b in later)} first, then batch {batch}.")
+
+
+# ---- erasure and compaction ----------------------------------------------------------------------------------
+PURGE = "purge"  # import_log.kind of an erasure
+
+
+@dataclass
+class PurgeReport:
+    """What an erasure did: the rows erased, by table, and the log line that records it (names no patient)."""
+
+    batch_id: int  # the erasure's line in the import log
+    label: str
+    sessions: int  # live sessions erased
+    assessments: int  # live assessments erased
+    history_rows: int  # earlier versions kept for undo, erased
+    set_aside: int  # rows set aside by the upgrade from schema 1, erased
+    emptied_batches: list[int] = field(default_factory=list)  # active imports that now hold no row
+    notes: list[str] = field(default_factory=list)  # e.g. the store's upgrade
+
+    @property
+    def erased(self) -> int:
+        return self.sessions + self.assessments + self.history_rows + self.set_aside
+
+    def message(self) -> str:
+        older = f" and {self.history_rows:,} earlier version(s) kept for undo" if self.history_rows else ""
+        aside = f" and {self.set_aside:,} row(s) set aside by an upgrade" if self.set_aside else ""
+        text = (f"Erased the patient's {self.sessions:,} session(s) and {self.assessments:,} assessment(s){older}"
+                f"{aside} from the store, in every import; recorded as batch {self.batch_id} ({self.label}), which "
+                "cannot be undone. The store file was rewritten: the erased values cannot be read from it.")
+        if self.emptied_batches:
+            text += (" Batch(es) " + ", ".join(str(b) for b in self.emptied_batches) + " held only this patient's "
+                     "rows: they stay in the import history with their counts as they were; undoing them now "
+                     "changes nothing.")
+        return " ".join([text, *self.notes])
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["erased"] = self.erased
+        out["message"] = self.message()
+        return out
+
+
+def _has_set_aside(con) -> bool:
+    return "migration_set_aside" in {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = current_database()"
+    ).fetchall()}
+
+
+def purge(patient_id: str, db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> PurgeReport:
+    """Erase every row of one patient code (the right to erasure), in one transaction, then rewrite the file.
+
+    Live sessions and assessments, their earlier versions in the history tables and rows set aside by the
+    upgrade from schema 1 all go, in every batch; the import log gets one 'purge' line that names no patient and
+    cannot be undone. PatientNotFound (nothing changed) when the store holds no row of that code; StoreMissing
+    when there is no store. The code is the stored one (a pseudonym where the store holds pseudonyms).
+    """
+    code = str(patient_id if patient_id is not None else "").strip()
+    if not code:
+        raise StoreError("Give the code of the patient to erase; nothing was changed.")
+    path = _path(db_path)
+    check_store_file(path)
+    with _writer(path, lock_timeout) as writing:
+        con = writing.con
+        tables = [SESSIONS.name, ASSESSMENTS.name, SESSIONS.history, ASSESSMENTS.history]
+        found = {t: int(con.execute(f"SELECT count(*) FROM {t} WHERE patient_id = ?", [code]).fetchone()[0])
+                 for t in tables}
+        aside_where = "json_extract_string(row_json, '$.patient_id') = ?"
+        aside = _has_set_aside(con)
+        found["set_aside"] = int(con.execute(f"SELECT count(*) FROM migration_set_aside WHERE {aside_where}",
+                                             [code]).fetchone()[0]) if aside else 0
+        if not sum(found.values()):
+            raise PatientNotFound(_not_found_message(con, code))
+        touched = sorted({int(r[0]) for r in con.execute(
+            " UNION ".join([f"SELECT batch_id FROM {t} WHERE patient_id = $1" for t in tables]
+                           + [f"SELECT replaced_by FROM {t} WHERE patient_id = $1" for t in tables[2:]]),
+            [code]).fetchall()})
+        for table in tables:
+            con.execute(f"DELETE FROM {table} WHERE patient_id = ?", [code])
+        if aside:
+            con.execute(f"DELETE FROM migration_set_aside WHERE {aside_where}", [code])
+        emptied = [] if not touched else [int(r[0]) for r in con.execute(
+            "SELECT batch_id FROM import_log WHERE status = 'active' AND kind <> ? AND list_contains(?, batch_id) "
+            "AND batch_id NOT IN (" + " UNION ".join(
+                [f"SELECT batch_id FROM {t}" for t in tables] + [f"SELECT replaced_by FROM {t}" for t in tables[2:]])
+            + ") ORDER BY batch_id", [PURGE, touched]).fetchall()]
+        when = datetime.now().replace(microsecond=0)
+        erased = sum(found.values())
+        label = neutral_label(when, erased, "erasure")
+        batch_id = int(con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM import_log").fetchone()[0])
+        con.execute(f"INSERT INTO import_log ({', '.join(LOG_COLUMNS)}) VALUES "
+                    "(?, ?, ?, NULL, ?, NULL, '[]', NULL, ?, 0, 0, 0, 0, 0, 0, 'active', NULL)",
+                    [batch_id, PURGE, label, when, erased])
+        mark_pending(con)  # the erased rows are rewritten out of the file after the commit
+        writing.commit()
+    return PurgeReport(batch_id, label, found[SESSIONS.name], found[ASSESSMENTS.name],
+                       found[SESSIONS.history] + found[ASSESSMENTS.history], found["set_aside"], emptied,
+                       writing.notes)
+
+
+def _not_found_message(con, code: str) -> str:
+    """Why a purge found nothing, without echoing the code; a hint when the store holds pseudonyms and the code
+    given is not one (or the other way round)."""
+    text = ("No row of the patient code given is in the store (sessions, assessments, their history, or rows set "
+            "aside); nothing was changed. Check the code")
+    pseudonyms = con.execute(f"SELECT count(*) FILTER (WHERE starts_with(patient_id, '{PSEUDONYM_PREFIX}')), "
+                             "count(*) FROM (SELECT patient_id FROM sessions UNION ALL "
+                             "SELECT patient_id FROM assessments)").fetchone()
+    if pseudonyms[0] and not code.startswith(PSEUDONYM_PREFIX):
+        return (text + ": the store holds pseudonymised codes, so give the clinic's own code with the pseudonymise "
+                "option (it needs the clinic's key).")
+    if code.startswith(PSEUDONYM_PREFIX) and pseudonyms[1] and not pseudonyms[0]:
+        return text + ": the store holds the clinic's own codes, not pseudonyms."
+    return text + "."
+
+
+def compact(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> Compaction:
+    """Rewrite the store file with only its live rows, under the exclusive lock (see store_compaction).
+
+    Undo, purge and the schema upgrade do this themselves; this is for a store whose last rewrite failed, and
+    for measuring. StoreMissing when there is no store."""
+    check_store_file(db_path)
+    with store_lock(db_path, exclusive=True, timeout=lock_timeout):
+        check_store_file(db_path)
+        con = connect(db_path, read_only=True)
+        try:
+            check_is_outcome_store(con, db_path)
+        finally:
+            con.close()
+        return compact_file(resolved_path(db_path))
 
 
 # ---- reading -------------------------------------------------------------------------------------------------
@@ -932,14 +1158,18 @@ def read_assessments(db_path: str | Path | None = None, *, meta: bool = False,
 
 
 def history(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> pd.DataFrame:
-    """The import log, newest first, with `can_undo` and `blocked_by` (later batches to undo first)."""
+    """The import log, newest first, with `can_undo` and `blocked_by` (later batches to undo first).
+
+    `label` is the import's label (a schema-1 or -2 store, not yet upgraded: the neutral label, never the file's
+    name); an erasure is a line of kind 'purge' that can never be undone."""
     columns = LOG_COLUMNS + ["can_undo", "blocked_by"]
     with _reader(db_path, lock_timeout) as reading:
         if reading is None:
             return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
         con = reading.con
-        held = "held_back" if reading.version != 1 else "0 AS held_back"
-        log = con.sql(f"SELECT {', '.join(c if c != 'held_back' else held for c in LOG_COLUMNS)} FROM import_log "
+        shown = {"held_back": "held_back" if reading.version != 1 else "0 AS held_back",
+                 "label": label_sql(reading.version)}  # an old store's file names are never shown
+        log = con.sql(f"SELECT {', '.join(shown.get(c, c) for c in LOG_COLUMNS)} FROM import_log "
                       "ORDER BY batch_id DESC").df()
         blocked = {}
         for kind in KINDS.values():
@@ -948,7 +1178,7 @@ def history(db_path: str | Path | None = None, *, lock_timeout: float | None = N
                     "GROUP BY batch_id").fetchall():
                 blocked.setdefault(int(batch), set()).update(int(b) for b in later)
     log["blocked_by"] = [", ".join(str(b) for b in sorted(blocked.get(int(b), ()))) for b in log["batch_id"]]
-    log["can_undo"] = (log["status"] == "active") & (log["blocked_by"] == "")
+    log["can_undo"] = (log["status"] == "active") & (log["blocked_by"] == "") & (log["kind"] != PURGE)
     for column in ("batch_id", "rows", "accepted", "rejected", "new", "updated", "unchanged", "held_back"):
         log[column] = log[column].astype("int64")
     return log[columns].reset_index(drop=True)

@@ -10,7 +10,13 @@ given once with and once without a session_id was stored twice. Schema 2 keys ev
     them back, as if the newer file had updated them): no row is lost;
   - writes the extras maps in key order (one spelling per value, so equal rows hash alike) and recomputes the
     row hashes; adds import_log.held_back.
-A reader cannot upgrade (read-only): `current_sessions_sql` gives the rows the upgrade would keep.
+Schema 3 stores a neutral label for each import instead of the file's name (a clinic's export may be named after
+a patient: `Jane_Doe_DOB_1961-03-02.csv`). The upgrade from schema 2 (and from 1, after the step above) renames
+import_log.file_name to `label`, replaces every stored name by the neutral label built from the import's time and
+row count ("upload 2025-03-14 09:05, 2,600 rows"), and marks the store for compaction, so that the writer rewrites
+the file after the commit and the old names (and the text of rows undone before) cannot be read from its bytes.
+A reader cannot upgrade (read-only): `current_sessions_sql` gives the rows the upgrade would keep, and
+`label_sql` the label a schema-1 or -2 store's log will get, so no reader ever shows an old file name.
 """
 from __future__ import annotations
 
@@ -19,8 +25,9 @@ from datetime import datetime
 import duckdb
 
 from .session_key import session_key_sql
+from .store_compaction import mark_pending
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SET_ASIDE_DDL = ("CREATE TABLE IF NOT EXISTS migration_set_aside (set_aside_at TIMESTAMP NOT NULL, "
                  "from_schema INTEGER NOT NULL, reason VARCHAR NOT NULL, kept_batch INTEGER, "
@@ -42,13 +49,31 @@ def current_sessions_sql(version: int | None) -> str:
     return _V1_CURRENT if version == 1 else "sessions"
 
 
+def neutral_label(when: datetime, rows: int, what: str = "upload") -> str:
+    """The label of an import that names nothing: its kind of event, local time to the minute, and row count."""
+    rows = int(rows or 0)
+    return f"{what} {when:%Y-%m-%d %H:%M}, {rows:,} row{'' if rows == 1 else 's'}"
+
+
+def _neutral_label_sql(what: str = "upload") -> str:
+    """neutral_label in SQL, from import_log's imported_at and rows (the same text)."""
+    return (f"'{what} ' || strftime(imported_at, '%Y-%m-%d %H:%M') || ', ' || format('{{:,}}', coalesce(rows, 0)) "
+            "|| CASE WHEN rows = 1 THEN ' row' ELSE ' rows' END")
+
+
+def label_sql(version: int | None) -> str:
+    """import_log's label column for a reader: the stored label, or for a schema-1 or -2 store (which kept file
+    names) the neutral label its upgrade will write."""
+    return "label" if version not in (1, 2) else f"({_neutral_label_sql()}) AS label"
+
+
 def sorted_map_sql(expr: str) -> str:
     """An extras map in key order (NULL stays NULL)."""
     return f"map_from_entries(list_sort(map_entries({expr})))"
 
 
 def upgrade_v1(con: duckdb.DuckDBPyConnection, stored_columns: list[str], hash_sql) -> list[str]:
-    """Upgrade a schema-1 store to schema 2 in the open transaction; the notes say what it did.
+    """Upgrade a schema-1 store to schema 2 in the open transaction (upgrade_v2 follows); the notes say what it did.
 
     stored_columns: the sessions table's columns in order; hash_sql(kind_name, extras_expr): the row-hash SQL.
     """
@@ -94,8 +119,20 @@ def upgrade_v1(con: duckdb.DuckDBPyConnection, stored_columns: list[str], hash_s
         con.execute(f"UPDATE {table} SET row_hash = {hash_sql(kind, 'extras')}")
     con.execute("ALTER TABLE import_log ADD COLUMN IF NOT EXISTS held_back BIGINT DEFAULT 0")
     con.execute("UPDATE import_log SET held_back = 0 WHERE held_back IS NULL")
-    con.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", [str(SCHEMA_VERSION)])
+    con.execute("UPDATE meta SET value = '2' WHERE name = 'schema_version'")
     return notes
+
+
+def upgrade_v2(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Upgrade a schema-2 store to schema 3 in the open transaction: file names become neutral labels, and the
+    store is marked for compaction (the writer rewrites the file after the commit); the notes say so."""
+    con.execute("ALTER TABLE import_log RENAME COLUMN file_name TO label")
+    replaced = con.execute(f"UPDATE import_log SET label = {_neutral_label_sql()}").fetchone()[0]
+    con.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", [str(SCHEMA_VERSION)])
+    mark_pending(con)
+    return [f"The store was upgraded to schema 3: the import history now keeps a neutral label for each import "
+            f"(its time and row count) instead of the file's name ({replaced:,} name(s) replaced), and the store "
+            "file was rewritten so that the old names cannot be read from it."]
 
 
 def _quoted(columns: list[str]) -> list[str]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,8 @@ def test_import_prints_the_validation_report_then_the_counts(tmp_path, db, capsy
     code, out, _ = run(capsys, "import", path, "--db", db)
     assert code == 0
     assert "jan.csv: 3 rows: 3 accepted, 0 rejected" in out
-    assert out.index("3 accepted") < out.index("Imported jan.csv as batch 1: 3 new, 0 updated, 0 unchanged")
+    imported = re.search(r"Imported batch 1 \(upload [\d-]+ [\d:]+, 3 rows\): 3 new, 0 updated, 0 unchanged", out)
+    assert imported and out.index("3 accepted") < imported.start()
     code, out, _ = run(capsys, "import", path, "--db", db)
     assert code == 0 and "Nothing changed" in out and "imported before as batch 1" in out
 
@@ -82,7 +84,8 @@ def test_history_text_and_json(tmp_path, db, capsys):
     code, out, _ = run(capsys, "history", "--db", db)
     assert code == 0
     lines = out.splitlines()
-    assert "batch 2" in lines[1] and "fix.csv" in lines[1] and "0 new, 1 updated" in lines[1]
+    assert "batch 2" in lines[1] and "upload " in lines[1] and "0 new, 1 updated" in lines[1]
+    assert "fix.csv" not in out and "jan.csv" not in out  # labels, never file names
     assert "batch 1" in lines[2] and "undo batch 2 first" in lines[2]
     code, out, _ = run(capsys, "history", "--db", db, "--json")
     data = json.loads(out)
@@ -132,7 +135,7 @@ def test_the_default_store_comes_from_outcomes_db(tmp_path, capsys, monkeypatch)
     code, out, _ = run(capsys, "import", write(tmp_path / "jan.csv", ROWS))
     assert code == 0 and f"Store: {target}" in out
     code, out, _ = run(capsys, "history")
-    assert "jan.csv" in out
+    assert "upload " in out and "jan.csv" not in out
     assert len(store.read_sessions(target)) == 3
 
 

@@ -109,7 +109,7 @@ def test_two_overlapping_files_at_once_give_the_union_with_the_later_values(tmp_
     keys = stored_keys(db)
     assert len(keys) == 2500 and len(set(keys)) == 2500
     log = store.history(db).set_index("batch_id")
-    winner = 5 if log.loc[2, "file_name"] == "b.csv" else 3
+    winner = 5 if log.loc[2, "file_hash"] == store.file_hash(second) else 3
     stored = store.read_sessions(db).set_index("session_id")
     shared = [f"S{i:05d}" for i in range(1000, 1500)]
     assert (stored.loc[shared, "followup_pain"] == winner).all()

@@ -6,6 +6,7 @@ every session twice and the summary counted 5,200 sessions for 2,600.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,9 @@ def test_the_same_sessions_with_and_without_session_id_are_stored_once(tmp_path,
     code, out = run(capsys, "import", second, "--db", db)
     assert code == 0
     if order == "with_then_without":  # the file lacks session_id: the stored ones stay, nothing else differs
-        assert "Nothing changed: all 2,600 accepted sessions of without_ids.csv are already in the store" in out
+        assert re.search(r"Nothing changed: all 2,600 accepted sessions of this file \(upload [\d-]+ [\d:]+, "
+                         r"2,600 rows\) are already in the store", out)  # the label, never the file's name
+        assert "without_ids" not in out.split("Nothing changed")[1]
         assert "Not in this file, kept as stored: session_id (2,600 value(s))." in out
     else:  # the second file adds the session_id of every session
         assert "0 new, 2,600 updated, 0 unchanged" in out
@@ -131,7 +134,7 @@ def test_an_undo_that_would_give_one_session_id_to_two_sessions_is_refused(tmp_p
                         "h2", "b.csv", None, db)  # batch 2: P1's session is now X1; S1 is free
     store.import_result(result_of([{"session_id": "S1", "patient_id": "P2", "session_date": "2025-02-02"}]),
                         "h3", "c.csv", None, db)  # batch 3 gives S1 to another session
-    with pytest.raises(store.StoreError, match=r"Batch 2 \(b.csv\) cannot be undone yet: it would give a "
+    with pytest.raises(store.StoreError, match=r"Batch 2 \(upload [\d-]+ [\d:]+, 1 row\) cannot be undone yet: it would give a "
                                                r"session_id back to a session while a later import gave it to "
                                                r"another session: S1 \(batches 1, 3\)\. Undo batch\(es\) 3 first"):
         store.undo(2, db)

@@ -71,9 +71,12 @@ def test_the_first_write_upgrades_in_one_transaction_and_sets_the_doubles_aside(
         "The store was upgraded to schema 2 (sessions are now matched by patient and date). It held 2 session(s) "
         "more than once (2 extra row(s)), from files given with and without session_id: the row of the newest "
         "import was kept and the other(s) set aside in the table migration_set_aside (and kept in the history, "
-        "so undoing that import puts them back)."]
-    assert report.notes[0] in report.message()
-    assert table(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("2",)]
+        "so undoing that import puts them back).",
+        "The store was upgraded to schema 3: the import history now keeps a neutral label for each import (its time "
+        "and row count) instead of the file's name (4 name(s) replaced), and the store file was rewritten so that "
+        "the old names cannot be read from it."]
+    assert report.notes[0] in report.message() and report.notes[1] in report.message()
+    assert table(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("3",)]
     sep = "\x1f"
     assert table(db, "SELECT session_key, patient_id, session_id, followup_pain, extras, batch_id, line "
                      "FROM sessions ORDER BY batch_id, line") == [

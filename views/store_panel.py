@@ -1,6 +1,8 @@
 """The Data page's store section: import a checked file into the clinic's store, the import history, and undo.
 
-Only wiring: every decision (keys, upserts, what undo may do) is analytics/store.py's.
+Only wiring: every decision (keys, upserts, what undo may do, which label is kept) is analytics/store.py's.
+The store never keeps the uploaded file's name: the user may type a label, else the store keeps a neutral one
+("upload <time>, <rows> rows"); messages and the history show the label.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from analytics.ingest import IngestResult
 from views import components as ui
 from views import keys, sources
 
-HISTORY_COLUMNS = {"batch_id": "Batch", "imported_at": "Imported", "kind": "Kind", "file_name": "File",
+HISTORY_COLUMNS = {"batch_id": "Batch", "imported_at": "Imported", "kind": "Kind", "label": "Label",
                    "rows": "Rows", "accepted": "Accepted", "rejected": "Rejected", "new": "New",
                    "updated": "Updated", "unchanged": "Unchanged", "status": "Status"}
 
@@ -19,9 +21,12 @@ HISTORY_COLUMNS = {"batch_id": "Batch", "imported_at": "Imported", "kind": "Kind
 def import_button(result: IngestResult, name: str, data: bytes, mapping: dict) -> None:
     """Offer to keep the accepted rows in the store, after the user has seen the report above.
 
-    An import whose blank cells would clear stored values is not done at once: the page lists how many values
-    per column it would clear and asks for a second click to clear them and import.
+    `name` (the uploaded file's name) is not shown, logged or stored: the import is known by the label the user
+    types (checked by store.check_label) or by the neutral one. An import whose blank cells would clear stored
+    values is not done at once: the page lists how many values per column it would clear and asks for a second
+    click to clear them and import.
     """
+    del name  # a file's name may name a patient: never kept
     db_path = store.default_db_path()
     noun = "sessions" if result.kind == "sessions" else "assessments"
     st.caption(f"Importing keeps the {result.n_accepted:,} accepted {noun} in the clinic's store "
@@ -29,26 +34,36 @@ def import_button(result: IngestResult, name: str, data: bytes, mapping: dict) -
                "nothing; a corrected file updates only the sessions that changed; columns the file lacks keep "
                "their stored values; any import can be undone below.")
     digest = store.file_hash(data)
+    typed = st.text_input("Label for this import (optional)", key="store_label", max_chars=store.LABEL_MAX,
+                          placeholder="e.g. March export, north clinic",
+                          help="A few words to know this import by in the history. The file's name is never "
+                               "kept; without a label the store keeps 'upload <time>, <rows> rows'. No names, "
+                               "e-mail addresses or long numbers.")
+    try:
+        label = store.stored_label(store.check_label(typed) or result.source_name, int(result.n_rows))
+    except store.StoreError as err:
+        st.error(str(err), icon=":material/error:")
+        return
     pending = st.session_state.get(keys.STORE_CLEARING, {}).get(digest)
     if pending:
         total = sum(pending.values())
-        st.warning(f"{name} has blank cells where the store holds values: importing it would clear {total:,} "
-                   "stored value(s). Nothing has been imported. Fill the cells in and upload the file again, or "
-                   "clear these values (the import can be undone):\n\n"
+        st.warning(f"This file ({label}) has blank cells where the store holds values: importing it would clear "
+                   f"{total:,} stored value(s). Nothing has been imported. Fill the cells in and upload the file "
+                   "again, or clear these values (the import can be undone):\n\n"
                    + "\n".join(f"- {column}: {count:,} stored value(s)" for column, count in pending.items()),
                    icon=":material/warning:")
         if st.button(f"Clear {total:,} stored values and import", key="store_import_clearing",
                      icon=":material/delete_sweep:"):
-            _import(result, name, digest, mapping, db_path, allow_clearing=True)
+            _import(result, label, digest, mapping, db_path, allow_clearing=True)
         return
     if st.button("Import into the clinic's store", key="store_import", icon=":material/database_upload:"):
-        _import(result, name, digest, mapping, db_path, allow_clearing=False)
+        _import(result, label, digest, mapping, db_path, allow_clearing=False)
 
 
-def _import(result: IngestResult, name: str, digest: str, mapping: dict, db_path, allow_clearing: bool) -> None:
+def _import(result: IngestResult, label: str, digest: str, mapping: dict, db_path, allow_clearing: bool) -> None:
     try:
-        with st.spinner(f"Importing {name} into the store..."):
-            report = store.import_result(result, digest, name, mapping, db_path, allow_clearing=allow_clearing)
+        with st.spinner(f"Importing {label} into the store..."):
+            report = store.import_result(result, digest, label, mapping, db_path, allow_clearing=allow_clearing)
     except store.ClearingNeeded as err:
         st.session_state[keys.STORE_CLEARING] = {digest: err.counts}  # one file at a time
         st.rerun()
@@ -97,6 +112,6 @@ def history_section() -> None:
     cols = st.columns([2, 1])
     batch = cols[0].selectbox("Import to undo", undoable, key="undo_batch",
                               format_func=lambda b: f"Batch {b}: " + str(log.loc[log["batch_id"] == b,
-                                                                                 "file_name"].iloc[0]))
+                                                                                 "label"].iloc[0]))
     cols[1].button("Undo this import", key="undo_button", on_click=_undo, args=(int(batch),),
                    icon=":material/undo:")
