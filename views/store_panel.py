@@ -10,6 +10,7 @@ import streamlit as st
 
 from analytics import store
 from analytics.ingest import IngestResult
+from analytics.presentation import markdown_text
 from views import components as ui
 from views import keys, sources
 
@@ -42,15 +43,16 @@ def import_button(result: IngestResult, name: str, data: bytes, mapping: dict) -
     try:
         label = store.stored_label(store.check_label(typed) or result.source_name, int(result.n_rows))
     except store.StoreError as err:
-        st.error(str(err), icon=":material/error:")
+        st.error(markdown_text(str(err)), icon=":material/error:")
         return
     pending = st.session_state.get(keys.STORE_CLEARING, {}).get(digest)
     if pending:
         total = sum(pending.values())
-        st.warning(f"This file ({label}) has blank cells where the store holds values: importing it would clear "
-                   f"{total:,} stored value(s). Nothing has been imported. Fill the cells in and upload the file "
-                   "again, or clear these values (the import can be undone):\n\n"
-                   + "\n".join(f"- {column}: {count:,} stored value(s)" for column, count in pending.items()),
+        st.warning(f"This file ({markdown_text(label)}) has blank cells where the store holds values: importing it "
+                   f"would clear {total:,} stored value(s). Nothing has been imported. Fill the cells in and upload "
+                   "the file again, or clear these values (the import can be undone):\n\n"
+                   + "\n".join(f"- {markdown_text(column)}: {count:,} stored value(s)"
+                               for column, count in pending.items()),
                    icon=":material/warning:")
         if st.button(f"Clear {total:,} stored values and import", key="store_import_clearing",
                      icon=":material/delete_sweep:"):
@@ -62,13 +64,13 @@ def import_button(result: IngestResult, name: str, data: bytes, mapping: dict) -
 
 def _import(result: IngestResult, label: str, digest: str, mapping: dict, db_path, allow_clearing: bool) -> None:
     try:
-        with st.spinner(f"Importing {label} into the store..."):
+        with st.spinner(f"Importing {markdown_text(label)} into the store..."):
             report = store.import_result(result, digest, label, mapping, db_path, allow_clearing=allow_clearing)
     except store.ClearingNeeded as err:
         st.session_state[keys.STORE_CLEARING] = {digest: err.counts}  # one file at a time
         st.rerun()
     except store.StoreError as err:
-        st.error(str(err), icon=":material/error:")
+        st.error(markdown_text(str(err)), icon=":material/error:")
         return
     st.session_state.pop(keys.STORE_CLEARING, None)
     st.session_state[keys.STORE_MESSAGE] = report.message()
@@ -91,7 +93,7 @@ def history_section() -> None:
     st.subheader("The clinic's store")
     message = st.session_state.pop(keys.STORE_MESSAGE, None)
     if message:
-        st.success(message, icon=":material/database:")
+        st.success(markdown_text(message), icon=":material/database:")
     db_path = store.default_db_path()
     log = store.history(db_path)
     if log.empty:
@@ -111,7 +113,7 @@ def history_section() -> None:
         return
     cols = st.columns([2, 1])
     batch = cols[0].selectbox("Import to undo", undoable, key="undo_batch",
-                              format_func=lambda b: f"Batch {b}: " + str(log.loc[log["batch_id"] == b,
-                                                                                 "label"].iloc[0]))
+                              format_func=lambda b: f"Batch {b}: " + markdown_text(str(log.loc[log["batch_id"] == b,
+                                                                                 "label"].iloc[0])))
     cols[1].button("Undo this import", key="undo_button", on_click=_undo, args=(int(batch),),
                    icon=":material/undo:")
