@@ -53,7 +53,13 @@ def add_ingest_options(parser: argparse.ArgumentParser, file_required: bool = Tr
     parser.add_argument("--drop-identifiers", action="store_true",
                         help="drop columns that look like direct identifiers instead of refusing the file")
     parser.add_argument("--pseudonymise", action="store_true",
-                        help="replace patient codes by keyed HMAC codes (key in OUTCOMES_PSEUDONYM_KEY)")
+                        help="replace patient and session codes by keyed HMAC codes (key in OUTCOMES_PSEUDONYM_KEY)")
+    parser.add_argument("--redact-free-text", action="store_true",
+                        help="replace identifiers found inside free text (notes, comments) by tags such as [phone] "
+                             "instead of refusing the file")
+    parser.add_argument("--label", help="what to call this upload in reports and the import log (at most 80 "
+                                        "characters, no patient details; default: 'upload <date time>, <n> rows'); "
+                                        "the file's own name is never kept")
     parser.add_argument("--sheet", metavar="NAME|N",
                         help="for an Excel workbook, the worksheet to read: its name, or its number from 1 "
                              "(default: the first whose header row fits the data contract)")
@@ -135,7 +141,8 @@ def ingest_from_args(args: argparse.Namespace, kind: str = "sessions") -> Ingest
     mapping = load_mapping(args.mapping) if args.mapping else None
     order = "dayfirst" if args.dayfirst else "monthfirst" if args.monthfirst else None
     return load(args.file, kind=kind, mapping=mapping, date_order=order,
-                drop_identifiers=args.drop_identifiers, pseudonymise_ids=args.pseudonymise, sheet=args.sheet)
+                drop_identifiers=args.drop_identifiers, pseudonymise_ids=args.pseudonymise, sheet=args.sheet,
+                redact_free_text=getattr(args, "redact_free_text", False), label=getattr(args, "label", None))
 
 
 def report_json(result: IngestResult) -> dict:
@@ -162,6 +169,8 @@ REFUSAL_WORDS = {
     Refusal.NO_PSEUDONYM_KEY: "pseudonymising needs the clinic's key (OUTCOMES_PSEUDONYM_KEY)",
     Refusal.AMBIGUOUS_DATE_ORDER: "the dates read both ways (use --dayfirst or --monthfirst)",
     Refusal.NO_SUCH_SHEET: "the workbook has no such sheet (use --sheet NAME or NUMBER)",
+    Refusal.FREE_TEXT_IDENTIFIERS: "free text holds identifiers (use --redact-free-text or --drop-identifiers)",
+    Refusal.IDENTIFYING_LABEL: "the label cannot be kept (type another with --label)",
 }
 
 
@@ -177,7 +186,9 @@ def report_text(result: IngestResult, limit: int = 200) -> str:
         if s["columns"]:
             out.append("Columns recognised: " + ", ".join(f"'{h}' -> {c}" for h, c in s["columns"].items()))
         return "\n".join(out)
-    out.append(f"{s['source']}: {s['rows']} rows: {s['accepted_rows']} accepted, {s['rejected_rows']} rejected "
+    counted = s["source"].endswith((f", {s['rows']:,} rows", f", {s['rows']:,} row"))  # a neutral label counts them
+    rows = "" if counted else f"{s['rows']} rows: "
+    out.append(f"{s['source']}: {rows}{s['accepted_rows']} accepted, {s['rejected_rows']} rejected "
                f"({s['duplicate_rows']} exact duplicate(s), {s['conflicting_rows']} conflicting), "
                f"{s['warnings']} warning(s).")
     fmt = s["format"]
