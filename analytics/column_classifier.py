@@ -68,7 +68,7 @@ def classify(header: str, values: pd.Series, canonical: str | None, lines: np.nd
         found = value_findings(header, values, lines, cutoff_year, code=True)
         return ColumnClass(header, canonical, IDENTIFYING if found else SAFE, found)
     if canonical in FREE_TEXT_FIELDS:
-        found = value_findings(header, values, lines, cutoff_year)
+        found = value_findings(header, values, lines, cutoff_year, names="name" in FREE_TEXT_FIELDS[canonical])
         if found:
             return ColumnClass(header, canonical, IDENTIFYING, found)
         return ColumnClass(header, canonical, FREE_TEXT, kinds=FREE_TEXT_FIELDS[canonical])

@@ -134,13 +134,13 @@ def chi_number_mask(values: pd.Series) -> pd.Series:
 
 
 def value_findings(column: str, values: pd.Series, lines: np.ndarray, cutoff_year: int | None = None,
-                   code: bool = False) -> list[IdentifierFinding]:
+                   code: bool = False, names: bool = True) -> list[IdentifierFinding]:
     """Identifier-like values in one column: counts and line numbers, never the values themselves.
 
     Any one e-mail, phone, NHS/CHI number, postcode, web/IP address or SSN makes a finding. Names and dates of
     birth make one when they fill at least NAME_SHARE of the filled cells (a name needs a known given name or
     a title in one of them); in a code column (code=True) any one does, and an identifier inside a code
-    ('9434765919-01') does too.
+    ('9434765919-01') does too. names=False: names are not looked for (a site or practitioner may be named).
     """
     cutoff = cutoff_year if cutoff_year is not None else default_cutoff_year()
     filled = values.notna() & (values.astype("str").str.strip() != "")
@@ -169,9 +169,9 @@ def value_findings(column: str, values: pd.Series, lines: np.ndarray, cutoff_yea
         for what, mask in checks.items():
             add(what, mask.reindex(values.index, fill_value=False))
     n_filled = int(filled.sum())
-    names = name_mask(values)
-    if names.any() and (code or (names[filled].mean() >= NAME_SHARE and name_mask(values[names], True).any())):
-        add("personal names", names)
+    named = name_mask(values) if names else pd.Series(False, index=values.index)
+    if named.any() and (code or (named[filled].mean() >= NAME_SHARE and name_mask(values[named], True).any())):
+        add("personal names", named)
     births = birth_date_mask(values, cutoff)
     if births.any() and (code or births[filled].mean() >= NAME_SHARE):
         add("dates of birth", births)
