@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .identifier_patterns import ORDER, default_cutoff_year
 from .identifiers import IdentifierFinding, header_reason, value_findings
@@ -94,7 +96,7 @@ def classify_columns(frame: pd.DataFrame, lines: np.ndarray, column_map: dict[st
     return [classify(h, frame[h], column_map.get(h), lines, cutoff_year) for h in frame.columns]
 
 
-_SESSION_YEAR = r"(?<!\d)(19[89]\d|20\d\d)(?!\d)"
+_SESSION_YEAR = r"(?:^|\D)(?P<year>19[89]\d|20\d\d)(?:\D|$)"
 
 
 def cutoff_year(frame: pd.DataFrame, column_map: dict[str, str]) -> int:
@@ -106,8 +108,10 @@ def cutoff_year(frame: pd.DataFrame, column_map: dict[str, str]) -> int:
             column = frame[header]
             if pd.api.types.is_datetime64_any_dtype(column):
                 found = column.dt.year.dropna()
-            else:
-                found = pd.to_numeric(column.astype("str").str.extract(_SESSION_YEAR)[0], errors="coerce").dropna()
+            else:  # distinct texts only, through RE2: a session column has few of them among millions of rows
+                distinct = pc.unique(pa.array(column.astype("str"), type=pa.string(), from_pandas=True))
+                parts = pc.extract_regex(pc.fill_null(distinct, ""), _SESSION_YEAR)
+                found = pd.to_numeric(pd.Series(parts.field("year").to_pylist()), errors="coerce").dropna()
             if len(found):
                 years.append(int(found.min()))
     return default_cutoff_year(min(years) if years else None)

@@ -40,8 +40,8 @@ def identifiers(draw):
         return code if draw(st.booleans()) else code.lower()
     if kind == "dob":
         day, month, year = draw(st.integers(1, 28)), draw(st.integers(1, 12)), draw(st.integers(1925, 1999))
-        shape = draw(st.sampled_from(["DOB {d:02d}/{m:02d}/{y}", "born {y}", "{d:02d}/{m:02d}/{y}", "{y}-{m:02d}-{d:02d}",
-                                      "date of birth {d} March {y}"]))
+        shape = draw(st.sampled_from(["DOB {d:02d}/{m:02d}/{y}", "born {y}", "{d:02d}/{m:02d}/{y}",
+                                      "{y}-{m:02d}-{d:02d}", "date of birth {d} March {y}"]))
         return shape.format(d=day, m=month, y=year)
     if kind == "title":
         return f"{draw(st.sampled_from(TITLES))} {draw(st.sampled_from(LAST))}"
