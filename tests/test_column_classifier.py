@@ -69,3 +69,17 @@ def test_sample_sessions_raise_no_privacy_refusal(name):
 def test_assessment_files_and_the_real_trial_raise_no_privacy_refusal(path):
     result = load_assessments(path)
     assert not result.refused and result.identifier_findings == [] and result.free_text_findings == []
+
+
+def test_the_issues_three_headers_are_refused_then_dropped():
+    from tests.privacy_helpers import BASE, file_bytes, row
+    data = file_bytes([row() + ["Jane Doe", "02/03/1961", "John Doe"]], BASE + ["Client name", "Born", "Next of kin"])
+    refused = load_sessions(data)
+    assert refused.refusal == "identifiers_found"
+    assert refused.file_errors == [
+        "The file holds direct identifiers: 'Client name': the header looks like a person's name; 'Born': the header "
+        "looks like a date of birth; 'Next of kin': the header looks like a named contact (next of kin, carer, GP). "
+        "Drop these columns (--drop-identifiers) or cancel; identifying data is never stored."]
+    dropped = load_sessions(data, drop_identifiers=True)
+    assert not dropped.refused and "Doe" not in dropped.data.to_csv() and "1961" not in dropped.data.to_csv()
+    assert dropped.notes[0] == "Dropped identifying column(s): 'Born', 'Client name', 'Next of kin'."
