@@ -194,7 +194,10 @@ LABEL_LIMIT = 80  # characters of a typed upload label
 def neutral_label(now: datetime | None = None, rows: int | None = None) -> str:
     """How an upload is named when the user types no label: 'upload 2026-11-30 14:05, 2,600 rows' (the clinic's
     local time). The file's own name is never used: it may name a patient."""
-    zone = ZoneInfo(config.timezone())
+    try:
+        zone = ZoneInfo(config.timezone())
+    except ValueError:  # an unknown zone is refused where dates depend on it; a label takes the machine's clock
+        zone = None
     moment = now or datetime.now(zone)
     if moment.tzinfo is not None:
         moment = moment.astimezone(zone)
