@@ -55,7 +55,13 @@ def add_ingest_options(parser: argparse.ArgumentParser, file_required: bool = Tr
     parser.add_argument("--drop-identifiers", action="store_true",
                         help="drop columns that look like direct identifiers instead of refusing the file")
     parser.add_argument("--pseudonymise", action="store_true",
-                        help="replace patient codes by keyed HMAC codes (key in OUTCOMES_PSEUDONYM_KEY)")
+                        help="replace patient and session codes by keyed HMAC codes (key in OUTCOMES_PSEUDONYM_KEY)")
+    parser.add_argument("--redact-free-text", action="store_true",
+                        help="replace identifiers found inside free text (notes, comments) by tags such as [phone] "
+                             "instead of refusing the file")
+    parser.add_argument("--label", help="what to call this upload in reports and the import log (at most 80 "
+                                        "characters, no patient details; default: 'upload <date time>, <n> rows'); "
+                                        "the file's own name is never kept")
     parser.add_argument("--sheet", metavar="NAME|N",
                         help="for an Excel workbook, the worksheet to read: its name, or its number from 1 "
                              "(default: the first whose header row fits the data contract)")
@@ -137,7 +143,8 @@ def ingest_from_args(args: argparse.Namespace, kind: str = "sessions") -> Ingest
     mapping = load_mapping(args.mapping) if args.mapping else None
     order = "dayfirst" if args.dayfirst else "monthfirst" if args.monthfirst else None
     return load(args.file, kind=kind, mapping=mapping, date_order=order,
-                drop_identifiers=args.drop_identifiers, pseudonymise_ids=args.pseudonymise, sheet=args.sheet)
+                drop_identifiers=args.drop_identifiers, pseudonymise_ids=args.pseudonymise, sheet=args.sheet,
+                redact_free_text=getattr(args, "redact_free_text", False), label=getattr(args, "label", None))
 
 
 def report_json(result: IngestResult) -> dict:
@@ -164,6 +171,8 @@ REFUSAL_WORDS = {
     Refusal.NO_PSEUDONYM_KEY: "pseudonymising needs the clinic's key (OUTCOMES_PSEUDONYM_KEY)",
     Refusal.AMBIGUOUS_DATE_ORDER: "the dates read both ways (use --dayfirst or --monthfirst)",
     Refusal.NO_SUCH_SHEET: "the workbook has no such sheet (use --sheet NAME or NUMBER)",
+    Refusal.FREE_TEXT_IDENTIFIERS: "free text holds identifiers (use --redact-free-text or --drop-identifiers)",
+    Refusal.IDENTIFYING_LABEL: "the label cannot be kept (type another with --label)",
 }
 
 
@@ -179,7 +188,9 @@ def report_text(result: IngestResult, limit: int = 200) -> str:
         if s["columns"]:
             out.append("Columns recognised: " + ", ".join(f"'{h}' -> {c}" for h, c in s["columns"].items()))
         return "\n".join(out)
-    out.append(f"{s['source']}: {s['rows']} rows: {s['accepted_rows']} accepted, {s['rejected_rows']} rejected "
+    counted = s["source"].endswith((f", {s['rows']:,} rows", f", {s['rows']:,} row"))  # a neutral label counts them
+    rows = "" if counted else f"{s['rows']} rows: "
+    out.append(f"{s['source']}: {rows}{s['accepted_rows']} accepted, {s['rejected_rows']} rejected "
                f"({s['duplicate_rows']} exact duplicate(s), {s['conflicting_rows']} conflicting), "
                f"{s['warnings']} warning(s).")
     fmt = s["format"]
@@ -556,9 +567,6 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--allow-clearing", action="store_true",
                           help="let blank cells clear the values the store holds (without it such an import is "
                                "refused and lists how many values per column it would clear)")
-    importer.add_argument("--label", metavar="TEXT",
-                          help="a few words the store keeps for this import, e.g. 'March export' (default: "
-                               "'upload <time>, <rows> rows'); never the file's name, no '@' or long numbers")
     importer.set_defaults(run=cmd_import)
     log = commands.add_parser("history", help="the imports into the outcome store, newest first")
     add_db_option(log)

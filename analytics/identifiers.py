@@ -6,6 +6,9 @@ passing the modulus-11 check, an e-mail, a phone number) are refused unless the 
 them with the clinic's secret key. Messages name columns, counts and line numbers, never the values.
 A recognised optional column with identifying values (e-mails in `site`) is dropped like any other when the user
 asks, and the field is then absent; a required one cannot be dropped, so the file is refused.
+Free-text columns (column_classifier.py) are scanned for identifiers inside sentences (free_text.py): refused
+naming the column, lines and masked forms, unless dropped or redacted. With pseudonymisation, every code that can
+carry an identifier is keyed: patient_id and session_id always, practitioner_id when it looks identifying.
 """
 from __future__ import annotations
 
@@ -20,6 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import config
+from .identifier_patterns import (
+    DATE, PLURALS, TAGS, WHOLE_NAME, chi_check, date_year, default_cutoff_year, is_name,
+)
 from .reason_codes import Refusal
 from .schema import IDENTIFIER_HEADERS, normalise_header
 
@@ -78,25 +84,104 @@ def nhs_number_mask(values: pd.Series) -> pd.Series:
 
 # Any value an identifier check could flag matches this; RE2 scans millions of cells in milliseconds.
 _ANY_IDENTIFIER = "|".join(f"(?:{p})" for p in (*_VALUE_PATTERNS.values(), _TEN_DIGITS))
+_WHOLE_DATE = rf"(?i)^\s*{DATE}\s*$"
+NAME_SHARE = 0.3  # names or dates of birth in at least this share of a column's filled cells make it identifying
+# Identifiers a code (patient_id, session_id) must not hold even inside it: '9434765919-01'.
+CODE_KINDS = ("e-mail", "web address", "IP address", "date of birth", "NHS number", "social security number", "phone")
 
 
-def value_findings(column: str, values: pd.Series, lines: np.ndarray) -> list[IdentifierFinding]:
-    """Identifier-like values in one text column: counts and line numbers, never the values themselves."""
-    array = pa.array(values.astype("str"), type=pa.string(), from_pandas=True)
-    suspect = pc.fill_null(pc.match_substring_regex(array, _ANY_IDENTIFIER), False).to_numpy(zero_copy_only=False)
-    if not suspect.any():
-        return []
-    positions = np.flatnonzero(suspect)
-    text = pd.Series(values.iloc[positions].astype("str").str.strip().to_numpy(), index=positions)
-    findings = []
-    checks = {"NHS numbers": nhs_number_mask(text)}
-    for what, pattern in _VALUE_PATTERNS.items():
-        checks[what] = text.str.contains(pattern, regex=True)
-    for what, mask in checks.items():
+def _mask_of(array: pa.Array, pattern: str) -> np.ndarray:
+    return pc.fill_null(pc.match_substring_regex(array, pattern), False).to_numpy(zero_copy_only=False)
+
+
+def name_mask(values: pd.Series, strict: bool = False) -> pd.Series:
+    """True where a whole cell reads as a personal name ('Jane Doe', "Mary O'Brien", 'DOE, Jane'), not a product,
+    muscle, site or code. strict: a known given name or a title is also needed."""
+    mask = pd.Series(False, index=values.index)
+    text = values.astype("str")
+    shaped = _mask_of(pa.array(text, type=pa.string(), from_pandas=True), WHOLE_NAME)
+    if shaped.any():
+        candidates = text[shaped]
+        verdict = {t: is_name(t, strict) for t in candidates.unique()}
+        mask.loc[candidates.index] = candidates.map(verdict).to_numpy(dtype=bool)
+    return mask
+
+
+def birth_date_mask(values: pd.Series, cutoff_year: int) -> pd.Series:
+    """True where a whole cell is a date (text, or a typed date) no later than cutoff_year: a date of birth."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        years = values.dt.year
+        return ((years >= 1900) & (years <= cutoff_year)).fillna(False).astype(bool)
+    mask = pd.Series(False, index=values.index)
+    text = values.astype("str")
+    dated = _mask_of(pa.array(text, type=pa.string(), from_pandas=True), _WHOLE_DATE)
+    if dated.any():
+        candidates = text[dated]
+        verdict = {t: 1900 <= (date_year(t) or 0) <= cutoff_year for t in candidates.unique()}
+        mask.loc[candidates.index] = candidates.map(verdict).to_numpy(dtype=bool)
+    return mask
+
+
+def chi_number_mask(values: pd.Series) -> pd.Series:
+    """True where a value is ten digits starting with a valid date DDMMYY (a Scottish CHI number)."""
+    digits = values.astype("str").str.extract(_TEN_DIGITS)
+    ok = digits[0].notna()
+    mask = pd.Series(False, index=values.index)
+    if ok.any():
+        joined = digits.loc[ok, 0] + digits.loc[ok, 1] + digits.loc[ok, 2]
+        mask.loc[ok] = joined.map(chi_check).to_numpy(dtype=bool)
+    return mask
+
+
+def value_findings(column: str, values: pd.Series, lines: np.ndarray, cutoff_year: int | None = None,
+                   code: bool = False, names: bool = True) -> list[IdentifierFinding]:
+    """Identifier-like values in one column: counts and line numbers, never the values themselves.
+
+    Any one e-mail, phone, NHS/CHI number, postcode, web/IP address or SSN makes a finding. Names and dates of
+    birth make one when they fill at least NAME_SHARE of the filled cells (a name needs a known given name or
+    a title in one of them); in a code column (code=True) any one does, and an identifier inside a code
+    ('9434765919-01') does too. names=False: names are not looked for (a site or practitioner may be named).
+    """
+    cutoff = cutoff_year if cutoff_year is not None else default_cutoff_year()
+    filled = values.notna() & (values.astype("str").str.strip() != "")
+    findings: list[IdentifierFinding] = []
+    flagged = pd.Series(False, index=values.index)
+
+    def add(what: str, mask: pd.Series, verb: str = "look like") -> None:
+        nonlocal flagged
+        mask = mask & filled
         count = int(mask.sum())
         if count:
-            found_lines = tuple(int(n) for n in lines[mask[mask].index.to_numpy()][:20])
-            findings.append(IdentifierFinding(column, f"{count} value(s) look like {what}", found_lines))
+            flagged = flagged | mask
+            positions = np.flatnonzero(mask.to_numpy())
+            findings.append(IdentifierFinding(column, f"{count} value(s) {verb} {what}",
+                                              tuple(int(n) for n in lines[positions][:20])))
+
+    array = pa.array(values.astype("str"), type=pa.string(), from_pandas=True)
+    suspect = _mask_of(array, _ANY_IDENTIFIER)
+    if suspect.any():
+        positions = np.flatnonzero(suspect)
+        text = pd.Series(values.iloc[positions].astype("str").str.strip().to_numpy(), index=values.index[positions])
+        checks = {"NHS numbers": nhs_number_mask(text)}
+        for what, pattern in _VALUE_PATTERNS.items():
+            checks[what] = text.str.contains(pattern, regex=True)
+        checks["CHI numbers"] = chi_number_mask(text) & ~checks["NHS numbers"]
+        for what, mask in checks.items():
+            add(what, mask.reindex(values.index, fill_value=False))
+    n_filled = int(filled.sum())
+    named = name_mask(values) if names else pd.Series(False, index=values.index)
+    if named.any() and (code or (named[filled].mean() >= NAME_SHARE and name_mask(values[named], True).any())):
+        add("personal names", named)
+    births = birth_date_mask(values, cutoff)
+    if births.any() and (code or births[filled].mean() >= NAME_SHARE):
+        add("dates of birth", births)
+    if code and n_filled:
+        from .free_text import scan  # free_text builds on this module's neighbours; imported where used
+        inside = scan(column, values.where(~flagged), lines, cutoff, CODE_KINDS)
+        if inside.total:
+            mask = pd.Series(False, index=values.index)
+            mask.iloc[inside.positions] = True
+            add(", ".join(PLURALS[k] for k in inside.counts), mask, "hold")
     return findings
 
 
@@ -110,10 +195,6 @@ def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
     return values.map(codes).astype("str")
 
 
-# Canonical columns whose values are free text and so are scanned for identifiers.
-SCANNED_TEXT = frozenset({"patient_id", "session_id", "site", "practitioner_id"})
-
-
 @dataclass
 class GuardOutcome:
     """The identifier guard's answer: the cells to go on with, what was found, what was done, or a refusal."""
@@ -124,31 +205,39 @@ class GuardOutcome:
     refusal: Refusal | None = None
     message: str | None = None
     dropped: list[str] = field(default_factory=list)  # headers dropped (recognised ones are then absent fields)
+    free_text: list = field(default_factory=list)  # free_text.ColumnScan of each column with findings
+    redacted: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> kind -> replaced
+
+
+# The code columns keyed by --pseudonymise: patient_id and session_id always (a session code may hold the patient's
+# own identifier), practitioner_id when its values look identifying.
+KEYED_ALWAYS = ("patient_id", "session_id")
 
 
 def guard(frame: pd.DataFrame, lines: np.ndarray, column_map: dict[str, str], drop: bool,
-          pseudonymise_ids: bool, key: str | bytes | None, required: frozenset[str] = frozenset()
-          ) -> GuardOutcome:
-    """Find identifying columns; drop them if asked, else refuse the file. Pseudonymise patient codes if asked.
+          pseudonymise_ids: bool, key: str | bytes | None, required: frozenset[str] = frozenset(),
+          redact_free_text: bool = False, cutoff_year: int | None = None) -> GuardOutcome:
+    """Classify every column (column_classifier.py) and act on the outcome.
 
-    column_map: file header -> canonical name for the recognised columns; the other headers are scanned too.
-    required: the canonical columns the file must have; one of them with identifying values cannot be dropped.
+    Identifying columns: dropped if asked (drop), else the file is refused; patient codes that look identifying
+    are pseudonymised if asked, else refused. Free-text columns with identifiers inside: redacted if asked
+    (redact_free_text), else dropped if asked, else the file is refused naming the columns, lines and masked
+    forms. column_map: file header -> canonical name; required: the canonical columns a file must have (one of
+    them with identifying values cannot be dropped).
     """
-    findings: list[IdentifierFinding] = []
-    for header in frame.columns:
-        canonical = column_map.get(header)
-        reason = header_reason(header) if canonical is None else None
-        if reason:
-            findings.append(IdentifierFinding(header, reason))
-            continue
-        column = frame[header]
-        if canonical in SCANNED_TEXT or (canonical is None and (column.dtype == "str" or column.dtype == object)):
-            findings.extend(value_findings(header, column, lines))
-        elif canonical is None and pd.api.types.is_integer_dtype(column):
-            findings.extend(value_findings(header, column.astype("str"), lines))
-    patient_header = next((h for h, c in column_map.items() if c == "patient_id"), None)
+    from .column_classifier import FREE_TEXT, IDENTIFYING, classify_columns  # it builds on this module
+    from .free_text import redact, scan
+
+    classes = classify_columns(frame, lines, column_map, cutoff_year)
+    findings = [f for c in classes if c.outcome == IDENTIFYING for f in c.findings]
+    header_of = {c: h for h, c in column_map.items()}
+    patient_header = header_of.get("patient_id")
+    keyed = {header_of[c] for c in KEYED_ALWAYS if c in header_of} if pseudonymise_ids else set()
+    if pseudonymise_ids and "practitioner_id" in header_of and any(
+            f.column == header_of["practitioner_id"] for f in findings):
+        keyed.add(header_of["practitioner_id"])
     id_findings = [f for f in findings if f.column == patient_header]
-    other = [f for f in findings if f.column != patient_header]
+    other = [f for f in findings if f.column != patient_header and f.column not in keyed]
     refusals: list[tuple[Refusal, str]] = []
     notes: list[str] = []
     dropped: list[str] = []
@@ -167,26 +256,58 @@ def guard(frame: pd.DataFrame, lines: np.ndarray, column_map: dict[str, str], dr
                 notes.append(f"Dropped column '{header}' ({column_map[header]}): {why}; {column_map[header]} is "
                              "read as not in the file.")
         else:
+            codes = " or pseudonymise the codes (--pseudonymise)" if any(
+                column_map.get(f.column) == "session_id" for f in other) else ""
             refusals.append((Refusal.IDENTIFIERS_FOUND,
                              "The file holds direct identifiers: " + "; ".join(f.message() for f in other)
-                             + ". Drop these columns (--drop-identifiers) or cancel; identifying data is "
+                             + f". Drop these columns (--drop-identifiers){codes} or cancel; identifying data is "
                                "never stored."))
-    if pseudonymise_ids and patient_header:
+    scans, redacted = [], {}
+    for c in classes:
+        if c.outcome != FREE_TEXT or c.header in dropped:
+            continue
+        found = scan(c.header, frame[c.header], lines, cutoff_year, c.kinds)
+        if not found.total:
+            continue
+        scans.append(found)
+        if redact_free_text:
+            values, counts = redact(frame[c.header], cutoff_year, c.kinds)
+            frame = frame.assign(**{c.header: values})
+            redacted[c.header] = counts
+            notes.append(f"Redacted {sum(counts.values())} identifier(s) in '{c.header}': "
+                         + ", ".join(f"{n} {TAGS[k]}" for k, n in counts.items()) + ".")
+        elif drop:
+            frame = frame.drop(columns=[c.header])
+            dropped.append(c.header)
+            field_name = column_map.get(c.header)
+            notes.append(f"Dropped free-text column '{c.header}': {found.kinds_text()} inside its text"
+                         + (f"; {field_name} is read as not in the file." if field_name else "."))
+    if scans and not (redact_free_text or drop):
+        refusals.append((Refusal.FREE_TEXT_IDENTIFIERS,
+                         "Free text holds identifiers: " + "; ".join(s.message() for s in scans)
+                         + ". Drop these columns (--drop-identifiers) or redact them (--redact-free-text: each one "
+                           "becomes a tag such as [phone]); identifying data is never stored."))
+    if pseudonymise_ids and keyed:
         secret = config.pseudonym_key(key)
         if secret is None:
             refusals.append((Refusal.NO_PSEUDONYM_KEY,
                              f"Pseudonymisation was asked for but no key is set: put the clinic's secret in "
                              f"{config.PSEUDONYM_KEY_ENV} (or the app's secrets) and try again."))
         else:
-            frame = frame.assign(**{patient_header: pseudonymise(frame[patient_header], secret)})
-            notes.append("Patient codes pseudonymised with the clinic's key (HMAC-SHA256).")
+            frame = frame.assign(**{h: pseudonymise(frame[h], secret).where(frame[h].notna()) for h in keyed})
+            names = [column_map[h] for h in sorted(keyed, key=list(frame.columns).index)]
+            if names == ["patient_id"]:
+                notes.append("Patient codes pseudonymised with the clinic's key (HMAC-SHA256).")
+            else:
+                notes.append("Codes pseudonymised with the clinic's key (HMAC-SHA256): " + ", ".join(names) + ".")
     elif id_findings:
         refusals.append((Refusal.IDENTIFYING_PATIENT_CODES,
                          "Patient codes look like direct identifiers: " + "; ".join(f.message() for f in id_findings)
                          + ". Pseudonymise them with the clinic's key (--pseudonymise) or cancel."))
     if refusals:
-        return GuardOutcome(frame, findings, notes, refusals[0][0], " ".join(m for _, m in refusals), dropped)
-    return GuardOutcome(frame, findings, notes, dropped=dropped)
+        return GuardOutcome(frame, findings, notes, refusals[0][0], " ".join(m for _, m in refusals), dropped,
+                            scans, redacted)
+    return GuardOutcome(frame, findings, notes, dropped=dropped, free_text=scans, redacted=redacted)
 
 
 def _cannot_drop(findings: list[IdentifierFinding], column_map: dict[str, str]) -> str:

@@ -13,9 +13,10 @@ cross-field and cross-row rules (rules.py), copies and conflicts (duplicates.py)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,8 @@ import pandas as pd
 from . import config
 from .dates import AmbiguousDates, detect_order
 from .duplicates import duplicates_and_conflicts
+from .column_classifier import cutoff_year
+from .free_text import ColumnScan, label_problem
 from .identifiers import IdentifierFinding, guard
 from .ingest_report import (
     CELL_COLUMNS, CONFLICT_COLUMNS, DUPLICATE_COLUMNS, WARNING_COLUMNS, Report, as_written, empty_table,
@@ -48,6 +51,8 @@ class IngestResult:
     file_errors: list[str]
     notes: list[str] = field(default_factory=list)
     identifier_findings: list[IdentifierFinding] = field(default_factory=list)
+    free_text_findings: list[ColumnScan] = field(default_factory=list)  # identifiers inside free text, by column
+    redacted: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> kind -> how many replaced
     column_map: dict[str, str] = field(default_factory=dict)
     extra_columns: list[str] = field(default_factory=list)
     suggestions: dict[str, str] = field(default_factory=dict)
@@ -55,7 +60,7 @@ class IngestResult:
     blank_rows: int = 0
     date_order: str | None = None
     file_format: dict = field(default_factory=dict)
-    source_name: str = ""
+    source_name: str = ""  # the user's label or a neutral 'upload <date time>, <n> rows'; never the file's name
     spans: dict[int, int] = field(default_factory=dict)
     refusal: Refusal | None = None  # why the file was refused (file_errors says it in words)
 
@@ -116,6 +121,10 @@ class IngestResult:
             "suggestions": self.suggestions,
             "identifier_columns": [
                 {"column": f.column, "reason": f.reason, "lines": list(f.lines)} for f in self.identifier_findings],
+            "free_text_identifiers": [
+                {"column": f.column, "found": dict(f.counts), "lines": list(f.lines), "masked": list(f.masked)}
+                for f in self.free_text_findings],
+            "redacted": {column: dict(counts) for column, counts in self.redacted.items()},
             "notes": list(self.notes),
         }
 
@@ -146,37 +155,67 @@ def load_assessments(source: str | Path | bytes | BinaryIO, **options) -> Ingest
 def load(source: str | Path | bytes | BinaryIO, *, kind: str = "sessions", name: str | None = None,
          mapping: dict[str, str] | None = None, date_order: str | None = None, drop_identifiers: bool = False,
          pseudonymise_ids: bool = False, key: str | bytes | None = None, today: date | None = None,
-         max_bytes: int | None = None, sheet: str | int | None = None) -> IngestResult:
+         max_bytes: int | None = None, sheet: str | int | None = None, redact_free_text: bool = False,
+         label: str | None = None, now: datetime | None = None) -> IngestResult:
     """Read, map, guard, check and split one file into accepted rows and a report.
 
+    name: the file's name, used only to tell a format apart (never kept: file names are data).
     mapping: {file header: canonical column} chosen by the user, over the automatic aliases.
     date_order: 'dayfirst' or 'monthfirst' when the user chooses; None reads it from the data.
-    drop_identifiers / pseudonymise_ids: the user's answer to the identifier guard.
+    drop_identifiers / pseudonymise_ids / redact_free_text: the user's answer to the identifier guard.
     key: the pseudonymisation secret (else the OUTCOMES_PSEUDONYM_KEY environment variable).
     sheet: for a workbook, the worksheet's name or 1-based number (None: the first that fits the contract).
+    label: what the user calls this upload (at most LABEL_LIMIT characters, no identifier in it); without one,
+    `source_name` is a neutral 'upload 2026-11-30 14:05, 2,600 rows' at `now` (default: the clinic's clock).
     """
     columns = SESSION_COLUMNS if kind == "sessions" else ASSESSMENT_COLUMNS
     today = today or date.today()
+    label = label.strip() if isinstance(label, str) and label.strip() else None
+    if label is not None:
+        problem = label_problem(label, LABEL_LIMIT)
+        if problem:
+            return IngestResult.refused_with(kind, Refusal.IDENTIFYING_LABEL, problem, neutral_label(now))
     try:
         raw = read_table(source, name=name, max_bytes=max_bytes or config.max_file_bytes(), sheet=sheet)
         if sheet not in (None, "") and raw.file_format != "xlsx":  # said, not silently ignored
             raw.notes.insert(0, f"A sheet ({sheet}) was asked for, but this is a {raw.file_format} file, which has "
                                 "no sheets: the whole file was read.")
     except FileRefused as err:
-        return IngestResult.refused_with(kind, err.code, str(err), name or _source_name(source))
-    source_name = name or _source_name(source)
+        return IngestResult.refused_with(kind, err.code, _without_file_name(str(err), source, name),
+                                         label or neutral_label(now))
+    source_name = label or neutral_label(now, len(raw.frame) + len(raw.bad_rows))
     return _check(raw, kind, columns, today, source_name, mapping or {}, date_order, drop_identifiers,
-                  pseudonymise_ids, key)
+                  pseudonymise_ids, key, redact_free_text)
 
 
-def _source_name(source) -> str:
-    """How the report names the file: a path's file name, else 'upload'."""
-    return Path(source).name if isinstance(source, (str, Path)) else "upload"
+LABEL_LIMIT = 80  # characters of a typed upload label
+
+
+def neutral_label(now: datetime | None = None, rows: int | None = None) -> str:
+    """How an upload is named when the user types no label: 'upload 2026-11-30 14:05, 2,600 rows' (the clinic's
+    local time). The file's own name is never used: it may name a patient."""
+    try:
+        zone = ZoneInfo(config.timezone())
+    except ValueError:  # an unknown zone is refused where dates depend on it; a label takes the machine's clock
+        zone = None
+    moment = now or datetime.now(zone)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(zone)
+    text = f"upload {moment:%Y-%m-%d %H:%M}"
+    return text if rows is None else f"{text}, {rows:,} row{'s' if rows != 1 else ''}"
+
+
+def _without_file_name(message: str, source, name: str | None) -> str:
+    """A reader's message with the file's path and name replaced by 'the file' (they may name a patient)."""
+    words = [str(source), Path(str(source)).name] if isinstance(source, (str, Path)) else []
+    for word in sorted({w for w in [*words, name or ""] if w}, key=len, reverse=True):
+        message = message.replace(f"'{word}'", "the file").replace(word, "the file")
+    return message
 
 
 def _check(raw: RawTable, kind: str, columns: tuple[Column, ...], today: date, source_name: str,
            mapping: dict[str, str], date_order: str | None, drop_identifiers: bool, pseudonymise_ids: bool,
-           key) -> IngestResult:
+           key, redact_free_text: bool = False) -> IngestResult:
     """The steps after reading: columns, file-level refusals, identifier guard, date order, parsing, rules."""
     fmt = {"format": raw.file_format, "encoding": raw.encoding, "separator": raw.separator}
     if raw.sheet is not None:
@@ -200,8 +239,11 @@ def _check(raw: RawTable, kind: str, columns: tuple[Column, ...], today: date, s
     lines = raw.lines
     frame = _codes_as_text(raw.frame.reset_index(drop=True), resolved.column_map, columns)
     guarded = guard(frame, lines, resolved.column_map, drop_identifiers, pseudonymise_ids, key,
-                    frozenset(c.name for c in columns if c.required))
+                    frozenset(c.name for c in columns if c.required), redact_free_text,
+                    cutoff_year(frame, resolved.column_map))
     details["identifier_findings"] = guarded.findings
+    details["free_text_findings"] = guarded.free_text
+    details["redacted"] = guarded.redacted
     if guarded.refusal:
         return refuse(guarded.refusal, guarded.message)
     if guarded.dropped:  # a dropped recognised column is a field the file does not have

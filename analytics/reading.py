@@ -62,7 +62,8 @@ class RawTable:
 
 
 def read_bytes(source: str | Path | bytes | BinaryIO, max_bytes: int | None = None) -> tuple[bytes, str]:
-    """The content and a display name of a path, bytes or an uploaded file object."""
+    """The content and the name of a path, bytes or an uploaded file object. The name only tells formats apart:
+    it is never put in a message (file names are data: they may name a patient)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, name = bytes(source), "upload"
     elif isinstance(source, (str, Path)):
@@ -78,17 +79,17 @@ def read_bytes(source: str | Path | bytes | BinaryIO, max_bytes: int | None = No
 def _read_path(path: Path, max_bytes: int | None) -> bytes:
     """A file's bytes; a folder, a missing or an unreadable file is a FileRefused with a plain message."""
     if path.is_dir():
-        raise FileRefused(f"{path} is a folder, not a file: give the path of a CSV, Excel .xlsx or Parquet file.")
+        raise FileRefused("The path is a folder, not a file: give the path of a CSV, Excel .xlsx or Parquet file.")
     if not path.exists():
-        raise FileRefused(f"File not found: {path}")
+        raise FileRefused("File not found: check the path.")
     try:
         if max_bytes is not None and path.stat().st_size > max_bytes:
             raise FileRefused(_too_large(path.stat().st_size, max_bytes), Refusal.TOO_LARGE)
         return path.read_bytes()
     except PermissionError:
-        raise FileRefused(f"The file {path} cannot be read: permission denied.") from None
+        raise FileRefused("The file cannot be read: permission denied.") from None
     except OSError as err:
-        raise FileRefused(f"The file {path} cannot be read: {err.strerror or type(err).__name__}.") from None
+        raise FileRefused(f"The file cannot be read: {err.strerror or type(err).__name__}.") from None
 
 
 def _too_large(size: int, limit: int) -> str:
@@ -106,7 +107,7 @@ def sniff_format(data: bytes, name: str = "") -> str:
         raise FileRefused("This is an old Excel .xls file; save it as .xlsx or CSV and upload that.")
     lowered = name.lower()
     if lowered.endswith((".xlsx", ".parquet")):
-        raise FileRefused(f"'{name}' is named like a {lowered.rsplit('.', 1)[1]} file but its content is not one.")
+        raise FileRefused(f"The file is named like a {lowered.rsplit('.', 1)[1]} file but its content is not one.")
     return "csv"
 
 

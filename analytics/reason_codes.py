@@ -22,11 +22,14 @@ class Refusal(StrEnum):
     NO_PSEUDONYM_KEY = "no_pseudonym_key"  # pseudonymisation asked for without the clinic's key
     AMBIGUOUS_DATE_ORDER = "ambiguous_date_order"
     NO_SUCH_SHEET = "no_such_sheet"  # the worksheet asked for is not in the workbook
+    FREE_TEXT_IDENTIFIERS = "free_text_identifiers"  # identifiers inside free text, neither dropped nor redacted
+    IDENTIFYING_LABEL = "identifying_label"  # the upload's typed label holds an identifier, or is too long
 
 
-# Refusals the user answers by choosing what to do with identifying data (drop the columns, pseudonymise).
-# A missing pseudonym key is not one of them: no choice on the page fixes it.
-IDENTIFIER_REFUSALS = frozenset({Refusal.IDENTIFIERS_FOUND, Refusal.IDENTIFYING_PATIENT_CODES})
+# Refusals the user answers by choosing what to do with identifying data (drop the columns, pseudonymise, redact).
+# A missing pseudonym key or a label to retype is not one of them: no choice of those fixes it.
+IDENTIFIER_REFUSALS = frozenset({Refusal.IDENTIFIERS_FOUND, Refusal.IDENTIFYING_PATIENT_CODES,
+                                 Refusal.FREE_TEXT_IDENTIFIERS})
 
 
 class Rejection(StrEnum):

@@ -290,23 +290,34 @@ SESSION_DTYPES = {
     "cycle_number": "Int64",
 }
 
-# Header words that mark a direct identifier (HIPAA Safe Harbor), matched on the normalised header.
+# Header words that mark a direct identifier (HIPAA Safe Harbor and the list), matched on the normalised
+# header (lower case, letters and digits only, brackets dropped: 'D.O.B.' -> 'dob', 'Post code' -> 'postcode').
+# A header that names a canonical column (or one of its aliases: 'site name', 'practitioner') is never matched.
+_NAME_OWNERS = ("patient|pt|client|full|first|last|given|family|sur|fore|middle|maiden|christian|preferred|nick|"
+                "person|gp|carer|kin|contact|parent|guardian|mother|father|spouse|partner|referrer|referring|"
+                "relative|caregiver|birth")
 IDENTIFIER_HEADERS: tuple[tuple[str, str], ...] = (
-    (r"^ip$|ipaddress", "an IP address"),
-    (r"^(patient|pt|full|first|last|given|family|sur|fore|middle)?names?$", "a person's name"),
-    (r"^(first|last|given|family|sur|fore|middle|maiden)name", "a person's name"),
-    (r"^(patient|pt)name", "a person's name"),
-    (r"surname|forename", "a person's name"),
-    (r"address|street|^city$|^town$|postcode|postalcode|^zip", "an address or postcode"),
-    (r"^(dob|dateofbirth|birthdate|birthday|dateofbirthdob)$|dateofbirth|birthdate", "a date of birth"),
-    (r"phone|mobile|telephone|^tel(no|number)?$|^fax|cellnumber", "a phone or fax number"),
+    (r"^ip$|ipaddress|^ipaddr", "an IP address"),
     (r"e?mail", "an e-mail address"),
-    (r"nhs(no|num|number)?$|^nhs|chinumber|^chi$", "an NHS number"),
-    (r"^ssn$|socialsecurity|nationalinsurance|^nino$|^ni(no|number)$", "a social security number"),
-    (r"^mrn$|medicalrecord|hospitalnumber|^hospno|^(case|chart|record)number$|^hosp(ital)?id$",
-     "a medical record number"),
-    (r"insurance|policynumber|membernumber|^memberid$", "an insurance number"),
-    (r"^url$|website|webpage", "a web address"),
+    (rf"^names?$|^({_NAME_OWNERS})s?names?$|^nameof|^(first|last|given|family|sur|fore|middle|maiden)name"
+     r"|^(patient|pt|client)name|surname|forename|^initials?$|^(patient|pt|client)initials|^fullname",
+     "a person's name"),
+    (r"nextofkin|^nok$|^kin$|^carers?$|caregiver|emergencycontact|^contact(details|person|no|number)$"
+     r"|^gp$|^gpdetails$|^gpname", "a named contact (next of kin, carer, GP)"),
+    (r"^(dob|dateofbirthdob)$|dob$|^dob|dateofbirth|birthdate|birthday|^born|yearofbirth|placeofbirth|^ageat"
+     r"|exactage", "a date of birth"),
+    (r"nhs(no|num|number)?$|^nhs", "an NHS number"),
+    (r"chinumber|^chi(no|num)?$|communityhealthindex", "a CHI number"),
+    (r"address|street|^city$|town$|^county$|^village$|postcode|postalcode|^post(al)?$|^zip|^housenumber"
+     r"|^house(name|no)$|^residence", "an address or postcode"),
+    (r"phone|mobile|telephone|^tel(no|num|number|ephone)?$|^fax|cellnumber|^cell$|^cellphone|^mob(no)?$",
+     "a phone or fax number"),
+    (r"^ssn$|socialsecurity|nationalinsurance|^nino$|^ni(no|num|number)$", "a social security number"),
+    (r"^mrn$|medicalrecord|hospitalnumber|hospitalno$|^hospno|^(case|chart|record|unit)(number|no)$"
+     r"|^hosp(ital)?id$|^patientnumberhospital", "a medical record number"),
+    (r"insurance|medicare|medicaid|policynumber|membernumber|^memberid$", "an insurance number"),
+    (r"^url$|url$|website|webpage|homepage", "a web address"),
+    (r"^photo(s|id|graph|graphs)?$|photograph|^picture$|^image$|headshot|facialimage", "a photograph"),
 )
 
 

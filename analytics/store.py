@@ -117,6 +117,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .free_text import label_problem
 from .identifiers import PSEUDONYM_PREFIX
 from .ingest import IngestResult
 from .schema import SESSION_DTYPES
@@ -181,7 +182,8 @@ def check_label(text: str | None) -> str:
     """A label the user typed, tidied (spaces collapsed, control characters removed); '' when blank.
 
     StoreError (the label is never echoed) when it is longer than LABEL_MAX characters, holds '@' (an e-mail
-    address), a run of six digits or more (a phone, NHS or record number), or looks like a file name.
+    address), a run of six digits or more (a phone, NHS or record number), looks like a file name, or holds
+    anything the free-text scanner finds (analytics/free_text.py: a name, a postcode, a date of birth, ...).
     """
     cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in str(text or "")).split())
     if not cleaned:
@@ -198,6 +200,9 @@ def check_label(text: str | None) -> str:
     if _FILE_LIKE.search(cleaned):
         raise StoreError("The label looks like a file name: the store never keeps a file's name (it may name a "
                          "patient). Give a few words such as 'March export'.")
+    problem = label_problem(cleaned, LABEL_MAX)  # a name, a postcode, a date of birth: the free-text scanner
+    if problem:
+        raise StoreError(problem)
     return cleaned
 
 

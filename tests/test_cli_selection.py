@@ -4,6 +4,7 @@ previous injection). Hand-worked."""
 from __future__ import annotations
 
 import json
+import re
 
 import openpyxl
 import pytest
@@ -101,8 +102,10 @@ def test_the_report_names_its_selection(sessions_file, tmp_path, capsys):
 def test_the_text_summary_names_its_selection(sessions_file, capsys):
     assert main(["summary", str(sessions_file), "--site", "B", "--product", "Dysport"]) == 0
     first = capsys.readouterr().out.splitlines()[0]
-    assert first == ("sessions.csv, as of 2025-07-01 (site: B; product: abobotulinumtoxinA): 2 sessions, 1 patients "
-                     "(0 rows rejected; run validate for the list).")
+    # the source is a neutral label, never the file's name (issue 9: file names are data)
+    assert re.fullmatch(r"upload \d{4}-\d\d-\d\d \d\d:\d\d, 5 rows, as of 2025-07-01 \(site: B; product: "
+                        r"abobotulinumtoxinA\): 2 sessions, 1 patients \(0 rows rejected; run validate for the list\)\.",
+                        first)
 
 
 def test_the_reports_flags_judge_each_patient_on_the_whole_history(tmp_path, capsys):

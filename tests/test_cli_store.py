@@ -38,12 +38,11 @@ def db(tmp_path):
 
 def test_import_prints_the_validation_report_then_the_counts(tmp_path, db, capsys):
     path = write(tmp_path / "jan.csv", ROWS)
-    code, out, _ = run(capsys, "import", path, "--db", db)
+    code, out, _ = run(capsys, "import", path, "--db", db, "--label", "January")
     assert code == 0
-    assert "jan.csv: 3 rows: 3 accepted, 0 rejected" in out
-    imported = re.search(r"Imported batch 1 \(upload [\d-]+ [\d:]+, 3 rows\): 3 new, 0 updated, 0 unchanged", out)
-    assert imported and out.index("3 accepted") < imported.start()
-    code, out, _ = run(capsys, "import", path, "--db", db)
+    assert "January: 3 rows: 3 accepted, 0 rejected" in out
+    assert out.index("3 accepted") < out.index("Imported batch 1 (January): 3 new, 0 updated, 0 unchanged")
+    code, out, _ = run(capsys, "import", path, "--db", db, "--label", "January")
     assert code == 0 and "Nothing changed" in out and "imported before as batch 1" in out
 
 
@@ -79,12 +78,13 @@ def test_import_assessments(tmp_path, db, capsys):
 
 
 def test_history_text_and_json(tmp_path, db, capsys):
-    run(capsys, "import", write(tmp_path / "jan.csv", ROWS), "--db", db)
-    run(capsys, "import", write(tmp_path / "fix.csv", [ROWS[0].replace(",8,4,", ",8,1,")]), "--db", db)
+    run(capsys, "import", write(tmp_path / "jan.csv", ROWS), "--db", db, "--label", "January")
+    run(capsys, "import", write(tmp_path / "fix.csv", [ROWS[0].replace(",8,4,", ",8,1,")]), "--db", db,
+        "--label", "January fix")
     code, out, _ = run(capsys, "history", "--db", db)
     assert code == 0
     lines = out.splitlines()
-    assert "batch 2" in lines[1] and "upload " in lines[1] and "0 new, 1 updated" in lines[1]
+    assert "batch 2" in lines[1] and "January fix" in lines[1] and "0 new, 1 updated" in lines[1]
     assert "fix.csv" not in out and "jan.csv" not in out  # labels, never file names
     assert "batch 1" in lines[2] and "undo batch 2 first" in lines[2]
     code, out, _ = run(capsys, "history", "--db", db, "--json")
@@ -135,7 +135,7 @@ def test_the_default_store_comes_from_outcomes_db(tmp_path, capsys, monkeypatch)
     code, out, _ = run(capsys, "import", write(tmp_path / "jan.csv", ROWS))
     assert code == 0 and f"Store: {target}" in out
     code, out, _ = run(capsys, "history")
-    assert "upload " in out and "jan.csv" not in out
+    assert "jan.csv" not in out and "sessions  upload " in out  # a neutral label, never the file's name
     assert len(store.read_sessions(target)) == 3
 
 

@@ -60,10 +60,10 @@ def test_summary_options_change_the_figures(sessions_file, capsys):
 
 
 def test_summary_text_for_people(sessions_file, capsys):
-    code, out = run(capsys, "summary", str(sessions_file))
+    code, out = run(capsys, "summary", str(sessions_file), "--label", "March sessions")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == "sessions.csv, as of 2025-04-01: 5 sessions, 3 patients (0 rows rejected; run validate for the list)."
+    assert lines[0] == "March sessions, as of 2025-04-01: 5 sessions, 3 patients (0 rows rejected; run validate for the list)."
     assert lines[1] == "Responder rate (pain drop >= 30%): 75.0% of 4 sessions with a response."
     assert lines[3] == "Median benefit duration (Kaplan-Meier): 80 days (11.4 weeks)."
 

@@ -20,7 +20,7 @@ def test_the_date_order_question_is_chosen_by_code_not_by_wording():
 
 @pytest.mark.parametrize("code", list(Refusal))
 def test_only_identifier_refusals_ask_about_identifiers(code):
-    expected = code in (Refusal.IDENTIFIERS_FOUND, Refusal.IDENTIFYING_PATIENT_CODES)
+    expected = code in (Refusal.IDENTIFIERS_FOUND, Refusal.IDENTIFYING_PATIENT_CODES, Refusal.FREE_TEXT_IDENTIFIERS)
     assert identifier_block(refused(code, "identifier")) is expected
     assert asks_for_date_order(refused(code)) is (code is Refusal.AMBIGUOUS_DATE_ORDER)
 

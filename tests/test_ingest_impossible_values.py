@@ -112,7 +112,7 @@ def test_cli_validate_reports_impossible_values_as_written(tmp_path, capsys):
     header = HEADER + ["pgic"]
     path.write_bytes(csv_bytes([good_row(units="Infinity", after="?") + ["n.a."], good_row("P2", after="\u2014") +
                                 ["4"], good_row("P3", day="1899-12-30") + ["2"]], header))
-    code = main(["validate", str(path)])
+    code = main(["validate", str(path), "--label", "hostile"])
     out = capsys.readouterr().out
     assert code == 1
     assert "-9223372036854775808" not in out
@@ -120,7 +120,7 @@ def test_cli_validate_reports_impossible_values_as_written(tmp_path, capsys):
     assert f"  line 4: session_date = '1899-12-30': {EXCEL_ZERO}" in out
     assert "  line 2: followup_pain = '?, \u2014': 2 cells read as not recorded ('?', '\u2014') \u2014 lines 2, 3" in out
     assert "  line 2: pgic = 'n.a.': 1 cell read as not recorded ('n.a.') \u2014 line 2" in out
-    assert out.startswith("hostile.csv: 3 rows: 1 accepted, 2 rejected")
+    assert out.startswith("hostile: 3 rows: 1 accepted, 2 rejected")
 
 
 @pytest.mark.parametrize("value", ["nan(1)", "NaN(0x7ff)", "-nan(ind)"])

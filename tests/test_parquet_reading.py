@@ -72,9 +72,9 @@ def test_utc_timestamps_are_dated_in_london_through_load(utc_sessions):
 def test_cli_says_the_timestamps_were_converted(tmp_path, capsys, utc_sessions):
     path = tmp_path / "export.parquet"
     path.write_bytes(utc_sessions)
-    assert main(["validate", str(path)]) == 0
+    assert main(["validate", str(path), "--label", "UTC export"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == ("export.parquet: 30 rows: 30 accepted, 0 rejected (0 exact duplicate(s), 0 conflicting), "
+    assert out[0] == ("UTC export: 30 rows: 30 accepted, 0 rejected (0 exact duplicate(s), 0 conflicting), "
                       "0 warning(s).")
     assert UTC_NOTE in out
 

@@ -177,9 +177,9 @@ def test_sheet_names_lists_the_worksheets_in_order(cover_first):
 
 def test_cli_reads_the_sheet_asked_for(tmp_path, capsys, cover_first):
     path = save(tmp_path, cover_first)
-    assert main(["validate", path, "--sheet", "Sessions"]) == 0
+    assert main(["validate", path, "--sheet", "Sessions", "--label", "clinic"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "clinic.xlsx: 2 rows: 2 accepted, 0 rejected (0 exact duplicate(s), 0 conflicting), 0 warning(s)."
+    assert out[0] == "clinic: 2 rows: 2 accepted, 0 rejected (0 exact duplicate(s), 0 conflicting), 0 warning(s)."
     assert NOTE_CHOSEN in out
 
 

@@ -28,6 +28,7 @@ REFUSAL_HEADLINES = {
     Refusal.MISSING_COLUMNS: "A required column is missing.",
     Refusal.NO_PSEUDONYM_KEY: "Pseudonymising needs the clinic's key.",
     Refusal.NO_SUCH_SHEET: "The workbook has no such sheet.",
+    Refusal.IDENTIFYING_LABEL: "The upload's label cannot be kept.",
 }
 AUTO = "auto"  # a radio cannot show None as chosen: "auto" stands for "read it from the file"
 FIRST_FITTING = ""  # the sheet box's "let the reader choose" (no Excel sheet has an empty name)
