@@ -27,7 +27,8 @@ def scrub_text(text: str) -> str:
 def _exception_line(error: BaseException) -> str:
     """'module.Type: scrubbed message' (what the last line of a traceback says, without the cell values)."""
     kind = type(error)
-    name = kind.__qualname__ if kind.__module__ in ("builtins", "__main__") else f"{kind.__module__}.{kind.__qualname__}"
+    plain = kind.__module__ in ("builtins", "__main__")
+    name = kind.__qualname__ if plain else f"{kind.__module__}.{kind.__qualname__}"
     try:
         message = str(error)
     except Exception:  # noqa: BLE001 - an exception whose message cannot even be built

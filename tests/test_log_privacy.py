@@ -11,6 +11,13 @@ from analytics import cli
 from analytics.log_privacy import ScrubbingFormatter, scrub_text, scrubbed_traceback
 
 
+# Secrets are built from parts: a traceback quotes the source lines of the test itself, which are not data.
+NAME = "Mary O" + "'Brien-Smith"
+CODE = "ZQX" + "-LOG-SECRET"
+MAIL = "jane.doe" + "@example.com"
+FILE = "/data/Jane_Doe" + "_DOB_1961-03-02.csv"
+
+
 def _raised(func):
     try:
         func()
@@ -29,7 +36,7 @@ def test_quoted_values_paths_and_identifiers_are_scrubbed():
 
 
 def test_a_pandas_error_quoting_a_cell_keeps_its_stack_and_loses_the_cell():
-    error = _raised(lambda: pd.Series(["Mary O'Brien-Smith"]).astype("float64"))
+    error = _raised(lambda: pd.Series([NAME]).astype("float64"))
     text = scrubbed_traceback(error)
     assert "Brien" not in text and "Mary" not in text
     assert "Traceback (most recent call last):" in text
@@ -39,16 +46,16 @@ def test_a_pandas_error_quoting_a_cell_keeps_its_stack_and_loses_the_cell():
 
 def test_chained_exceptions_are_scrubbed_too():
     def inner():
-        raise KeyError("patient 'ZQX-LOG-SECRET'")
+        raise KeyError(f"patient '{CODE}'")
 
     def outer():
         try:
             inner()
         except KeyError as err:
-            raise RuntimeError("while reading \"ZQX-LOG-SECRET2\"") from err
+            raise RuntimeError(f"while reading \"{CODE}2\"") from err
 
     text = scrubbed_traceback(_raised(outer))
-    assert "ZQX-LOG-SECRET" not in text
+    assert CODE not in text
     assert text.count("Traceback (most recent call last):") == 2
     assert "RuntimeError" in text and "KeyError" in text
 
@@ -69,15 +76,15 @@ def test_the_formatter_scrubs_messages_and_tracebacks():
     log.addHandler(handler)
     log.propagate = False
     try:
-        log.warning("value %s rejected", "'943 476 5919'")
+        log.warning("value %s rejected", "'943 476 " + "5919'")
         try:
-            int("Jane Doe")
+            int(NAME)
         except ValueError:
             log.exception("page failed")
     finally:
         log.removeHandler(handler)
     text = stream.getvalue()
-    assert "943 476 5919" not in text and "Jane" not in text
+    assert "943 476 5919" not in text and "Brien" not in text
     assert text.startswith("WARNING value '…' rejected")
     assert "page failed" in text and "ValueError" in text
 
@@ -87,13 +94,13 @@ def test_the_cli_log_of_an_internal_error_names_no_file_and_no_value(tmp_path, m
     monkeypatch.setenv(cli.LOG_FILE_ENV, str(log_file))
 
     def broken(args):
-        raise RuntimeError(f"cell 'jane.doe@example.com' of {args.file}")
+        raise RuntimeError(f"cell '{MAIL}' of {args.file}")
 
     parser = cli.build_parser()
     real = parser.parse_args
     monkeypatch.setattr(cli, "build_parser", lambda: parser)
     monkeypatch.setattr(parser, "parse_args", lambda argv: real(argv).__class__(**{**vars(real(argv)), "run": broken}))
-    code = cli.main(["validate", "/data/Jane_Doe_DOB_1961-03-02.csv"])
+    code = cli.main(["validate", FILE])
     assert code == 3
     text = log_file.read_text(encoding="utf-8")
     assert "RuntimeError" in text

@@ -72,27 +72,45 @@ def current_data() -> None:
 
 
 def _set_identifiers(choices: imp.Choices, answer: str | None) -> None:
-    choices.identifiers = answer
+    """Add an answer to the guard (drop and pseudonymise go together); cancel replaces them; None starts over."""
+    if answer is None or answer == "cancel":
+        choices.identifiers = (answer,) if answer else ()
+    else:
+        choices.identifiers = tuple(sorted({*choices.identifiers, answer}))
+
+
+def _set_redact(choices: imp.Choices) -> None:
+    choices.redact = True
 
 
 def identifier_guard(result, choices: imp.Choices) -> None:
-    """The guard's findings and the ways on: drop the columns, pseudonymise the codes, or cancel."""
+    """The guard's findings and the ways on: drop the columns, redact the free text, pseudonymise the codes, or
+    cancel. Findings are named by column, lines and masked examples, never the values."""
+    found = [f.message() for f in result.identifier_findings]
+    found += [f"{scan.message()}: identifiers inside free text" for scan in result.free_text_findings]
     st.error("**This file holds direct identifiers, so nothing has been read from it yet.**  \n"
-             + "  \n".join(f"• {markdown_text(f.message())}" for f in result.identifier_findings)
+             + "  \n".join(f"• {markdown_text(line)}" for line in found)
              + "  \nIdentifying values are never stored, logged or exported.", icon=":material/gpp_bad:")
     codes_flagged = imp.patient_codes_flagged(result)
     patient_header = next((h for h, c in result.column_map.items() if c == "patient_id"), None)
-    others = sorted({f.column for f in result.identifier_findings if f.column != patient_header})
-    cols = st.columns(3)
+    free_text = sorted({scan.column for scan in result.free_text_findings})
+    others = sorted({f.column for f in result.identifier_findings if f.column != patient_header} | set(free_text))
+    cols = st.columns(4)
     if others:
         cols[0].button(f"Drop {markdown_text(', '.join(repr(c) for c in others))} and continue", key="guard_drop",
                        type="primary", on_click=_set_identifiers, args=(choices, "drop"))
+    if free_text and not choices.redact:
+        total = sum(scan.total for scan in result.free_text_findings)
+        cols[1].button(f"Redact the {total:,} identifier(s) in {markdown_text(', '.join(repr(c) for c in free_text))}"
+                       " and continue", key="guard_redact", on_click=_set_redact, args=(choices,),
+                       help="Keeps the free text and replaces each identifier found in it by a tag such as [phone] "
+                            "or [e-mail]; the report says how many it replaced.")
     if codes_flagged:
-        cols[1].button("Pseudonymise the patient codes (clinic key)", key="guard_pseudonymise",
+        cols[2].button("Pseudonymise the patient codes (clinic key)", key="guard_pseudonymise",
                        on_click=_set_identifiers, args=(choices, "pseudonymise"),
                        help="Replaces each code by a keyed HMAC-SHA256 code; the same patient gets the same code "
                             "in every upload. Needs the clinic's key (OUTCOMES_PSEUDONYM_KEY) on the server.")
-    cols[2].button("Cancel this upload", key="guard_cancel", on_click=_set_identifiers, args=(choices, "cancel"))
+    cols[3].button("Cancel this upload", key="guard_cancel", on_click=_set_identifiers, args=(choices, "cancel"))
 
 
 def _set_mapping(choices: imp.Choices, header: str) -> None:
@@ -242,7 +260,7 @@ def upload_section() -> None:
     file_hash = sources.content_hash(data)
     choices = imp.choices_for(file_hash)
     choices.kind = kind
-    if choices.identifiers == "cancel":
+    if "cancel" in choices.identifiers:
         st.info("Upload cancelled: nothing from this file was read or kept. Upload another file, or remove this "
                 "one with the x above.", icon=":material/block:")
         st.button("Reconsider this file", key="guard_undo", on_click=_set_identifiers, args=(choices, None))
@@ -251,7 +269,8 @@ def upload_section() -> None:
         key, result = imp.read_upload(data, uploaded.name, choices)
         label = ("refused" if result.refused else
                  f"{result.n_accepted:,} rows accepted, {result.n_rejected_rows:,} rejected")
-        status.update(label=f"{markdown_text(result.source_name)}: {label}", state="error" if result.refused else "complete")
+        status.update(label=f"{markdown_text(result.source_name)}: {label}",
+                      state="error" if result.refused else "complete")
 
     headers = list(result.column_map) + list(result.extra_columns)
     sheets = imp.workbook_sheets(data)
@@ -275,10 +294,12 @@ def upload_section() -> None:
         return
     if result.refused:
         if imp.asks_for_date_order(result):
-            st.warning(" ".join(markdown_text(e) for e in result.file_errors) + " Use **Reading options** above.", icon=":material/event:")
+            st.warning(" ".join(markdown_text(e) for e in result.file_errors) + " Use **Reading options** above.",
+                       icon=":material/event:")
         else:
             headline = REFUSAL_HEADLINES.get(result.refusal, "The file could not be used.")
-            st.error(f"**{headline}** " + " ".join(markdown_text(e) for e in result.file_errors), icon=":material/error:")
+            st.error(f"**{headline}** " + " ".join(markdown_text(e) for e in result.file_errors),
+                     icon=":material/error:")
         mapping_editor(result, choices, headers)
         return
 

@@ -35,12 +35,13 @@ class Choices:
     kind: str = "sessions"
     mapping: dict[str, str] = field(default_factory=dict)
     date_order: str | None = None  # None: read it from the file
-    identifiers: str | None = None  # None | "drop" | "pseudonymise" | "cancel"
+    identifiers: tuple[str, ...] = ()  # the answers to the identifier guard: "drop", "pseudonymise"; or "cancel"
     sheet: str | None = None  # a workbook's sheet; None: the first whose header fits the contract
+    redact: bool = False  # replace identifiers found inside free text by tags ([phone], [e-mail], ...)
 
     def key(self) -> dict:
         return {"kind": self.kind, "mapping": self.mapping, "date_order": self.date_order,
-                "identifiers": self.identifiers, "sheet": self.sheet}
+                "identifiers": self.identifiers, "sheet": self.sheet, "redact": self.redact}
 
 
 def choices_for(file_hash: str) -> Choices:
@@ -73,9 +74,9 @@ def read_upload(data: bytes, name: str, choices: Choices) -> tuple[str, IngestRe
 
     def run() -> IngestResult:
         return load(data, kind=choices.kind, name=name, mapping=dict(choices.mapping),
-                    date_order=choices.date_order, drop_identifiers=choices.identifiers == "drop",
-                    pseudonymise_ids=choices.identifiers == "pseudonymise", key=pseudonym_key(),
-                    sheet=choices.sheet)
+                    date_order=choices.date_order, drop_identifiers="drop" in choices.identifiers,
+                    pseudonymise_ids="pseudonymise" in choices.identifiers, key=pseudonym_key(),
+                    sheet=choices.sheet, redact_free_text=choices.redact)
 
     result = session_memo(keys.INGEST_MEMO, 3, "ingest", (key,), lambda: run(), lambda: ((), {}))
     return key, result
