@@ -407,6 +407,12 @@ def cmd_purge(args: argparse.Namespace) -> int:
             print(f"error: --pseudonymise needs the clinic's key ({PSEUDONYM_KEY_ENV}), the one the imports used; "
                   "nothing was changed.", file=sys.stderr)
             return 2
+        from .identifiers import key_id
+
+        if store.key_fingerprint(db) not in (None, key_id(key)):
+            print("error: this key is not the one the store's codes were made with, so no patient can be found by "
+                  f"it; set {PSEUDONYM_KEY_ENV} to the clinic's key. Nothing was changed.", file=sys.stderr)
+            return 2
         code = str(pseudonymise(pd.Series([code], dtype="object"), key).iloc[0]) if code else ""
     try:
         done = store.purge(code, db)

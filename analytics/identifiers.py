@@ -207,6 +207,17 @@ class GuardOutcome:
     dropped: list[str] = field(default_factory=list)  # headers dropped (recognised ones are then absent fields)
     free_text: list = field(default_factory=list)  # free_text.ColumnScan of each column with findings
     redacted: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> kind -> replaced
+    key_id: str | None = None  # key_id() of the key the codes were pseudonymised with; None when not keyed
+
+
+KEY_CHECK = b"toxin-outcomes: which key made these codes"
+
+
+def key_id(secret: bytes) -> str:
+    """A fingerprint of the pseudonymisation key (HMAC of a fixed text): the store keeps it, so codes made with
+    another key (a rotated or mistyped secret, which would split every patient in two) are refused, while the
+    key itself cannot be read back from it."""
+    return hmac.new(secret, KEY_CHECK, hashlib.sha256).hexdigest()[:16]
 
 
 # The code columns keyed by --pseudonymise: patient_id and session_id always (a session code may hold the patient's
@@ -263,6 +274,7 @@ def guard(frame: pd.DataFrame, lines: np.ndarray, column_map: dict[str, str], dr
                              + f". Drop these columns (--drop-identifiers){codes} or cancel; identifying data is "
                                "never stored."))
     scans, redacted = [], {}
+    fingerprint = None
     for c in classes:
         if c.outcome != FREE_TEXT or c.header in dropped:
             continue
@@ -295,6 +307,7 @@ def guard(frame: pd.DataFrame, lines: np.ndarray, column_map: dict[str, str], dr
                              f"{config.PSEUDONYM_KEY_ENV} (or the app's secrets) and try again."))
         else:
             frame = frame.assign(**{h: pseudonymise(frame[h], secret).where(frame[h].notna()) for h in keyed})
+            fingerprint = key_id(secret)
             names = [column_map[h] for h in sorted(keyed, key=list(frame.columns).index)]
             if names == ["patient_id"]:
                 notes.append("Patient codes pseudonymised with the clinic's key (HMAC-SHA256).")
@@ -307,7 +320,8 @@ def guard(frame: pd.DataFrame, lines: np.ndarray, column_map: dict[str, str], dr
     if refusals:
         return GuardOutcome(frame, findings, notes, refusals[0][0], " ".join(m for _, m in refusals), dropped,
                             scans, redacted)
-    return GuardOutcome(frame, findings, notes, dropped=dropped, free_text=scans, redacted=redacted)
+    return GuardOutcome(frame, findings, notes, dropped=dropped, free_text=scans, redacted=redacted,
+                        key_id=fingerprint)
 
 
 def _cannot_drop(findings: list[IdentifierFinding], column_map: dict[str, str]) -> str:

@@ -53,6 +53,7 @@ class IngestResult:
     identifier_findings: list[IdentifierFinding] = field(default_factory=list)
     free_text_findings: list[ColumnScan] = field(default_factory=list)  # identifiers inside free text, by column
     redacted: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> kind -> how many replaced
+    pseudonym_key_id: str | None = None  # identifiers.key_id of the key the codes were keyed with (None: not keyed)
     column_map: dict[str, str] = field(default_factory=dict)
     extra_columns: list[str] = field(default_factory=list)
     suggestions: dict[str, str] = field(default_factory=dict)
@@ -244,6 +245,7 @@ def _check(raw: RawTable, kind: str, columns: tuple[Column, ...], today: date, s
     details["identifier_findings"] = guarded.findings
     details["free_text_findings"] = guarded.free_text
     details["redacted"] = guarded.redacted
+    details["pseudonym_key_id"] = guarded.key_id
     if guarded.refusal:
         return refuse(guarded.refusal, guarded.message)
     if guarded.dropped:  # a dropped recognised column is a field the file does not have

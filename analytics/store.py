@@ -785,6 +785,26 @@ def _insert_rows(con, kind: _Kind, batch_id: int) -> None:
             _repeated_keys(repeated)  # rolled back by the caller
 
 
+class KeyMismatch(StoreError):
+    """The codes were pseudonymised with another key than the one the store's codes were made with."""
+
+
+def _check_key(con, fingerprint: str | None) -> None:
+    """Keep the fingerprint of the pseudonymisation key with the store's first keyed import, and refuse codes
+    keyed with another: with a new or mistyped key every patient would get a second code and be counted twice."""
+    if fingerprint is None:
+        return
+    stored = [r[0] for r in con.execute("SELECT value FROM meta WHERE name = 'pseudonym_key_id'").fetchall()]
+    if not stored:
+        con.execute("INSERT INTO meta VALUES ('pseudonym_key_id', ?)", [fingerprint])
+    elif stored[0] != fingerprint:
+        raise KeyMismatch(
+            "These codes were pseudonymised with a different key from the one this store's codes were made with, "
+            "so every patient would be stored twice under two codes. Nothing was imported. Check "
+            "OUTCOMES_PSEUDONYM_KEY (or the app's secrets) is the clinic's key; after a key rotation, import the "
+            "exports into a new store (README, Privacy).")
+
+
 def import_result(result: IngestResult, file_bytes_hash: str, label: str | None, mapping: dict | None = None,
                   db_path: str | Path | None = None, *, lock_timeout: float | None = None,
                   allow_clearing: bool = False) -> ImportReport:
@@ -829,6 +849,7 @@ def import_result(result: IngestResult, file_bytes_hash: str, label: str | None,
         earlier = [int(r[0]) for r in con.execute(
             "SELECT batch_id FROM import_log WHERE file_hash = ? AND kind = ? AND status = 'active' "
             "ORDER BY batch_id", [file_bytes_hash, kind.name]).fetchall()]
+        _check_key(con, result.pseudonym_key_id)
         staged = _stage(con, kind, table, extra, carried)
         if staged.clearing and not allow_clearing:
             raise ClearingNeeded(staged.clearing, label)
@@ -1187,6 +1208,15 @@ def history(db_path: str | Path | None = None, *, lock_timeout: float | None = N
     for column in ("batch_id", "rows", "accepted", "rejected", "new", "updated", "unchanged", "held_back"):
         log[column] = log[column].astype("int64")
     return log[columns].reset_index(drop=True)
+
+
+def key_fingerprint(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> str | None:
+    """identifiers.key_id of the key the store's codes were pseudonymised with; None when none was keyed yet."""
+    with _reader(db_path, lock_timeout) as reading:
+        if reading is None:
+            return None
+        rows = reading.con.execute("SELECT value FROM meta WHERE name = 'pseudonym_key_id'").fetchall()
+    return rows[0][0] if rows else None
 
 
 def is_empty(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> bool:

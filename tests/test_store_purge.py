@@ -132,6 +132,11 @@ def test_a_pseudonymised_store_is_purged_by_the_clinics_own_code(tmp_path, db, m
     assert code in set(store.read_sessions(db)["patient_id"])
     assert main(["purge", "--patient", "ZQXPURGE01", "--db", str(db)]) == 1  # the raw code is not stored
     assert "the store holds pseudonymised codes" in capsys.readouterr().err
+    monkeypatch.setenv("OUTCOMES_PSEUDONYM_KEY", "a-rotated-key")  # not the key the codes were made with
+    assert main(["purge", "--patient", "ZQXPURGE01", "--pseudonymise", "--db", str(db)]) == 2
+    assert "not the one the store's codes were made with" in capsys.readouterr().err
+    assert len(store.read_sessions(db)) == 2
+    monkeypatch.setenv("OUTCOMES_PSEUDONYM_KEY", "clinic-secret-1")
     assert main(["purge", "--patient", "ZQXPURGE01", "--pseudonymise", "--db", str(db)]) == 0
     assert code not in set(store.read_sessions(db)["patient_id"]) and len(store.read_sessions(db)) == 1
     assert not any(found(db, code, "plantedtext-9f3a").values())
