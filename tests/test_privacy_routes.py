@@ -115,3 +115,20 @@ def test_the_data_page_route_drops_identifying_columns_and_pseudonymises_codes(t
     assert all(f"{CONTROL}{i:03d}".encode() in data for i in range(2))
     secrets = [*codes, "Ann Smith", "Bob Smith", "1950-01-01", "Client name", "Next of kin"]
     assert [s for s in secrets if any(form in data for form in _searched(s))] == []
+
+
+def test_the_guards_answers_add_up_redact_then_drop(tmp_path, monkeypatch):
+    monkeypatch.setenv("OUTCOMES_DB", str(tmp_path / "page.duckdb"))
+    rows = [row("P1", "2025-03-01") + ["call her on 07700 900123", "Bob Smith"],
+            row("P2", "2025-03-02") + ["EMG guided", ""]]
+    at = _upload(app("views/data.py"), "export.csv", file_bytes(rows, BASE + ["notes", "Next of kin"]))
+    assert "Drop 'Next of kin', 'notes' and continue" in at.button(key="guard_drop").label
+    at.button(key="guard_redact").click().run()
+    assert not at.exception
+    assert "will be redacted once the rest is settled" in texts(at)
+    assert [b.key for b in at.button if b.key == "guard_redact"] == []  # answered
+    assert at.button(key="guard_drop").label == "Drop 'Next of kin' and continue"
+    at.button(key="guard_drop").click().run()
+    no_errors(at)
+    assert "Redacted 1 identifier(s) in 'notes': 1 [phone]." in texts(at)
+    assert "Dropped identifying column(s): 'Next of kin'." in texts(at)

@@ -85,32 +85,39 @@ def _set_redact(choices: imp.Choices) -> None:
 
 def identifier_guard(result, choices: imp.Choices) -> None:
     """The guard's findings and the ways on: drop the columns, redact the free text, pseudonymise the codes, or
-    cancel. Findings are named by column, lines and masked examples, never the values."""
+    cancel. Findings are named by column, lines and masked examples, never the values. Answers add up: after
+    "redact", the free text is no longer a problem and only what is left is asked about."""
+    free_text = sorted({scan.column for scan in result.free_text_findings})
+    total = sum(scan.total for scan in result.free_text_findings)
     found = [f.message() for f in result.identifier_findings]
-    found += [f"{scan.message()}: identifiers inside free text" for scan in result.free_text_findings]
+    if not choices.redact:
+        found += [f"{scan.message()}: identifiers inside free text" for scan in result.free_text_findings]
     st.error("**This file holds direct identifiers, so nothing has been read from it yet.**  \n"
              + "  \n".join(f"• {markdown_text(line)}" for line in found)
              + "  \nIdentifying values are never stored, logged or exported.", icon=":material/gpp_bad:")
+    if choices.redact and free_text:
+        st.info(f"The {total:,} identifier(s) found in {markdown_text(', '.join(repr(c) for c in free_text))} will "
+                "be redacted once the rest is settled.", icon=":material/ink_eraser:")
     codes_flagged = imp.patient_codes_flagged(result)
     patient_header = next((h for h, c in result.column_map.items() if c == "patient_id"), None)
-    free_text = sorted({scan.column for scan in result.free_text_findings})
-    others = sorted({f.column for f in result.identifier_findings if f.column != patient_header} | set(free_text))
-    cols = st.columns(4)
+    others = {f.column for f in result.identifier_findings if f.column != patient_header}
+    others = sorted(others if choices.redact else others | set(free_text))
     if others:
-        cols[0].button(f"Drop {markdown_text(', '.join(repr(c) for c in others))} and continue", key="guard_drop",
-                       type="primary", on_click=_set_identifiers, args=(choices, "drop"))
+        st.button(f"Drop {markdown_text(', '.join(repr(c) for c in others))} and continue", key="guard_drop",
+                  type="primary", on_click=_set_identifiers, args=(choices, "drop"), icon=":material/delete:")
     if free_text and not choices.redact:
-        total = sum(scan.total for scan in result.free_text_findings)
-        cols[1].button(f"Redact the {total:,} identifier(s) in {markdown_text(', '.join(repr(c) for c in free_text))}"
-                       " and continue", key="guard_redact", on_click=_set_redact, args=(choices,),
-                       help="Keeps the free text and replaces each identifier found in it by a tag such as [phone] "
-                            "or [e-mail]; the report says how many it replaced.")
+        st.button(f"Redact the {total:,} identifier(s) in {markdown_text(', '.join(repr(c) for c in free_text))} "
+                  "and continue", key="guard_redact", on_click=_set_redact, args=(choices,),
+                  icon=":material/ink_eraser:",
+                  help="Keeps the free text and replaces each identifier found in it by a tag such as [phone] "
+                       "or [e-mail]; the report says how many it replaced.")
     if codes_flagged:
-        cols[2].button("Pseudonymise the patient codes (clinic key)", key="guard_pseudonymise",
-                       on_click=_set_identifiers, args=(choices, "pseudonymise"),
-                       help="Replaces each code by a keyed HMAC-SHA256 code; the same patient gets the same code "
-                            "in every upload. Needs the clinic's key (OUTCOMES_PSEUDONYM_KEY) on the server.")
-    cols[3].button("Cancel this upload", key="guard_cancel", on_click=_set_identifiers, args=(choices, "cancel"))
+        st.button("Pseudonymise the patient codes (clinic key)", key="guard_pseudonymise",
+                  on_click=_set_identifiers, args=(choices, "pseudonymise"), icon=":material/key:",
+                  help="Replaces each code by a keyed HMAC-SHA256 code; the same patient gets the same code "
+                       "in every upload. Needs the clinic's key (OUTCOMES_PSEUDONYM_KEY) on the server.")
+    st.button("Cancel this upload", key="guard_cancel", on_click=_set_identifiers, args=(choices, "cancel"),
+              icon=":material/block:")
 
 
 def _set_mapping(choices: imp.Choices, header: str) -> None:
