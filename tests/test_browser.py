@@ -7,7 +7,6 @@ tests/screenshots/ (git-ignored): look at them. Skipped when chromium or Playwri
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,12 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser_support import CHROMIUM, LAUNCH_ARGS
+
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "tests" / "screenshots"
 MESSY = ROOT / "data" / "sample" / "messy_export.csv"
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--no-first-run"]
 PAGES = {  # url path -> (title, plotly charts expected at least)
     "": ("Overview", 5),
     "patients": ("Patients to review", 1),
@@ -190,7 +188,7 @@ def test_an_upload_through_the_page_changes_the_kpis(server, page):
     page.wait_for_selector("text=is in use on every page", timeout=60_000)
     page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").click()
     page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebarUserContent\"]')"
-                           ".innerText.includes('messy_export.csv')", timeout=60_000)
+                           ".innerText.includes('507 rows')", timeout=60_000)
     wait_idle(page)
     page.wait_for_selector('[data-testid="stMetric"]', timeout=60_000)
     assert_no_error(page)

@@ -7,7 +7,6 @@ Playwright or chromium is missing).
 """
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,12 +18,10 @@ import pytest
 
 from analytics.presentation import markdown_text
 from tests.app_support import app, no_errors, texts
+from tests.browser_support import CHROMIUM, LAUNCH_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample" / "sessions.csv"
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--no-first-run"]
 WJ = "\u2060"
 LINK = "[click](http://evil.example)"
 PAGE_LINK = "[click](evil)"

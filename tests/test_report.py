@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 from pathlib import Path
 
 import openpyxl
@@ -15,14 +14,12 @@ import pytest
 from analytics import store
 from analytics.cli import main
 from analytics.ingest import load_sessions
-from reports import CHARTS, excel_report, html_report
 from analytics.settings import DEFAULT_SETTINGS
+from reports import CHARTS, excel_report, html_report
+from tests.browser_support import CHROMIUM, LAUNCH_ARGS, offline_page
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample" / "sessions.csv"
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--no-first-run"]
 FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0", "@SUM(1+1)", "-2+3"]
 
 
@@ -117,18 +114,8 @@ def test_the_charts_are_drawn_in_a_browser_without_any_network(report_html, tmp_
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
             errors = []
-            page.on("pageerror", lambda err: errors.append(str(err)))
-
-            def block(route):
-                if not route.request.url.startswith("file://"):
-                    outside.append(route.request.url)
-                    route.abort()
-                else:
-                    route.continue_()
-
-            page.route("**/*", block)
+            page = offline_page(browser, outside, errors)
             page.goto(path.as_uri())
             page.wait_for_function(
                 f"document.querySelectorAll('.js-plotly-plot svg.main-svg').length >= {len(CHARTS)}",

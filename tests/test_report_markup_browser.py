@@ -9,7 +9,6 @@ readable as written. Skipped only when Playwright or chromium is missing.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -27,12 +26,10 @@ from charts.patient import patient_timeline_figure
 from charts.safety import adverse_events_figure
 from charts.survival import km_figure
 from reports import CHARTS, html_report
+from tests.browser_support import CHROMIUM, LAUNCH_ARGS, offline_page
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "sample"
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--no-first-run"]
 LINK = '<a href="https://evil.example">x</a>'
 BOLD = "<b>bold</b>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -144,19 +141,9 @@ def hover_everything(path: Path, ids: list[str]) -> dict:
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
             errors, dialogs, outside = [], [], []
-            page.on("pageerror", lambda err: errors.append(str(err)))
+            page = offline_page(browser, outside, errors)
             page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-
-            def block(route):
-                if not route.request.url.startswith("file://"):
-                    outside.append(route.request.url)
-                    route.abort()
-                else:
-                    route.continue_()
-
-            page.route("**/*", block)
             page.goto(path.as_uri())
             page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot svg.main-svg').length >= {len(ids)}",
                                    timeout=60_000)

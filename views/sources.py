@@ -133,5 +133,7 @@ def active_source() -> tuple[DataSource, IngestResult]:
     """The upload in use in this session, else the default source."""
     upload = active_upload()
     if upload:
-        return DataSource(f"Upload: {upload['name']}", "upload", upload["key"], shared=False), upload["result"]
+        name = upload["name"]  # the ingest's label ("upload <time>, <rows> rows" or the user's), never a file name
+        label = name[:1].upper() + name[1:] if name.startswith("upload ") else f"Upload: {name}"
+        return DataSource(label, "upload", upload["key"], shared=False), upload["result"]
     return load_default_source()
