@@ -21,8 +21,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .identifier_patterns import (
-    COMPILED, DATE, EMBEDDED, ORDER, PLURALS, SINGULARS, TAGS, _DOB_WORDS, accept, default_cutoff_year, mask, name_span,
+    _DOB_WORDS,
+    COMPILED,
+    DATE,
+    EMBEDDED,
+    ORDER,
+    PLURALS,
+    SINGULARS,
+    TAGS,
+    accept,
+    default_cutoff_year,
+    mask,
+    name_span,
 )
+from .regex_scan import matches
 
 SHOWN_LINES = 10  # line numbers a message lists
 SHOWN_EXAMPLES = 3  # masked examples a message shows
@@ -85,13 +97,13 @@ def _candidates(array: pa.Array, cutoff_year: int, kinds: tuple[str, ...]) -> np
     hit = np.zeros(len(array), dtype=bool)
     if others:
         pattern = "|".join(f"(?:{_unflag(EMBEDDED[k])})" for k in others)
-        hit |= pc.fill_null(pc.match_substring_regex(array, pattern), False).to_numpy(zero_copy_only=False)
+        hit |= matches(array, pattern)
     if "date of birth" in kinds:
         old = _years(1900, cutoff_year)
         dob = (rf"(?i:\b{_DOB_WORDS}\s*[:\-]?\s*(?:{DATE}|\d{{4}}))"
                rf"|(?i:\b\d{{1,2}}[/\-]\d{{1,2}}[/\-]\d{{2}}\b)"
                rf"|(?i:(?:{DATE}))")
-        maybe = pc.fill_null(pc.match_substring_regex(array, dob), False).to_numpy(zero_copy_only=False)
+        maybe = matches(array, dob)
         if maybe.any():
             positions = np.flatnonzero(maybe & ~hit)
             if len(positions):

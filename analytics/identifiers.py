@@ -20,13 +20,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import config
 from .identifier_patterns import (
-    DATE, PLURALS, TAGS, WHOLE_NAME, chi_check, date_year, default_cutoff_year, is_name,
+    DATE,
+    PLURALS,
+    TAGS,
+    WHOLE_NAME,
+    chi_check,
+    date_year,
+    default_cutoff_year,
+    is_name,
 )
 from .reason_codes import Refusal
+from .regex_scan import matches
 from .schema import IDENTIFIER_HEADERS, normalise_header
 
 _VALUE_PATTERNS = {
@@ -91,7 +98,7 @@ CODE_KINDS = ("e-mail", "web address", "IP address", "date of birth", "NHS numbe
 
 
 def _mask_of(array: pa.Array, pattern: str) -> np.ndarray:
-    return pc.fill_null(pc.match_substring_regex(array, pattern), False).to_numpy(zero_copy_only=False)
+    return matches(array, pattern)
 
 
 def name_mask(values: pd.Series, strict: bool = False) -> pd.Series:
