@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -179,14 +178,17 @@ def scan(column: str, values: pd.Series, lines: np.ndarray, cutoff_year: int | N
     return result
 
 
-def redact(values: pd.Series, cutoff_year: int | None = None, kinds: tuple[str, ...] = ORDER
-           ) -> tuple[pd.Series, dict[str, int]]:
-    """The column with every finding replaced by its tag, and how many it replaced by kind."""
+def redact(values: pd.Series, cutoff_year: int | None = None, kinds: tuple[str, ...] = ORDER,
+           positions: np.ndarray | None = None) -> tuple[pd.Series, dict[str, int]]:
+    """The column with every finding replaced by its tag, and how many it replaced by kind.
+
+    positions: the cells to look at when a scan of the column already found them (ColumnScan.positions), so
+    the column is not searched twice; else every cell RE2 says could hold a finding."""
     cutoff = cutoff_year if cutoff_year is not None else default_cutoff_year()
-    hit = _candidates(_text_array(values), cutoff, kinds)
-    if not hit.any():
+    if positions is None:
+        positions = np.flatnonzero(_candidates(_text_array(values), cutoff, kinds))
+    if not len(positions):
         return values, {}
-    positions = np.flatnonzero(hit)
     texts = values.iloc[positions].astype("str")
     counts: Counter = Counter()
     replaced = {}
@@ -210,7 +212,7 @@ def label_problem(label: str, limit: int = 80) -> str | None:
         return f"The label is {len(label)} characters long; keep it to {limit}."
     if re.search(r"[\r\n\t\x00-\x1f]", label):
         return "The label holds a line break or a control character; type it on one line."
-    found = find(re.sub(r"[_+]", " ", label), date.today().year - 18)
+    found = find(re.sub(r"[_+]", " ", label), default_cutoff_year())
     if found:
         kinds = ", ".join(dict.fromkeys(f.kind for f in found))
         return (f"The label looks like it holds an identifier ({kinds}); a label is kept in the store and shown in "

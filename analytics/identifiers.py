@@ -290,7 +290,7 @@ def guard(frame: pd.DataFrame, lines: np.ndarray, column_map: dict[str, str], dr
             continue
         scans.append(found)
         if redact_free_text:
-            values, counts = redact(frame[c.header], cutoff_year, c.kinds)
+            values, counts = redact(frame[c.header], cutoff_year, c.kinds, found.positions)
             frame = frame.assign(**{c.header: values})
             redacted[c.header] = counts
             notes.append(f"Redacted {sum(counts.values())} identifier(s) in '{c.header}': "

@@ -94,3 +94,14 @@ def test_redact_keeps_blanks_and_untouched_cells():
     out, counts = redact(values, 2007)
     assert out.tolist()[0] == "EMG guided" and pd.isna(out.iloc[1]) and out.iloc[2] == "ring [phone]"
     assert counts == {"phone": 1}
+
+
+def test_redact_reuses_the_scans_cells_and_gives_the_same_column():
+    values = pd.Series(["EMG guided", "call her on 07700 900123", None, "Mrs Jones rang", "EMG guided",
+                        "jane.doe@example.com"] * 300, dtype="object")
+    found = scan("notes", values, np.arange(2, len(values) + 2))
+    assert len(found.positions) == 900  # the three cells of six with a finding
+    again, counts = redact(values, positions=found.positions)
+    alone, counts_alone = redact(values)
+    assert again.equals(alone) and counts == counts_alone == {"e-mail": 300, "phone": 300, "name": 300}
+    assert again.iloc[1] == "call her on [phone]" and pd.isna(again.iloc[2]) and again.iloc[0] == "EMG guided"
