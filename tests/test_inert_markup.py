@@ -75,18 +75,11 @@ def assert_inert(fig, expected=ESCAPED) -> str:
     return text
 
 
-def rename_muscles(cell):
+def renamed(cell, names: dict[str, str]):
+    """A list cell ('trapezius;splenius') with each name replaced by its hostile form."""
     if not isinstance(cell, str):
         return cell
-    for old, new in MUSCLES.items():
-        cell = cell.replace(old, new)
-    return cell
-
-
-def rename_events(cell):
-    if not isinstance(cell, str):
-        return cell
-    for old, new in EVENTS.items():
+    for old, new in names.items():
         cell = cell.replace(old, new)
     return cell
 
@@ -102,8 +95,8 @@ def hostile():
     data["site"] = data["site"].replace(SITES)
     data["practitioner_id"] = data["practitioner_id"].replace(PRACTITIONERS)
     data["product"] = data["product"].replace(PRODUCTS)
-    data["muscles"] = data["muscles"].map(rename_muscles)
-    data["adverse_events"] = data["adverse_events"].map(rename_events)
+    data["muscles"] = data["muscles"].map(lambda cell: renamed(cell, MUSCLES))
+    data["adverse_events"] = data["adverse_events"].map(lambda cell: renamed(cell, EVENTS))
     return derive_sessions(data, S)
 
 
