@@ -205,20 +205,20 @@ def sign_in(page, app: App, sub: str, label: str = "Sign in") -> None:
     wait_idle(page)
 
 
-def sign_out(page, app: App, label: str = "Sign out") -> None:
-    """Press the app's sign-out button; confirm on the provider's end-session page if it shows one; wait to be
-    back on the app."""
+def sign_out(page, app: App, label: str = "Sign out", then: str = "Sign in") -> None:
+    """Press the app's sign-out button; confirm on the provider's end-session page if it shows one; return once
+    the app shows its `then` button again (the sign-in page)."""
     page.get_by_role("button", name=label, exact=True).click()
-    page.wait_for_timeout(300)
     deadline = time.time() + 30
-    while not back_on_app(page.url, app):
+    while True:
+        if back_on_app(page.url, app) and page.get_by_role("button", name=then, exact=True).count():
+            break
         if time.time() > deadline:
-            raise TimeoutError(f"sign-out did not come back to the app (at {page.url})")
+            raise TimeoutError(f"sign-out did not come back to the app's {then!r} button")
         end = page.get_by_role("button", name="End session")
-        if end.count():
+        if not back_on_app(page.url, app) and end.count():
             end.click()
         page.wait_for_timeout(200)
-    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
     wait_idle(page)
 
 

@@ -33,12 +33,14 @@ if CHROMIUM is None:
                 allow_module_level=True)
 
 LEAD, PRACTITIONER, ANALYST, STRANGER, GROUP_LEAD = "lead", "drone", "analyst", "stranger", "grouplead"
+IMPOSTOR = "impostor"  # claims the lead's e-mail, which the provider marks unverified
 USERS = [  # the provider's predefined accounts (sub -> claims); the practitioner's e-mail in mixed case
     {"sub": LEAD, "email": "lead@clinic.example"},
     {"sub": PRACTITIONER, "email": "Dr.One@Clinic.Example"},
     {"sub": ANALYST, "email": "data@clinic.example"},
     {"sub": STRANGER, "email": "stranger@elsewhere.example"},
     {"sub": GROUP_LEAD, "email": "deputy@clinic.example", "groups": ["outcomes-leads"]},
+    {"sub": IMPOSTOR, "email": "Lead@clinic.example", "email_verified": False},
 ]
 EMAIL = {u["sub"]: u["email"].lower() for u in USERS}
 ROLES_TOML = """\
@@ -121,8 +123,8 @@ def sidebar_text(page) -> str:
 
 
 def nav_pages(page) -> list[str]:
-    links = page.locator('[data-testid="stSidebarNav"] a, [data-testid="stTopNavLinkContainer"] a')
-    return [links.nth(i).inner_text().strip() for i in range(links.count())]
+    labels = page.locator('[data-testid="stSidebarNav"] a [data-testid="stMarkdownContainer"]')
+    return [labels.nth(i).inner_text().strip() for i in range(labels.count())]
 
 
 def go(page, app, path: str = "") -> None:
@@ -132,7 +134,8 @@ def go(page, app, path: str = "") -> None:
 
 def open_page(page, title: str) -> None:
     """Open a page through the navigation, as a user does (keeps the browser session)."""
-    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=re.compile(rf"^\s*{title}\s*$")).first.click()
+    page.locator('[data-testid="stSidebarNav"] a').filter(
+        has=page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(rf"^\s*{title}\s*$"))).click()
     oidc.wait_idle(page)
 
 
@@ -164,12 +167,14 @@ def assert_sign_in_page(page, app) -> None:
 
 
 def downloads(page) -> dict[str, list[dict]]:
-    """Every CSV download button on the page, pressed: label -> the rows of the file."""
+    """Every visible CSV download button on the page, pressed: label -> the rows of the file."""
     files = {}
     buttons = page.locator('[data-testid="stDownloadButton"] button')
     for i in range(buttons.count()):
         button = buttons.nth(i)
-        label = button.inner_text().strip()
+        if not button.is_visible():  # in a closed tab or expander
+            continue
+        label = button.inner_text().strip().splitlines()[-1].strip()  # without the icon's name
         with page.expect_download(timeout=30_000) as caught:
             button.click()
         text = Path(caught.value.path()).read_text(encoding="utf-8-sig")
@@ -237,6 +242,14 @@ def test_an_account_with_no_role_is_refused_and_sees_no_data(app, page):
         go(page, app, path)
         assert_no_data(page, app)
     DONE.add("stranger")
+
+
+def test_an_unverified_e_mail_gets_no_role_even_when_it_is_a_leads(app, page):
+    oidc.sign_in(page, app, IMPOSTOR)
+    page.get_by_role("button", name="Sign out", exact=True).wait_for(timeout=30_000)
+    assert nav_pages(page) == []
+    assert page.get_by_text(re.compile(r"Signed in as .*\((lead|practitioner|analyst)\)", re.I)).count() == 0
+    assert_no_data(page, app)
 
 
 def test_lead_sees_every_page_and_patient_but_cannot_change_the_store(app, page, capsys):
@@ -338,6 +351,31 @@ def test_practitioner_sees_only_own_patients_everywhere_and_is_refused_another_b
         assert page.get_by_role("button", name=re.compile(r"^(Import|Undo|Purge)\b")).count() == 0
         assert page.get_by_text(EMAIL[LEAD]).count() == 0, f"/{path} shows the audit trail to a practitioner"
     DONE.add("practitioner")
+
+
+def test_a_role_change_in_the_roles_file_applies_at_the_next_page_load(app, page):
+    roles = Path(app.env["OUTCOMES_ROLES_FILE"])
+    oidc.sign_in(page, app, ANALYST)
+    signed_in_as(page, ANALYST, "analyst")
+    try:
+        roles.write_text(ROLES_TOML.replace('[users."data@clinic.example"]\nrole = "analyst"',
+                                            '[users."data@clinic.example"]\nrole = "practitioner"\n'
+                                            'practitioner_id = "DR02"'), encoding="utf-8")
+        go(page, app, "data")
+        signed_in_as(page, ANALYST, "practitioner")
+        assert nav_pages(page) == NAV["practitioner"]
+        assert page.locator(UPLOADER).count() == 0
+        open_page(page, "Patients")
+        assert patients_in(downloads(page)["Download watchlist (CSV)"]) == set(oidc.patients_of("DR02"))
+        roles.write_text(ROLES_TOML.replace('[users."data@clinic.example"]\nrole = "analyst"\n', ""),
+                         encoding="utf-8")
+        go(page, app)
+        page.get_by_text(f"You are signed in as {EMAIL[ANALYST]} but have no access").wait_for(timeout=30_000)
+        assert_no_data(page, app)
+    finally:
+        roles.write_text(ROLES_TOML, encoding="utf-8")
+    go(page, app)
+    signed_in_as(page, ANALYST, "analyst")
 
 
 def test_sign_out_returns_to_the_sign_in_page(app, page):
