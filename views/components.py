@@ -17,6 +17,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 
 from analytics.export import csv_name, to_csv_bytes
 from analytics.presentation import format_change, kpi_help, kpi_label, kpi_value, markdown_text, too_few_message
+from views import signin
 
 LOG = logging.getLogger("outcomes.app")
 
@@ -88,7 +89,13 @@ def download(table: pd.DataFrame, label: str, name: str, key: str | None = None)
     """A CSV download of a table, with formula injection neutralised (analytics.export); the label is Markdown
     (pass user words through analytics.presentation.markdown_text)."""
     st.download_button(f"Download {label} (CSV)", data=to_csv_bytes(table), file_name=csv_name(name),
-                       mime="text/csv", key=key or f"download_{csv_name(name)}", icon=":material/download:")
+                       mime="text/csv", key=key or f"download_{csv_name(name)}", icon=":material/download:",
+                       on_click=audit_download, args=(csv_name(name), len(table)))
+
+
+def audit_download(file_name: str, rows: int) -> None:
+    """The audit row of a download (its file name and row count), written when the user clicks it."""
+    signin.record("download", f"{file_name} ({rows:,} rows)")
 
 
 def table_with_download(table: pd.DataFrame, label: str, name: str, *, height: int | None = None,

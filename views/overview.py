@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics.access import OVERVIEW
 from analytics.effect_over_time import effect_markers, effect_over_time
 from analytics.flags import flag_patients
 from analytics.kaplan_meier import km_curves_by_group
@@ -20,7 +21,7 @@ from charts.spc import p_chart_figure
 from charts.survival import km_figure
 from charts.waning import waning_figure
 from views import components as ui
-from views import keys
+from views import keys, signin
 from views.context import Context
 from views.sidebar import context
 
@@ -173,6 +174,7 @@ def safety_section(ctx: Context) -> None:
 
 
 def render() -> None:
+    signin.require(OVERVIEW)
     ctx = context()
     ui.header(ctx, "Overview", "How the clinic's injections are doing: the headline figures, how the effect "
                                   "unfolds and lasts, whether it wanes over cycles, and safety.")
