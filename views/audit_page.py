@@ -34,9 +34,9 @@ def render() -> None:
         st.info("No audit rows match these filters.", icon=":material/search_off:")
         return
     st.caption(f"{len(rows):,} rows.")
+    when = st.column_config.DatetimeColumn("at (UTC)", format="YYYY-MM-DD HH:mm:ss")
     ui.table_with_download(rows, "the audit rows shown", "audit_trail", key="dl_audit",
-                           height=min(600, 38 + 35 * len(rows)), column_config={"at": st.column_config.DatetimeColumn("at (UTC)",
-                                                                                format="YYYY-MM-DD HH:mm:ss")})
+                           height=min(600, 38 + 35 * len(rows)), column_config={"at": when})
 
 
 ui.run_page(render)

@@ -41,9 +41,11 @@ def header(ctx, title: str, intro: str) -> None:
     and the chosen values are the user's words: shown as written, never as Markdown)."""
     st.title(title)
     if ctx.source.is_sample:
+        may_import = ctx.access is None or ctx.access.may_change_store
+        how = ("Upload your clinic's export on the **Data** page and import it to see your own figures."
+               if may_import else "The clinic's analysts import its exports; until then the figures are made up.")
         st.info("**Sample data**: synthetic patients made up for this demonstration, not a clinic's records; the "
-                "clinic's store is empty. Upload your clinic's export on the **Data** page and import it to see your "
-                "own figures.", icon=":material/science:")
+                f"clinic's store is empty. {how}", icon=":material/science:")
     st.caption(f"{intro}  \n**Data:** {markdown_text(ctx.source.label)} · **as of** {ctx.as_of_text()} · "
                f"**period** {ctx.period_text()} · {markdown_text(ctx.selection.describe())}")
 

@@ -173,6 +173,31 @@ def safety_section(ctx: Context) -> None:
                                       screen=screen_table(shown, groups, ["rate", "ci_low", "ci_high"]))
 
 
+def report_section(ctx: Context) -> None:
+    """The meeting report of this selection as one HTML file (reports.html_report: no patient codes, small numbers
+    suppressed), for the roles that may take the clinic's figures away; built only while its expander is open."""
+    if ctx.access is not None and not ctx.access.may_report:
+        return
+    with ui.lazy_expander("Meeting report (HTML, for printing or e-mail)", "exp_report", ":material/description:") \
+            as is_open:
+        if not is_open:
+            return
+        from reports import html_report  # only when asked: the report module loads the chart builders again
+
+        def build(sessions, settings, filters, source, history):
+            return html_report(sessions, settings, filters, source, start=ctx.selection.start,
+                               end=ctx.selection.end, history=history).encode("utf-8")
+
+        with st.spinner("Writing the report..."):
+            page = ctx.cached("report_html", build, lambda: ((ctx.sessions, ctx.settings, ctx.selection.describe(),
+                                                              ctx.source.label, ctx.derived), {}))
+        st.caption("The headline figures, charts and tables of the period and filters in the sidebar, with the "
+                   "settings in force; small groups suppressed, no patient codes. Open it in a browser to print.")
+        st.download_button("Download the meeting report (HTML)", page, "toxin_outcomes_report.html", "text/html",
+                           key="dl_report", icon=":material/download:", on_click=signin.record,
+                           args=("report", f"toxin_outcomes_report.html ({ctx.period_text()})"))
+
+
 def render() -> None:
     signin.require(OVERVIEW)
     ctx = context()
@@ -196,6 +221,7 @@ def render() -> None:
         safety_section(ctx)
     with ui.timed("overview: mixed model"):
         slope_sentence(ctx, sentence)
+    report_section(ctx)
 
 
 ui.run_page(render)

@@ -122,10 +122,10 @@ def gate() -> Access:
         who = access.local_access(audit.os_user())
         st.session_state[keys.ACCESS] = who
         return who
-    if not st.user.is_logged_in:
+    claims = st.user.to_dict()
+    if claims.get("is_logged_in") is not True:
         st.session_state.pop(keys.ACCESS, None)
         sign_in_page(auth)
-    claims = st.user.to_dict()
     if access.session_expired(claims, datetime.now(timezone.utc), access.session_hours()):
         email = access.signed_in_email(claims) or "unknown"
         try:
