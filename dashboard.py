@@ -1,6 +1,8 @@
 """The Streamlit entry point: `streamlit run dashboard.py` (or `./run.sh app`).
 
-It draws the shared sidebar (data source, period, filters, thresholds, as-of date) and runs the chosen page.
+It first passes the sign-in gate (views/signin.py: signed-in mode with the clinic's identity provider, or local
+mode on this computer), shows only the pages of the user's role, then draws the shared sidebar (data source,
+period, filters, thresholds, as-of date) and runs the chosen page.
 The data shown (views/sources.py): the clinic's store (OUTCOMES_DB) once it holds sessions, else the sample
 data/sample/sessions.csv; OUTCOMES_DATA_FILE=/path/to/sessions.csv opens another file instead (the benchmark does);
 an upload on the Data page replaces either for one browser session.
@@ -13,9 +15,10 @@ import os
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
+from analytics import access
 from analytics.log_privacy import ScrubbingFormatter
 from views import components as ui
-from views import keys
+from views import keys, signin
 from views.sidebar import sidebar
 
 if not logging.getLogger("outcomes").handlers:  # errors (with tracebacks) go to the server log, not to users
@@ -26,13 +29,20 @@ if not logging.getLogger("outcomes").handlers:  # errors (with tracebacks) go to
 
 st.set_page_config(page_title="Toxin outcomes", page_icon=":material/monitoring:", layout="wide")
 
-PAGES = [
-    st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-    st.Page("views/patients.py", title="Patients", icon=":material/person_search:"),
-    st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
-    st.Page("views/data.py", title="Data", icon=":material/upload_file:"),
-]
-page = st.navigation(PAGES)
+# Before anything is read: who is this (signed-in mode) or the local-mode user; stops with the sign-in page, the
+# no-access page or the server's misconfiguration otherwise (views/signin.py).
+who = signin.gate()
+
+PAGES = {
+    access.OVERVIEW: st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    access.PATIENTS: st.Page("views/patients.py", title="Patients", icon=":material/person_search:"),
+    access.COMPARE: st.Page("views/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    access.DATA: st.Page("views/data.py", title="Data", icon=":material/upload_file:"),
+    access.AUDIT: st.Page("views/audit_page.py", title="Audit", icon=":material/policy:", url_path="audit"),
+}
+page = st.navigation([PAGES[name] for name in who.pages])
+signin.identity()
+signin.page_visit(page.title)
 
 try:
     with ui.timed("sidebar and data"):

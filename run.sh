@@ -47,6 +47,7 @@ case "${1:-}" in
   app)
     shift
     ensure_venv
+    .venv/bin/python -m views.preflight "$@"  # refuses a misconfigured server (sign-in, roles, address) with why
     exec .venv/bin/python -m streamlit run dashboard.py "$@"
     ;;
   test)

@@ -8,7 +8,10 @@ The outcome store (analytics/store.py): `import FILE [--db PATH] [--label TEXT]`
 adds the accepted rows to the store (same exit codes; a refused file imports nothing; the store keeps the label,
 never the file's name); `history [--db PATH] [--json]` lists the imports; `undo BATCH [--db PATH]` undoes one;
 `purge --patient CODE [--pseudonymise] [--db PATH]` erases every row of one patient (exit 1 when the store holds
-no such code); `summary --db PATH` reads the store.
+no such code); `summary --db PATH` reads the store. `audit [--db PATH] [--since DATE] [--user EMAIL] [--action ACTION]
+[--json]` lists the audit trail (analytics/audit.py), newest first; import, undo and purge each add a row to it
+(user: the operating-system user, role "command line", object: the batch and file hash, the batch, or the stored
+patient code; outcome "ok" or "refused: <short reason>"); a row that cannot be written is a warning, not a failure.
 `report --out FILE [FILE | --db PATH] [--format html|xlsx]` writes the shareable report (reports/: the command
 line is an entry point like dashboard.py, and the one place in analytics/ that reaches up to it, lazily).
 
@@ -28,7 +31,9 @@ import uuid
 from datetime import date, datetime
 from pathlib import Path
 
-from . import store
+import pandas as pd
+
+from . import audit, store
 from .assessments import SCORES, timeline
 from .ingest import IngestResult, load
 from .log_privacy import scrubbed_traceback
@@ -290,12 +295,59 @@ def add_db_option(parser: argparse.ArgumentParser, default_store: bool = True) -
     parser.add_argument("--db", help=f"the outcome store, a DuckDB file ({where})")
 
 
+# ---- the audit rows of the commands that change the store --------------------------------------------------
+def _short_reason(err: Exception) -> str:
+    """A few fixed words for why the store refused (the trail never copies a message, which may name values)."""
+    for kind, words in ((store.StoreBusy, "store busy"), (store.StoreMissing, "no store"),
+                        (store.PatientNotFound, "no such patient"), (store.ClearingNeeded, "would clear values"),
+                        (store.KeyMismatch, "another pseudonym key")):
+        if isinstance(err, kind):
+            return words
+    text = str(err)
+    for needle, words in (("already undone", "already undone"), ("cannot be undone yet", "later batches first"),
+                          ("erasure of a patient", "an erasure cannot be undone"),
+                          ("There is no batch", "no such batch"), ("not a batch number", "not a batch number"),
+                          ("repeat the key", "repeated keys"), ("not an outcome store", "not a store"),
+                          ("cannot be opened", "not a store"), ("another version", "another version")):
+        if needle in text:
+            return words
+    return "store error"
+
+
+_NOT_A_STORE = ("no store", "not a store", "another version")  # refusals with no store to record them in
+
+
+def _audit(db, action: str, object_: str, outcome: str = "ok", *, create: bool = True) -> None:
+    """Record a store-changing command (create=False: only when the store exists, so a refusal never makes one);
+    a row that cannot be written is a warning on stderr, the command's outcome stands."""
+    if not create and (not Path(db).exists() or outcome.endswith(_NOT_A_STORE)):
+        return
+    try:
+        audit.record(audit.os_user(), audit.COMMAND_LINE_ROLE, action, object_, outcome, db_path=db)
+    except audit.AuditError as err:
+        print(f"warning: {err}", file=sys.stderr)
+
+
+def _file_object(path) -> str:
+    """An import's object in the trail: its file's SHA-256 ('' when the file cannot be read)."""
+    try:
+        return f"file {store.file_hash(path)}"
+    except OSError:
+        return ""
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     kind = "assessments" if args.assessments else "sessions"
-    typed = store.check_label(args.label)  # a label that could identify someone is refused before any work
-    result = ingest_from_args(args, kind)
     db = args.db or store.default_db_path()
+    try:
+        typed = store.check_label(args.label)  # a label that could identify someone is refused before any work
+    except store.StoreError:
+        _audit(db, "import", _file_object(args.file), "refused: label refused", create=False)
+        raise
+    result = ingest_from_args(args, kind)
     if result.refused:
+        _audit(db, "import", _file_object(args.file), f"refused: file refused ({result.refusal or 'unreadable'})",
+               create=False)
         if args.json:
             print(json.dumps({"validation": result.summary(), "import": None}, indent=2, default=str))
         else:
@@ -303,27 +355,16 @@ def cmd_import(args: argparse.Namespace) -> int:
             print("Nothing was imported.")
         return 2
     label = store.stored_label(typed or result.source_name, int(result.n_rows))  # never the file's name
+    digest = store.file_hash(args.file)
     try:
-        report = store.import_result(result, store.file_hash(args.file), label,
+        report = store.import_result(result, digest, label,
                                      load_mapping(args.mapping) if args.mapping else None, db,
                                      allow_clearing=args.allow_clearing)
-    except store.ClearingNeeded as err:
-        lines = [f"  {column}: {count:,} stored value(s)" for column, count in err.counts.items()]
-        message = (f"This file ({label}) has blank cells where the store holds values; importing it would clear "
-                   f"{sum(err.counts.values()):,} stored value(s):\n" + "\n".join(lines)
-                   + "\nNothing was imported: run again with --allow-clearing to clear them.")
-        if args.json:
-            print(json.dumps({"validation": result.summary(), "import": None, "would_clear": err.counts},
-                             indent=2, default=str))
-        else:
-            print(report_text(result))
-        print(message, file=sys.stderr)
-        return 2
     except store.StoreError as err:
-        if not args.json:
-            print(report_text(result))
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        _audit(db, "import", f"file {digest}", f"refused: {_short_reason(err)}", create=False)
+        return _import_refused(args, result, label, err)
+    batch = f"batch {report.batch_id}, " if report.batch_id is not None else ""
+    _audit(db, "import", f"{batch}file {digest}", create=report.batch_id is not None)
     if args.json:
         print(json.dumps({"validation": result.summary(), "import": report.to_dict()}, indent=2, default=str))
     else:
@@ -336,6 +377,26 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"  ... and {len(report.held_back) - 50:,} more held-back row(s) (--json lists them all)")
         print(f"Store: {report.db_path}")
     return max(result.exit_code, 1 if report.held_back else 0)
+
+
+def _import_refused(args: argparse.Namespace, result: IngestResult, label: str, err: store.StoreError) -> int:
+    """The messages of an import the store refused (exit 2)."""
+    if isinstance(err, store.ClearingNeeded):
+        lines = [f"  {column}: {count:,} stored value(s)" for column, count in err.counts.items()]
+        message = (f"This file ({label}) has blank cells where the store holds values; importing it would clear "
+                   f"{sum(err.counts.values()):,} stored value(s):\n" + "\n".join(lines)
+                   + "\nNothing was imported: run again with --allow-clearing to clear them.")
+        if args.json:
+            print(json.dumps({"validation": result.summary(), "import": None, "would_clear": err.counts},
+                             indent=2, default=str))
+        else:
+            print(report_text(result))
+        print(message, file=sys.stderr)
+        return 2
+    if not args.json:
+        print(report_text(result))
+    print(f"error: {err}", file=sys.stderr)
+    return 2
 
 
 def _history_records(log) -> list[dict]:
@@ -383,17 +444,24 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_undo(args: argparse.Namespace) -> int:
     db = args.db or store.default_db_path()
     try:
+        batch = f"batch {int(str(args.batch).strip())}"
+    except ValueError:
+        batch = ""  # not a number: the text typed is not kept
+    try:
         done = store.undo(args.batch, db)
     except store.StoreError as err:
+        _audit(db, "undo", batch, f"refused: {_short_reason(err)}", create=False)
         print(f"error: {err}", file=sys.stderr)
         return 2
+    _audit(db, "undo", batch)
     print(done.message())
     return 0
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
     """Erase one patient's rows; exit 0 done, 1 no such patient (nothing changed), 2 refused. The code is never
-    printed: the messages name no patient."""
+    printed: the messages name no patient. The audit row names the stored code only when the purge was done (a
+    code that was refused may not be a code at all), and never the clinic's own code given with --pseudonymise."""
     db = args.db or store.default_db_path()
     code = args.patient.strip()
     if args.pseudonymise:
@@ -404,28 +472,68 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
         key = pseudonym_key()
         if key is None:
+            _audit(db, "purge", "", "refused: no pseudonym key", create=False)
             print(f"error: --pseudonymise needs the clinic's key ({PSEUDONYM_KEY_ENV}), the one the imports used; "
                   "nothing was changed.", file=sys.stderr)
             return 2
         from .identifiers import key_id
 
         if store.key_fingerprint(db) not in (None, key_id(key)):
+            _audit(db, "purge", "", "refused: another pseudonym key", create=False)
             print("error: this key is not the one the store's codes were made with, so no patient can be found by "
                   f"it; set {PSEUDONYM_KEY_ENV} to the clinic's key. Nothing was changed.", file=sys.stderr)
             return 2
         code = str(pseudonymise(pd.Series([code], dtype="object"), key).iloc[0]) if code else ""
     try:
         done = store.purge(code, db)
-    except store.PatientNotFound as err:
+    except store.StoreError as err:
+        _audit(db, "purge", "", f"refused: {_short_reason(err)}", create=False)
+        if not isinstance(err, store.PatientNotFound):
+            raise
         if args.json:
             print(json.dumps({"db": str(db), "purge": None, "error": str(err)}, indent=2))
         print(f"error: {err}", file=sys.stderr)
         return 1
+    _audit(db, "purge", code)
     if args.json:
         print(json.dumps({"db": str(db), "purge": done.to_dict()}, indent=2))
     else:
         print(done.message())
     return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """List the audit trail, newest first (a table, or a JSON list); exit 2 for a bad date or unknown action."""
+    db = args.db or store.default_db_path()
+    if args.action and args.action not in audit.ACTIONS:
+        raise ValueError(f"--action {audit.clean_text(args.action, 40)!r} is not an audit action; give one of: "
+                         f"{', '.join(audit.ACTIONS)}")
+    try:
+        since = audit.since_utc(args.since)
+    except ValueError:
+        raise ValueError(f"--since must be a date like 2025-03-14 (or a UTC time like 2025-03-14T09:00Z), not "
+                         f"{audit.clean_text(args.since, 40)!r}") from None
+    store.require_store(db)  # a mistyped path is refused, never shown as an empty trail
+    rows = audit.read(db, since=since, user=args.user, action=args.action)
+    if args.json:
+        print(json.dumps(audit.records(rows), indent=2))
+        return 0
+    if not len(rows):
+        print("No audit rows.")
+        return 0
+    print(audit_table(rows))
+    return 0
+
+
+def audit_table(rows) -> str:
+    """The audit rows as a plain left-aligned table: a header line, then one line per row."""
+    shown = rows[audit.COLUMNS].astype("object").astype(str)
+    shown["at"] = rows["at"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str.replace(".000000Z", "Z", regex=False)
+    cells = []
+    for column in audit.COLUMNS:
+        width = max(len(column), int(shown[column].str.len().max()))
+        cells.append(pd.concat([pd.Series([column]), shown[column]], ignore_index=True).str.ljust(width))
+    return "\n".join(cells[0].str.cat(cells[1:], sep="  ").str.rstrip())
 
 
 def summary_text(summary: dict, source: str, settings: Settings) -> str:
@@ -592,6 +700,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_db_option(purge_parser)
     purge_parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     purge_parser.set_defaults(run=cmd_purge)
+    trail = commands.add_parser("audit", help="the audit trail (who saw or changed what, when), newest first")
+    add_db_option(trail)
+    trail.add_argument("--since", metavar="DATE", help="only rows on or after this date (UTC), e.g. 2025-03-14")
+    trail.add_argument("--user", metavar="EMAIL", help="only this user's rows (any case)")
+    trail.add_argument("--action", metavar="ACTION", help="only this action: " + ", ".join(audit.ACTIONS))
+    trail.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    trail.set_defaults(run=cmd_audit)
     report = _analysis_command(commands, "report", "a self-contained HTML report or an Excel workbook of the "
                                                    "tables, from a session file or the store")
     report.add_argument("--out", required=True, help="the file to write (.html or .xlsx)")

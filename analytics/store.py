@@ -22,6 +22,9 @@ Tables
   meta                 schema_version (3), the hash probe (below) and, between a removal and the rewrite of the
                        file, the compaction mark (analytics/store_compaction.py).
   migration_set_aside  rows the upgrade from schema 1 set aside (below), with the reason; only in upgraded stores.
+  audit_log            the audit trail (analytics/audit.py): who saw or changed what, when; append-only. No import,
+                       undo, purge or upgrade touches its rows, and compaction copies it. Made with a new store, or
+                       by the first audit row written to an older one (no schema version of its own).
 
 File names are data too: the store never keeps a file's name, only its SHA-256 and a label: one the user typed
 (`check_label`: at most 80 characters, no '@', no run of six digits, not a file name), else a neutral one made of
@@ -128,7 +131,8 @@ from .store_locking import (  # noqa: F401  (re-exported: the store's public nam
 )
 from .store_compaction import Compaction, compact_file, is_pending, mark_pending
 from .store_migration import (
-    SCHEMA_VERSION, current_sessions_sql, label_sql, neutral_label, schema_version, upgrade_v1, upgrade_v2,
+    AUDIT_DDL, SCHEMA_VERSION, current_sessions_sql, label_sql, neutral_label, schema_version, upgrade_v1,
+    upgrade_v2,
 )
 
 # Canonical dtypes of an accepted assessments table (what `load_assessments` gives; `week` becomes days_after).
@@ -299,6 +303,7 @@ def _create_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
     notes = []
     if version is None:
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        con.execute(AUDIT_DDL)
     elif version == 1:
         notes = upgrade_v1(con, _stored_columns(SESSIONS), lambda k, e: _hash_expr(KINDS[k], e))
         notes += upgrade_v2(con)

@@ -17,6 +17,12 @@ row count ("upload 2025-03-14 09:05, 2,600 rows"), and marks the store for compa
 the file after the commit and the old names (and the text of rows undone before) cannot be read from its bytes.
 A reader cannot upgrade (read-only): `current_sessions_sql` gives the rows the upgrade would keep, and
 `label_sql` the label a schema-1 or -2 store's log will get, so no reader ever shows an old file name.
+
+The audit trail's table (`audit_log`, analytics/audit.py) is additive, not a schema version: a new or upgraded
+store gets it with its other tables, and any older store gets it (CREATE TABLE IF NOT EXISTS) from the first audit
+row written, without an upgrade or a rewrite. So a store keeps schema 3, the versions of the program that read
+schema 3 still read and write it (they leave a table they do not know alone, and compaction copies every table),
+and a page visit never upgrades or rewrites a schema-1 or -2 store: that stays the job of the next import or undo.
 """
 from __future__ import annotations
 
@@ -28,6 +34,10 @@ from .session_key import session_key_sql
 from .store_compaction import mark_pending
 
 SCHEMA_VERSION = 3
+
+AUDIT_TABLE = "audit_log"
+AUDIT_DDL = (f'CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} ("at" TIMESTAMP NOT NULL, "user" VARCHAR NOT NULL, '
+             'role VARCHAR NOT NULL, action VARCHAR NOT NULL, object VARCHAR NOT NULL, outcome VARCHAR NOT NULL)')
 
 SET_ASIDE_DDL = ("CREATE TABLE IF NOT EXISTS migration_set_aside (set_aside_at TIMESTAMP NOT NULL, "
                  "from_schema INTEGER NOT NULL, reason VARCHAR NOT NULL, kept_batch INTEGER, "
@@ -129,6 +139,7 @@ def upgrade_v2(con: duckdb.DuckDBPyConnection) -> list[str]:
     con.execute("ALTER TABLE import_log RENAME COLUMN file_name TO label")
     replaced = con.execute(f"UPDATE import_log SET label = {_neutral_label_sql()}").fetchone()[0]
     con.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", [str(SCHEMA_VERSION)])
+    con.execute(AUDIT_DDL)
     mark_pending(con)
     return [f"The store was upgraded to schema 3: the import history now keeps a neutral label for each import "
             f"(its time and row count) instead of the file's name ({replaced:,} name(s) replaced), and the store "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analytics.access import COMPARE
 from analytics.breakdowns import breakdown
 from analytics.funnel import funnel
 from analytics.presentation import (
@@ -16,6 +17,7 @@ from charts.breakdown import breakdown_figure
 from charts.funnel import funnel_figure
 from charts.waning import duration_by_cycle_figure
 from views import components as ui
+from views import signin
 from views.context import Context
 from views.sidebar import context
 
@@ -74,6 +76,7 @@ def breakdown_section(ctx: Context, by: str, label: str, metric: str) -> None:
 
 
 def render() -> None:
+    signin.require(COMPARE)
     ctx = context()
     ui.header(ctx, "Compare", "Practitioners and sites against the clinic's overall responder rate, and the "
                                  "outcomes by product, indication, dose and cycle.")

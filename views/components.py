@@ -17,6 +17,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 
 from analytics.export import csv_name, to_csv_bytes
 from analytics.presentation import format_change, kpi_help, kpi_label, kpi_value, markdown_text, too_few_message
+from views import signin
 
 LOG = logging.getLogger("outcomes.app")
 
@@ -40,9 +41,11 @@ def header(ctx, title: str, intro: str) -> None:
     and the chosen values are the user's words: shown as written, never as Markdown)."""
     st.title(title)
     if ctx.source.is_sample:
+        may_import = ctx.access is None or ctx.access.may_change_store
+        how = ("Upload your clinic's export on the **Data** page and import it to see your own figures."
+               if may_import else "The clinic's analysts import its exports; until then the figures are made up.")
         st.info("**Sample data**: synthetic patients made up for this demonstration, not a clinic's records; the "
-                "clinic's store is empty. Upload your clinic's export on the **Data** page and import it to see your "
-                "own figures.", icon=":material/science:")
+                f"clinic's store is empty. {how}", icon=":material/science:")
     st.caption(f"{intro}  \n**Data:** {markdown_text(ctx.source.label)} · **as of** {ctx.as_of_text()} · "
                f"**period** {ctx.period_text()} · {markdown_text(ctx.selection.describe())}")
 
@@ -88,7 +91,13 @@ def download(table: pd.DataFrame, label: str, name: str, key: str | None = None)
     """A CSV download of a table, with formula injection neutralised (analytics.export); the label is Markdown
     (pass user words through analytics.presentation.markdown_text)."""
     st.download_button(f"Download {label} (CSV)", data=to_csv_bytes(table), file_name=csv_name(name),
-                       mime="text/csv", key=key or f"download_{csv_name(name)}", icon=":material/download:")
+                       mime="text/csv", key=key or f"download_{csv_name(name)}", icon=":material/download:",
+                       on_click=audit_download, args=(csv_name(name), len(table)))
+
+
+def audit_download(file_name: str, rows: int) -> None:
+    """The audit row of a download (its file name and row count), written when the user clicks it."""
+    signin.record("download", f"{file_name} ({rows:,} rows)")
 
 
 def table_with_download(table: pd.DataFrame, label: str, name: str, *, height: int | None = None,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import pandas as pd
+from analytics.access import Access, own_patients, patients_mask
 from analytics.ingest import IngestResult
 from analytics.selection import Selection, period_mask, take, value_mask
 from analytics.settings import Settings
@@ -34,6 +35,27 @@ class Context:
     as_of_chosen: bool
     first_date: pd.Timestamp
     _derived: Callable[[], pd.DataFrame] = field(repr=False, default=None)
+    access: Access | None = None  # who is looking (views/signin.py); None only outside the app
+
+    @cached_property
+    def allowed_patients(self) -> pd.Index | None:
+        """The patient codes this user may see one by one (a practitioner: those with any session of theirs in the
+        data); None when every patient (leads, analysts, local mode). Aggregates are not limited by it."""
+        if self.access is None or self.access.all_patients:
+            return None
+        ids = self.access.practitioner_ids
+        return memo(self.source, "own_patients", ("own_patients", ids), own_patients,
+                    lambda: ((self.result.data, ids), {}))
+
+    def patient_rows(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of a patient-level table this user may see: every patient-level table a page shows or offers
+        for download is read through this."""
+        if self.allowed_patients is None:
+            return frame
+        return frame.loc[patients_mask(frame, self.allowed_patients).to_numpy()]
+
+    def may_see_patient(self, patient: str) -> bool:
+        return self.allowed_patients is None or str(patient) in set(self.allowed_patients)
 
     @property
     def skey(self) -> str:

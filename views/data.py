@@ -1,9 +1,11 @@
 """Data (analyst): upload a clinic export, see exactly what was accepted and why anything was not, map columns
-that were not recognised, answer the identifier guard, then use the data on every page."""
+that were not recognised, answer the identifier guard, then use the data on every page. A lead sees the data in
+use and the import history only: no upload, import, undo or erasure."""
 from __future__ import annotations
 
 import streamlit as st
 
+from analytics.access import DATA
 from analytics.assessments import SCORES, timeline
 from analytics.dictionary import data_dictionary, template_csv
 from analytics.export import to_csv_bytes
@@ -14,7 +16,7 @@ from analytics.settings import DEFAULT_SETTINGS
 from charts.assessments import assessment_timeline_figure
 from views import components as ui
 from views import data_import as imp
-from views import keys, sources, store_panel
+from views import keys, signin, sources, store_panel
 from views.sidebar import current
 
 # The headline over a refused file's messages, by the reason it was refused (analytics.reason_codes). The
@@ -340,11 +342,20 @@ def upload_section() -> None:
 
 
 def render() -> None:
+    who = signin.require(DATA)
     st.title("Data")
+    if not who.may_change_store:  # a lead: what is in use and the import history, read-only
+        st.caption("The data in use and every import into the clinic's store. Uploading, importing, undoing and "
+                   "erasing are for the clinic's analysts.")
+        current_data()
+        store_panel.history_section(may_change=False)
+        start_here()
+        return
     st.caption("Load a clinic export, see what was accepted and why anything was not, then use it on every page.")
     current_data()
     upload_section()
     store_panel.history_section()
+    store_panel.purge_section()
     start_here()
 
 

@@ -10,6 +10,11 @@ MEMO = "_memo"  # small results computed from an upload (this session only)
 MEMO_BIG = "_memo_big"  # the derived session table of an upload (this session only)
 CONTEXT = "_context"  # the Context the entry point built for this run (None: the data could not be opened)
 
+# Who is using the app (views/signin.py).
+ACCESS = "_access"  # the analytics.access.Access the sign-in gate granted in this run
+AUDITED_PAGE = "_audited_page"  # the page whose view_page row was last written in this browser session
+AUDITED_PATIENT = "_audited_patient"  # (patient code, outcome) of the last view_patient row
+
 # The sidebar.
 PERIOD = "period"
 CUSTOM_RANGE = "custom_range"

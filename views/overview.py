@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics.access import OVERVIEW
 from analytics.effect_over_time import effect_markers, effect_over_time
 from analytics.flags import flag_patients
 from analytics.kaplan_meier import km_curves_by_group
@@ -20,7 +21,7 @@ from charts.spc import p_chart_figure
 from charts.survival import km_figure
 from charts.waning import waning_figure
 from views import components as ui
-from views import keys
+from views import keys, signin
 from views.context import Context
 from views.sidebar import context
 
@@ -172,7 +173,33 @@ def safety_section(ctx: Context) -> None:
                                       screen=screen_table(shown, groups, ["rate", "ci_low", "ci_high"]))
 
 
+def report_section(ctx: Context) -> None:
+    """The meeting report of this selection as one HTML file (reports.html_report: no patient codes, small numbers
+    suppressed), for the roles that may take the clinic's figures away; built only while its expander is open."""
+    if ctx.access is not None and not ctx.access.may_report:
+        return
+    with ui.lazy_expander("Meeting report (HTML, for printing or e-mail)", "exp_report", ":material/description:") \
+            as is_open:
+        if not is_open:
+            return
+        from reports import html_report  # only when asked: the report module loads the chart builders again
+
+        def build(sessions, settings, filters, source, history):
+            return html_report(sessions, settings, filters, source, start=ctx.selection.start,
+                               end=ctx.selection.end, history=history).encode("utf-8")
+
+        with st.spinner("Writing the report..."):
+            page = ctx.cached("report_html", build, lambda: ((ctx.sessions, ctx.settings, ctx.selection.describe(),
+                                                              ctx.source.label, ctx.derived), {}))
+        st.caption("The headline figures, charts and tables of the period and filters in the sidebar, with the "
+                   "settings in force; small groups suppressed, no patient codes. Open it in a browser to print.")
+        st.download_button("Download the meeting report (HTML)", page, "toxin_outcomes_report.html", "text/html",
+                           key="dl_report", icon=":material/download:", on_click=signin.record,
+                           args=("report", f"toxin_outcomes_report.html ({ctx.period_text()})"))
+
+
 def render() -> None:
+    signin.require(OVERVIEW)
     ctx = context()
     ui.header(ctx, "Overview", "How the clinic's injections are doing: the headline figures, how the effect "
                                   "unfolds and lasts, whether it wanes over cycles, and safety.")
@@ -194,6 +221,7 @@ def render() -> None:
         safety_section(ctx)
     with ui.timed("overview: mixed model"):
         slope_sentence(ctx, sentence)
+    report_section(ctx)
 
 
 ui.run_page(render)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics.access import PATIENTS
 from analytics.flags import flag_patients, seen_in
 from analytics.presentation import markdown_text
 from charts.patient import patient_timeline_figure
 from views import components as ui
+from views import signin
 from views.context import Context
 from views.sidebar import context
 
@@ -26,9 +28,37 @@ TIMELINE_COLUMNS = ["session_date", "cycle", "product", "total_units", "muscles"
 
 
 def watchlist(ctx: Context) -> pd.DataFrame:
-    """Flagged patients (each over their whole history) who have a session under the current filters."""
+    """Flagged patients (each over their whole history) who have a session under the current filters; only those
+    this user may see one by one (a practitioner: the patients they treated)."""
     flags = ctx.cached("flags", flag_patients, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
-    return ctx.cached("watchlist", seen_in, lambda: ((flags, ctx.sessions), {}))
+    return ctx.patient_rows(ctx.cached("watchlist", seen_in, lambda: ((flags, ctx.sessions), {})))
+
+
+def own_patients_note(ctx: Context) -> None:
+    """A practitioner's reminder of whose records this page holds."""
+    if ctx.allowed_patients is None:
+        return
+    codes = ", ".join(markdown_text(p) for p in ctx.access.practitioner_ids)
+    st.info(f"Your patients only: the {len(ctx.allowed_patients):,} patients with a session by {codes}. The "
+            "Overview and Compare pages show the whole clinic's figures.", icon=":material/badge:")
+
+
+def patient_history(ctx: Context, patient: str) -> pd.DataFrame | None:
+    """The patient's sessions up to the as-of date; None (and an audited refusal) when this user may not see them.
+    A practitioner is told "not one of your patients" whether or not the code exists elsewhere in the clinic."""
+    if not ctx.may_see_patient(patient):
+        signin.patient_view(patient, "refused: not one of their patients")
+        st.warning(f"**{markdown_text(patient)}** is not one of your patients (no session by "
+                   f"{', '.join(markdown_text(p) for p in ctx.access.practitioner_ids)}), so their record is not "
+                   "shown.", icon=":material/lock:")
+        return None
+    history = ctx.derived.loc[ctx.derived["patient_id"].astype("str") == str(patient)]
+    if len(history) == 0:
+        st.warning(f"No sessions for patient code '{markdown_text(patient)}' up to the as-of date. Check the code "
+                   "(codes are case-sensitive).", icon=":material/search_off:")
+        return None
+    signin.patient_view(patient)
+    return history
 
 
 def watchlist_table(flags: pd.DataFrame) -> pd.DataFrame:
@@ -53,6 +83,7 @@ def watchlist_table(flags: pd.DataFrame) -> pd.DataFrame:
 
 
 def render() -> None:
+    signin.require(PATIENTS)
     ctx = context()
     ui.header(ctx, "Patients to review",
                  "Patients whose response to the injections is fading, clearest cases first. A flag is a prompt "
@@ -68,6 +99,7 @@ def render() -> None:
                f"{s.waning_fraction_pct:g}% of that best. **Watch**: the latest response alone is below "
                f"{s.waning_fraction_pct:g}% of the best before it. Patients with a session under the current "
                "filters; each is judged on their whole history.")
+    own_patients_note(ctx)
     if len(flags) == 0:
         st.success("No patient under these filters has a fading response. Widen the period or filters in the "
                    "sidebar to look further.", icon=":material/check_circle:")
@@ -78,8 +110,9 @@ def render() -> None:
                 help="Each of the last responses is low: secondary non-response may be developing.")
     mid.metric("Watch", f"{int(counts.get('watch', 0)):,}", border=True,
                help="The latest response alone is low: one cycle before a 'diminished' flag could go up.")
-    right.metric("Patients seen", f"{ctx.sessions['patient_id'].nunique():,}", border=True,
-                 help="Distinct patients with a session under the current filters.")
+    right.metric("Patients seen", f"{ctx.patient_rows(ctx.sessions)['patient_id'].nunique():,}", border=True,
+                 help="Distinct patients with a session under the current filters"
+                      + (" (your patients only)." if ctx.allowed_patients is not None else "."))
 
     st.subheader("Watchlist")
     table = watchlist_table(flags)
@@ -98,10 +131,8 @@ def render() -> None:
                           key="patient_choice")
     typed = st.text_input("Or type any patient code", key="patient_code", placeholder="e.g. P00091").strip()
     patient = typed or chosen
-    history = ctx.derived.loc[ctx.derived["patient_id"].astype("str") == str(patient)]
-    if len(history) == 0:
-        st.warning(f"No sessions for patient code '{markdown_text(patient)}' up to the as-of date. Check the code "
-                   "(codes are case-sensitive).", icon=":material/search_off:")
+    history = patient_history(ctx, patient)
+    if history is None:
         return
     row = flags.loc[flags["patient_id"].astype("str") == str(patient)]
     if len(row):

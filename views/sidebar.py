@@ -9,7 +9,7 @@ from analytics.presentation import markdown_text
 from analytics.selection import DEFAULT_PERIOD, FILTER_COLUMNS, PERIODS, Selection, choices, period_bounds
 from analytics.sessions import derive_sessions
 from analytics.settings import DEFAULT_SETTINGS, Knob, changed_from_defaults, knobs
-from views import keys
+from views import keys, signin
 from views.cache import memo, settings_key
 from views.components import lazy_expander
 from views.context import Context
@@ -77,6 +77,10 @@ def _period(side, first: pd.Timestamp, latest: pd.Timestamp, as_of: pd.Timestamp
 def _filters(side, source, data: pd.DataFrame) -> tuple:
     side.subheader("Filters")
     options = memo(source, "choices", ("choices",), choices, lambda: ((data,), {}))
+    who = signin.current()
+    own_key = keys.filter_values("practitioner_id")
+    if who is not None and who.practitioner_ids and own_key not in st.session_state:  # a practitioner starts on
+        st.session_state[own_key] = [p for p in who.practitioner_ids if p in options.get("practitioner_id", [])]
     values = []
     for label, column in FILTER_COLUMNS.items():
         if not options.get(column):
@@ -126,7 +130,7 @@ def sidebar() -> Context:
                         lambda: ((data, settings), {}), big=True)
 
     return Context(source, result, settings, Selection(period, start, end, values), as_of, bool(chosen_as_of),
-                   first, derived)
+                   first, derived, signin.current())
 
 
 def current() -> Context | None:

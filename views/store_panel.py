@@ -1,4 +1,6 @@
-"""The Data page's store section: import a checked file into the clinic's store, the import history, and undo.
+"""The Data page's store section: import a checked file into the clinic's store, the import history, undo, and
+the erasure of one patient (analysts and local mode only; a lead sees the history). Each import, undo and erasure
+is audited (views/signin.py), refused ones too.
 
 Only wiring: every decision (keys, upserts, what undo may do, which label is kept) is analytics/store.py's.
 The store never keeps the uploaded file's name: the user may type a label, else the store keeps a neutral one
@@ -12,7 +14,7 @@ from analytics import store
 from analytics.ingest import IngestResult
 from analytics.presentation import markdown_text
 from views import components as ui
-from views import keys, sources
+from views import keys, signin, sources
 
 HISTORY_COLUMNS = {"batch_id": "Batch", "imported_at": "Imported", "kind": "Kind", "label": "Label",
                    "rows": "Rows", "accepted": "Accepted", "rejected": "Rejected", "new": "New",
@@ -67,11 +69,15 @@ def _import(result: IngestResult, label: str, digest: str, mapping: dict, db_pat
         with st.spinner(f"Importing {markdown_text(label)} into the store..."):
             report = store.import_result(result, digest, label, mapping, db_path, allow_clearing=allow_clearing)
     except store.ClearingNeeded as err:
+        signin.record("import", f"file {digest[:16]}", "waiting: blank cells would clear stored values")
         st.session_state[keys.STORE_CLEARING] = {digest: err.counts}  # one file at a time
         st.rerun()
     except store.StoreError as err:
+        signin.record("import", f"file {digest[:16]}", f"refused: {err.__class__.__name__}")
         st.error(markdown_text(str(err)), icon=":material/error:")
         return
+    batch = f"batch {report.batch_id}" if report.batch_id is not None else "no batch (nothing changed)"
+    signin.record("import", f"{batch}, file {digest[:16]}")
     st.session_state.pop(keys.STORE_CLEARING, None)
     st.session_state[keys.STORE_MESSAGE] = report.message()
     if report.held_back:
@@ -85,11 +91,43 @@ def _undo(batch_id: int) -> None:
     try:
         st.session_state[keys.STORE_MESSAGE] = store.undo(batch_id, store.default_db_path()).message()
     except store.StoreError as err:
+        signin.record("undo", f"batch {batch_id}", f"refused: {err.__class__.__name__}")
         st.session_state[keys.STORE_MESSAGE] = f"Not undone: {err}"
+        return
+    signin.record("undo", f"batch {batch_id}")
 
 
-def history_section() -> None:
-    """Every import into the store, newest first, with undo for those that can be undone now."""
+def _purge(code: str) -> None:
+    """Erase one patient's rows (store.purge). The audit row names the code once the store has matched it (an
+    erasure is recorded, like every view of the patient before it; a refused code may not be a code: not kept)."""
+    try:
+        report = store.purge(code, store.default_db_path())
+    except store.StoreError as err:
+        signin.record("purge", "", f"refused: {err.__class__.__name__}")
+        st.session_state[keys.STORE_MESSAGE] = f"Nothing erased: {err}"
+        return
+    signin.record("purge", f"{code}, batch {report.batch_id}")
+    st.session_state[keys.STORE_MESSAGE] = report.message()
+    st.session_state["purge_code"] = ""
+    st.session_state["purge_confirm"] = False
+    sources.use_default()
+
+
+def purge_section() -> None:
+    """Erase every row of one patient code from the store (the right to erasure). Cannot be undone: asks twice."""
+    with st.expander("Erase one patient from the store", icon=":material/person_remove:"):
+        st.caption("Removes every session and assessment of one patient code, in every import and in the copies "
+                   "kept for undo, then rewrites the store file. This cannot be undone. The audit trail keeps "
+                   "the code and who erased it.")
+        code = st.text_input("Patient code to erase", key="purge_code", placeholder="e.g. P00091").strip()
+        sure = st.checkbox("I understand this patient's rows will be gone for good", key="purge_confirm")
+        st.button("Erase this patient", key="purge_button", icon=":material/delete_forever:", type="primary",
+                  disabled=not (code and sure), on_click=_purge, args=(code,))
+
+
+def history_section(may_change: bool = True) -> None:
+    """Every import into the store, newest first, with undo for those that can be undone now (when the user's
+    role may change the store)."""
     st.subheader("The clinic's store")
     message = st.session_state.pop(keys.STORE_MESSAGE, None)
     if message:
@@ -109,7 +147,7 @@ def history_section() -> None:
             ui.table_with_download(store.read_assessments(db_path), "the stored assessments",
                                    "stored_assessments", key="stored_assessments")
     undoable = log.loc[log["can_undo"].astype(bool), "batch_id"].tolist()
-    if not undoable:
+    if not undoable or not may_change:
         return
     cols = st.columns([2, 1])
     batch = cols[0].selectbox("Import to undo", undoable, key="undo_batch",
