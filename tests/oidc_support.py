@@ -206,10 +206,15 @@ def sign_in(page, app: App, sub: str, label: str = "Sign in") -> None:
 
 
 def sign_out(page, app: App, label: str = "Sign out", then: str = "Sign in") -> None:
-    """Press the app's sign-out button; confirm on the provider's end-session page if it shows one; return once
-    the app shows its `then` button again (the sign-in page)."""
+    """Press the app's sign-out button, then `back_to_sign_in`."""
     page.get_by_role("button", name=label, exact=True).click()
-    deadline = time.time() + 30
+    back_to_sign_in(page, app, then)
+
+
+def back_to_sign_in(page, app: App, then: str = "Sign in", timeout: float = 30) -> None:
+    """After st.logout (a Sign out button, or the app ending an expired sign-in): confirm on the provider's
+    end-session page when it shows one; return once the app shows its `then` button again (the sign-in page)."""
+    deadline = time.time() + timeout
     while True:
         if back_on_app(page.url, app) and page.get_by_role("button", name=then, exact=True).count():
             break
@@ -237,9 +242,9 @@ SESSION_COLUMNS = ["patient_id", "session_date", "session_id", "site", "practiti
 
 
 def patients_of(practitioner_id: str) -> list[str]:
-    """The patients with at least one session by this practitioner in `tiny_sessions_csv`."""
-    own = list(PRACTITIONER_PATIENTS[practitioner_id])
-    return [*own, SHARED_PATIENT] if practitioner_id == "DR01" else own
+    """The patients with at least one session by this practitioner in `tiny_sessions_csv` (the shared patient
+    is both practitioners')."""
+    return [*PRACTITIONER_PATIENTS[practitioner_id], SHARED_PATIENT]
 
 
 def tiny_sessions_csv(path: Path) -> Path:
