@@ -145,7 +145,10 @@ def _append(row: list, db_path, lock_timeout: float | None) -> None:
                 con.execute(f"INSERT INTO {AUDIT_TABLE} VALUES (?, ?, ?, ?, ?, ?)", row)
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass  # the failed statement already ended the transaction
                 raise
         finally:
             con.close()

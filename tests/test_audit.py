@@ -237,6 +237,8 @@ def test_a_path_that_is_not_a_store_gives_an_audit_error(tmp_path):
     with pytest.raises(audit.AuditError, match="is not an outcome store"):
         audit.record("a@x.org", "lead", "view_page", "Overview", db_path=csv)
     assert csv.read_text().startswith("patient_id,")
+    with pytest.raises(audit.AuditError, match="is a folder, not an outcome store"):
+        audit.record("a@x.org", "lead", "view_page", "Overview", db_path=tmp_path)
 
 
 def test_two_threads_recording_50_rows_each_lose_none(db):
