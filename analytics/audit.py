@@ -9,11 +9,13 @@ batch number, file hash) and `outcome` ("ok", or "refused: <short reason>"). Pur
 Append-only: this module only inserts; no code path of the program updates or deletes an audit row. The store's
 undo and purge leave the table alone, and compaction (analytics/store_compaction.py) copies it with the rest.
 
-Codes in the trail: a `view_patient` or `purge` row names the stored patient code. That is kept on purpose: the
-codes are pseudonymous (the store never holds names or record numbers; a pseudonymised store holds keyed HMAC
-codes), the trail must show who erased which code and who had looked at it, and an erasure removes the patient's
-*data* (sessions, assessments, their history), not the record that it was done. The command line records the code
-only once the store has matched it (a code typed for a refused or failed purge is not kept: it may not be a code).
+Codes in the trail: a `view_patient` or `download` row may name a patient code. That is acceptable: the codes are
+pseudonymous (the store never holds names or record numbers; a pseudonymised store holds keyed HMAC codes) and
+the trail is the record of who looked at whom. An erasure, though, must leave nothing of the patient it erased:
+its row names the erasure's batch (its line in the import history, which names no patient), never the code, so
+a purge does not write the code back into the store it was just erased from. Earlier rows that named the code
+stay (append-only: they record who looked, not the patient's data); a clinic that must not keep even those
+should treat the audit trail's retention as its access-log policy says.
 
 Writing (`record`): one row in its own transaction, under the store's exclusive lock (analytics/store_locking.py),
 so rows from many processes and threads are never lost. It creates the store (every table, empty) when there is
@@ -143,7 +145,10 @@ def _append(row: list, db_path, lock_timeout: float | None) -> None:
                 con.execute(f"INSERT INTO {AUDIT_TABLE} VALUES (?, ?, ?, ?, ?, ?)", row)
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass  # the failed statement already ended the transaction
                 raise
         finally:
             con.close()

@@ -10,8 +10,9 @@ never the file's name); `history [--db PATH] [--json]` lists the imports; `undo 
 `purge --patient CODE [--pseudonymise] [--db PATH]` erases every row of one patient (exit 1 when the store holds
 no such code); `summary --db PATH` reads the store. `audit [--db PATH] [--since DATE] [--user EMAIL] [--action ACTION]
 [--json]` lists the audit trail (analytics/audit.py), newest first; import, undo and purge each add a row to it
-(user: the operating-system user, role "command line", object: the batch and file hash, the batch, or the stored
-patient code; outcome "ok" or "refused: <short reason>"); a row that cannot be written is a warning, not a failure.
+(user: the operating-system user, role "command line", object: the batch and the file's SHA-256, the batch undone,
+or the erasure's batch; outcome "ok" or "refused: <short reason>"); a row that cannot be written is a warning, not a
+failure.
 `report --out FILE [FILE | --db PATH] [--format html|xlsx]` writes the shareable report (reports/: the command
 line is an entry point like dashboard.py, and the one place in analytics/ that reaches up to it, lazily).
 
@@ -460,8 +461,8 @@ def cmd_undo(args: argparse.Namespace) -> int:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     """Erase one patient's rows; exit 0 done, 1 no such patient (nothing changed), 2 refused. The code is never
-    printed: the messages name no patient. The audit row names the stored code only when the purge was done (a
-    code that was refused may not be a code at all), and never the clinic's own code given with --pseudonymise."""
+    printed: the messages name no patient, and neither does the audit row: its object is the erasure's batch
+    (its line in the import history), so the erased code is not written back into the store."""
     db = args.db or store.default_db_path()
     code = args.patient.strip()
     if args.pseudonymise:
@@ -494,7 +495,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
             print(json.dumps({"db": str(db), "purge": None, "error": str(err)}, indent=2))
         print(f"error: {err}", file=sys.stderr)
         return 1
-    _audit(db, "purge", code)
+    _audit(db, "purge", f"batch {done.batch_id}")  # the erasure's log line; the erased code is not written back
     if args.json:
         print(json.dumps({"db": str(db), "purge": done.to_dict()}, indent=2))
     else:

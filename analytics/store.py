@@ -1215,6 +1215,19 @@ def history(db_path: str | Path | None = None, *, lock_timeout: float | None = N
     return log[columns].reset_index(drop=True)
 
 
+def data_version(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> str | None:
+    """A key that changes with every import, undo and erasure, and not with audit rows; None when the store holds
+    no session. Two small queries: the app asks it on every run after the store's file changed (each page visit
+    writes an audit row), so it must not cost what `history` does."""
+    with _reader(db_path, lock_timeout) as reading:
+        if reading is None or not reading.con.execute("SELECT EXISTS (SELECT 1 FROM sessions)").fetchone()[0]:
+            return None
+        log = reading.con.execute("SELECT batch_id, kind, status, imported_at, file_hash FROM import_log "
+                                  "ORDER BY batch_id").fetchall()
+        text = repr((reading.version, log))
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
 def key_fingerprint(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> str | None:
     """identifiers.key_id of the key the store's codes were pseudonymised with; None when none was keyed yet."""
     with _reader(db_path, lock_timeout) as reading:

@@ -278,3 +278,22 @@ def test_the_meeting_report_is_offered_to_a_lead_but_not_to_a_practitioner(setup
     assert "dl_report" in {b.key for b in lead.get("download_button")}
     practitioner = run_as({"email": "dr.four@clinic.example"})
     assert "Meeting report (HTML, for printing or e-mail)" not in [e.label for e in practitioner.expander]
+
+
+def test_an_analyst_erases_a_patient_and_the_audit_row_names_the_batch_not_the_code(setup, tmp_path):
+    from analytics import store
+    from tests.test_store_compaction import GONE, KEEP, do_import, write
+
+    db, _ = setup
+    do_import(write(tmp_path / "a.csv", KEEP, GONE), db)
+    at = run_as({"email": "data@clinic.example"}, "data")
+    at.text_input(key="purge_code").input("ZQXPURGE01").run()
+    at.checkbox(key="purge_confirm").check().run()
+    at.button(key="purge_button").click().run()
+    no_errors(at)
+    assert "Erased the patient's 1 session(s)" in texts(at)
+    assert store.read_sessions(db)["patient_id"].tolist() == ["ZQXKEEP02"]
+    rows = audit.read(db, action="purge")
+    assert rows[["user", "role", "object", "outcome"]].values.tolist() == [
+        ["data@clinic.example", "analyst", "batch 2", "ok"]]
+    assert not audit.read(db)["object"].str.contains("ZQXPURGE01").any()

@@ -82,11 +82,8 @@ def store_fingerprint(db_path: Path) -> str | None:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _store_fingerprint(db_path: str, stamp: tuple) -> str | None:
-    del stamp  # only part of the key
-    if store.is_empty(db_path):
-        return None
-    log = store.history(db_path)
-    return hashlib.blake2b(log.to_json(date_format="iso").encode("utf-8"), digest_size=16).hexdigest()
+    del stamp  # only part of the key: an audit row changes the file, store.data_version tells whether data did
+    return store.data_version(db_path)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)

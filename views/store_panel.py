@@ -98,15 +98,15 @@ def _undo(batch_id: int) -> None:
 
 
 def _purge(code: str) -> None:
-    """Erase one patient's rows (store.purge). The audit row names the code once the store has matched it (an
-    erasure is recorded, like every view of the patient before it; a refused code may not be a code: not kept)."""
+    """Erase one patient's rows (store.purge). The audit row names the erasure's batch, never the code: after an
+    erasure the code is nowhere in the store file (the import log's erasure line names no patient either)."""
     try:
         report = store.purge(code, store.default_db_path())
     except store.StoreError as err:
         signin.record("purge", "", f"refused: {err.__class__.__name__}")
         st.session_state[keys.STORE_MESSAGE] = f"Nothing erased: {err}"
         return
-    signin.record("purge", f"{code}, batch {report.batch_id}")
+    signin.record("purge", f"batch {report.batch_id}")
     st.session_state[keys.STORE_MESSAGE] = report.message()
     st.session_state["purge_code"] = ""
     st.session_state["purge_confirm"] = False
@@ -117,8 +117,8 @@ def purge_section() -> None:
     """Erase every row of one patient code from the store (the right to erasure). Cannot be undone: asks twice."""
     with st.expander("Erase one patient from the store", icon=":material/person_remove:"):
         st.caption("Removes every session and assessment of one patient code, in every import and in the copies "
-                   "kept for undo, then rewrites the store file. This cannot be undone. The audit trail keeps "
-                   "the code and who erased it.")
+                   "kept for undo, then rewrites the store file. This cannot be undone. The audit trail records "
+                   "who erased and when, not the code.")
         code = st.text_input("Patient code to erase", key="purge_code", placeholder="e.g. P00091").strip()
         sure = st.checkbox("I understand this patient's rows will be gone for good", key="purge_confirm")
         st.button("Erase this patient", key="purge_button", icon=":material/delete_forever:", type="primary",
