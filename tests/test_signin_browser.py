@@ -165,6 +165,7 @@ def assert_sign_in_page(page, app) -> None:
     oidc.wait_idle(page)
     assert page.get_by_text("Toxin outcomes").count() >= 1, "the product name is missing"
     assert page.get_by_role("button", name="Sign in", exact=True).count() == 1
+    assert "ask your clinic lead" in shown_text(page).lower(), "the sign-in page does not say who to ask"
     assert_no_data(page, app)
 
 
@@ -283,11 +284,13 @@ def test_lead_sees_every_page_and_patient_but_cannot_change_the_store(app, page,
     started = time.perf_counter()
     oidc.click_sign_in(page)
     oidc.choose_user(page, app, LEAD)
+    back = time.perf_counter() - started
     page.locator(CHART).first.wait_for(state="visible", timeout=60_000)
     seconds = time.perf_counter() - started
     with capsys.disabled():
-        print(f"\n[sign-in timing] clicking 'Sign in' to the Overview's first chart: {seconds:.2f} s "
-              "(oidc-provider-mock on 127.0.0.1, headless chromium)")
+        print(f"\n[sign-in timing] clicking 'Sign in' to the Overview's first chart: {seconds:.2f} s, of which "
+              f"{back:.2f} s to be back on the app from the provider (oidc-provider-mock on 127.0.0.1, headless "
+              "chromium, the first Overview of this server process)")
     (app.workdir / "signin_seconds.txt").write_text(f"{seconds:.3f}\n", encoding="utf-8")
     oidc.wait_idle(page)
     signed_in_as(page, LEAD, "lead")
