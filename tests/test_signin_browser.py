@@ -1,15 +1,18 @@
 """Sign-in end to end: the dashboard under `streamlit run`, a real OpenID Connect provider (`oidc-provider-mock`,
 started here on 127.0.0.1 with predefined users), Debian's chromium through Playwright.
 
-Covers issue 10's "Checked by": no data before sign-in (not even in the page's HTML); an account with no role
-refused; each role's pages and actions; a practitioner sees only the patients they treated, in every table and
-download, and is refused another practitioner's patient by code; sign-out; an expired sign-in; the audit rows
-of all of it. Also prints the time from clicking "Sign in" to the Overview's first chart.
+Covers issue 10's "Checked by": no data before sign-in (not even in the page's HTML, at any page's address); an
+account with no role, and an unverified claim of a lead's e-mail, refused; each role's pages and actions (a role
+from the provider's `groups` claim too); a practitioner starts on their own sessions, sees the clinic's aggregates
+without that filter, and only the patients they treated in every table download and patient timeline, and is
+refused another practitioner's patient by code; a change in the roles file at the next page load; sign-out
+(through the provider's end-session page); an expired sign-in; the audit rows of all of it. Prints the time from
+clicking "Sign in" to the Overview's first chart.
 
 The app reads a small file written here (tests/oidc_support.py: two practitioners, DR01 and DR02, and one patient
 both treated) and keeps its store (the audit trail) in a temporary directory. The audit test reads the rows the
-tests before it left, so it runs last and checks only the flows that ran. Skipped when chromium or Playwright is
-missing.
+tests before it left, so it runs last and checks only the flows that ran. Skipped when chromium, Playwright or
+oidc-provider-mock is missing.
 """
 from __future__ import annotations
 
