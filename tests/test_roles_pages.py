@@ -230,7 +230,8 @@ def test_an_old_sign_in_is_signed_out_and_audited(setup, monkeypatch):
     assert not at.get("plotly_chart") and not at.dataframe
     assert at.user.get("is_logged_in") is False  # st.logout() cleared the identity
     rows = audit.read(setup[0])
-    assert rows[["user", "action", "outcome"]].values.tolist() == [["lead@clinic.example", "sign_out", "expired"]]
+    assert rows[["user", "role", "action", "outcome"]].values.tolist() == [
+        ["lead@clinic.example", "lead", "sign_out", "expired"]]
 
 
 def test_a_broken_roles_file_serves_no_one(setup):

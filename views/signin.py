@@ -110,6 +110,15 @@ def no_access_page(email: str | None) -> None:
     st.stop()
 
 
+def _role_of(claims: Mapping) -> str:
+    """The role the roles file gives this account now ("none" when none, or when the file cannot be read)."""
+    try:
+        who = access.access_for(access.load_roles(access.roles_path()), claims)
+    except access.RolesFileError:
+        return "none"
+    return who.role if who else "none"
+
+
 def gate() -> Access:
     """Who is using the app in this run; or stop the run showing the sign-in page, the no-access page or what is
     misconfigured. The roles file is read again on every run, so a change takes effect at the next page load."""
@@ -129,8 +138,7 @@ def gate() -> Access:
     if access.session_expired(claims, datetime.now(timezone.utc), access.session_hours()):
         email = access.signed_in_email(claims) or "unknown"
         try:
-            audit.record(email, st.session_state.get(keys.ACCESS, Access(email, "none")).role, "sign_out",
-                         "", "expired")
+            audit.record(email, _role_of(claims), "sign_out", "", "expired")
         except audit.AuditError:
             LOG.exception("the audit trail could not be written (expired sign-in)")
         st.session_state.pop(keys.ACCESS, None)
