@@ -448,10 +448,7 @@ def test_an_expired_sign_in_shows_the_sign_in_page_again(workdir, provider, page
     finally:
         oidc.stop(expiring.process)
     ended = audit.read(Path(expiring.env["OUTCOMES_DB"]), action="sign_out")
-    assert ended[["user", "outcome"]].values.tolist() == [[EMAIL[LEAD], "expired"]]
-    if ended["role"].iloc[0] != "lead":  # views/signin.py: the run that ends it is a new browser session
-        pytest.xfail(f"the expired sign-out is recorded with role {ended['role'].iloc[0]!r}, not the account's "
-                     "role from the roles file")
+    assert ended[["user", "role", "outcome"]].values.tolist() == [[EMAIL[LEAD], "lead", "expired"]]
 
 
 def test_the_audit_trail_holds_every_flow(app):
