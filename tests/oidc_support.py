@@ -19,6 +19,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.browser_support import stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_ID = "outcomes-test"
 CLIENT_SECRET = "test-secret"
@@ -54,18 +56,7 @@ def log_tail(process: subprocess.Popen, chars: int = 3000) -> str:
     return Path(path).read_text(errors="replace")[-chars:]
 
 
-def stop(process: subprocess.Popen) -> None:
-    """Terminate a process started here (and only it), then close its log."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    log = getattr(process, "log_file", None)
-    if log is not None:
-        log.close()
+stop = stop_process  # terminate a process started here (and only it), then close its log
 
 
 def _popen(args: list[str], log_path: Path, **kwargs) -> subprocess.Popen:

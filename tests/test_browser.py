@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import CHROMIUM, LAUNCH_ARGS
+from tests.browser_support import CHROMIUM, chromium, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "tests" / "screenshots"
@@ -82,14 +82,7 @@ def start_app(env_extra: dict | None = None) -> tuple[subprocess.Popen, str]:
     return process, url
 
 
-def stop_app(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-    process.log_file.close()
+stop_app = stop_process
 
 
 def wait_idle(page, timeout: float = 90_000) -> None:
@@ -132,10 +125,8 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture()

@@ -28,7 +28,7 @@ import pytest
 
 from analytics import audit
 from tests import oidc_support as oidc
-from tests.browser_support import CHROMIUM, LAUNCH_ARGS
+from tests.browser_support import CHROMIUM, chromium
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright (python) is not installed")
 if importlib.util.find_spec("oidc_provider_mock") is None:
@@ -104,10 +104,8 @@ def app(workdir, provider):
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture()
