@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from analytics import store
-from tests.app_support import app, metric, no_errors, texts
+from analytics import audit, store
+from tests.app_support import MESSY, app, metric, no_errors, texts
 from tests.test_app_data import messy_dropped
 
 
@@ -48,6 +48,11 @@ def test_import_then_every_page_reads_the_store_and_undo_empties_it(db):
     assert store.is_empty(db)
     assert re.search(r"Undid batch 1 \(upload [\d-]+ [\d:]+, 507 rows\)", texts(again))
     assert b"messy_export" not in db.read_bytes()
+    changes = audit.read(db).query("action in ('import', 'undo')")  # local mode: the OS user, role local
+    digest = store.file_hash(MESSY)[:16]
+    assert changes[["user", "role", "action", "object", "outcome"]].values.tolist() == [
+        [audit.os_user(), "local", "undo", "batch 1", "ok"],
+        [audit.os_user(), "local", "import", f"batch 1, file {digest}", "ok"]]
 
 
 def app_with_sample():

@@ -114,7 +114,10 @@ def _purge(code: str) -> None:
 
 
 def purge_section() -> None:
-    """Erase every row of one patient code from the store (the right to erasure). Cannot be undone: asks twice."""
+    """Erase every row of one patient code from the store (the right to erasure). Cannot be undone: asks twice.
+    Not offered while the store holds no session."""
+    if store.is_empty(store.default_db_path()):
+        return
     with st.expander("Erase one patient from the store", icon=":material/person_remove:"):
         st.caption("Removes every session and assessment of one patient code, in every import and in the copies "
                    "kept for undo, then rewrites the store file. This cannot be undone. The audit trail records "
