@@ -297,12 +297,49 @@ def is_loopback(address: str | None) -> bool:
         return False
 
 
-def startup_problems(auth: Mapping | None, environ: Mapping[str, str], server_address: str | None) -> list[str]:
+def secrets_file_problems(paths) -> list[str]:
+    """The secrets files that exist but are not valid TOML. Streamlit skips such a file without a word, so an
+    [auth] section with a typo would silently turn signed-in mode into local mode: this refuses instead."""
+    problems = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            continue
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            problems.append(f"The secrets file {path} is not valid TOML ({error}), so sign-in cannot be read from "
+                            "it. Fix it; nothing is served until then.")
+        except OSError as error:
+            problems.append(f"The secrets file {path} cannot be read ({error.__class__.__name__}).")
+    return problems
+
+
+def local_request_problem(headers: Mapping[str, str]) -> str | None:
+    """Why a local-mode page request does not come from a browser on this computer, or None when it does.
+
+    Local mode listens on 127.0.0.1, but a reverse proxy on the same computer would still serve it to the
+    network: a forwarded request, or one addressed to a host name other than this computer's, is refused."""
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    if any(name in lowered for name in ("x-forwarded-for", "x-forwarded-host", "forwarded", "x-real-ip")):
+        return ("This request came through a proxy, but local mode (no sign-in) serves this computer only. "
+                "Configure sign-in ([auth] in .streamlit/secrets.toml) to serve other computers.")
+    host = lowered.get("host")
+    if host is None:
+        return None
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if not is_loopback(name.strip("[]")):
+        return (f"This page was asked for as {host}, but local mode (no sign-in) serves this computer only: open "
+                "it as http://localhost:PORT, or configure sign-in to serve other computers.")
+    return None
+
+
+def startup_problems(auth: Mapping | None, environ: Mapping[str, str], server_address: str | None, *,
+                     check_roles: bool = True) -> list[str]:
     """Everything that must stop the dashboard from serving anyone, in plain words; empty when it may start.
 
-    Signed-in mode ([auth] configured): the provider settings, a strong cookie secret and a usable roles file.
-    Local mode: only on this computer (a loopback address), and not when OUTCOMES_REQUIRE_SIGNIN=1 asks for
-    sign-in. Both: OUTCOMES_SESSION_HOURS must be a positive number."""
+    Signed-in mode ([auth] configured): the provider settings, a strong cookie secret and (check_roles) a usable
+    roles file. Local mode: only on this computer (a loopback address), and not when OUTCOMES_REQUIRE_SIGNIN=1
+    asks for sign-in. Both: OUTCOMES_SESSION_HOURS must be a positive number."""
     problems = []
     try:
         session_hours(environ)
@@ -322,10 +359,11 @@ def startup_problems(auth: Mapping | None, environ: Mapping[str, str], server_ad
     secret = cookie_secret_problem(auth.get("cookie_secret"))
     if secret:
         problems.append(secret)
-    try:
-        load_roles(roles_path(environ))
-    except RolesFileError as error:
-        problems.append(str(error))
+    if check_roles:
+        try:
+            load_roles(roles_path(environ))
+        except RolesFileError as error:
+            problems.append(str(error))
     return problems
 
 

@@ -211,3 +211,32 @@ def test_a_practitioners_patients_are_those_with_any_session_of_theirs():
     mask = access.patients_mask(sessions, access.own_patients(sessions, ("DR04",)))
     assert mask.tolist() == [True, True, False, True, False, False]
     assert access.patients_mask(sessions, None).all()
+
+
+def test_a_secrets_file_that_is_not_valid_toml_is_refused_not_skipped(tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[auth]\nredirect_uri = \n', encoding="utf-8")
+    good = tmp_path / "good.toml"
+    good.write_text('[auth]\nclient_id = "x"\n', encoding="utf-8")
+    problems = access.secrets_file_problems([tmp_path / "missing.toml", good, broken])
+    assert len(problems) == 1
+    assert problems[0].startswith(f"The secrets file {broken} is not valid TOML (")
+    assert problems[0].endswith("so sign-in cannot be read from it. Fix it; nothing is served until then.")
+    assert access.secrets_file_problems([good, tmp_path / "missing.toml"]) == []
+
+
+@pytest.mark.parametrize("headers", [{}, {"Host": "localhost:8501"}, {"host": "127.0.0.1:8501"},
+                                     {"Host": "[::1]:8501"}, {"Host": "localhost"}])
+def test_local_mode_serves_a_browser_on_this_computer(headers):
+    assert access.local_request_problem(headers) is None
+
+
+@pytest.mark.parametrize("headers, says", [
+    ({"Host": "localhost:8501", "X-Forwarded-For": "10.0.0.7"}, "came through a proxy"),
+    ({"Host": "127.0.0.1:8501", "Forwarded": "for=10.0.0.7"}, "came through a proxy"),
+    ({"Host": "outcomes.clinic.example"}, "was asked for as outcomes.clinic.example"),
+    ({"Host": "192.168.1.20:8501"}, "was asked for as 192.168.1.20:8501"),
+])
+def test_local_mode_refuses_a_request_from_a_proxy_or_another_host_name(headers, says):
+    problem = access.local_request_problem(headers)
+    assert problem is not None and says in problem and "local mode (no sign-in) serves this computer only" in problem

@@ -298,3 +298,48 @@ def test_an_analyst_erases_a_patient_and_the_audit_row_names_the_batch_not_the_c
     assert rows[["user", "role", "object", "outcome"]].values.tolist() == [
         ["data@clinic.example", "analyst", "batch 2", "ok"]]
     assert not audit.read(db)["object"].str.contains("ZQXPURGE01").any()
+
+
+def test_a_secrets_file_with_a_typo_serves_no_one_instead_of_falling_back_to_local_mode(setup, tmp_path):
+    from streamlit import config
+
+    broken = tmp_path / "secrets.toml"
+    broken.write_text('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback\n', encoding="utf-8")
+    saved = config.get_option("secrets.files")
+    config.set_option("secrets.files", [str(broken)])
+    try:
+        at = run_as(None, auth=None)  # Streamlit skips the broken file: st.secrets has no [auth]
+    finally:
+        config.set_option("secrets.files", saved)
+    assert "This dashboard is not set up correctly, so it shows nothing." in texts(at)
+    assert "is not valid TOML" in texts(at)
+    assert not at.get("plotly_chart") and not at.dataframe and not at.sidebar.children
+    assert audit.read(setup[0]).empty
+
+
+def _store_action_as_lead(db_path: str) -> None:
+    """A lead's run calling the store's undo and erasure directly (as a forged widget event would)."""
+    import streamlit as st
+
+    from analytics.access import Access
+    from views import keys, store_panel
+
+    st.session_state[keys.ACCESS] = Access("lead@clinic.example", "lead")
+    store_panel._undo(1)
+    store_panel._purge("ZQXPURGE01")
+    st.write(st.session_state.get(keys.STORE_MESSAGE, ""))
+
+
+def test_a_lead_cannot_change_the_store_even_by_calling_the_actions(setup, tmp_path):
+    from analytics import store
+    from tests.test_store_compaction import GONE, KEEP, do_import, write
+
+    db, _ = setup
+    do_import(write(tmp_path / "a.csv", KEEP, GONE), db)
+    at = AppTest.from_function(_store_action_as_lead, args=(str(db),), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert "Not done: your role does not change the clinic's store." in texts(at)
+    assert sorted(store.read_sessions(db)["patient_id"]) == ["ZQXKEEP02", "ZQXPURGE01"]
+    assert audit.read(db)[["user", "role", "action", "object", "outcome"]].values.tolist() == [
+        ["lead@clinic.example", "lead", "purge", "", "refused: not in this role"],
+        ["lead@clinic.example", "lead", "undo", "batch 1", "refused: not in this role"]]

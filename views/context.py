@@ -55,7 +55,7 @@ class Context:
         return frame.loc[patients_mask(frame, self.allowed_patients).to_numpy()]
 
     def may_see_patient(self, patient: str) -> bool:
-        return self.allowed_patients is None or str(patient) in set(self.allowed_patients)
+        return self.allowed_patients is None or str(patient) in self.allowed_patients
 
     @property
     def skey(self) -> str:

@@ -354,8 +354,8 @@ def render() -> None:
     st.caption("Load a clinic export, see what was accepted and why anything was not, then use it on every page.")
     current_data()
     upload_section()
-    store_panel.history_section()
-    store_panel.purge_section()
+    if store_panel.history_section():  # nothing to erase in an empty store
+        store_panel.purge_section()
     start_here()
 
 

@@ -49,8 +49,11 @@ def main(argv: Sequence[str] = ()) -> int:
         print(f"The dashboard will not start: .streamlit/secrets.toml cannot be read ({error.__class__.__name__}).",
               file=sys.stderr)
         return 1
+    from streamlit import config
+
     address = server_address(argv)
-    problems = access.startup_problems(auth, os.environ, address)
+    problems = access.secrets_file_problems(config.get_option("secrets.files"))
+    problems += access.startup_problems(auth, os.environ, address)
     if problems:
         print("The dashboard will not start:\n" + "\n".join(f"- {p}" for p in problems), file=sys.stderr)
         return 1

@@ -90,12 +90,12 @@ def sign_in_page(auth: Mapping) -> None:
     st.stop()
 
 
-def sign_out(reason: str = "ok") -> None:
+def sign_out() -> None:
     """Record the sign-out, then let Streamlit clear the identity cookie and end the provider's session."""
     who = current()
     if who is not None and not who.local:
         try:
-            audit.record(who.user, who.role, "sign_out", "", reason)
+            audit.record(who.user, who.role, "sign_out")
         except audit.AuditError:
             LOG.exception("the audit trail could not be written (sign_out)")
     st.session_state.pop(keys.ACCESS, None)
@@ -123,7 +123,11 @@ def gate() -> Access:
     """Who is using the app in this run; or stop the run showing the sign-in page, the no-access page or what is
     misconfigured. The roles file is read again on every run, so a change takes effect at the next page load."""
     auth = auth_settings()
-    problems = access.startup_problems(auth, os.environ, st.get_option("server.address"))
+    problems = access.secrets_file_problems(st.get_option("secrets.files"))
+    problems += access.startup_problems(auth, os.environ, st.get_option("server.address"), check_roles=False)
+    if auth is None and not problems:
+        forwarded = access.local_request_problem(st.context.headers or {})
+        problems += [forwarded] if forwarded else []
     if problems:
         LOG.error("the dashboard cannot serve anyone: %s", " | ".join(problems))
         _stop_with("This dashboard is not set up correctly, so it shows nothing.", problems)
@@ -216,6 +220,13 @@ def patient_view(patient: str, outcome: str = "ok") -> None:
         return
     record_or_stop("view_patient", patient, outcome)
     st.session_state[keys.AUDITED_PATIENT] = mark
+
+
+def may_change_store() -> bool:
+    """Whether the current user may import, undo or erase; a refusal is audited by the caller. Checked again where
+    the store is changed, not only by not drawing the buttons."""
+    who = current()
+    return who is not None and who.may_change_store
 
 
 def require(page: str) -> Access:

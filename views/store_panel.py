@@ -64,7 +64,18 @@ def import_button(result: IngestResult, name: str, data: bytes, mapping: dict) -
         _import(result, label, digest, mapping, db_path, allow_clearing=False)
 
 
+def _refused(action: str, obj: str) -> bool:
+    """True (audited, and said on the page) when this user's role may not change the store."""
+    if signin.may_change_store():
+        return False
+    signin.record(action, obj, "refused: not in this role")
+    st.session_state[keys.STORE_MESSAGE] = "Not done: your role does not change the clinic's store."
+    return True
+
+
 def _import(result: IngestResult, label: str, digest: str, mapping: dict, db_path, allow_clearing: bool) -> None:
+    if _refused("import", f"file {digest[:16]}"):
+        return
     try:
         with st.spinner(f"Importing {markdown_text(label)} into the store..."):
             report = store.import_result(result, digest, label, mapping, db_path, allow_clearing=allow_clearing)
@@ -88,6 +99,8 @@ def _import(result: IngestResult, label: str, digest: str, mapping: dict, db_pat
 
 
 def _undo(batch_id: int) -> None:
+    if _refused("undo", f"batch {batch_id}"):
+        return
     try:
         st.session_state[keys.STORE_MESSAGE] = store.undo(batch_id, store.default_db_path()).message()
     except store.StoreError as err:
@@ -100,6 +113,8 @@ def _undo(batch_id: int) -> None:
 def _purge(code: str) -> None:
     """Erase one patient's rows (store.purge). The audit row names the erasure's batch, never the code: after an
     erasure the code is nowhere in the store file (the import log's erasure line names no patient either)."""
+    if _refused("purge", ""):
+        return
     try:
         report = store.purge(code, store.default_db_path())
     except store.StoreError as err:
@@ -114,10 +129,7 @@ def _purge(code: str) -> None:
 
 
 def purge_section() -> None:
-    """Erase every row of one patient code from the store (the right to erasure). Cannot be undone: asks twice.
-    Not offered while the store holds no session."""
-    if store.is_empty(store.default_db_path()):
-        return
+    """Erase every row of one patient code from the store (the right to erasure). Cannot be undone: asks twice."""
     with st.expander("Erase one patient from the store", icon=":material/person_remove:"):
         st.caption("Removes every session and assessment of one patient code, in every import and in the copies "
                    "kept for undo, then rewrites the store file. This cannot be undone. The audit trail records "
@@ -128,9 +140,9 @@ def purge_section() -> None:
                   disabled=not (code and sure), on_click=_purge, args=(code,))
 
 
-def history_section(may_change: bool = True) -> None:
+def history_section(may_change: bool = True) -> int:
     """Every import into the store, newest first, with undo for those that can be undone now (when the user's
-    role may change the store)."""
+    role may change the store). Returns how many rows (sessions and assessments) the store holds."""
     st.subheader("The clinic's store")
     message = st.session_state.pop(keys.STORE_MESSAGE, None)
     if message:
@@ -139,7 +151,7 @@ def history_section(may_change: bool = True) -> None:
     log = store.history(db_path)
     if log.empty:
         st.caption(f"The store ({db_path}) is empty: the pages show the sample data until a file is imported.")
-        return
+        return 0
     stats = store.stats(db_path)
     st.caption(f"{stats.get('sessions', 0):,} sessions of {stats.get('patients', 0):,} patients from "
                f"{len(log):,} import(s). Undo an import to remove the rows it added and restore those it changed.")
@@ -149,12 +161,14 @@ def history_section(may_change: bool = True) -> None:
         with st.expander(f"The stored repeated assessments ({stats['assessments']:,})", expanded=False):
             ui.table_with_download(store.read_assessments(db_path), "the stored assessments",
                                    "stored_assessments", key="stored_assessments")
+    stored = int(stats.get("sessions", 0)) + int(stats.get("assessments", 0))
     undoable = log.loc[log["can_undo"].astype(bool), "batch_id"].tolist()
     if not undoable or not may_change:
-        return
+        return stored
     cols = st.columns([2, 1])
     batch = cols[0].selectbox("Import to undo", undoable, key="undo_batch",
                               format_func=lambda b: f"Batch {b}: " + markdown_text(str(log.loc[log["batch_id"] == b,
                                                                                  "label"].iloc[0])))
     cols[1].button("Undo this import", key="undo_button", on_click=_undo, args=(int(batch),),
                    icon=":material/undo:")
+    return stored
