@@ -43,7 +43,7 @@ from .reason_codes import Refusal
 from .report_groups import group_lines, problem_groups
 from .schema import INDICATION_ALIASES, PRODUCT_ALIASES, normalise_token
 from .selection import FILTER_COLUMNS, Selection, by_values, select, unmatched
-from .sessions import derive_sessions
+from .sessions import as_of_after_data, derive_sessions
 from .settings import DEFAULT_SETTINGS, Knob, Settings, knobs
 from .summary import summarise
 
@@ -131,8 +131,12 @@ def selection_from_args(args: argparse.Namespace) -> Selection:
 
 
 def _checked_selection(args: argparse.Namespace, sessions) -> Selection:
-    """The selection the options ask for; ValueError (exit 2) when it names a column or value the data lacks."""
+    """The selection the options ask for; ValueError (exit 2) when it names a column or value the data lacks, or
+    when --as-of falls after the latest session."""
     chosen = selection_from_args(args)
+    late = as_of_after_data(sessions, _date(getattr(args, "as_of", None), "--as-of"))
+    if late:
+        raise ValueError(f"--as-of: {late}")
     problems = unmatched(sessions, chosen)
     if problems:
         raise ValueError("the selection does not match the data: " + "; ".join(problems))

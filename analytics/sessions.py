@@ -49,6 +49,22 @@ def resolve_as_of(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS)
     return pd.NaT if pd.isna(latest) else pd.Timestamp(latest).normalize()
 
 
+def as_of_after_data(sessions: pd.DataFrame, as_of) -> str | None:
+    """A message when `as_of` falls after the latest session_date, else None.
+
+    Why: an as-of date after the data would stretch every censored benefit to a day nobody has seen (the
+    median grows by the gap), so the command line refuses it and the app clamps it to the latest session.
+    """
+    if as_of is None or len(sessions) == 0:
+        return None
+    latest = pd.to_datetime(sessions["session_date"]).max()
+    if pd.isna(latest) or pd.Timestamp(as_of).normalize() <= pd.Timestamp(latest).normalize():
+        return None
+    return (f"the as-of date {pd.Timestamp(as_of):%Y-%m-%d} is after the latest session in the data "
+            f"({pd.Timestamp(latest):%Y-%m-%d}); nothing is known about the days between, so choose a date on or "
+            "before it")
+
+
 def numeric(frame: pd.DataFrame, column: str) -> np.ndarray:
     """A column as float64 with NaN for missing; all-NaN when the column is absent (optional columns)."""
     if column not in frame.columns:
@@ -242,8 +258,11 @@ def derive_sessions(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTING
     out["next_session_date"] = pd.Series(
         np.where(has_next_session, next_day, 0).astype("datetime64[D]").astype("datetime64[s]")
     ).where(has_next_session)
+    # A wearing-off is an ending only when it fell on or before the as-of date: on that date a benefit that
+    # wore off later was still running, so it is censored at the as-of date (or at the next session before it).
     wearing_off = numeric(out, "wearing_off_days")
-    event = ~np.isnan(wearing_off)
+    with np.errstate(invalid="ignore"):
+        event = ~np.isnan(wearing_off) & (day + wearing_off <= as_of_day)
     censor_at = np.where(has_next_session, next_day - day, as_of_day - day).astype("float64")
     duration = np.where(event, wearing_off, censor_at)
     is_responder = has_response & responder

@@ -7,7 +7,7 @@ import streamlit as st
 
 from analytics.presentation import markdown_text
 from analytics.selection import DEFAULT_PERIOD, FILTER_COLUMNS, PERIODS, Selection, choices, period_bounds
-from analytics.sessions import derive_sessions
+from analytics.sessions import as_of_after_data, derive_sessions
 from analytics.settings import DEFAULT_SETTINGS, Knob, changed_from_defaults, knobs
 from views import keys, signin
 from views.cache import memo, settings_key
@@ -37,13 +37,14 @@ def _number_input(name: str, knob: Knob) -> None:
                     key=widget, help=knob.help, on_change=_keep, args=(widget, keys.setting(name)))
 
 
-def thresholds(first: pd.Timestamp) -> None:
+def thresholds(first: pd.Timestamp, latest: pd.Timestamp) -> None:
     """The as-of date and every threshold, in an expander whose widgets are only drawn while it is open."""
     with lazy_expander("Thresholds and as-of date", keys.THRESHOLDS_EXPANDER, ":material/tune:") as is_open:
         if not is_open:
             return
         st.session_state[keys.AS_OF_WIDGET] = st.session_state.get(keys.AS_OF)
-        st.date_input("As of (analysis date)", key=keys.AS_OF_WIDGET, min_value=first.date(), format="DD/MM/YYYY",
+        st.date_input("As of (analysis date)", key=keys.AS_OF_WIDGET, min_value=first.date(),
+                      max_value=latest.date(), format="DD/MM/YYYY",
                       on_change=_keep, args=(keys.AS_OF_WIDGET, keys.AS_OF),
                       help="Sessions after it are left out; benefit still running on it is censored there. "
                            "Empty: the latest session in the data.")
@@ -107,6 +108,9 @@ def sidebar() -> Context:
     latest = pd.Timestamp(data["session_date"].max()).normalize()
     first = pd.Timestamp(data["session_date"].min()).normalize()
     chosen_as_of = st.session_state.get(keys.AS_OF)
+    clamped = pd.Timestamp(chosen_as_of) if as_of_after_data(data, chosen_as_of) else None
+    if clamped is not None:  # e.g. chosen on a longer data set: nothing is known after the latest session
+        st.session_state[keys.AS_OF] = chosen_as_of = None
     as_of = pd.Timestamp(chosen_as_of).normalize() if chosen_as_of else latest
 
     side.markdown(f"**Data:** {markdown_text(source.label)}  \n**As of:** {as_of:%d %b %Y}"
@@ -114,10 +118,14 @@ def sidebar() -> Context:
     if source.kind == "upload":
         side.button("Back to the sample data", on_click=use_default, key="back_to_default",
                     help="Stop using your upload in this browser session.")
+    if clamped is not None:
+        side.warning(f"The as-of date {clamped:%d %b %Y} is after the latest session in the data, so the latest "
+                     f"session ({latest:%d %b %Y}) is used: nothing is known about the days in between.",
+                     icon=":material/event_busy:")
     period, start, end = _period(side, first, latest, as_of)
     values = _filters(side, source, data)
     with side:
-        thresholds(first)
+        thresholds(first, latest)
 
     settings = DEFAULT_SETTINGS.with_changes(**_chosen_settings(as_of.date() if chosen_as_of else None))
     changed = changed_from_defaults(settings)
