@@ -18,7 +18,7 @@ def chart(last_responders: int = 5, months: int = 14) -> pd.DataFrame:
     })
     counts.loc[months - 1, "responders"] = last_responders  # far below the lower limit: a concern
     counts.loc[months - 2, "responders"] = counts.loc[months - 2, "n"]  # 100%: above the upper limit
-    return p_chart_from_counts(counts)
+    return p_chart_from_counts(counts, limits="p")
 
 
 def by_name(fig):
