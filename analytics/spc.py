@@ -270,11 +270,14 @@ def chart_window(first, period_start, period_end, baseline_months: int = BASELIN
                  ) -> tuple[pd.Timestamp, pd.Timestamp]:
     """First and last day the chart shows: from the earlier of the period start and the first day of the month
     baseline_months - 1 months before the period end's month (so at least baseline_months months), but not
-    before the first session; to the period end."""
+    before the first session; to the period end. A period without a start ("All data") starts at the first
+    session."""
     end = pd.Timestamp(period_end).normalize()
     start = end.to_period("M").to_timestamp() - pd.DateOffset(months=baseline_months - 1)
     if period_start is not None:
         start = min(start, pd.Timestamp(period_start).normalize())
+    elif first is not None and not pd.isna(first):
+        start = pd.Timestamp(first).normalize()
     if first is not None and not pd.isna(first):
         start = max(start, pd.Timestamp(first).normalize())
     return pd.Timestamp(start), end

@@ -136,8 +136,8 @@ def pchart_section(ctx: Context) -> None:
     with st.spinner("Computing the monthly p-chart..."):
         lag = ctx.cached("followup_lag", followup_lag_days, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
         chart, hidden = ctx.cached("pchart", pchart_shown, lambda: ((ctx.scoped, ctx.settings), dict(
-            period_start=ctx.selection.start, period_end=ctx.selection.end or ctx.as_of, as_of=ctx.as_of,
-            lag_days=lag)))
+            period_start=ctx.selection.start or ctx.first_date, period_end=ctx.selection.end or ctx.as_of,
+            as_of=ctx.as_of, lag_days=lag)))
     ui.chart(ctx.figure("pchart", p_chart_figure, lambda: ((chart, ctx.settings), {})), "fig_pchart")
     if len(chart):
         st.caption(limits_sentence(chart) + (
