@@ -260,3 +260,29 @@ def test_last_month_provisional_is_drawn_but_left_out_of_limits_and_rules():
     # with every follow-up due (as of mid-July) June counts, and it is a special cause
     later = p_chart(table, as_of=pd.Timestamp("2024-07-15"))
     assert not later["provisional"].any() and later["point_type"].iloc[-1] == "special_cause_concern"
+
+
+# --- the Overview page ------------------------------------------------------------------------------------------
+
+def test_overview_pchart_keeps_24_months_for_a_3_month_period():
+    """AppTest on the sample (as of 30 Sep 2026): with "Last 3 months" the chart still shows 24 months (Oct 2024 to
+    Sep 2026), the period shaded, Aug and Sep 2026 provisional, and the page says which limits."""
+    import json
+
+    from tests.app_support import app, no_errors, plotly_charts, texts
+
+    at = app()
+    at.selectbox(key="period").select("Last 3 months").run()
+    no_errors(at)
+    specs = [json.loads(c.proto.spec) for c in plotly_charts(at)]
+    spec = next(s for s in specs if "responder rate changing" in s["layout"]["title"]["text"])
+    markers = [d for d in spec["data"] if d.get("mode") == "markers"]
+    months = sorted(x for d in markers for x in d["x"])
+    assert len(months) == 24 and months[0].startswith("2024-10-01") and months[-1].startswith("2026-09-01")
+    provisional = next(d for d in markers if d["name"] == "Provisional: follow-ups still coming in")
+    assert [x[:7] for x in provisional["x"]] == ["2026-08", "2026-09"]
+    assert [s["type"] for s in spec["layout"]["shapes"]] == ["rect"]
+    assert "selected period" in [a.get("text") for a in spec["layout"]["annotations"]]
+    page = texts(at)
+    assert "Centre line and limits from 22 months (Oct 2024 to Jul 2026)" in page
+    assert ("Laney p' limits" in page) or ("Binomial p-chart limits" in page)
