@@ -81,7 +81,9 @@ def _shade_period(fig: go.Figure, pchart: pd.DataFrame, start: np.ndarray, end: 
     if not inside.any():
         return
     first, last = np.flatnonzero(inside)[[0, -1]]
-    fig.add_vrect(x0=start[first], x1=end[last], fillcolor=theme.LIGHT_GREY, opacity=0.35, layer="below",
+    # as text: plotly writes a numpy datetime64 in a shape as nanoseconds, which the browser reads as milliseconds
+    x0, x1 = (pd.Timestamp(v).isoformat() for v in (start[first], end[last]))
+    fig.add_vrect(x0=x0, x1=x1, fillcolor=theme.LIGHT_GREY, opacity=0.35, layer="below",
                   line_width=0, annotation_text=PERIOD_TEXT, annotation_position="top left",
                   annotation_font=dict(size=11, color=theme.REFERENCE))
 
@@ -156,10 +158,14 @@ def p_chart_figure(pchart, settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
              theme.responder_rule(settings) + "."]
     signals = _signal_summary(month, kinds)
     lines.insert(1, signals)
-    lines.insert(2, limits_sentence(pchart))
+    lines[2:2] = limits_sentence(pchart).replace(". Centre line", ".|Centre line").split("|")
     if pchart.attrs.get("provisional"):
         lines.append("Fewer than 12 months of data: the limits are provisional.")
-    theme.base_layout(fig, title, "<br>".join(lines))
+    subtitle = "<br>".join(lines)
+    theme.base_layout(fig, title, subtitle)
+    # a second legend row (the provisional months) and the longer subtitle: more room above, a taller plot
+    fig.update_layout(margin=dict(t=theme.title_space(subtitle) + (24 if provisional.any() else 0)),
+                      height=500 if provisional.any() else None)
     low = np.nanmin(np.concatenate([rate, lcl]))
     high = np.nanmax(np.concatenate([rate, ucl]))
     pad = max((high - low) * 0.08, 0.01)

@@ -139,6 +139,7 @@ def test_selected_period_is_shaded_and_labelled():
     fig = p_chart_figure(table)
     rects = [s for s in fig.layout.shapes if s.type == "rect"]
     assert len(rects) == 1
+    assert isinstance(rects[0].x0, str)  # a datetime64 would reach the browser as nanoseconds, read as ms
     x0, x1 = pd.Timestamp(rects[0].x0), pd.Timestamp(rects[0].x1)
     assert pd.Timestamp("2025-12-01") < x0 < pd.Timestamp("2026-01-01")  # half-way to the month before
     assert pd.Timestamp("2026-06-01") < x1 < pd.Timestamp("2026-07-01")
