@@ -142,8 +142,9 @@ def pchart_section(ctx: Context) -> None:
     if len(chart):
         st.caption(limits_sentence(chart) + (
             f" Hollow points are provisional: months ending less than {lag} days before the as-of date (how long "
-            "follow-ups take here: the 90th percentile of days to follow-up), so not all their follow-ups are in; "
-            "they are left out of the limits and the rules." if chart.attrs.get("provisional_months") else ""))
+            "follow-ups take here: the 90th percentile of days to follow-up, or the peak-effect setting when few "
+            "are recorded), so not all their follow-ups are in; they are left out of the limits and the rules."
+            if chart.attrs.get("provisional_months") else ""))
     if hidden:
         st.caption(hidden_note(hidden, "month", ctx.settings, "patients with a response"))
     if len(chart):
