@@ -161,6 +161,7 @@ def pchart_section(ctx: Context) -> None:
     with ui.table_expander("Monthly figures as a table", "exp_pchart") as is_open:
         if is_open:
             table = chart.drop(columns=[c for c in ("relative_to_centre", "sigma", "sigma_p") if c in chart.columns])
+            table.attrs = {}  # the chart's dates there are not JSON: Streamlit would warn on every draw
             ui.table_with_download(table, "monthly responder rate", "monthly_responder_rate", key="dl_pchart",
                                       column_config=ui.percent_columns(table, ["rate", "centre", "lcl", "ucl",
                                                                                "lower_2sigma", "upper_2sigma"]))
