@@ -15,7 +15,7 @@ from analytics.breakdowns import breakdown
 from analytics.kpis import KPI_LABELS, kpi_tiles
 from analytics.safety import SUPPRESSION_OPTIONS
 from analytics.settings import Settings, knobs, label
-from analytics.spc import p_chart
+from analytics.spc import p_chart, window_mask
 from analytics.suppression import SUPPRESSED, for_display, suppress_small_groups
 
 # ---- writing a figure ------------------------------------------------------------------------------------------
@@ -218,14 +218,17 @@ def adverse_events_shown(by_type: pd.DataFrame, by_product: pd.DataFrame, settin
     return suppress_small_groups(rates, settings, **SUPPRESSION_OPTIONS)
 
 
-def pchart_shown(derived: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, int]:
-    """The monthly p-chart with months of fewer than k patients with a response (and their complement) left
-    out, and how many months that hid."""
-    chart = p_chart(derived, settings)
+def pchart_shown(derived: pd.DataFrame, settings: Settings, **options) -> tuple[pd.DataFrame, int]:
+    """The monthly p-chart (analytics.spc.p_chart; options such as period_start, period_end, as_of, lag_days go
+    to it) with months of fewer than k patients with a response (and their complement) left out, and how many
+    months that hid. `derived` is the sessions of the chosen filters, at any date when the chart is to show its
+    baseline months before the period."""
+    chart = p_chart(derived, settings, **options)
     if len(chart) == 0:
         return chart, 0
+    inside = window_mask(derived, chart)
     month = pd.to_datetime(derived["session_date"]).dt.to_period("M").dt.to_timestamp()
-    has_response = derived["has_response"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    has_response = derived["has_response"].astype("boolean").fillna(False).to_numpy(dtype=bool) & inside
     patients = derived.loc[has_response, "patient_id"].groupby(month[has_response]).nunique()
     counted = chart.assign(patients=pd.to_datetime(chart["month"]).map(patients).fillna(0).astype("int64"))
     marked = suppress_small_groups(counted[["month", "patients"]], settings, group_cols=["month"])

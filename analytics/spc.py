@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from analytics.sessions import resolve_as_of
 from analytics.settings import DEFAULT_SETTINGS, Settings
 
 RUN_LENGTH = 7  # NHSRplotthedots: 7 points for a shift (run) and for a trend
@@ -201,6 +202,14 @@ def point_type(types, improvement_direction: int = 1) -> np.ndarray:
 
 # --- the chart ----------------------------------------------------------------------------------------------
 
+BASELINE_MONTHS = 24  # the chart shows at least this many months up to the period end (or all data when fewer)
+LANEY_D2 = 1.128  # d2 for moving ranges of 2 (Laney 2002: sigma_z = mean moving range of z / 1.128)
+DISPERSION_ALPHA = 0.05  # the Pearson chi-square test of extra-binomial variation, one-sided
+MIN_FOLLOWUPS = 20  # recorded follow-up delays needed to take the clinic's own 90th percentile
+FOLLOWUP_QUANTILE = 0.9
+PROVISIONAL = "provisional"
+
+
 def monthly_counts(sessions: pd.DataFrame) -> pd.DataFrame:
     """Sessions with a response and responders per calendar month of session_date (months with none omitted)."""
     has_response = sessions["has_response"].astype("boolean").fillna(False)
@@ -212,17 +221,105 @@ def monthly_counts(sessions: pd.DataFrame) -> pd.DataFrame:
     return counts.astype({"n": "int64", "responders": "int64"})
 
 
+def laney_sigma_z(n, x, centre: float) -> float:
+    """Laney's sigma_z: the mean moving range of consecutive z_i = (p_i - p_bar) / sqrt(p_bar (1 - p_bar) / n_i),
+    divided by 1.128 (an XmR chart's sigma of the standardised months). 1 when the months vary as the binomial
+    says; NaN with fewer than 2 months or p_bar of 0 or 1 (no binomial variation to scale)."""
+    n = np.asarray(n, dtype="float64")
+    x = np.asarray(x, dtype="float64")
+    if n.size < 2 or not 0 < centre < 1:
+        return float("nan")
+    z = (x / n - centre) / np.sqrt(centre * (1 - centre) / n)
+    return float(np.mean(np.abs(np.diff(z))) / LANEY_D2)
+
+
+def dispersion_test(n, x, centre: float) -> tuple[float, float]:
+    """Pearson chi-square of the monthly counts against one common rate: (chi-square / (k - 1), one-sided p-value
+    of chi-square on k - 1 degrees of freedom). A ratio well above 1 means the months vary more than sessions
+    alone explain (overdispersion); NaN with fewer than 2 months or p_bar of 0 or 1."""
+    from scipy.stats import chi2
+
+    n = np.asarray(n, dtype="float64")
+    x = np.asarray(x, dtype="float64")
+    if n.size < 2 or not 0 < centre < 1:
+        return float("nan"), float("nan")
+    statistic = float(np.sum((x - n * centre) ** 2 / (n * centre * (1 - centre))))
+    df = n.size - 1
+    return statistic / df, float(chi2.sf(statistic, df))
+
+
+def overdispersed(sigma_z: float, dispersion_p: float, alpha: float = DISPERSION_ALPHA) -> bool:
+    """Use Laney's p' limits when both say so: sigma_z > 1 (month-to-month variation beyond the binomial) and the
+    chi-square test rejects one common binomial rate at `alpha`. The test alone would also fire on a shift
+    (which the rules should flag, not the limits absorb); sigma_z alone exceeds 1 by chance on half of all
+    binomial series."""
+    return bool(np.isfinite(sigma_z) and sigma_z > 1 and np.isfinite(dispersion_p) and dispersion_p < alpha)
+
+
+def followup_lag_days(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> int:
+    """How long after an injection its follow-up is in: the 90th percentile of the recorded followup_days
+    (rounded up), or settings.peak_within_days when fewer than 20 sessions record it."""
+    if "followup_days" in sessions.columns:
+        days = pd.to_numeric(sessions["followup_days"], errors="coerce").dropna()
+        if len(days) >= MIN_FOLLOWUPS:
+            return int(np.ceil(days.quantile(FOLLOWUP_QUANTILE)))
+    return int(settings.peak_within_days)
+
+
+def chart_window(first, period_start, period_end, baseline_months: int = BASELINE_MONTHS
+                 ) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last day the chart shows: from the earlier of the period start and the first day of the month
+    baseline_months - 1 months before the period end's month (so at least baseline_months months), but not
+    before the first session; to the period end. A period without a start ("All data") starts at the first
+    session."""
+    end = pd.Timestamp(period_end).normalize()
+    start = end.to_period("M").to_timestamp() - pd.DateOffset(months=baseline_months - 1)
+    if period_start is not None:
+        start = min(start, pd.Timestamp(period_start).normalize())
+    elif first is not None and not pd.isna(first):
+        start = pd.Timestamp(first).normalize()
+    if first is not None and not pd.isna(first):
+        start = max(start, pd.Timestamp(first).normalize())
+    return pd.Timestamp(start), end
+
+
+def provisional_months(months, window_end, as_of, lag_days: int) -> np.ndarray:
+    """True for a month whose last session shown (the month's end, or the window's end) plus lag_days falls
+    after the as-of date: some of its follow-ups were not yet due, so its rate can still change."""
+    month = pd.to_datetime(pd.Series(months)).dt.to_period("M")
+    last_day = month.dt.to_timestamp(how="end").dt.normalize()
+    last_day = last_day.where(last_day <= pd.Timestamp(window_end), pd.Timestamp(window_end))
+    due = last_day + pd.Timedelta(days=int(lag_days))
+    return (due > pd.Timestamp(as_of)).to_numpy(dtype=bool)
+
+
 def p_chart_from_counts(counts: pd.DataFrame, run_length: int = RUN_LENGTH,
-                        improvement_direction: int = 1) -> pd.DataFrame:
-    """The p-chart with rules from a table of month, n, responders (sorted by month; n > 0)."""
+                        improvement_direction: int = 1, limits: str = "auto") -> pd.DataFrame:
+    """The p-chart with rules from a table of month, n, responders (n > 0) and optionally `provisional` (bool).
+
+    The centre, sigma_z and the dispersion test use the baseline months (those not provisional); the rules
+    run on them only, and provisional months get point_type "provisional". limits: "auto" (Laney p' when
+    `overdispersed`, else the binomial p-chart), "p" or "laney" to force one.
+    """
     counts = counts.sort_values("month").reset_index(drop=True)
+    provisional = (counts["provisional"].to_numpy(dtype=bool) if "provisional" in counts
+                   else np.zeros(len(counts), dtype=bool))
+    base = ~provisional
     n = counts["n"].to_numpy(dtype="float64")
     x = counts["responders"].to_numpy(dtype="float64")
-    total_n = n.sum()
-    centre = x.sum() / total_n if total_n > 0 else np.nan
+    total_n = n[base].sum()
+    centre = x[base].sum() / total_n if total_n > 0 else np.nan
+    sigma_z = laney_sigma_z(n[base], x[base], centre)
+    ratio, p_value = dispersion_test(n[base], x[base], centre)
+    method = {"p": "p", "laney": "laney"}.get(limits)
+    if method is None:
+        method = "laney" if overdispersed(sigma_z, p_value) else "p"
+    scale = sigma_z if method == "laney" and np.isfinite(sigma_z) else 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = x / n
-        sigma = np.sqrt(centre * (1.0 - centre) / n)
+        sigma_p = np.sqrt(centre * (1.0 - centre) / n)
+        z = (rate - centre) / sigma_p
+    sigma = sigma_p * scale
     ucl = np.clip(centre + 3 * sigma, 0.0, 1.0)
     lcl = np.clip(centre - 3 * sigma, 0.0, 1.0)
     upper_2 = np.clip(centre + 2 * sigma, 0.0, 1.0)
@@ -231,35 +328,109 @@ def p_chart_from_counts(counts: pd.DataFrame, run_length: int = RUN_LENGTH,
     relative = relative_to_centre(rate, centre)
     outside = rule_outside_limits(rate, lcl, ucl)
     close = close_to_limits(rate, lower_2, upper_2, outside)
-    in_run = rule_run(relative, run_length)
-    in_trend = rule_trend(rate, run_length)
-    in_two = rule_two_in_three(close, relative)
-    types = classify(rate, relative, outside, in_trend, in_two, in_run, run_length)
+    in_run, in_trend, in_two = (np.zeros(len(counts), dtype=bool) for _ in range(3))
+    types = np.full(len(counts), COMMON_CAUSE, dtype=object)
+    b = np.flatnonzero(base)  # the rules see the baseline months only, one after another
+    in_run[b] = rule_run(relative[b], run_length)
+    in_trend[b] = rule_trend(rate[b], run_length)
+    in_two[b] = rule_two_in_three(close[b], relative[b])
+    types[b] = classify(rate[b], relative[b], outside[b], in_trend[b], in_two[b], in_run[b], run_length)
+    kinds = point_type(types, improvement_direction)
+    types[provisional] = "Provisional"
+    kinds[provisional] = PROVISIONAL
     chart = counts.assign(
-        rate=rate, centre=centre, sigma=sigma, lcl=lcl, ucl=ucl, lower_2sigma=lower_2, upper_2sigma=upper_2,
-        relative_to_centre=relative, close_to_limits=close,
-        rule_outside_limits=outside, rule_run=in_run, rule_trend=in_trend, rule_two_in_three=in_two,
-        special_cause_type=types,
-        point_type=point_type(types, improvement_direction),
+        rate=rate, centre=centre, sigma=sigma, sigma_p=sigma_p, z=z, lcl=lcl, ucl=ucl, lower_2sigma=lower_2,
+        upper_2sigma=upper_2, relative_to_centre=relative, close_to_limits=close & base,
+        rule_outside_limits=outside & base, rule_run=in_run, rule_trend=in_trend, rule_two_in_three=in_two,
+        special_cause_type=types, point_type=kinds, provisional=provisional, limits=method,
+        sigma_z=sigma_z,
     )
-    chart["special_cause"] = chart["point_type"] != "common_cause"
+    chart["special_cause"] = ~chart["point_type"].isin(["common_cause", PROVISIONAL])
+    chart.attrs.update({
+        "provisional": int(base.sum()) < MIN_POINTS, "run_length": run_length, "limits": method,
+        "sigma_z": sigma_z, "dispersion_ratio": ratio, "dispersion_p": p_value,
+        "baseline_months": int(base.sum()), "provisional_months": int(provisional.sum()),
+        "baseline_start": counts["month"][base].min() if base.any() else None,
+        "baseline_end": counts["month"][base].max() if base.any() else None,
+    })
     chart["explanation"] = explain_points(chart, run_length)
-    chart.attrs["provisional"] = len(chart) < MIN_POINTS
-    chart.attrs["run_length"] = run_length
     return chart
 
 
 def p_chart(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, run_length: int = RUN_LENGTH,
-            improvement_direction: int = 1) -> pd.DataFrame:
+            improvement_direction: int = 1, *, period_start=None, period_end=None, as_of=None,
+            lag_days: int | None = None, baseline_months: int = BASELINE_MONTHS, limits: str = "auto"
+            ) -> pd.DataFrame:
     """Monthly responder rate (responder per settings, over sessions with a response) as a p-chart with rules.
 
-    One row per month with data: month, n, responders, rate, centre, sigma, lcl, ucl, lower_2sigma,
-    upper_2sigma, relative_to_centre, close_to_limits, rule_* (bool per rule), special_cause_type
-    (NHSRplotthedots label), point_type, special_cause and explanation (hover text).
-    attrs["provisional"] is True with fewer than 12 months.
+    sessions: the derived sessions of the chosen filters at any date (not cut to the period), so the chart can
+    show at least `baseline_months` months up to the period end (`chart_window`). period_start / period_end:
+    the selected period, shaded on the chart (None: open; the end defaults to the as-of date). as_of: the
+    analysis date (default settings.as_of, else the latest session). lag_days: how long follow-ups take
+    (default `followup_lag_days` of these sessions); months whose follow-ups were not all due at as_of are
+    provisional: drawn, but left out of the limits and the rules.
+
+    One row per month with data: month, n, responders, rate, centre, sigma (the sigma used: binomial, times
+    sigma_z for Laney p'), sigma_p (binomial), z, lcl, ucl, lower_2sigma, upper_2sigma, relative_to_centre,
+    close_to_limits, rule_* (bool per rule), special_cause_type (NHSRplotthedots label, or "Provisional"),
+    point_type, provisional, limits ("p" | "laney"), sigma_z, special_cause and explanation (hover text).
+    attrs: limits, sigma_z, dispersion_ratio, dispersion_p, baseline_months, baseline_start, baseline_end,
+    provisional_months, provisional (fewer than 12 baseline months: the limits are provisional), window_start,
+    window_end, period_start, period_end, as_of, lag_days.
     """
-    del settings  # the responder threshold is already applied in the derived `responder` column
-    return p_chart_from_counts(monthly_counts(sessions), run_length, improvement_direction)
+    as_of = pd.Timestamp(as_of).normalize() if as_of is not None else resolve_as_of(sessions, settings)
+    if lag_days is None:
+        lag_days = followup_lag_days(sessions, settings)
+    dates = pd.to_datetime(sessions["session_date"])
+    end = period_end if period_end is not None else as_of
+    if end is None or pd.isna(end):
+        end = dates.max() if len(dates) else pd.Timestamp("1970-01-01")
+    window_start, window_end = chart_window(dates.min() if len(dates) else None, period_start, end,
+                                            baseline_months)
+    inside = ((dates >= window_start) & (dates < window_end + pd.Timedelta(days=1))).to_numpy(dtype=bool)
+    counts = monthly_counts(sessions.loc[inside])
+    reference = as_of if not pd.isna(as_of) else window_end
+    counts["provisional"] = provisional_months(counts["month"], window_end, reference, lag_days)
+    chart = p_chart_from_counts(counts, run_length, improvement_direction, limits)
+    chart.attrs.update({
+        "window_start": window_start, "window_end": window_end, "as_of": as_of, "lag_days": int(lag_days),
+        "period_start": pd.Timestamp(period_start).normalize() if period_start is not None else None,
+        "period_end": pd.Timestamp(end).normalize(),
+    })
+    return chart
+
+
+def window_mask(sessions: pd.DataFrame, chart: pd.DataFrame) -> np.ndarray:
+    """True for the sessions inside the chart's window (chart.attrs window_start to window_end), every session
+    when the chart has no window."""
+    dates = pd.to_datetime(sessions["session_date"])
+    start, end = chart.attrs.get("window_start"), chart.attrs.get("window_end")
+    mask = np.ones(len(sessions), dtype=bool)
+    if start is not None:
+        mask &= (dates >= start).to_numpy(dtype=bool)
+    if end is not None:
+        mask &= (dates < end + pd.Timedelta(days=1)).to_numpy(dtype=bool)
+    return mask
+
+
+def limits_sentence(chart: pd.DataFrame) -> str:
+    """Which limits the chart uses and why, in words (chart subtitle, page caption, report note)."""
+    sigma_z = chart.attrs.get("sigma_z", float("nan"))
+    months = chart.attrs.get("baseline_months", 0)
+    start, end = chart.attrs.get("baseline_start"), chart.attrs.get("baseline_end")
+    span = (f" ({pd.Timestamp(start):%b %Y} to {pd.Timestamp(end):%b %Y})" if start is not None and end is not None
+            else "")
+    base = f"Centre line and limits from {months} month{'s' if months != 1 else ''}{span}"
+    later = chart.attrs.get("provisional_months", 0)
+    if later:
+        base += f", not the {later} provisional month{'s' if later != 1 else ''}"
+    if chart.attrs.get("limits") == "laney":
+        return (f"Laney p' limits: months vary more than sessions alone explain (sigma_z = {sigma_z:.1f}), so "
+                f"the limits are widened {sigma_z:.1f}-fold. {base}.")
+    if np.isfinite(sigma_z):
+        return (f"Binomial p-chart limits: the months vary no more than sessions alone explain "
+                f"(sigma_z = {sigma_z:.1f}). {base}.")
+    return f"Binomial p-chart limits. {base}."
 
 
 def _pct(values) -> pd.Series:
@@ -272,20 +443,26 @@ def explain_points(chart: pd.DataFrame, run_length: int = RUN_LENGTH) -> pd.Seri
     if len(chart) == 0:
         return pd.Series([], dtype="str")
     month = pd.to_datetime(chart["month"]).dt.strftime("%b %Y").reset_index(drop=True)
+    sigma_z = chart.attrs.get("sigma_z", float("nan"))
+    limits = ("Laney p' limits for this month (widened " + f"{sigma_z:.1f}" + "-fold: months vary more than "
+              "sessions alone explain) " if chart.attrs.get("limits") == "laney" else "limits for this month ")
     facts = (month + ": " + chart["responders"].astype(str).reset_index(drop=True) + " of "
              + chart["n"].astype(str).reset_index(drop=True) + " sessions with a response were responders ("
-             + _pct(chart["rate"]) + "). Average " + _pct(chart["centre"]) + ", limits for this month "
+             + _pct(chart["rate"]) + "). Average " + _pct(chart["centre"]) + ", " + limits
              + _pct(chart["lcl"]) + " to " + _pct(chart["ucl"]) + ". ")
     types = pd.Series(chart["special_cause_type"].to_numpy(dtype=object), dtype="str")
     k = run_length
     reason = np.select(
         [
+            (types == "Provisional").to_numpy(),
             (types == "Above UCL").to_numpy(), (types == "Below LCL").to_numpy(),
             types.str.contains("Increasing").to_numpy(), types.str.contains("Decreasing").to_numpy(),
             types.str.startswith("2 in 3 Above").to_numpy(), types.str.startswith("2 in 3 Below").to_numpy(),
             types.str.contains("Points Above").to_numpy(), types.str.contains("Points Below").to_numpy(),
         ],
         [
+            "Provisional: follow-ups still coming in, so the rate may still change; left out of the limits and "
+            "the rules.",
             "Above the upper control limit: too high to be chance alone.",
             "Below the lower control limit: too low to be chance alone.",
             f"Part of {k} or more months in a row, each higher than the one before.",

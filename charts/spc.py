@@ -4,6 +4,9 @@ Why: a month-to-month wobble is not a change. The chart draws the average (centr
 limits, which step from month to month because the number of sessions varies, and colours only the months
 the rules flag: blue for improvement, orange for concern, grey for ordinary (common-cause) variation. The
 hover gives each month's figures and why it is or is not a signal, in plain words.
+When the months vary more than sessions alone explain, the limits are Laney's p' (analytics.spc), and the
+subtitle says so. The selected period is shaded; months whose follow-ups are still coming in are drawn hollow with
+a dashed connector (provisional: left out of the limits and the rules).
 Input: analytics.spc.p_chart.
 """
 from __future__ import annotations
@@ -13,11 +16,15 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analytics.settings import DEFAULT_SETTINGS, Settings
+from analytics.spc import limits_sentence
 from charts import theme
 
 RATE_NAME = "Monthly responder rate"
 CENTRE_NAME = "Average (centre line)"
 LIMITS_NAME = "Control limits (3 sigma)"
+LANEY_LIMITS_NAME = "Laney p' control limits (3 sigma, widened)"
+PROVISIONAL_NAME = "Provisional: follow-ups still coming in"
+PERIOD_TEXT = "selected period"
 POINT_NAMES = {
     "special_cause_improvement": "Special cause: improvement",
     "special_cause_concern": "Special cause: concern",
@@ -63,9 +70,29 @@ def _signal_summary(month: pd.Series, kinds: np.ndarray) -> str:
     return "<b>Signals</b>: " + "; ".join(parts) + "."
 
 
+def _shade_period(fig: go.Figure, pchart: pd.DataFrame, start: np.ndarray, end: np.ndarray) -> None:
+    """Shade the months of the selected period (chart.attrs period_start to period_end), labelled."""
+    period_start, period_end = pchart.attrs.get("period_start"), pchart.attrs.get("period_end")
+    if period_start is None or period_end is None:
+        return
+    month = pd.to_datetime(pchart["month"])
+    inside = ((month >= pd.Timestamp(period_start).to_period("M").to_timestamp())
+              & (month <= pd.Timestamp(period_end))).to_numpy(dtype=bool)
+    if not inside.any():
+        return
+    first, last = np.flatnonzero(inside)[[0, -1]]
+    # as text: plotly writes a numpy datetime64 in a shape as nanoseconds, which the browser reads as milliseconds
+    x0, x1 = (pd.Timestamp(v).isoformat() for v in (start[first], end[last]))
+    fig.add_vrect(x0=x0, x1=x1, fillcolor=theme.LIGHT_GREY, opacity=0.35, layer="below",
+                  line_width=0, annotation_text=PERIOD_TEXT, annotation_position="top left",
+                  annotation_font=dict(size=11, color=theme.REFERENCE))
+
+
 def p_chart_figure(pchart, settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
     """Monthly responder rate with centre line, stepped 3-sigma limits and special causes coloured."""
     title = "Is the responder rate changing? Monthly SPC p-chart"
+    if not theme.is_empty(pchart) and pchart.attrs.get("limits") == "laney":
+        title = "Is the responder rate changing? Monthly SPC chart, Laney p' limits"
     if theme.is_empty(pchart):
         return theme.empty_figure("No month has a session with a response score.", title)
     month = pd.to_datetime(pchart["month"])
@@ -78,21 +105,35 @@ def p_chart_figure(pchart, settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
     hover = [e.replace(". ", ".<br>") for e in explanations]
     start, end = _half_month_edges(month)
 
+    provisional = (pchart["provisional"].to_numpy(dtype=bool) if "provisional" in pchart
+                   else np.zeros(len(pchart), dtype=bool))
+    laney = pchart.attrs.get("limits") == "laney"
+    limits_name = LANEY_LIMITS_NAME if laney else LIMITS_NAME
+
     fig = go.Figure()
+    _shade_period(fig, pchart, start, end)
     x_limit, y_upper = _steps(start, end, ucl)
     _, y_lower = _steps(start, end, lcl)
-    fig.add_trace(go.Scatter(x=x_limit, y=y_upper, mode="lines", name=LIMITS_NAME, legendgroup="limits",
+    fig.add_trace(go.Scatter(x=x_limit, y=y_upper, mode="lines", name=limits_name, legendgroup="limits",
                              line=dict(color=theme.GREY, width=1.2), hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=x_limit, y=y_lower, mode="lines", name="Lower control limit", legendgroup="limits",
                              showlegend=False, line=dict(color=theme.GREY, width=1.2), hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=[start[0], end[-1]], y=[centre[0], centre[0]], mode="lines",
                              name=f"{CENTRE_NAME}: {theme.fmt_pct(centre[0], 1)}",
                              line=dict(color="#231F20", width=1.2), hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=month, y=rate, mode="lines", name=RATE_NAME, showlegend=False,
+    complete = ~provisional
+    fig.add_trace(go.Scatter(x=month[complete], y=rate[complete], mode="lines", name=RATE_NAME, showlegend=False,
                              line=dict(color=theme.SPC_COLOURS["common_cause"], width=1.5), hoverinfo="skip"))
+    if provisional.any():  # dashed on from the last complete month through the provisional ones
+        tail = np.flatnonzero(provisional)
+        if complete.any():
+            tail = np.concatenate([[np.flatnonzero(complete)[-1]], tail])
+        fig.add_trace(go.Scatter(x=month.iloc[tail], y=rate[tail], mode="lines", name="Provisional connector",
+                                 showlegend=False, hoverinfo="skip",
+                                 line=dict(color=theme.SPC_COLOURS["common_cause"], width=1.5, dash="dash")))
     for kind in ("common_cause", "special_cause_improvement", "special_cause_concern",
                  "special_cause_neutral_high", "special_cause_neutral_low"):
-        mask = kinds == kind
+        mask = (kinds == kind) & complete
         if not mask.any():
             continue
         fig.add_trace(go.Scatter(
@@ -100,6 +141,13 @@ def p_chart_figure(pchart, settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
             marker=dict(color=theme.SPC_COLOURS[kind], size=9 if kind == "common_cause" else 11,
                         line=dict(color="white", width=1)),
             hovertext=[hover[i] for i in np.flatnonzero(mask)], hovertemplate="%{hovertext}<extra></extra>"))
+    if provisional.any():
+        fig.add_trace(go.Scatter(
+            x=month[provisional], y=rate[provisional], mode="markers", name=PROVISIONAL_NAME,
+            marker=dict(symbol="circle-open", color=theme.SPC_COLOURS["common_cause"], size=10,
+                        line=dict(color=theme.SPC_COLOURS["common_cause"], width=2)),
+            hovertext=[hover[i] for i in np.flatnonzero(provisional)],
+            hovertemplate="%{hovertext}<extra></extra>"))
 
     n = theme.floats(pchart["n"])
     lines = [(f"Share of sessions with a response score that were responders, per calendar month "
@@ -110,9 +158,14 @@ def p_chart_figure(pchart, settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
              theme.responder_rule(settings) + "."]
     signals = _signal_summary(month, kinds)
     lines.insert(1, signals)
+    lines[2:2] = limits_sentence(pchart).replace(". Centre line", ".|Centre line").split("|")
     if pchart.attrs.get("provisional"):
         lines.append("Fewer than 12 months of data: the limits are provisional.")
-    theme.base_layout(fig, title, "<br>".join(lines))
+    subtitle = "<br>".join(lines)
+    theme.base_layout(fig, title, subtitle)
+    # a second legend row (the provisional months) and the longer subtitle: more room above, a taller plot
+    fig.update_layout(margin=dict(t=theme.title_space(subtitle) + (24 if provisional.any() else 0)),
+                      height=500 if provisional.any() else None)
     low = np.nanmin(np.concatenate([rate, lcl]))
     high = np.nanmax(np.concatenate([rate, ucl]))
     pad = max((high - low) * 0.08, 0.01)

@@ -62,7 +62,7 @@ def _sheets(derived: pd.DataFrame, settings: Settings, start, end, history) -> d
         "KPIs": kpi_table(tiles),
         "Breakdowns": display_table(pd.concat(tables, ignore_index=True), ["group_by", "group"]),
         "By cycle": display_table(by_cycle_shown(waning_by_cycle(derived, settings), settings), ["cycle"]),
-        "Monthly": chart.drop(columns=[c for c in ("relative_to_centre", "sigma") if c in chart.columns]),
+        "Monthly": chart.drop(columns=[c for c in ("relative_to_centre", "sigma", "sigma_p") if c in chart.columns]),
         "Funnel": display_table(groups_shown(funnel(derived, "practitioner_id")["groups"], settings),
                                 ["group_by", "group"]),
         "Safety": display_table(adverse_events_shown(adverse_event_rates(derived, None),

@@ -27,6 +27,7 @@ from analytics.presentation import (
     pchart_shown, settings_rows, too_few_message,
 )
 from analytics.settings import DEFAULT_SETTINGS, Settings
+from analytics.spc import limits_sentence
 from analytics.suppression import SUPPRESSED
 from analytics.waning import waning_by_cycle
 from charts.effect import effect_over_time_figure
@@ -116,7 +117,8 @@ def _figures(derived: pd.DataFrame, settings: Settings) -> tuple[dict[str, go.Fi
     figures["chart-funnel"] = funnel_figure(shown, "Practitioner", settings)
     notes = {
         "chart-waning": hidden_note(int(by_cycle["suppressed"].sum()) if len(by_cycle) else 0, "cycle", settings),
-        "chart-pchart": hidden_note(hidden_months, "month", settings, "patients with a response"),
+        "chart-pchart": " ".join(filter(None, [limits_sentence(chart) if len(chart) else "", hidden_note(
+            hidden_months, "month", settings, "patients with a response")])),
         "chart-funnel": hidden_note(int(shown["groups"]["suppressed"].sum()), "practitioner", settings),
     }
     return figures, {element: note for element, note in notes.items() if note}

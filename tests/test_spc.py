@@ -190,7 +190,7 @@ def counts(rates_pct, n=100):
 def test_p_chart_hand_worked():
     # n = 100 each month, 600 responders of 1200: centre .5, sigma sqrt(.25/100) = .05,
     # limits .35 and .65, near-limit lines .40 and .60.
-    chart = p_chart_from_counts(counts([50, 70, 30, 62, 58, 61, 45, 50, 48, 52, 41, 33]))
+    chart = p_chart_from_counts(counts([50, 70, 30, 62, 58, 61, 45, 50, 48, 52, 41, 33]), limits="p")
     assert chart["centre"].iloc[0] == pytest.approx(0.5)
     assert chart["ucl"].iloc[0] == pytest.approx(0.65) and chart["lcl"].iloc[0] == pytest.approx(0.35)
     assert chart["upper_2sigma"].iloc[0] == pytest.approx(0.60)
@@ -212,7 +212,7 @@ def test_p_chart_limits_vary_with_n_and_are_clipped():
     # centre (20 + 20) / (25 + 100) = .32; n = 25: sigma = sqrt(.32 x .68 / 25) = .0933 -> ucl .6,
     # lcl .32 - .28 = .04; n = 100: sigma = .046648 -> lcl .180, ucl .460
     chart = p_chart_from_counts(pd.DataFrame({"month": pd.to_datetime(["2024-01-01", "2024-02-01"]),
-                                              "n": [25, 100], "responders": [20, 20]}))
+                                              "n": [25, 100], "responders": [20, 20]}), limits="p")
     assert chart["centre"].iloc[0] == pytest.approx(0.32)
     assert chart["ucl"].iloc[0] == pytest.approx(0.32 + 3 * np.sqrt(0.32 * 0.68 / 25))
     assert chart["lcl"].iloc[1] == pytest.approx(0.32 - 3 * np.sqrt(0.32 * 0.68 / 100))
@@ -240,8 +240,11 @@ def test_monthly_counts_and_p_chart_from_sessions():
     got = monthly_counts(sessions)
     assert got["month"].dt.strftime("%Y-%m").tolist() == ["2024-01", "2024-04"]  # Feb: no response recorded
     assert got["n"].tolist() == [2, 1] and got["responders"].tolist() == [1, 1]
-    chart = p_chart(sessions)
+    chart = p_chart(sessions, lag_days=0)  # every follow-up due by the as-of date (the last session, 1 Apr)
     assert chart["centre"].iloc[0] == pytest.approx(2 / 3)
+    # by default (no followup_days: peak_within_days = 14) April's follow-ups are not all due: provisional
+    chart = p_chart(sessions)
+    assert chart["provisional"].tolist() == [False, True] and chart["centre"].iloc[0] == pytest.approx(1 / 2)
 
 
 def test_empty_and_single_month():

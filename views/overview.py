@@ -14,6 +14,7 @@ from analytics.presentation import (
     screen_table,
 )
 from analytics.safety import adverse_event_rates, recording_coverage
+from analytics.spc import followup_lag_days, limits_sentence
 from analytics.waning import MAX_MODEL_PATIENTS, waning_by_cycle, waning_slope
 from charts.effect import effect_over_time_figure
 from charts.safety import adverse_events_figure
@@ -129,10 +130,21 @@ def pchart_section(ctx: Context) -> None:
     st.subheader("Responder rate month by month (SPC p-chart)")
     st.caption("Each point is a month. Points inside the control limits differ by chance; coloured points are "
                "special causes (NHS 'Making Data Count' rules: outside a limit, 7 in a row on one side or "
-               "rising/falling, 2 of 3 close to a limit). Hover on a point for the reason.")
+               "rising/falling, 2 of 3 close to a limit). Hover on a point for the reason. The chart shows at "
+               "least 24 months up to the end of the period (shaded), whatever the period; hollow points are "
+               "months whose follow-ups are still coming in.")
     with st.spinner("Computing the monthly p-chart..."):
-        chart, hidden = ctx.cached("pchart", pchart_shown, lambda: ((ctx.sessions, ctx.settings), {}))
+        lag = ctx.cached("followup_lag", followup_lag_days, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
+        chart, hidden = ctx.cached("pchart", pchart_shown, lambda: ((ctx.scoped, ctx.settings), dict(
+            period_start=ctx.selection.start or ctx.first_date, period_end=ctx.selection.end or ctx.as_of,
+            as_of=ctx.as_of, lag_days=lag)))
     ui.chart(ctx.figure("pchart", p_chart_figure, lambda: ((chart, ctx.settings), {})), "fig_pchart")
+    if len(chart):
+        st.caption(limits_sentence(chart) + (
+            f" Hollow points are provisional: months ending less than {lag} days before the as-of date (how long "
+            "follow-ups take here: the 90th percentile of days to follow-up, or the peak-effect setting when few "
+            "are recorded), so not all their follow-ups are in; they are left out of the limits and the rules."
+            if chart.attrs.get("provisional_months") else ""))
     if hidden:
         st.caption(hidden_note(hidden, "month", ctx.settings, "patients with a response"))
     if len(chart):
@@ -142,12 +154,14 @@ def pchart_section(ctx: Context) -> None:
                 f"{pd.Timestamp(m):%b %Y} ({t.replace('_', ' ').replace('special cause ', '')})"
                 for m, t in zip(special["month"], special["point_type"])))
         else:
-            st.markdown("**No month stands out**: the variation is what chance alone would give.")
+            st.markdown("**No month stands out**: the months vary only as they usually do (common cause).")
         if chart.attrs.get("provisional"):
-            st.caption(f"Only {len(chart)} months: the limits are provisional (12 or more are needed).")
+            st.caption(f"Only {chart.attrs.get('baseline_months', len(chart))} complete months: the limits are "
+                       "provisional (12 or more are needed).")
     with ui.table_expander("Monthly figures as a table", "exp_pchart") as is_open:
         if is_open:
-            table = chart.drop(columns=[c for c in ("relative_to_centre", "sigma") if c in chart.columns])
+            table = chart.drop(columns=[c for c in ("relative_to_centre", "sigma", "sigma_p") if c in chart.columns])
+            table.attrs = {}  # the chart's dates there are not JSON: Streamlit would warn on every draw
             ui.table_with_download(table, "monthly responder rate", "monthly_responder_rate", key="dl_pchart",
                                       column_config=ui.percent_columns(table, ["rate", "centre", "lcl", "ucl",
                                                                                "lower_2sigma", "upper_2sigma"]))
