@@ -477,8 +477,9 @@ def _evidence(out: pd.DataFrame, settings: Settings) -> pd.Series:
     has_second = out["second_best_response"].notna().to_numpy()
     source = pd.Series(np.where(
         has_second,
-        "the mean of the two best earlier responses, " + best + " and " + _fmt(out["second_best_response"].astype("float64"))
-        + unit + " at cycle " + out["second_best_cycle"].astype("str"),
+        "the mean of the two best earlier responses, " + best + " and "
+        + _fmt(out["second_best_response"].astype("float64")) + unit + " at cycle "
+        + out["second_best_cycle"].astype("str"),
         "the one earlier response, " + best))
     head = pd.Series(np.where(
         diminished,
