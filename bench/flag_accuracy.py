@@ -52,7 +52,8 @@ def old_rule(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> pd
         watch = (m >= 2) & (prior >= threshold) & (latest < fraction * prior) & ~dim
         out.append(pd.DataFrame({"patient_id": m.index, "level": np.where(dim, 2, np.where(watch, 1, 0))}))
     both = pd.concat(out).groupby("patient_id")["level"].max()
-    return pd.DataFrame({"patient_id": both.index, "flag": both.map({2: "diminished", 1: "watch", 0: None})})
+    both = both[both > 0]
+    return pd.DataFrame({"patient_id": both.index, "flag": both.map({2: "diminished", 1: "watch"})})
 
 
 def rates(levels: pd.DataFrame, patients: set[str], faders: set[str]) -> dict[str, float]:

@@ -107,7 +107,7 @@ def test_twstrs_only_patient_is_judged_on_the_drop_in_points():
 
 def test_longer_last_n_from_settings():
     s = Settings(waning_last_n=3)
-    assert flags_of(patient("a", [60, 50, 20, 10]), settings=s) == {"a": "watch"}  # best before last 3 is 60, 50 not low
+    assert flags_of(patient("a", [60, 50, 20, 10]), settings=s) == {"a": "watch"}  # 50 not low
     assert flags_of(patient("b", [60, 20, 20, 10]), settings=s) == {"b": "diminished"}
 
 
