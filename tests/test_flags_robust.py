@@ -169,14 +169,15 @@ def test_vectorised_rule_equals_a_naive_loop_on_random_patients():
                 row["followup_twstrs"] = None if follow is None else 40.0 - float(rng.integers(0, 30)) / 2
             rows.append(row)
     d = derived(rows)
+    pct, base = d["response_pct"].to_numpy("float64", na_value=np.nan), d["baseline_pain"].to_numpy("float64")
+    drop = -d["twstrs_change"].to_numpy("float64", na_value=np.nan)
     expected = {}
-    for pid, s in d.groupby("patient_id", sort=False):
-        pain = s.dropna(subset=["response_pct"])
-        tw = s.dropna(subset=["twstrs_change"])
+    for pid, idx in d.groupby("patient_id", sort=False).indices.items():  # idx in date order
+        pain = [i for i in idx if not np.isnan(pct[i])]
+        tw = [i for i in idx if not np.isnan(drop[i])]
         results = [
-            ("pain", naive_level(pain["response_pct"].astype(float).tolist(),
-                                 (pain["baseline_pain"].astype(float) / 100).tolist(), 30.0, 2.0)),
-            ("twstrs", naive_level((-tw["twstrs_change"].astype(float)).tolist(), [1.0] * len(tw), 8.0, 8.0)),
+            ("pain", naive_level([pct[i] for i in pain], [base[i] / 100 for i in pain], 30.0, 2.0)),
+            ("twstrs", naive_level([drop[i] for i in tw], [1.0] * len(tw), 8.0, 8.0)),
         ]
         level, measure, ref, gap = _strongest(results)
         if level:
