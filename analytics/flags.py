@@ -2,30 +2,39 @@
 
 Why: a response that fades over cycles is the first sign of secondary non-response. The flag is a prompt to
 review the patient's record, never a diagnosis of antibodies. Rules, on the sessions that have a response
-(sessions without a follow-up score are skipped), in date order:
+(sessions without a follow-up score are skipped), in date order, N = waning_last_n (2):
 
-* diminished: >= 3 such sessions (and more than waning_last_n); the best response among those before the last
-  N (= waning_last_n, 2) reached the responder threshold; each of the last N is below waning_fraction_pct
-  (50%) of that best;
-* watch: not diminished; the latest response is below 50% of the best before it, which reached the threshold.
+* reference: the mean of the two best responses among the earlier sessions (the only one when there is one).
+  One lucky score among many noisy whole-number pain scores cannot make the reference on its own, as the single
+  maximum did (issue 11);
+* diminished: >= 3 such sessions (and more than N); the reference of the sessions before the last N reached the
+  responder threshold; each of the last N is below waning_fraction_pct (50%) of it AND at least the scale's
+  noise short of it in scale points: for pain, the follow-up score is at least PAIN_NOISE_POINTS (2) NRS points
+  worse than the reference response would have made it from that session's baseline (baseline x (reference% -
+  response%) / 100 >= 2); for TWSTRS, the drop is at least TWSTRS_NOISE_POINTS (8) points under the reference;
+* watch: not diminished; the latest response against the reference of all the sessions before it, same rules.
 
-"Below 50%" is strict: exactly half is not flagged. The rules run separately on each measure, because a
-percentage and a point count cannot be compared: pain (response_pct, threshold responder_threshold_pct) and
-TWSTRS (the drop in points, threshold twstrs_responder_drop). A patient takes the stronger flag (diminished
-over watch), pain first when both measures give the same flag. When the best value occurs more than once,
-the most recent occurrence is "the best session".
+"Below 50%" is strict: exactly half is not flagged; the noise margin is inclusive (2 points is enough). The
+rules run separately on each measure, because a percentage and a point count cannot be compared: pain
+(response_pct, threshold responder_threshold_pct) and TWSTRS (the drop in points, threshold
+twstrs_responder_drop). A patient takes the stronger flag (diminished over watch), pain first when both measures
+give the same flag. "The best session" is the best of the reference's sessions (when the best value occurs
+more than once, the most recent occurrence).
 
 Factors to check, all read at the latest session with a response on the flag's measure (the session whose
 poor response is being explained) against the best session:
 * frequent injections: short intervals (< short_interval_days) and boosters (< booster_days) in the whole history;
 * dose raised: units >= (1 + dose_raise_pct/100) x the best session's units, same product only (units of
-  different products are not comparable);
+  different products are not comparable): at the latest session, or, when the product was switched since, at the
+  last session with the best session's product (a dose raised within that product's run before the switch);
 * product switch: any session after the best one, up to that latest one, with another product;
 * muscle change: fewer than muscle_keep_fraction of the best session's muscles still injected (NA when
   either session has no muscles recorded);
 * duration shortened: the most recent responder session with a recorded wearing-off, against the median of the
   patient's earlier recorded wearing-off durations (at least one): shorter by >= duration_shortened_pct.
-  Censored durations are not used: they are lower bounds, not durations.
+  Censored durations are not used: they are lower bounds, not durations;
+* treatment break: an interval between sessions longer than TREATMENT_BREAK_DAYS (365) after the best session,
+  up to the latest one.
 """
 from __future__ import annotations
 
@@ -44,30 +53,80 @@ FLAG_COLUMNS = (
     "muscles_kept_fraction", "muscle_change",
     "duration_latest_days", "duration_earlier_median_days", "duration_shortened",
     "n_factors", "evidence",
+    # issue 11, added at the end: the robust reference, the noise margin and the new factors
+    "reference_response", "reference_ratio", "second_best_response", "second_best_cycle",
+    "shortfall_points", "dose_compared_cycle", "longest_interval_days", "treatment_break",
 )
 
+# A low pain response must also leave the follow-up score at least this many NRS points worse than the reference
+# response would have made it from that session's baseline: about the smallest change patients call important
+# on an 11-point NRS (Farrar et al. 2001: ~2 points or 30%; IMMPACT, Dworkin et al. 2008), and above the
+# +/-1-point wobble of a whole-number score.
+PAIN_NOISE_POINTS = 2.0
+# The same for TWSTRS (total 0-87, in points): the lost benefit must itself be a clinically important change,
+# 8 points (Dashtipour et al. 2019, CD PROBE; the default responder drop). Half of it (4) would add nothing:
+# below 50% of a reference of at least 8 points is already more than 4 points below it.
+TWSTRS_NOISE_POINTS = 8.0
+# An interval longer than this (days) after the best session is a "treatment break" factor (over 12 months).
+TREATMENT_BREAK_DAYS = 365
+
 _NONE, _WATCH, _DIMINISHED = 0, 1, 2
+_EPS = 1e-9  # decimal scores (TWSTRS 32.7) compare exactly with the margins
 
 
-def _measures(derived: pd.DataFrame, settings: Settings) -> list[tuple[str, np.ndarray, float]]:
-    """(name, value per session with NaN where not measured, responder threshold) for pain and TWSTRS."""
+def _measures(derived: pd.DataFrame, settings: Settings) -> list[tuple[str, np.ndarray, np.ndarray, float, float]]:
+    """(name, value per session with NaN where not measured, scale points per unit of value, responder threshold,
+    noise margin in scale points) for pain and TWSTRS. A pain response in % times baseline/100 is NRS points."""
     pain = numeric(derived, "response_pct")
+    pain_scale = numeric(derived, "baseline_pain") / 100.0
     twstrs_drop = -numeric(derived, "twstrs_change")
-    return [("pain", pain, settings.responder_threshold_pct), ("twstrs", twstrs_drop, settings.twstrs_responder_drop)]
+    return [("pain", pain, pain_scale, settings.responder_threshold_pct, PAIN_NOISE_POINTS),
+            ("twstrs", twstrs_drop, np.ones(len(derived)), settings.twstrs_responder_drop, TWSTRS_NOISE_POINTS)]
 
 
-def _evaluate(codes: np.ndarray, n_patients: int, value: np.ndarray, threshold: float,
-              settings: Settings) -> dict[str, np.ndarray]:
-    """Flag level per patient code for one measure, with the positions of the best and latest sessions."""
+def _two_best(v: np.ndarray, k: np.ndarray, eligible: np.ndarray, starts: np.ndarray,
+              block: np.ndarray) -> dict[str, np.ndarray]:
+    """Per patient block, over the eligible sessions: the best and second-best positions (k, -1 if none; the most
+    recent on ties) and the reference, the mean of their values (the best alone when it is the only one)."""
+    top1 = np.maximum.reduceat(np.where(eligible, v, -np.inf), starts)
+    best_k = np.maximum.reduceat(np.where(eligible & (v == top1[block]), k, -1), starts)
+    rest = eligible & (k != best_k[block])
+    top2 = np.maximum.reduceat(np.where(rest, v, -np.inf), starts)
+    second_k = np.maximum.reduceat(np.where(rest & (v == top2[block]), k, -1), starts)
+    with np.errstate(invalid="ignore"):
+        reference = np.where(second_k >= 0, (top1 + top2) / 2.0, np.where(best_k >= 0, top1, np.nan))
+    return {"best_k": best_k, "second_k": second_k, "reference": np.round(reference, 9)}
+
+
+def _shortfall(v: np.ndarray, scale: np.ndarray, reference: np.ndarray, block: np.ndarray, judged: np.ndarray,
+               starts: np.ndarray) -> np.ndarray:
+    """Per patient block, the smallest shortfall in scale points of the judged sessions below the reference:
+    scale x (reference - value); for pain, how many NRS points the follow-up is worse than the reference response
+    would have made it from that session's baseline."""
+    with np.errstate(invalid="ignore"):
+        gap = np.round(scale * (reference[block] - v), 9)
+    return np.minimum.reduceat(np.where(judged, gap, np.inf), starts)
+
+
+def _evaluate(codes: np.ndarray, n_patients: int, value: np.ndarray, scale: np.ndarray, threshold: float,
+              noise: float, settings: Settings) -> dict[str, np.ndarray]:
+    """Flag level per patient code for one measure, the positions of the best, second-best and latest sessions,
+    the reference and the smallest shortfall below it in scale points."""
     level = np.zeros(n_patients, "int8")
     best_pos = np.full(n_patients, -1, "int64")
+    second_pos = np.full(n_patients, -1, "int64")
     latest_pos = np.full(n_patients, -1, "int64")
     count = np.zeros(n_patients, "int64")
+    reference = np.full(n_patients, np.nan)
+    shortfall = np.full(n_patients, np.nan)
+    out = {"level": level, "best_pos": best_pos, "second_pos": second_pos, "latest_pos": latest_pos,
+           "count": count, "reference": reference, "shortfall": shortfall}
     sel = np.flatnonzero(~np.isnan(value))
     if len(sel) == 0:
-        return {"level": level, "best_pos": best_pos, "latest_pos": latest_pos, "count": count}
+        return out
     c = codes[sel]
     v = value[sel]
+    sc = scale[sel]
     first = np.ones(len(sel), bool)
     first[1:] = c[1:] != c[:-1]
     starts = np.flatnonzero(first)
@@ -79,29 +138,38 @@ def _evaluate(codes: np.ndarray, n_patients: int, value: np.ndarray, threshold: 
     fraction = settings.waning_fraction_pct / 100.0
     last_n = settings.waning_last_n
 
-    # diminished: best before the last N, and the last N all below fraction x best
+    # diminished: the reference of the sessions before the last N; each of the last N below fraction x it
+    # (the highest of them is) and at least `noise` scale points short of it (the smallest shortfall is)
     before = k < m_row - last_n
-    best_before = np.maximum.reduceat(np.where(before, v, -np.inf), starts)
+    dim = _two_best(v, k, before, starts, block)
+    dim["shortfall"] = _shortfall(v, sc, dim["reference"], block, ~before, starts)
     max_last = np.maximum.reduceat(np.where(before, -np.inf, v), starts)
-    diminished = (m >= max(3, last_n + 1)) & (best_before >= threshold) & (max_last < fraction * best_before)
-    best_k_dim = np.maximum.reduceat(np.where(before & (v == best_before[block]), k, -1), starts)
+    with np.errstate(invalid="ignore"):
+        diminished = ((m >= max(3, last_n + 1)) & (dim["reference"] >= threshold)
+                      & (max_last < fraction * dim["reference"]) & (dim["shortfall"] >= noise - _EPS))
 
-    # watch: the latest alone below fraction x the best before it
+    # watch: the latest alone, against the reference of all the sessions before it
     before_latest = k < m_row - 1
-    best_prior = np.maximum.reduceat(np.where(before_latest, v, -np.inf), starts)
-    latest = v[ends]
-    watch = (m >= 2) & (best_prior >= threshold) & (latest < fraction * best_prior) & ~diminished
-    best_k_watch = np.maximum.reduceat(np.where(before_latest & (v == best_prior[block]), k, -1), starts)
+    wat = _two_best(v, k, before_latest, starts, block)
+    wat["shortfall"] = _shortfall(v, sc, wat["reference"], block, ~before_latest, starts)
+    with np.errstate(invalid="ignore"):
+        watch = ((m >= 2) & (wat["reference"] >= threshold) & (v[ends] < fraction * wat["reference"])
+                 & (wat["shortfall"] >= noise - _EPS) & ~diminished)
 
     patient = c[starts]
     lvl = np.where(diminished, _DIMINISHED, np.where(watch, _WATCH, _NONE)).astype("int8")
-    best_k = np.where(diminished, best_k_dim, best_k_watch)
     level[patient] = lvl
     flagged = lvl > 0
-    best_pos[patient[flagged]] = sel[starts[flagged] + best_k[flagged]]
+    chosen = {key: np.where(diminished, dim[key], wat[key]) for key in dim}
+    f_patient, f_start = patient[flagged], starts[flagged]
+    best_pos[f_patient] = sel[f_start + chosen["best_k"][flagged]]
+    second_k = chosen["second_k"][flagged]
+    second_pos[f_patient] = np.where(second_k >= 0, sel[f_start + np.maximum(second_k, 0)], -1)
+    reference[f_patient] = chosen["reference"][flagged]
+    shortfall[f_patient] = chosen["shortfall"][flagged]
     latest_pos[patient] = sel[ends]
     count[patient] = m
-    return {"level": level, "best_pos": best_pos, "latest_pos": latest_pos, "count": count}
+    return out
 
 
 def _patient_codes(derived: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -110,36 +178,41 @@ def _patient_codes(derived: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype("int64"), np.asarray(uniques, dtype=object)
 
 
+_CORE_KEYS = ("best_pos", "second_pos", "latest_pos", "count", "reference", "shortfall")
+
+
 def _core(derived: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """One row per flagged patient: code, level, measure, best/latest positions, number of responses."""
+    """One row per flagged patient: code, level, measure, best/second/latest positions, number of responses and
+    the reference (value and points)."""
     codes, uniques = _patient_codes(derived)
     n_patients = len(uniques)
     chosen_level = np.zeros(n_patients, "int8")
     rows = []
-    for name, value, threshold in _measures(derived, settings):
-        result = _evaluate(codes, n_patients, value, threshold, settings)
+    for name, value, scale, threshold, noise in _measures(derived, settings):
+        result = _evaluate(codes, n_patients, value, scale, threshold, noise, settings)
         take = result["level"] > chosen_level  # stronger flag wins; pain (first) keeps ties
         chosen_level = np.where(take, result["level"], chosen_level)
         rows.append((name, take, result))
     measure = np.full(n_patients, "", dtype=object)
-    best_pos = np.full(n_patients, -1, "int64")
-    latest_pos = np.full(n_patients, -1, "int64")
-    count = np.zeros(n_patients, "int64")
+    chosen = {key: np.full(n_patients, np.nan) if key in ("reference", "shortfall") else np.full(n_patients, -1)
+              for key in _CORE_KEYS}
     for name, take, result in rows:
         # a later measure only takes over where it was stronger than everything before it
         measure[take] = name
-        best_pos[take] = result["best_pos"][take]
-        latest_pos[take] = result["latest_pos"][take]
-        count[take] = result["count"][take]
+        for key in _CORE_KEYS:
+            chosen[key][take] = result[key][take]
     flagged = np.flatnonzero(chosen_level > 0)
     return pd.DataFrame({
         "code": flagged,
-        "patient_id": pd.array(uniques[flagged].astype(str), dtype="str") if len(flagged) else pd.array([], dtype="str"),
+        "patient_id": pd.array(uniques[flagged].astype(str) if len(flagged) else [], dtype="str"),
         "level": chosen_level[flagged],
         "measure": measure[flagged],
-        "best_pos": best_pos[flagged],
-        "latest_pos": latest_pos[flagged],
-        "n_responses": count[flagged],
+        "best_pos": chosen["best_pos"][flagged],
+        "second_pos": chosen["second_pos"][flagged],
+        "latest_pos": chosen["latest_pos"][flagged],
+        "n_responses": chosen["count"][flagged],
+        "reference": chosen["reference"][flagged],
+        "shortfall": chosen["shortfall"][flagged],
     })
 
 
@@ -238,7 +311,7 @@ def _fmt(values) -> pd.Series:
 def flag_patients(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
     """One row per flagged patient of a `derive_sessions` table, with evidence and the factors to check.
 
-    Sorted so the clearest cases come first: diminished before watch, then the lowest latest/best ratio,
+    Sorted so the clearest cases come first: diminished before watch, then the lowest latest/reference ratio,
     then more factors, then patient_id. Columns: FLAG_COLUMNS.
     """
     core = _core(derived, settings)
@@ -248,14 +321,23 @@ def flag_patients(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) 
     last_n = settings.waning_last_n
     is_pain = (core["measure"] == "pain").to_numpy()
     best_pos = core["best_pos"].to_numpy()
+    second_pos = core["second_pos"].to_numpy()
     latest_pos = core["latest_pos"].to_numpy()
     level = core["level"].to_numpy()
+    reference = core["reference"].to_numpy(dtype="float64")
+    shortfall = core["shortfall"].to_numpy(dtype="float64")
 
-    pain = numeric(derived, "response_pct")
-    drop = -numeric(derived, "twstrs_change")
-    value = np.where(is_pain[:, None], pain[np.c_[best_pos, latest_pos]], drop[np.c_[best_pos, latest_pos]])
-    best_value, latest_value = value[:, 0], value[:, 1]
+    measures = {name: value for name, value, _, _, _ in _measures(derived, settings)}
+    pain, drop = measures["pain"], measures["twstrs"]
+
+    def value_at(positions: np.ndarray) -> np.ndarray:
+        return np.where(is_pain, pain[positions], drop[positions])
+
+    best_value, latest_value = value_at(best_pos), value_at(latest_pos)
+    has_second = second_pos >= 0
+    second_value = np.where(has_second, value_at(np.maximum(second_pos, 0)), np.nan)
     cycle = numeric(derived, "cycle")
+    second_cycle = np.where(has_second, cycle[np.maximum(second_pos, 0)], np.nan)
     session_day = pd.to_datetime(derived["session_date"]).to_numpy().astype("datetime64[D]")
 
     def date_text(positions: np.ndarray) -> np.ndarray:
@@ -269,36 +351,50 @@ def flag_patients(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) 
     sub_pos = np.flatnonzero(in_flagged)
     sub = derived.iloc[sub_pos]
     sub_flag = code_to_flag[codes[sub_pos]]
+    after_best = (sub_pos > best_pos[sub_flag]) & (sub_pos <= latest_pos[sub_flag])
 
     # Frequent injections over the whole history.
     short = np.bincount(sub_flag, weights=sub["short_interval"].to_numpy(dtype=bool), minlength=n).astype("int64")
     boost = np.bincount(sub_flag, weights=sub["booster"].to_numpy(dtype=bool), minlength=n).astype("int64")
 
-    # Dose and product at the latest assessed session against the best session.
+    # Dose against the best session, same product only: at the last session with the best session's product
+    # up to the latest (the latest itself when it kept the product; else the end of that product's run).
     units = numeric(derived, "total_units")
     if "product" in derived.columns:
         product_codes = pd.factorize(derived["product"])[0]  # -1 = not recorded: never counts as a switch
     else:
         product_codes = np.full(len(derived), -1)
     known = product_codes >= 0
-    same_product = known[best_pos] & (product_codes[best_pos] == product_codes[latest_pos])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dose_change = np.where(same_product & (units[best_pos] > 0),
-                               100.0 * (units[latest_pos] - units[best_pos]) / units[best_pos], np.nan)
-    dose_raised = np.where(np.isnan(dose_change), False, dose_change >= settings.dose_raise_pct)
-    between = (sub_pos > best_pos[sub_flag]) & (sub_pos <= latest_pos[sub_flag])
     best_product = product_codes[best_pos[sub_flag]]
+    same_product = after_best & (best_product >= 0) & (product_codes[sub_pos] == best_product)
+    compare_pos = np.full(n, -1, "int64")
+    np.maximum.at(compare_pos, sub_flag[same_product], sub_pos[same_product])
+    has_compare = compare_pos >= 0
+    compare_units = np.where(has_compare, units[np.maximum(compare_pos, 0)], np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dose_change = np.where(has_compare & (units[best_pos] > 0),
+                               100.0 * (compare_units - units[best_pos]) / units[best_pos], np.nan)
+    dose_raised = np.where(np.isnan(dose_change), False, dose_change >= settings.dose_raise_pct)
+    compare_cycle = np.where(has_compare, cycle[np.maximum(compare_pos, 0)], np.nan)
     other_product = known[sub_pos] & (best_product >= 0) & (product_codes[sub_pos] != best_product)
-    product_switch = np.bincount(sub_flag, weights=between & other_product, minlength=n) > 0
+    product_switch = np.bincount(sub_flag, weights=after_best & other_product, minlength=n) > 0
+
+    # Treatment break: the longest interval after the best session, up to the latest.
+    interval = numeric(derived, "interval_days")[sub_pos]
+    longest = np.full(n, np.nan)
+    np.fmax.at(longest, sub_flag[after_best], interval[after_best])
+    with np.errstate(invalid="ignore"):
+        treatment_break = np.where(np.isnan(longest), False, longest > TREATMENT_BREAK_DAYS)
 
     kept = _muscles_kept(derived, best_pos, latest_pos)
     muscle_change = np.where(np.isnan(kept), False, kept < settings.muscle_keep_fraction)
     duration_latest, duration_median, shortened = _durations(sub, sub_flag, n, settings)
 
     frequent = (short > 0) | (boost > 0)
-    n_factors = frequent.astype(int) + dose_raised + product_switch + muscle_change + shortened
+    n_factors = frequent.astype(int) + dose_raised + product_switch + muscle_change + shortened + treatment_break
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = latest_value / best_value
+        reference_ratio = latest_value / reference
 
     # The last responses shown as evidence: the last N for diminished, the latest for watch.
     sub_values = np.where(is_pain[sub_flag], pain[sub_pos], drop[sub_pos])
@@ -343,12 +439,20 @@ def flag_patients(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) 
         "duration_earlier_median_days": pd.array(duration_median, dtype="Float64"),
         "duration_shortened": shortened.astype(bool),
         "n_factors": n_factors.astype("int64"),
+        "reference_response": reference,
+        "reference_ratio": reference_ratio,
+        "second_best_response": pd.array(second_value, dtype="Float64"),
+        "second_best_cycle": pd.array(second_cycle, dtype="Float64").astype("Int64"),
+        "shortfall_points": shortfall,
+        "dose_compared_cycle": pd.array(compare_cycle, dtype="Float64").astype("Int64"),
+        "longest_interval_days": pd.array(longest, dtype="Float64").astype("Int64"),
+        "treatment_break": treatment_break.astype(bool),
     })
     out["evidence"] = _evidence(out, settings)
     for column in ("patient_id", "flag", "measure", "best_date", "latest_date", "last_responses", "evidence"):
         out[column] = out[column].astype("str")
     order = np.lexsort((out["patient_id"].to_numpy(dtype=object).astype(str), -out["n_factors"].to_numpy(),
-                        out["ratio"].to_numpy(), (out["flag"] != "diminished").to_numpy()))
+                        out["reference_ratio"].to_numpy(), (out["flag"] != "diminished").to_numpy()))
     return out.iloc[order].reset_index(drop=True)[list(FLAG_COLUMNS)]
 
 
@@ -360,29 +464,47 @@ def _evidence(out: pd.DataFrame, settings: Settings) -> pd.Series:
     what = pd.Series(np.where(pain, "pain response", "TWSTRS drop"))
     best_cycle = out["best_cycle"].astype("str")
     fraction = _fmt([settings.waning_fraction_pct])[0] + "%"
-    best = ("best " + what + " " + _fmt(out["best_response"]) + unit + " at cycle " + best_cycle
-            + " (" + out["best_date"].astype("str") + ")")
     diminished = out["flag"] == "diminished"
+    reference = "the reference " + _fmt(out["reference_response"]) + unit
+    smallest = (pd.Series(np.where(diminished, "smallest shortfall ", "shortfall ")) + _fmt(out["shortfall_points"])
+                + " points")
+    noise = pd.Series(np.where(
+        pain,
+        f"leaves the pain at least {_fmt([PAIN_NOISE_POINTS])[0]} NRS points worse than the reference would from "
+        "the same baseline (" + smallest + ")",
+        f"is at least {_fmt([TWSTRS_NOISE_POINTS])[0]} points under it (" + smallest + ")"))
+    best = _fmt(out["best_response"]) + unit + " at cycle " + best_cycle + " (" + out["best_date"].astype("str") + ")"
+    has_second = out["second_best_response"].notna().to_numpy()
+    source = pd.Series(np.where(
+        has_second,
+        "the mean of the two best earlier responses, " + best + " and "
+        + _fmt(out["second_best_response"].astype("float64")) + unit + " at cycle "
+        + out["second_best_cycle"].astype("str"),
+        "the one earlier response, " + best))
     head = pd.Series(np.where(
         diminished,
-        "Diminished (" + what + "): " + best + f"; each of the last {settings.waning_last_n} responses ["
-        + out["last_responses"].astype("str") + f"] is below {fraction} of it",
-        "Watch (" + what + "): " + best + "; the latest [" + out["last_responses"].astype("str")
-        + f"] is below {fraction} of it",
+        "Diminished (" + what + f"): each of the last {settings.waning_last_n} responses ["
+        + out["last_responses"].astype("str") + f"] is below {fraction} of ",
+        "Watch (" + what + "): the latest [" + out["last_responses"].astype("str") + f"] is below {fraction} of ",
     ))
-    ratio = pd.Series(np.round(out["ratio"].to_numpy(dtype="float64"), 2)).map("{:.2f}".format)
-    head = head + " (latest/best " + ratio + ")."
+    ratio = pd.Series(np.round(out["reference_ratio"].to_numpy(dtype="float64"), 2)).map("{:.2f}".format)
+    head = head + reference + " and " + noise + "; reference = " + source + " (latest/reference " + ratio + ")."
+    compared = out["dose_compared_cycle"].astype("str")
+    before_switch = pd.Series(np.where(out["dose_compared_cycle"].astype("float64").to_numpy()
+                                       < out["latest_cycle"].to_numpy(dtype="float64"), " (before the switch)", ""))
     parts = [
         (out["frequent_injections"],
          out["short_intervals"].astype("str") + f" interval(s) under {settings.short_interval_days} days, "
          + out["boosters"].astype("str") + f" booster(s) under {settings.booster_days} days"),
-        (out["dose_raised"], "dose raised " + _fmt(out["dose_change_pct"]) + "% since cycle " + best_cycle
-         + " without benefit"),
+        (out["dose_raised"], "dose raised " + _fmt(out["dose_change_pct"]) + "% from cycle " + best_cycle
+         + " to cycle " + compared + before_switch + " without benefit"),
         (out["product_switch"], "product switched since cycle " + best_cycle),
         (out["muscle_change"], "only " + _fmt(100 * out["muscles_kept_fraction"].astype("float64")) + "% of cycle "
          + best_cycle + "'s muscles still injected"),
         (out["duration_shortened"], "benefit lasted " + _fmt(out["duration_latest_days"]) + " days against an "
          "earlier median of " + _fmt(out["duration_earlier_median_days"]) + " days"),
+        (out["treatment_break"], "treatment break of " + _fmt(out["longest_interval_days"].astype("float64"))
+         + " days since cycle " + best_cycle),
     ]
     checks = pd.Series([""] * len(out))
     for present, text in parts:

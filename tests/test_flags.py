@@ -73,15 +73,16 @@ def test_needs_three_responses_for_diminished_but_two_suffice_for_watch():
 
 
 def test_watch_is_one_cycle_earlier_than_diminished():
-    # 60, 50, 20: the last two (50, 20) are not both below 30, but the latest alone is below half of 60
+    # 60, 50, 20: the last two (50, 20) are not both below 30, but the latest alone is below half of the
+    # reference before it, (60 + 50) / 2 = 55
     assert flags_of(patient("a", [60, 50, 20])) == {"a": "watch"}
     # a later recovery clears both flags
     assert flags_of(patient("b", [60, 50, 20, 40])) == {}
 
 
 def test_the_best_is_taken_before_the_last_n():
-    # best before the last two is 40; last two 30 and 10: 30 is not below 20 -> not diminished;
-    # watch: latest 10 < half of best before it (40) -> watch
+    # the reference before the last two is 40 (the only one); last two 30 and 10: 30 is not below 20 -> not
+    # diminished; watch: latest 10 < half of the reference before it, (40 + 30) / 2 = 35 -> watch
     assert flags_of(patient("a", [40, 30, 10])) == {"a": "watch"}
     # a high response inside the last two does not count as the best for diminished
     assert flags_of(patient("b", [40, 90, 10])) == {"b": "watch"}
@@ -97,12 +98,16 @@ def test_twstrs_only_patient_is_judged_on_the_drop_in_points():
     assert table["measure"].tolist() == ["twstrs"]
     assert table["best_response"].tolist() == [15.0]
     assert table["latest_response"].tolist() == [3.0]
-    assert "TWSTRS drop 15 points" in table["evidence"].iloc[0]
+    # the reference is the one earlier drop (15 points); the last two fall 11 and 12 points short of it (>= 8)
+    assert table["reference_response"].tolist() == [15.0]
+    assert table["shortfall_points"].tolist() == [11.0]
+    assert ("below 50% of the reference 15 points and is at least 8 points under it (smallest shortfall 11 points);"
+            " reference = the one earlier response, 15 points at cycle 1 (2020-01-01)") in table["evidence"].iloc[0]
 
 
 def test_longer_last_n_from_settings():
     s = Settings(waning_last_n=3)
-    assert flags_of(patient("a", [60, 50, 20, 10]), settings=s) == {"a": "watch"}  # best before last 3 is 60, 50 not low
+    assert flags_of(patient("a", [60, 50, 20, 10]), settings=s) == {"a": "watch"}  # 50 not low
     assert flags_of(patient("b", [60, 20, 20, 10]), settings=s) == {"b": "diminished"}
 
 
@@ -114,7 +119,15 @@ def test_evidence_columns_of_a_diminished_patient():
     assert row["latest_response"] == 10.0 and row["latest_cycle"] == 4
     assert row["ratio"] == pytest.approx(10 / 70)
     assert row["last_responses"] == "20% (cycle 3, 2020-08-28); 10% (cycle 4, 2020-12-26)"
-    assert row["evidence"].startswith("Diminished (pain response): best pain response 70% at cycle 2 (2020-04-30)")
+    # the reference is the mean of the two best before the last two: (70 + 60) / 2
+    assert row["reference_response"] == 65.0 and row["reference_ratio"] == pytest.approx(10 / 65)
+    assert row["second_best_response"] == 60.0 and row["second_best_cycle"] == 1
+    assert row["shortfall_points"] == 4.5  # baseline 10 x (65% - 20%)
+    assert row["evidence"].startswith(
+        "Diminished (pain response): each of the last 2 responses [20% (cycle 3, 2020-08-28); 10% (cycle 4, "
+        "2020-12-26)] is below 50% of the reference 65% and leaves the pain at least 2 NRS points worse than the "
+        "reference would from the same baseline (smallest shortfall 4.5 points); reference = the mean of the two "
+        "best earlier responses, 70% at cycle 2 (2020-04-30) and 60% at cycle 1 (latest/reference 0.15).")
     assert "No listed factor" in row["evidence"]
 
 
@@ -156,7 +169,15 @@ def test_product_switch_and_no_dose_comparison_across_products():
                                           total_units=[100.0, 100.0, 300.0, 300.0])), S)
     assert table["product_switch"].tolist() == [True]
     assert table["dose_raised"].tolist() == [False]
-    assert pd.isna(table["dose_change_pct"].iloc[0])
+    # never across products: the best (cycle 1) is compared with the last onabotulinumtoxinA session (cycle 2)
+    assert table["dose_change_pct"].tolist() == [0.0]
+    assert table["dose_compared_cycle"].tolist() == [2]
+    # switched right after the best session: nothing of the same product to compare with
+    products = ["onabotulinumtoxinA", "abobotulinumtoxinA", "abobotulinumtoxinA", "abobotulinumtoxinA"]
+    table = flag_patients(derived(patient("c", [70, 50, 20, 10], product=products,
+                                          total_units=[100.0, 300.0, 300.0, 400.0])), S)
+    assert table["dose_raised"].tolist() == [False]
+    assert pd.isna(table["dose_change_pct"].iloc[0]) and pd.isna(table["dose_compared_cycle"].iloc[0])
     # a switch away and back between the best and the latest still counts
     products = ["onabotulinumtoxinA", "onabotulinumtoxinA", "abobotulinumtoxinA", "onabotulinumtoxinA"]
     table = flag_patients(derived(patient("b", [70, 50, 20, 10], product=products)), S)
