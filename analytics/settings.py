@@ -68,8 +68,9 @@ class Settings:
         2, "Diminished: last N responses all low, N =", "responses", 1, 6, 1,
         "How many of the latest responses must all be low for a 'diminished' flag.", integer=True)
     waning_fraction_pct: float = _knob(
-        50.0, "Low response: below (% of the patient's best)", "%", 10, 90, 5,
-        "A response below this share of the patient's best earlier response counts as low.")
+        50.0, "Low response: below (% of the patient's reference)", "%", 10, 90, 5,
+        "A response below this share of the patient's reference (the mean of their two best earlier responses) "
+        "counts as low.")
     dose_raise_pct: float = _knob(
         20.0, "Factor: dose raised by at least (%)", "%", 5, 200, 5, "Since the best cycle, same product.")
     muscle_keep_fraction: float = _knob(

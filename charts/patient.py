@@ -96,7 +96,8 @@ def _markers(fig: go.Figure, row: int, x, y, mask: np.ndarray, hover: list[str],
 
 def _response_panel(fig, frame, date, head, cycle, settings: Settings, use_twstrs: bool) -> None:
     """Row 1: pain response %, or the TWSTRS drop in points for a patient scored only with TWSTRS (the two
-    scales cannot share an axis; pain first, as analytics.flags judges them); threshold, best and half-best."""
+    scales cannot share an axis; pain first, as analytics.flags judges them); the threshold, the flag's
+    reference and half of it."""
     pain, twstrs = _column(frame, "response_pct"), _column(frame, "twstrs_change")
     value = -twstrs if use_twstrs else pain
     has = ~np.isnan(value)
@@ -123,15 +124,20 @@ def _response_panel(fig, frame, date, head, cycle, settings: Settings, use_twstr
     unit = " points" if use_twstrs else "%"
     theme.add_hline(fig, threshold, f"{theme.threshold_text(threshold)}{unit} responder threshold", row=1, col=1)
     if has.any():
-        best_value = float(np.nanmax(value))
-        best_at = int(np.flatnonzero(value == best_value)[-1])  # the most recent occurrence, as flags.py
-        theme.add_hline(fig, best_value, f"best response {theme.fmt_num(best_value, 1)}{unit} "
-                        f"(cycle {theme.fmt_num(cycle[best_at])})", row=1, col=1, dash="dot", color=green,
-                        position="start")
+        # The flag's reference (analytics.flags): the mean of the two best responses before the last N.
+        scored = value[has]
+        last_n = settings.waning_last_n
+        earlier = scored[:-last_n] if len(scored) > last_n else scored
+        best_two = np.sort(earlier)[-2:]
+        reference = float(best_two.mean())
+        what = "mean of the two best" if len(best_two) == 2 else "the best"
+        where = f" before the last {last_n}" if len(scored) > last_n else ""
+        theme.add_hline(fig, reference, f"reference {theme.fmt_num(reference, 1)}{unit} ({what}{where})",
+                        row=1, col=1, dash="dot", color=green, position="start")
         fraction = settings.waning_fraction_pct
-        if best_value >= threshold:
-            half = best_value * fraction / 100.0
-            theme.add_hline(fig, half, f"{theme.threshold_text(fraction)}% of the best "
+        if reference >= threshold:
+            half = reference * fraction / 100.0
+            theme.add_hline(fig, half, f"{theme.threshold_text(fraction)}% of the reference "
                             f"({theme.fmt_num(half, 1)}{unit})", row=1, col=1, dash="dot",
                             color=theme.OKABE_ITO["orange"], position="start")
     low = min(0.0, float(np.nanmin(value))) if has.any() else 0.0

@@ -51,8 +51,9 @@ def test_response_panel_points_threshold_and_best():
     assert dates(no_score.x) == dates(["2024-07-20"]) and "not counted as a failure" in no_score.hovertext[0]
     lines = theme.reference_lines(fig)
     assert ("h", 30.0, "30% responder threshold") in lines
-    assert ("h", 75.0, "best response 75.0% (cycle 1)") in lines
-    assert ("h", 37.5, "50% of the best (37.5%)") in lines
+    # the diminished flag's reference: the mean of the two best responses before the last 2 (75 and 50)
+    assert ("h", 62.5, "reference 62.5% (mean of the two best before the last 2)") in lines
+    assert ("h", 31.25, "50% of the reference (31.2%)") in lines
     assert fig.layout.yaxis.title.text == "Pain reduction (%)"
 
 

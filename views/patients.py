@@ -20,6 +20,7 @@ FACTORS = {  # flag column -> words in the watchlist
     "product_switch": "product switched",
     "muscle_change": "muscles changed",
     "duration_shortened": "benefit shorter",
+    "treatment_break": "treatment break over a year",
 }
 TIMELINE_COLUMNS = ["session_date", "cycle", "product", "total_units", "muscles", "interval_days", "short_interval",
                     "baseline_pain", "followup_pain", "response_pct", "responder", "twstrs_change",
