@@ -1,0 +1,89 @@
+"""Case-mix adjustment by indirect standardisation (docs/metrics.md "Comparing practitioners or sites").
+
+Why: a practitioner who sees the most severe patients, or the hardest indications, can have a lower responder
+rate without doing anything worse. Indirect standardisation asks what rate each group would have had if each of
+its sessions responded at the whole clinic's rate for sessions like it, and compares the group with that.
+
+Strata: indication x baseline-severity band. The band is read from the score the response is measured on:
+pain sessions on baseline pain (0-4, 5-6, 7-8, 9-10), TWSTRS-only sessions on baseline TWSTRS (0-29, 30-44,
+45-59, 60-87); a session without a usable baseline is its own band, a missing indication its own indication.
+A stratum's rate is the weighted share of responders among the sessions with a response in it (the weights are
+the caller's: analytics.funnel weights each session 1/m, m the sessions with a response of that patient in that
+group, so that each patient counts once, as in the observed rate). That is what a saturated logistic model on the
+stratum fitted to the whole clinic predicts (tests/test_casemix.py checks it against statsmodels' GLM).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics.sessions import NOT_RECORDED, group_labels, numeric
+
+PAIN_BANDS = ((0, 4, "pain 0-4"), (5, 6, "pain 5-6"), (7, 8, "pain 7-8"), (9, 10, "pain 9-10"))
+TWSTRS_BANDS = ((0, 29, "TWSTRS 0-29"), (30, 44, "TWSTRS 30-44"), (45, 59, "TWSTRS 45-59"), (60, 87, "TWSTRS 60-87"))
+NO_SEVERITY = "severity not recorded"
+ADJUSTED_FOR = ("indication", "baseline severity (pain score band, or TWSTRS band where only TWSTRS was scored)")
+NOT_ADJUSTED_FOR = ("dose", "product", "cycle number", "duration of the condition", "other conditions",
+                    "age and sex", "how patients were referred")
+ADJUST_CHOICES = ("casemix", "none")
+
+
+def _band(values: np.ndarray, bands) -> np.ndarray:
+    """The label of the band each value falls in ('' when none, NaN included); bands are (low, high, label)."""
+    out = np.full(len(values), "", dtype=object)
+    rounded = np.floor(values + 0.5)  # whole-number scales; a 6.5 counts as 7 (half up)
+    for low, high, label in bands:
+        out[(rounded >= low) & (rounded <= high)] = label
+    return out
+
+
+def severity_band(sessions: pd.DataFrame) -> pd.Series:
+    """Each session's baseline-severity band: on pain where the response is a pain response (or, without a
+    response_pct column, wherever a baseline pain is recorded), else on TWSTRS; NO_SEVERITY when neither."""
+    pain = numeric(sessions, "baseline_pain")
+    twstrs = numeric(sessions, "baseline_twstrs")
+    if "response_pct" in sessions.columns:
+        on_pain = ~np.isnan(numeric(sessions, "response_pct"))
+    else:
+        on_pain = ~np.isnan(pain)
+    pain_band = _band(pain, PAIN_BANDS)
+    twstrs_band = _band(twstrs, TWSTRS_BANDS)
+    band = np.where(on_pain & (pain_band != ""), pain_band, np.where(~on_pain & (twstrs_band != ""), twstrs_band, ""))
+    band = np.where(band == "", NO_SEVERITY, band)
+    return pd.Series(band, index=sessions.index, dtype="str")
+
+
+def casemix_strata(sessions: pd.DataFrame) -> pd.Series:
+    """Each session's stratum, 'indication / band' (a missing indication is NOT_RECORDED)."""
+    return group_labels(sessions, "indication") + " / " + severity_band(sessions)
+
+
+def stratum_rates(outcome, strata, weights=None) -> pd.Series:
+    """The weighted responder share of each stratum: sum(w * outcome) / sum(w) over its rows (index: stratum)."""
+    outcome = np.asarray(outcome, dtype="float64")
+    weights = np.ones(len(outcome)) if weights is None else np.asarray(weights, dtype="float64")
+    frame = pd.DataFrame({"stratum": np.asarray(strata, dtype=object), "wy": weights * outcome, "w": weights})
+    sums = frame.groupby("stratum", sort=True)[["wy", "w"]].sum()
+    return (sums["wy"] / sums["w"]).rename("rate")
+
+
+def expected_outcome(outcome, strata, weights=None) -> np.ndarray:
+    """Each row's expected outcome: its stratum's weighted rate over all rows passed in (the whole clinic)."""
+    rates = stratum_rates(outcome, strata, weights)
+    return pd.Series(np.asarray(strata, dtype=object)).map(rates).to_numpy(dtype="float64")
+
+
+def casemix_caption(adjust: str, by_words: str = "group") -> str:
+    """What the comparison adjusted for, and what it did not, in plain words."""
+    others = ", ".join(NOT_ADJUSTED_FOR)
+    if adjust == "casemix":
+        return (f"Adjusted for case mix: each {by_words}'s expected rate is the clinic's own rate for patients of "
+                f"the same {' and '.join(ADJUSTED_FOR)}. Not adjusted for {others}: a point outside the limits "
+                "is a question to look into, not a verdict.")
+    return (f"Raw rates, not adjusted for case mix ({' or '.join(ADJUSTED_FOR)}): a difference can come from "
+            f"the patients treated rather than the {by_words}. Also not adjusted for {others}.")
+
+
+__all__ = ["ADJUSTED_FOR", "ADJUST_CHOICES", "NOT_ADJUSTED_FOR", "NOT_RECORDED", "NO_SEVERITY", "PAIN_BANDS",
+           "TWSTRS_BANDS", "casemix_caption", "casemix_strata", "expected_outcome", "severity_band",
+           "stratum_rates"]
