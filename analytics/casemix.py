@@ -22,7 +22,7 @@ from analytics.sessions import NOT_RECORDED, group_labels, numeric
 PAIN_BANDS = ((0, 4, "pain 0-4"), (5, 6, "pain 5-6"), (7, 8, "pain 7-8"), (9, 10, "pain 9-10"))
 TWSTRS_BANDS = ((0, 29, "TWSTRS 0-29"), (30, 44, "TWSTRS 30-44"), (45, 59, "TWSTRS 45-59"), (60, 87, "TWSTRS 60-87"))
 NO_SEVERITY = "severity not recorded"
-ADJUSTED_FOR = ("indication", "baseline severity (pain score band, or TWSTRS band where only TWSTRS was scored)")
+ADJUSTED_FOR = ("indication", "baseline severity")
 NOT_ADJUSTED_FOR = ("dose", "product", "cycle number", "duration of the condition", "other conditions",
                     "age and sex", "how patients were referred")
 ADJUST_CHOICES = ("casemix", "none")
@@ -60,17 +60,24 @@ def casemix_strata(sessions: pd.DataFrame) -> pd.Series:
 
 def stratum_rates(outcome, strata, weights=None) -> pd.Series:
     """The weighted responder share of each stratum: sum(w * outcome) / sum(w) over its rows (index: stratum)."""
+    code, names, rates = _rates(outcome, strata, weights)
+    return pd.Series(rates, index=pd.Index(names, name="stratum"), name="rate")
+
+
+def _rates(outcome, strata, weights=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     outcome = np.asarray(outcome, dtype="float64")
     weights = np.ones(len(outcome)) if weights is None else np.asarray(weights, dtype="float64")
-    frame = pd.DataFrame({"stratum": np.asarray(strata, dtype=object), "wy": weights * outcome, "w": weights})
-    sums = frame.groupby("stratum", sort=True)[["wy", "w"]].sum()
-    return (sums["wy"] / sums["w"]).rename("rate")
+    code, names = pd.factorize(np.asarray(strata, dtype=object), sort=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rates = np.bincount(code, weights * outcome, minlength=len(names)) / np.bincount(code, weights,
+                                                                                          minlength=len(names))
+    return code, np.asarray(names, dtype=object), rates
 
 
 def expected_outcome(outcome, strata, weights=None) -> np.ndarray:
     """Each row's expected outcome: its stratum's weighted rate over all rows passed in (the whole clinic)."""
-    rates = stratum_rates(outcome, strata, weights)
-    return pd.Series(np.asarray(strata, dtype=object)).map(rates).to_numpy(dtype="float64")
+    code, _, rates = _rates(outcome, strata, weights)
+    return rates[code]
 
 
 def casemix_caption(adjust: str, by_words: str = "group") -> str:

@@ -50,33 +50,44 @@ def default_adjust(by: str) -> str:
 
 
 def _codes(values) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes (sorted order) and the distinct values."""
+    """Integer codes (in sorted order of the values) and the distinct values."""
     code, uniques = pd.factorize(np.asarray(values, dtype=object), sort=True)
     return code.astype("int64"), np.asarray(uniques, dtype=object)
 
 
-def patient_units(sessions: pd.DataFrame, by: str, adjust: str = "casemix") -> pd.DataFrame:
-    """One row per patient within a group with at least one session with a response: group, patient_id, m
-    (sessions with a response), responders, y (responder share), e (expected share)."""
+def _units(sessions: pd.DataFrame, by: str, adjust: str) -> dict:
+    """The arrays everything else is built from: the groups (names, patients, sessions) and one entry per unit
+    (patient within group with a response): its group code, patient code, m, responders, y and e."""
     has_response = sessions["has_response"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     responder = sessions["responder"].astype("boolean").fillna(False).to_numpy(dtype=bool) & has_response
-    rows = sessions.loc[has_response]
-    columns = ["group", "patient_id", "m", "responders", "y", "e"]
-    if len(rows) == 0:
-        return pd.DataFrame({c: pd.Series(dtype="float64" if c in ("y", "e") else "object") for c in columns})
-    group, group_names = _codes(group_labels(rows, by))
-    patient, patient_names = _codes(rows["patient_id"].astype("str"))
-    cell, cell_keys = pd.factorize(group * len(patient_names) + patient, sort=True)
+    group, names = _codes(group_labels(sessions, by))
+    patient, patient_names = _codes(sessions["patient_id"].astype("str"))
+    k, width = len(names), max(len(patient_names), 1)
+    pairs = np.unique(group * width + patient)
+    out = {"names": names, "patient_names": patient_names,
+           "patients": np.bincount(pairs // width, minlength=k), "sessions": np.bincount(group, minlength=k)}
+    keys, cell = np.unique(group[has_response] * width + patient[has_response], return_inverse=True)
     outcome = responder[has_response].astype("float64")
-    m = np.bincount(cell).astype("float64")
-    weight = 1.0 / m[cell]
-    strata = casemix_strata(rows).to_numpy(dtype=object) if adjust == "casemix" else np.zeros(len(rows), object)
-    expected = expected_outcome(outcome, strata, weight)
-    responders = np.bincount(cell, outcome)
-    return pd.DataFrame({"group": group_names[cell_keys // len(patient_names)],
-                         "patient_id": patient_names[cell_keys % len(patient_names)],
-                         "m": m.astype("int64"), "responders": responders.astype("int64"), "y": responders / m,
-                         "e": np.bincount(cell, expected * weight)})
+    m = np.bincount(cell, minlength=len(keys)).astype("float64")
+    weight = 1.0 / m[cell] if len(cell) else np.zeros(0)
+    if adjust == "casemix" and len(cell):
+        expected = expected_outcome(outcome, casemix_strata(sessions.loc[has_response]).to_numpy(dtype=object),
+                                    weight)
+    else:
+        expected = np.full(len(cell), np.average(outcome, weights=weight) if len(cell) else np.nan)
+    responders = np.bincount(cell, outcome, minlength=len(keys))
+    out.update(group=keys // width, patient=keys % width, m=m, responders=responders, y=responders / np.maximum(m, 1),
+               e=np.bincount(cell, expected * weight, minlength=len(keys)))
+    return out
+
+
+def patient_units(sessions: pd.DataFrame, by: str, adjust: str = "casemix") -> pd.DataFrame:
+    """One row per patient within a group with at least one session with a response: group, patient_id, m
+    (sessions with a response there), responders, y (responder share), e (expected share)."""
+    u = _units(sessions, by, adjust)
+    return pd.DataFrame({"group": u["names"][u["group"]], "patient_id": u["patient_names"][u["patient"]],
+                         "m": u["m"].astype("int64"), "responders": u["responders"].astype("int64"), "y": u["y"],
+                         "e": u["e"]})
 
 
 def winsorised(z, fraction: float = WINSOR) -> np.ndarray:
@@ -128,8 +139,8 @@ def _position(beyond: np.ndarray, direction: np.ndarray) -> np.ndarray:
     return np.array([words.get((b, d), "inside") for b, d in zip(beyond, direction)], dtype=object)
 
 
-def funnel_groups(sessions: pd.DataFrame, by: str = "practitioner_id", adjust: str | None = None,
-                  units: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict]:
+def funnel_groups(sessions: pd.DataFrame, by: str = "practitioner_id",
+                  adjust: str | None = None) -> tuple[pd.DataFrame, dict]:
     """One row per group and the dispersion dict (see `dispersion`, plus sigma and overall_rate).
 
     Columns: group_by, group, patients (with any session in the group), sessions, n (patients with a response:
@@ -138,63 +149,51 @@ def funnel_groups(sessions: pd.DataFrame, by: str = "practitioner_id", adjust: s
     'low' or None), position (words for the chart: 'inside', 'above 95%', 'below 99.8%', ...).
     """
     adjust = adjust or default_adjust(by)
-    units = patient_units(sessions, by, adjust) if units is None else units
-    group, names = _codes(group_labels(sessions, by))
-    patient, _ = _codes(sessions["patient_id"].astype("str"))
-    k, width = len(names), int(patient.max()) + 1 if len(patient) else 1
-    pairs = np.unique(group * width + patient)
-    groups = pd.DataFrame({"group": names, "patients": np.bincount(pairs // width, minlength=k).astype("int64"),
-                           "sessions": np.bincount(group, minlength=k).astype("int64")})
-    unit_group = pd.Categorical(units["group"], categories=names).codes.astype("int64")
-    ok = unit_group >= 0
-    unit_group, kept = unit_group[ok], units.loc[ok]
-    n = np.bincount(unit_group, minlength=k).astype("float64")
-    groups["n"] = n.astype("int64")
-    groups["n_sessions"] = np.bincount(unit_group, kept["m"].to_numpy(dtype="float64"), minlength=k).astype("int64")
-    groups["responders"] = np.bincount(unit_group, kept["responders"].to_numpy(dtype="float64"),
-                                       minlength=k).astype("int64")
+    u = _units(sessions, by, adjust)
+    k = len(u["names"])
+    n = np.bincount(u["group"], minlength=k).astype("float64")
     with np.errstate(divide="ignore", invalid="ignore"):
-        groups["observed_rate"] = np.bincount(unit_group, kept["y"].to_numpy(dtype="float64"), minlength=k) / n
-        groups["expected_rate"] = np.bincount(unit_group, kept["e"].to_numpy(dtype="float64"), minlength=k) / n
-    total = len(units)
-    overall = float(units["y"].mean()) if total else np.nan
-    sigma2 = float(((units["y"] - units["e"]) ** 2).sum() / (total - 1)) if total > 1 else np.nan
+        observed = np.bincount(u["group"], u["y"], minlength=k) / n
+        expected = np.bincount(u["group"], u["e"], minlength=k) / n
+    total = len(u["y"])
+    overall = float(u["y"].mean()) if total else np.nan
+    sigma2 = float(((u["y"] - u["e"]) ** 2).sum() / (total - 1)) if total > 1 else np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
-        se = np.where(n > 0, np.sqrt(sigma2 / n), np.nan)
-        z = (groups["observed_rate"].to_numpy(dtype="float64") - groups["expected_rate"].to_numpy(dtype="float64")) / se
+        # the group is part of the clinic its expected rate comes from: Var(O - E) = sigma^2 (1/n - 1/N)
+        se = np.where((n > 0) & (n < total), np.sqrt(sigma2 * (1.0 / n - 1.0 / total)), np.nan)
+        z = (observed - expected) / se
     spread = dispersion(z, se)
-    spread.update(sigma=float(np.sqrt(sigma2)) if np.isfinite(sigma2) else np.nan, overall_rate=overall)
+    spread.update(sigma=float(np.sqrt(sigma2)) if np.isfinite(sigma2) else np.nan, overall_rate=overall, units=total)
     total_se = np.sqrt(se ** 2 + spread["tau2"])
-    observed = groups["observed_rate"].to_numpy(dtype="float64")
-    expected = groups["expected_rate"].to_numpy(dtype="float64")
-    groups["adjusted_rate"] = overall + observed - expected
-    groups["se"] = se
-    groups["z"] = z
+    columns = {"group_by": np.full(k, by, dtype=object), "group": u["names"], "patients": u["patients"],
+               "sessions": u["sessions"], "n": n.astype("int64"),
+               "n_sessions": np.bincount(u["group"], u["m"], minlength=k).astype("int64"),
+               "responders": np.bincount(u["group"], u["responders"], minlength=k).astype("int64"),
+               "observed_rate": observed, "expected_rate": expected, "adjusted_rate": overall + observed - expected,
+               "se": se, "z": z}
     outside = {}
     for level, zp in Z.items():
         low, high = expected - zp * total_se, expected + zp * total_se
-        groups[f"lower_{level}"] = np.clip(low, 0.0, 1.0)
-        groups[f"upper_{level}"] = np.clip(high, 0.0, 1.0)
+        columns[f"lower_{level}"] = np.clip(low, 0.0, 1.0)
+        columns[f"upper_{level}"] = np.clip(high, 0.0, 1.0)
         outside[level] = (observed < low, observed > high)
-    beyond = np.where(outside["998"][0] | outside["998"][1], "99.8",
-                      np.where(outside["95"][0] | outside["95"][1], "95", None))
-    direction = np.where(outside["95"][1], "high", np.where(outside["95"][0], "low", None))
-    groups["beyond"] = pd.Series(beyond, dtype=object).where(pd.notna(beyond), None)
-    groups["direction"] = pd.Series(direction, dtype=object).where(pd.notna(direction), None)
-    groups["position"] = _position(groups["beyond"].to_numpy(), groups["direction"].to_numpy())
-    groups.insert(0, "group_by", by)
-    columns = ["group_by", "group", "patients", "sessions", "n", "n_sessions", "responders", "observed_rate",
-               "expected_rate", "adjusted_rate", "se", "z", "lower_95", "upper_95", "lower_998", "upper_998",
-               "beyond", "direction", "position"]
-    return groups[columns], spread
+    beyond = np.full(k, None, dtype=object)
+    beyond[outside["95"][0] | outside["95"][1]] = "95"
+    beyond[outside["998"][0] | outside["998"][1]] = "99.8"
+    direction = np.full(k, None, dtype=object)
+    direction[outside["95"][1]] = "high"
+    direction[outside["95"][0]] = "low"
+    columns.update(beyond=beyond, direction=direction, position=_position(beyond, direction))
+    return pd.DataFrame(columns), spread
 
 
-def funnel_curve(overall: float, sigma: float, tau2: float, n_max: float, n_min: float = 1,
+def funnel_curve(overall: float, sigma: float, tau2: float, n_max: float, total: float = np.inf,
                  points: int = 200) -> pd.DataFrame:
-    """The drawn funnel: overall -/+ z sqrt(sigma^2 / n + tau^2) over a log-spaced grid of n (patients)."""
-    n_max = max(float(n_max), float(n_min), 1.0)
-    grid = np.unique(np.geomspace(max(float(n_min), 1.0), n_max, num=max(int(points), 2)))
-    se = np.sqrt(sigma ** 2 / grid + tau2)
+    """The drawn funnel: overall -/+ z sqrt(sigma^2 (1/n - 1/N) + tau^2) over a log-spaced grid of n (patients)
+    from 1 to n_max; N = total, the clinic's units."""
+    n_max = max(float(n_max), 1.0)
+    grid = np.unique(np.geomspace(1.0, n_max, num=max(int(points), 2)))
+    se = np.sqrt(sigma ** 2 * np.clip(1.0 / grid - 1.0 / total, 0.0, None) + tau2)
     out = {"n": grid}
     for level, zp in Z.items():
         out[f"lower_{level}"] = overall - zp * se
@@ -239,8 +238,7 @@ def funnel(sessions: pd.DataFrame, by: str = "practitioner_id", adjust: str | No
     groups, spread = funnel_groups(sessions, by, adjust)
     overall = spread["overall_rate"]
     n_max = float(groups["n"].max()) if len(groups) else 1.0
-    curve = (funnel_curve(overall, spread["sigma"], spread["tau2"], max(n_max, 2.0), points=points)
-             if np.isfinite(overall) and np.isfinite(spread["sigma"]) else funnel_curve(np.nan, np.nan, 0.0, 2.0, points=2))
+    curve = funnel_curve(overall, spread["sigma"], spread["tau2"], max(n_max, 2.0), spread["units"], points=points)
     spread = dict(spread, method="additive" if spread["applied"] else "none", value=float(spread["tau"]))
     words = GROUP_WORDS.get(by, "group")
     return {
