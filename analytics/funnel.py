@@ -218,9 +218,7 @@ def dispersion_words(spread: dict, by_words: str = "group") -> str:
     if spread.get("applied"):
         return (f"Limits widened for variation between {by_words}s beyond chance: tau = "
                 f"{100 * spread['tau']:.1f} percentage points (overdispersion phi = {spread['phi']:.2f}).")
-    phi = spread.get("phi")
-    measured = f" (phi = {phi:.2f})" if phi is not None and np.isfinite(phi) else ""
-    return f"Limits not widened{measured}: {spread.get('reason', '')}."
+    return f"Limits not widened: {spread.get('reason', 'nothing to compare')}."
 
 
 def funnel(sessions: pd.DataFrame, by: str = "practitioner_id", adjust: str | None = None,
