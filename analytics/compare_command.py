@@ -21,6 +21,7 @@ BY_CHOICES = ("practitioner_id", "site", "product", "indication")
 GROUP_KEYS = ("group", "patients", "sessions", "observed_rate", "expected_rate", "lower_95", "upper_95", "lower_998",
               "upper_998", "beyond", "direction", "suppressed")
 FIGURES = GROUP_KEYS[1:-1]
+COLUMN = {"observed_rate": "rate"}  # JSON key -> column of analytics.funnel's group table
 
 
 def _plain(value):
@@ -45,7 +46,7 @@ def compare_groups(sessions: pd.DataFrame, by: str, settings: Settings = DEFAULT
         hidden = bool(record.get("suppressed", False))
         row = {"group": str(record["group"])}
         for key in FIGURES:
-            row[key] = None if hidden else _plain(record.get(key))
+            row[key] = None if hidden else _plain(record.get(COLUMN.get(key, key)))
         for key in ("patients", "sessions"):
             row[key] = None if row[key] is None else int(row[key])
         row["suppressed"] = hidden

@@ -144,7 +144,7 @@ def funnel_groups(sessions: pd.DataFrame, by: str = "practitioner_id",
     """One row per group and the dispersion dict (see `dispersion`, plus sigma and overall_rate).
 
     Columns: group_by, group, patients (with any session in the group), sessions, n (patients with a response:
-    the units), n_sessions (sessions with a response), responders, observed_rate, expected_rate, adjusted_rate,
+    the units), n_sessions (sessions with a response), responders, rate (observed), expected_rate, adjusted_rate,
     se (null), z, lower_95, upper_95, lower_998, upper_998, beyond ('95', '99.8' or None), direction ('high',
     'low' or None), position (words for the chart: 'inside', 'above 95%', 'below 99.8%', ...).
     """
@@ -169,7 +169,7 @@ def funnel_groups(sessions: pd.DataFrame, by: str = "practitioner_id",
                "sessions": u["sessions"], "n": n.astype("int64"),
                "n_sessions": np.bincount(u["group"], u["m"], minlength=k).astype("int64"),
                "responders": np.bincount(u["group"], u["responders"], minlength=k).astype("int64"),
-               "observed_rate": observed, "expected_rate": expected, "adjusted_rate": overall + observed - expected,
+               "rate": observed, "expected_rate": expected, "adjusted_rate": overall + observed - expected,
                "se": se, "z": z}
     outside = {}
     for level, zp in Z.items():
