@@ -160,7 +160,7 @@ def funnel_groups(sessions: pd.DataFrame, by: str = "practitioner_id",
     sigma2 = float(((u["y"] - u["e"]) ** 2).sum() / (total - 1)) if total > 1 else np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         # the group is part of the clinic its expected rate comes from: Var(O - E) = sigma^2 (1/n - 1/N)
-        se = np.where((n > 0) & (n < total), np.sqrt(sigma2 * (1.0 / n - 1.0 / total)), np.nan)
+        se = np.where((n > 0) & (n < total), np.sqrt(sigma2 * (1.0 / n - 1.0 / max(total, 1))), np.nan)
         z = (observed - expected) / se
     spread = dispersion(z, se)
     spread.update(sigma=float(np.sqrt(sigma2)) if np.isfinite(sigma2) else np.nan, overall_rate=overall, units=total)
@@ -183,8 +183,10 @@ def funnel_groups(sessions: pd.DataFrame, by: str = "practitioner_id",
     direction = np.full(k, None, dtype=object)
     direction[outside["95"][1]] = "high"
     direction[outside["95"][0]] = "low"
-    columns.update(beyond=beyond, direction=direction, position=_position(beyond, direction))
-    return pd.DataFrame(columns), spread
+    table = pd.DataFrame(columns)
+    for name, values in (("beyond", beyond), ("direction", direction), ("position", _position(beyond, direction))):
+        table[name] = pd.Series(values, dtype=object)  # None stays None (not NaN) for the JSON and the tests
+    return table, spread
 
 
 def funnel_curve(overall: float, sigma: float, tau2: float, n_max: float, total: float = np.inf,
@@ -193,7 +195,7 @@ def funnel_curve(overall: float, sigma: float, tau2: float, n_max: float, total:
     from 1 to n_max; N = total, the clinic's units."""
     n_max = max(float(n_max), 1.0)
     grid = np.unique(np.geomspace(1.0, n_max, num=max(int(points), 2)))
-    se = np.sqrt(sigma ** 2 * np.clip(1.0 / grid - 1.0 / total, 0.0, None) + tau2)
+    se = np.sqrt(sigma ** 2 * np.clip(1.0 / grid - (1.0 / total if total else 0.0), 0.0, None) + tau2)
     out = {"n": grid}
     for level, zp in Z.items():
         out[f"lower_{level}"] = overall - zp * se
