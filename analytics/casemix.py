@@ -28,34 +28,52 @@ NOT_ADJUSTED_FOR = ("dose", "product", "cycle number", "duration of the conditio
 ADJUST_CHOICES = ("casemix", "none")
 
 
-def _band(values: np.ndarray, bands) -> np.ndarray:
-    """The label of the band each value falls in ('' when none, NaN included); bands are (low, high, label)."""
-    out = np.full(len(values), "", dtype=object)
+BAND_LABELS = tuple(label for _, _, label in PAIN_BANDS + TWSTRS_BANDS) + (NO_SEVERITY,)
+
+
+def _band_index(values: np.ndarray, bands) -> np.ndarray:
+    """The index of the band each value falls in (-1 when none, NaN included); bands are (low, high, label)."""
+    out = np.full(len(values), -1, dtype="int64")
     rounded = np.floor(values + 0.5)  # whole-number scales; a 6.5 counts as 7 (half up)
-    for low, high, label in bands:
-        out[(rounded >= low) & (rounded <= high)] = label
+    for i, (low, high, _) in enumerate(bands):
+        out[(rounded >= low) & (rounded <= high)] = i
     return out
 
 
-def severity_band(sessions: pd.DataFrame) -> pd.Series:
-    """Each session's baseline-severity band: on pain where the response is a pain response (or, without a
-    response_pct column, wherever a baseline pain is recorded), else on TWSTRS; NO_SEVERITY when neither."""
+def severity_code(sessions: pd.DataFrame) -> np.ndarray:
+    """Each session's band as an index into BAND_LABELS: on pain where the response is a pain response (or,
+    without a response_pct column, wherever a baseline pain is recorded), else on TWSTRS; NO_SEVERITY when
+    neither."""
     pain = numeric(sessions, "baseline_pain")
-    twstrs = numeric(sessions, "baseline_twstrs")
     if "response_pct" in sessions.columns:
         on_pain = ~np.isnan(numeric(sessions, "response_pct"))
     else:
         on_pain = ~np.isnan(pain)
-    pain_band = _band(pain, PAIN_BANDS)
-    twstrs_band = _band(twstrs, TWSTRS_BANDS)
-    band = np.where(on_pain & (pain_band != ""), pain_band, np.where(~on_pain & (twstrs_band != ""), twstrs_band, ""))
-    band = np.where(band == "", NO_SEVERITY, band)
-    return pd.Series(band, index=sessions.index, dtype="str")
+    pain_band = _band_index(pain, PAIN_BANDS)
+    twstrs_band = _band_index(numeric(sessions, "baseline_twstrs"), TWSTRS_BANDS)
+    code = np.where(on_pain, pain_band, np.where(twstrs_band >= 0, twstrs_band + len(PAIN_BANDS), -1))
+    return np.where(code >= 0, code, len(BAND_LABELS) - 1)
+
+
+def severity_band(sessions: pd.DataFrame) -> pd.Series:
+    """Each session's baseline-severity band in words (see severity_code)."""
+    return pd.Series(np.asarray(BAND_LABELS, dtype=object)[severity_code(sessions)], index=sessions.index,
+                     dtype="str")
+
+
+def casemix_codes(sessions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each session's stratum as an integer code, and the strata's names ('indication / band'); fast on a
+    million sessions (no string building per row)."""
+    indication, names = pd.factorize(group_labels(sessions, "indication"), sort=True)
+    code = indication.astype("int64") * len(BAND_LABELS) + severity_code(sessions)
+    labels = np.array([f"{i} / {b}" for i in names for b in BAND_LABELS], dtype=object)
+    return code, labels
 
 
 def casemix_strata(sessions: pd.DataFrame) -> pd.Series:
     """Each session's stratum, 'indication / band' (a missing indication is NOT_RECORDED)."""
-    return group_labels(sessions, "indication") + " / " + severity_band(sessions)
+    code, labels = casemix_codes(sessions)
+    return pd.Series(labels[code], index=sessions.index, dtype="str")
 
 
 def stratum_rates(outcome, strata, weights=None) -> pd.Series:
@@ -67,7 +85,12 @@ def stratum_rates(outcome, strata, weights=None) -> pd.Series:
 def _rates(outcome, strata, weights=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     outcome = np.asarray(outcome, dtype="float64")
     weights = np.ones(len(outcome)) if weights is None else np.asarray(weights, dtype="float64")
-    code, names = pd.factorize(np.asarray(strata, dtype=object), sort=True)
+    strata = np.asarray(strata)
+    if np.issubdtype(strata.dtype, np.integer):  # small codes already (casemix_codes): no strings to hash
+        code = strata.astype("int64")
+        names = np.arange(code.max() + 1 if len(code) else 0)
+    else:
+        code, names = pd.factorize(strata.astype(object), sort=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         rates = np.bincount(code, weights * outcome, minlength=len(names)) / np.bincount(code, weights,
                                                                                           minlength=len(names))
@@ -91,6 +114,6 @@ def casemix_caption(adjust: str, by_words: str = "group") -> str:
             f"the patients treated rather than the {by_words}. Also not adjusted for {others}.")
 
 
-__all__ = ["ADJUSTED_FOR", "ADJUST_CHOICES", "NOT_ADJUSTED_FOR", "NOT_RECORDED", "NO_SEVERITY", "PAIN_BANDS",
-           "TWSTRS_BANDS", "casemix_caption", "casemix_strata", "expected_outcome", "severity_band",
-           "stratum_rates"]
+__all__ = ["ADJUSTED_FOR", "ADJUST_CHOICES", "BAND_LABELS", "NOT_ADJUSTED_FOR", "NOT_RECORDED", "NO_SEVERITY",
+           "PAIN_BANDS", "TWSTRS_BANDS", "casemix_caption", "casemix_codes", "casemix_strata", "expected_outcome",
+           "severity_band", "severity_code", "stratum_rates"]

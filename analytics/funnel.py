@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics.casemix import casemix_caption, casemix_strata, expected_outcome
+from analytics.casemix import casemix_caption, casemix_codes, expected_outcome
 from analytics.sessions import group_labels
 
 LEVELS = {"95": 0.95, "998": 0.998}  # two-sided
@@ -51,7 +51,7 @@ def default_adjust(by: str) -> str:
 
 def _codes(values) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes (in sorted order of the values) and the distinct values."""
-    code, uniques = pd.factorize(np.asarray(values, dtype=object), sort=True)
+    code, uniques = pd.factorize(values, sort=True)
     return code.astype("int64"), np.asarray(uniques, dtype=object)
 
 
@@ -71,8 +71,7 @@ def _units(sessions: pd.DataFrame, by: str, adjust: str) -> dict:
     m = np.bincount(cell, minlength=len(keys)).astype("float64")
     weight = 1.0 / m[cell] if len(cell) else np.zeros(0)
     if adjust == "casemix" and len(cell):
-        expected = expected_outcome(outcome, casemix_strata(sessions.loc[has_response]).to_numpy(dtype=object),
-                                    weight)
+        expected = expected_outcome(outcome, casemix_codes(sessions)[0][has_response], weight)
     else:
         expected = np.full(len(cell), np.average(outcome, weights=weight) if len(cell) else np.nan)
     responders = np.bincount(cell, outcome, minlength=len(keys))
