@@ -14,8 +14,9 @@ The figures (docs/metrics.md "Comparing practitioners or sites"):
 * expected rate E_g: without adjustment the overall rate; with case mix (analytics.casemix) each session's
   expected outcome is its stratum's rate over the whole clinic, weighted 1/m_i, e_i = the mean over the unit's
   sessions, E_g = mean of e_i. The weights make sum(E) = sum(O) over the clinic, exactly.
-* null standard error s_g = sigma / sqrt(n_g), n_g = the group's units, sigma^2 = sum over every unit of
-  (y_i - e_i)^2 / (N - 1): the clinic-wide spread of patient-level values around their expected values.
+* null standard error s_g = sigma sqrt(1/n_g - 1/N), n_g = the group's units, N every unit, sigma^2 = sum over
+  every unit of (y_i - e_i)^2 / (N - 1): the clinic-wide spread of patient-level values around their expected
+  values. The -1/N: the group is part of the clinic its expected rate comes from (it matters for 3 sites).
 * z_g = (O_g - E_g) / s_g. Overdispersion (Spiegelhalter 2005 QSHC): z winsorised at its 10th and 90th
   percentiles (linear interpolation), phi = mean(z_w^2). With at least MIN_GROUPS_FOR_DISPERSION groups and
   phi > 1 + 2 sqrt(2 / I), the limits are widened by the additive random-effects variance (DerSimonian-Laird
@@ -26,7 +27,7 @@ The figures (docs/metrics.md "Comparing practitioners or sites"):
   (95%) and 3.09 (99.8%), clipped to [0, 1]. beyond = "99.8" when O_g is strictly outside the 99.8% limits, "95"
   when outside the 95% ones only; direction "high" / "low".
 * for drawing, the adjusted rate = overall + (O_g - E_g) against n_g, with the funnel overall -/+ z_p
-  sqrt(sigma^2 / n + tau^2): a point is outside a drawn line exactly when the group is beyond that limit.
+  sqrt(sigma^2 (1/n - 1/N) + tau^2): a point is outside a drawn line exactly when the group is beyond that limit.
 """
 from __future__ import annotations
 
@@ -36,7 +37,6 @@ import pandas as pd
 from analytics.casemix import casemix_caption, casemix_codes, expected_outcome
 from analytics.sessions import group_labels
 
-LEVELS = {"95": 0.95, "998": 0.998}  # two-sided
 Z = {"95": 1.959963984540054, "998": 3.090232306167813}  # scipy.stats.norm.ppf(0.975), norm.ppf(0.999)
 MIN_GROUPS_FOR_DISPERSION = 10
 WINSOR = 0.10

@@ -7,8 +7,14 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from analytics.funnel import MIN_GROUPS_FOR_DISPERSION, Z, dispersion, dispersion_words, funnel, winsorised
+
+
+def test_normal_quantiles():
+    assert Z["95"] == pytest.approx(stats.norm.ppf(0.975), abs=1e-14)
+    assert Z["998"] == pytest.approx(stats.norm.ppf(0.999), abs=1e-14)
 
 
 def test_winsorised_at_the_10th_and_90th_percentiles_by_hand():
