@@ -649,6 +649,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare_command import run  # the command's logic and output live there
+
+    return run(args)
+
+
 def _analysis_command(commands, name: str, help_text: str) -> argparse.ArgumentParser:
     """A command that measures a session file or the store: ingestion options, --db, thresholds, selection."""
     parser = commands.add_parser(name, help=help_text)
@@ -712,6 +718,12 @@ def build_parser() -> argparse.ArgumentParser:
     trail.add_argument("--action", metavar="ACTION", help="only this action: " + ", ".join(audit.ACTIONS))
     trail.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     trail.set_defaults(run=cmd_audit)
+    compare = _analysis_command(commands, "compare", "practitioners, sites, products or indications on a funnel: "
+                                                     "who is beyond the limits chance gives (docs/metrics.md)")
+    compare.add_argument("--by", required=True, choices=("practitioner_id", "site", "product", "indication"))
+    compare.add_argument("--adjust", choices=("casemix", "none"),
+                         help="adjust for case mix (default: casemix for practitioner_id and site, else none)")
+    compare.set_defaults(run=cmd_compare)
     report = _analysis_command(commands, "report", "a self-contained HTML report or an Excel workbook of the "
                                                    "tables, from a session file or the store")
     report.add_argument("--out", required=True, help="the file to write (.html or .xlsx)")

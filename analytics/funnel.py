@@ -1,127 +1,254 @@
-"""Funnel plot of responder rate by practitioner or site, with exact binomial limits (Spiegelhalter 2005).
+"""Funnel plot comparing practitioners, sites, products or indications: patient-level responder rates, limits that
+allow for sessions clustering within patients and for variation between groups beyond chance, optionally adjusted
+for case mix (Spiegelhalter 2005, Stat Med 24:1185 and Qual Saf Health Care 14:347; NHS Digital SHMI method).
 
-Why a funnel and not a league table: small groups vary more by chance, so each group is judged against limits
-for its own size instead of being ranked.
+Why not the binomial limits on sessions: a patient's sessions are strongly alike (responder intra-class
+correlation about 0.6, 6-7 sessions each), so sessions are not independent trials, and binomial limits on
+sessions are far too narrow (on null data 5 of 12 practitioners fell outside 95%). Here the unit is the patient.
 
-Overall rate p0 = all responders / all sessions with a response (every group, the "not recorded" one too).
-For a group with n sessions with a response, the limit for cumulative probability p (0.025 and 0.975 for 95%,
-0.001 and 0.999 for 99.8%) is Spiegelhalter's interpolated binomial quantile (Stat Med 2005;24:1185-1202,
-appendix A.1.1):
-    r_p   = the smallest r with P(R <= r) >= p for R ~ Bin(n, p0)          (= scipy.stats.binom.ppf(p, n, p0))
-    alpha = (P(R <= r_p) - p) / (P(R <= r_p) - P(R <= r_p - 1))
-    limit = (r_p - alpha) / n,  clipped to [0, 1]
-The interpolation turns the step function r_p / n into a smooth funnel; it always lies in [(r_p - 1)/n, r_p/n].
-When p0 is 0 or 1 there is no variation and every limit equals p0.
-A group is outside a limit only when strictly beyond it. For responder rate "above" is the better side.
+The figures (docs/metrics.md "Comparing practitioners or sites"):
+* unit i = one patient within one group (a patient seen by two practitioners is a unit of each), with m_i >= 1
+  sessions with a response there; y_i = the patient's responder share over those sessions.
+* observed rate O_g = mean of y_i over the group's units (each patient counts once); overall rate = mean of y_i
+  over every unit.
+* expected rate E_g: without adjustment the overall rate; with case mix (analytics.casemix) each session's
+  expected outcome is its stratum's rate over the whole clinic, weighted 1/m_i, e_i = the mean over the unit's
+  sessions, E_g = mean of e_i. The weights make sum(E) = sum(O) over the clinic, exactly.
+* null standard error s_g = sigma sqrt(1/n_g - 1/N), n_g = the group's units, N every unit, sigma^2 = sum over
+  every unit of (y_i - e_i)^2 / (N - 1): the clinic-wide spread of patient-level values around their expected
+  values. The -1/N: the group is part of the clinic its expected rate comes from (it matters for 3 sites).
+* z_g = (O_g - E_g) / s_g. Overdispersion (Spiegelhalter 2005 QSHC): z winsorised at its 10th and 90th
+  percentiles (linear interpolation), phi = mean(z_w^2). With at least MIN_GROUPS_FOR_DISPERSION groups and
+  phi > 1 + 2 sqrt(2 / I), the limits are widened by the additive random-effects variance (DerSimonian-Laird
+  from the winsorised z, as SHMI): tau^2 = max(0, (I phi - (I - 1)) / (sum w - sum w^2 / sum w)), w = 1 / s_g^2.
+  Otherwise tau^2 = 0 (with fewer groups tau cannot be estimated usefully, and one real outlier would widen the
+  limits enough to hide itself).
+* limits on the rate scale around the group's own expected rate: E_g -/+ z_p sqrt(s_g^2 + tau^2), z_p = 1.96
+  (95%) and 3.09 (99.8%), clipped to [0, 1]. beyond = "99.8" when O_g is strictly outside the 99.8% limits, "95"
+  when outside the 95% ones only; direction "high" / "low".
+* for drawing, the adjusted rate = overall + (O_g - E_g) against n_g, with the funnel overall -/+ z_p
+  sqrt(sigma^2 (1/n - 1/N) + tau^2): a point is outside a drawn line exactly when the group is beyond that limit.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from analytics.casemix import casemix_caption, casemix_codes, expected_outcome
 from analytics.sessions import group_labels
-LEVELS = {"95": 0.95, "998": 0.998}  # 95% and 99.8% two-sided
+
+Z = {"95": 1.959963984540054, "998": 3.090232306167813}  # scipy.stats.norm.ppf(0.975), norm.ppf(0.999)
+MIN_GROUPS_FOR_DISPERSION = 10
+WINSOR = 0.10
+CASEMIX_BY_DEFAULT = ("practitioner_id", "site")
+GROUP_WORDS = {"practitioner_id": "practitioner", "site": "site", "product": "product", "indication": "indication"}
 
 
-def binomial_limit(n, p0: float, prob) -> np.ndarray:
-    """Spiegelhalter's interpolated binomial limit on the rate scale for cumulative probability `prob`."""
-    n = np.asarray(n, dtype="float64")
-    prob = np.asarray(prob, dtype="float64")
-    n, prob = np.broadcast_arrays(n, prob)
-    valid = n > 0
-    safe_n = np.where(valid, n, 1.0)
-    if not 0.0 < p0 < 1.0:
-        return np.where(valid, float(p0), np.nan) if np.isfinite(p0) else np.full(n.shape, np.nan)
-    r = stats.binom.ppf(prob, safe_n, p0)
-    at_r = stats.binom.cdf(r, safe_n, p0)
-    below_r = stats.binom.cdf(r - 1, safe_n, p0)
-    alpha = (at_r - prob) / (at_r - below_r)
-    limit = np.clip((r - alpha) / safe_n, 0.0, 1.0)
-    return np.where(valid, limit, np.nan)
+def default_adjust(by: str) -> str:
+    """'casemix' for practitioners and sites, 'none' for anything else (product, indication)."""
+    return "casemix" if by in CASEMIX_BY_DEFAULT else "none"
 
 
-def funnel_limits(n, p0: float) -> pd.DataFrame:
-    """95% and 99.8% limits for each n: n, lower_95, upper_95, lower_998, upper_998."""
-    n = np.atleast_1d(np.asarray(n, dtype="float64"))
-    out = {"n": n}
-    for name, level in LEVELS.items():
-        tail = (1.0 - level) / 2.0
-        out[f"lower_{name}"] = binomial_limit(n, p0, tail)
-        out[f"upper_{name}"] = binomial_limit(n, p0, 1.0 - tail)
-    return pd.DataFrame(out)
+def _codes(values) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (in sorted order of the values) and the distinct values."""
+    code, uniques = pd.factorize(values, sort=True)
+    return code.astype("int64"), np.asarray(uniques, dtype=object)
 
 
-def funnel_curve(p0: float, n_max: int, n_min: int = 1, points: int = 200) -> pd.DataFrame:
-    """The limits over a grid of whole n from n_min to n_max (about `points` of them, log-spaced) for drawing."""
-    n_max = max(int(n_max), int(n_min), 1)
-    grid = np.unique(np.round(np.geomspace(max(int(n_min), 1), n_max, num=max(int(points), 2))))
-    table = funnel_limits(grid, p0)
-    table["p0"] = p0
+def _units(sessions: pd.DataFrame, by: str, adjust: str) -> dict:
+    """The arrays everything else is built from: the groups (names, patients, sessions) and one entry per unit
+    (patient within group with a response): its group code, patient code, m, responders, y and e."""
+    has_response = sessions["has_response"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    responder = sessions["responder"].astype("boolean").fillna(False).to_numpy(dtype=bool) & has_response
+    group, names = _codes(group_labels(sessions, by))
+    patient, patient_names = _codes(sessions["patient_id"].astype("str"))
+    k, width = len(names), max(len(patient_names), 1)
+    pairs = np.unique(group * width + patient)
+    out = {"names": names, "patient_names": patient_names,
+           "patients": np.bincount(pairs // width, minlength=k), "sessions": np.bincount(group, minlength=k)}
+    keys, cell = np.unique(group[has_response] * width + patient[has_response], return_inverse=True)
+    outcome = responder[has_response].astype("float64")
+    m = np.bincount(cell, minlength=len(keys)).astype("float64")
+    weight = 1.0 / m[cell] if len(cell) else np.zeros(0)
+    if adjust == "casemix" and len(cell):
+        expected = expected_outcome(outcome, casemix_codes(sessions)[0][has_response], weight)
+    else:
+        expected = np.full(len(cell), np.average(outcome, weights=weight) if len(cell) else np.nan)
+    responders = np.bincount(cell, outcome, minlength=len(keys))
+    out.update(group=keys // width, patient=keys % width, m=m, responders=responders, y=responders / np.maximum(m, 1),
+               e=np.bincount(cell, expected * weight, minlength=len(keys)))
+    return out
+
+
+def patient_units(sessions: pd.DataFrame, by: str, adjust: str = "casemix") -> pd.DataFrame:
+    """One row per patient within a group with at least one session with a response: group, patient_id, m
+    (sessions with a response there), responders, y (responder share), e (expected share)."""
+    u = _units(sessions, by, adjust)
+    return pd.DataFrame({"group": u["names"][u["group"]], "patient_id": u["patient_names"][u["patient"]],
+                         "m": u["m"].astype("int64"), "responders": u["responders"].astype("int64"), "y": u["y"],
+                         "e": u["e"]})
+
+
+def winsorised(z, fraction: float = WINSOR) -> np.ndarray:
+    """z with values below its `fraction` percentile and above its 1 - fraction percentile set to those
+    percentiles (numpy's linear interpolation)."""
+    z = np.asarray(z, dtype="float64")
+    if len(z) == 0:
+        return z
+    low, high = np.percentile(z, [100 * fraction, 100 * (1 - fraction)])
+    return np.clip(z, low, high)
+
+
+def dispersion(z, s, min_groups: int = MIN_GROUPS_FOR_DISPERSION) -> dict:
+    """Overdispersion of the groups' z-scores and the additive random-effects variance that widens the limits.
+
+    z: each group's (O - E) / s; s: its null standard error. Returns phi (mean winsorised z^2), threshold
+    (1 + 2 sqrt(2 / I)), tau2_estimate (DerSimonian-Laird from the winsorised z), tau2 / tau (applied: the estimate
+    when phi > threshold and I >= min_groups, else 0), groups (I), applied (bool), reason (words).
+    """
+    z = np.asarray(z, dtype="float64")
+    s = np.asarray(s, dtype="float64")
+    keep = np.isfinite(z) & np.isfinite(s) & (s > 0)
+    z, s = z[keep], s[keep]
+    i = int(len(z))
+    out = {"groups": i, "phi": float("nan"), "threshold": float("nan"), "tau2_estimate": float("nan"),
+           "tau2": 0.0, "tau": 0.0, "applied": False}
+    if i < 2:
+        out["reason"] = "too few groups to judge variation between them"
+        return out
+    phi = float(np.mean(winsorised(z) ** 2))
+    w = 1.0 / s ** 2
+    tau2_estimate = max(0.0, (i * phi - (i - 1)) / (w.sum() - (w ** 2).sum() / w.sum()))
+    threshold = 1.0 + 2.0 * np.sqrt(2.0 / i)
+    out.update(phi=phi, threshold=float(threshold), tau2_estimate=float(tau2_estimate))
+    if i < min_groups:
+        out["reason"] = (f"only {i} groups: too few to estimate variation between them beyond chance "
+                         f"(needs {min_groups}), so the limits allow for chance alone")
+    elif phi > threshold:
+        out.update(tau2=float(tau2_estimate), tau=float(np.sqrt(tau2_estimate)), applied=True,
+                   reason=f"the groups vary more than chance gives (phi {phi:.2f} > {threshold:.2f})")
+    else:
+        out["reason"] = f"the groups vary no more than chance gives (phi {phi:.2f}, at most {threshold:.2f})"
+    return out
+
+
+def _position(beyond: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    words = {("99.8", "high"): "above 99.8%", ("95", "high"): "above 95%", ("99.8", "low"): "below 99.8%",
+             ("95", "low"): "below 95%"}
+    return np.array([words.get((b, d), "inside") for b, d in zip(beyond, direction)], dtype=object)
+
+
+def funnel_groups(sessions: pd.DataFrame, by: str = "practitioner_id",
+                  adjust: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """One row per group and the dispersion dict (see `dispersion`, plus sigma and overall_rate).
+
+    Columns: group_by, group, patients (with any session in the group), sessions, n (patients with a response:
+    the units), n_sessions (sessions with a response), responders, rate (observed), expected_rate, adjusted_rate,
+    se (null), z, lower_95, upper_95, lower_998, upper_998, beyond ('95', '99.8' or None), direction ('high',
+    'low' or None), position (words for the chart: 'inside', 'above 95%', 'below 99.8%', ...).
+    """
+    adjust = adjust or default_adjust(by)
+    u = _units(sessions, by, adjust)
+    k = len(u["names"])
+    n = np.bincount(u["group"], minlength=k).astype("float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        observed = np.bincount(u["group"], u["y"], minlength=k) / n
+        expected = np.bincount(u["group"], u["e"], minlength=k) / n
+    total = len(u["y"])
+    overall = float(u["y"].mean()) if total else np.nan
+    sigma2 = float(((u["y"] - u["e"]) ** 2).sum() / (total - 1)) if total > 1 else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # the group is part of the clinic its expected rate comes from: Var(O - E) = sigma^2 (1/n - 1/N)
+        se = np.where((n > 0) & (n < total), np.sqrt(sigma2 * (1.0 / n - 1.0 / max(total, 1))), np.nan)
+        z = (observed - expected) / se
+    spread = dispersion(z, se)
+    spread.update(sigma=float(np.sqrt(sigma2)) if np.isfinite(sigma2) else np.nan, overall_rate=overall, units=total)
+    total_se = np.sqrt(se ** 2 + spread["tau2"])
+    columns = {"group_by": np.full(k, by, dtype=object), "group": u["names"], "patients": u["patients"],
+               "sessions": u["sessions"], "n": n.astype("int64"),
+               "n_sessions": np.bincount(u["group"], u["m"], minlength=k).astype("int64"),
+               "responders": np.bincount(u["group"], u["responders"], minlength=k).astype("int64"),
+               "rate": observed, "expected_rate": expected, "adjusted_rate": overall + observed - expected,
+               "se": se, "z": z}
+    outside = {}
+    for level, zp in Z.items():
+        low, high = expected - zp * total_se, expected + zp * total_se
+        columns[f"lower_{level}"] = np.clip(low, 0.0, 1.0)
+        columns[f"upper_{level}"] = np.clip(high, 0.0, 1.0)
+        outside[level] = (observed < low, observed > high)
+    beyond = np.full(k, None, dtype=object)
+    beyond[outside["95"][0] | outside["95"][1]] = "95"
+    beyond[outside["998"][0] | outside["998"][1]] = "99.8"
+    direction = np.full(k, None, dtype=object)
+    direction[outside["95"][1]] = "high"
+    direction[outside["95"][0]] = "low"
+    table = pd.DataFrame(columns)
+    for name, values in (("beyond", beyond), ("direction", direction), ("position", _position(beyond, direction))):
+        table[name] = pd.Series(values, dtype=object)  # None stays None (not NaN) for the JSON and the tests
+    return table, spread
+
+
+def funnel_curve(overall: float, sigma: float, tau2: float, n_max: float, total: float = np.inf,
+                 points: int = 200) -> pd.DataFrame:
+    """The drawn funnel: overall -/+ z sqrt(sigma^2 (1/n - 1/N) + tau^2) over a log-spaced grid of n (patients)
+    from 1 to n_max; N = total, the clinic's units."""
+    n_max = max(float(n_max), 1.0)
+    grid = np.unique(np.geomspace(1.0, n_max, num=max(int(points), 2)))
+    se = np.sqrt(sigma ** 2 * np.clip(1.0 / grid - (1.0 / total if total else 0.0), 0.0, None) + tau2)
+    out = {"n": grid}
+    for level, zp in Z.items():
+        out[f"lower_{level}"] = overall - zp * se
+        out[f"upper_{level}"] = overall + zp * se
+    table = pd.DataFrame(out)
+    table["p0"] = overall
     return table
 
 
-def funnel_groups(sessions: pd.DataFrame, by: str = "practitioner_id") -> pd.DataFrame:
-    """One row per group: counts, rate, the limits at its n and where it falls (inside, above or below).
-
-    Columns: group_by, group, patients, sessions, n (sessions with a response), responders, rate, p0,
-    lower_95, upper_95, lower_998, upper_998, outside_95, outside_998, direction ('above' / 'below' when outside
-    the 95% limits, else ''), position ('above 99.8%', 'above 95%', 'inside', 'below 95%', 'below 99.8%').
-    """
-    has_response = sessions["has_response"].astype("boolean").fillna(False)
-    responder = sessions["responder"].astype("boolean").fillna(False) & has_response
-    frame = pd.DataFrame({
-        "group": group_labels(sessions, by),
-        "patient_id": sessions["patient_id"],
-        "n": has_response.astype("int64"),
-        "responders": responder.astype("int64"),
-    })
-    groups = (frame.groupby("group", sort=True)
-              .agg(patients=("patient_id", "nunique"), sessions=("patient_id", "size"),
-                   n=("n", "sum"), responders=("responders", "sum"))
-              .reset_index())
-    total_n = int(groups["n"].sum())
-    p0 = groups["responders"].sum() / total_n if total_n > 0 else np.nan
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = np.where(groups["n"] > 0, groups["responders"] / groups["n"].where(groups["n"] > 0), np.nan)
-    limits = funnel_limits(groups["n"].to_numpy(), p0)
-    groups = pd.concat([groups, limits.drop(columns="n")], axis=1)
-    groups.insert(0, "group_by", by)
-    groups["rate"] = rate
-    groups["p0"] = p0
-    above_998 = groups["rate"] > groups["upper_998"]
-    below_998 = groups["rate"] < groups["lower_998"]
-    above_95 = groups["rate"] > groups["upper_95"]
-    below_95 = groups["rate"] < groups["lower_95"]
-    groups["outside_95"] = above_95 | below_95
-    groups["outside_998"] = above_998 | below_998
-    groups["direction"] = np.select([above_95, below_95], ["above", "below"], default="")
-    groups["position"] = np.select([above_998, above_95, below_998, below_95],
-                                   ["above 99.8%", "above 95%", "below 99.8%", "below 95%"], default="inside")
-    columns = ["group_by", "group", "patients", "sessions", "n", "responders", "rate", "p0", "lower_95",
-               "upper_95", "lower_998", "upper_998", "outside_95", "outside_998", "direction", "position"]
-    return groups[columns].astype({"patients": "int64", "sessions": "int64", "n": "int64", "responders": "int64"})
-
-
 def funnel_outliers(groups: pd.DataFrame) -> pd.DataFrame:
-    """The groups outside the 95% limits, furthest out first (99.8% before 95%), then by rate distance to p0."""
-    out = groups.loc[groups["outside_95"].astype("boolean").fillna(False)].copy()
-    out["_distance"] = (out["rate"] - out["p0"]).abs()
-    out = out.sort_values(["outside_998", "_distance"], ascending=[False, False], kind="stable")
-    return out.drop(columns="_distance").reset_index(drop=True)
+    """The groups beyond the 95% limits, 99.8% first, then the furthest (|z|) first."""
+    beyond = groups["beyond"].notna() if "beyond" in groups.columns else pd.Series(False, index=groups.index)
+    out = groups.loc[beyond.to_numpy(dtype=bool)].copy()
+    out["_far"] = (out["beyond"] == "99.8").astype(int)
+    out["_distance"] = pd.to_numeric(out["z"], errors="coerce").abs()
+    out = out.sort_values(["_far", "_distance"], ascending=[False, False], kind="stable")
+    return out.drop(columns=["_far", "_distance"]).reset_index(drop=True)
 
 
-def funnel(sessions: pd.DataFrame, by: str = "practitioner_id", points: int = 200) -> dict:
-    """Everything the funnel view draws: p0, the group table, the limit curve and the outliers."""
-    groups = funnel_groups(sessions, by)
-    p0 = float(groups["p0"].iloc[0]) if len(groups) else np.nan
-    n_max = int(groups["n"].max()) if len(groups) else 1
+def dispersion_words(spread: dict, by_words: str = "group") -> str:
+    """The widening of the limits in plain words, for the chart and the caption."""
+    if spread.get("applied"):
+        return (f"Limits widened for variation between {by_words}s beyond chance: tau = "
+                f"{100 * spread['tau']:.1f} percentage points (overdispersion phi = {spread['phi']:.2f}).")
+    return f"Limits not widened: {spread.get('reason', 'nothing to compare')}."
+
+
+def funnel(sessions: pd.DataFrame, by: str = "practitioner_id", adjust: str | None = None,
+           points: int = 200) -> dict:
+    """Everything the comparison shows, for the Compare page, the report and `python -m analytics compare`.
+
+    adjust: 'casemix' or 'none' (default: casemix for practitioners and sites, none otherwise). Returns by,
+    adjust, overall_rate (and p0, the same), n (units), groups (funnel_groups), curve, outliers, dispersion
+    (method 'additive' or 'none', value tau applied as a proportion, plus phi, tau2, threshold, reason, sigma),
+    and caption (what was adjusted for, how the limits were widened).
+    """
+    adjust = adjust or default_adjust(by)
+    if adjust not in ("casemix", "none"):
+        raise ValueError(f"adjust must be 'casemix' or 'none', not {adjust!r}")
+    groups, spread = funnel_groups(sessions, by, adjust)
+    overall = spread["overall_rate"]
+    n_max = float(groups["n"].max()) if len(groups) else 1.0
+    curve = funnel_curve(overall, spread["sigma"], spread["tau2"], max(n_max, 2.0), spread["units"], points=points)
+    spread = dict(spread, method="additive" if spread["applied"] else "none", value=float(spread["tau"]))
+    words = GROUP_WORDS.get(by, "group")
     return {
         "by": by,
-        "p0": p0,
+        "adjust": adjust,
+        "overall_rate": overall,
+        "p0": overall,
         "n": int(groups["n"].sum()),
-        "responders": int(groups["responders"].sum()),
         "groups": groups,
-        "curve": funnel_curve(p0, max(n_max, 2), points=points),
+        "curve": curve,
         "outliers": funnel_outliers(groups),
+        "dispersion": spread,
+        "caption": casemix_caption(adjust, words) + " " + dispersion_words(spread, words),
     }

@@ -296,8 +296,7 @@ BREAKDOWN_SCREEN = ("group", "sessions", "patients", "sessions_with_response", "
 BREAKDOWN_REPORT = ("group", "patients", "sessions", "sessions_with_response", "responders", "responder_rate",
                     "responder_ci_low", "responder_ci_high", "mean_response_pct", "median_onset_days",
                     "median_duration_days", "short_interval_share", "ae_rate")
-FUNNEL_SCREEN = ("group", "patients", "sessions", "n", "responders", "rate", "lower_95", "upper_95", "position",
-                 "suppression")
+FUNNEL_SCREEN = ("group", "patients", "sessions", "n", "rate", "lower_95", "upper_95", "position", "suppression")
 RATE_COLUMNS = ("responder_rate", "responder_ci_low", "responder_ci_high", "short_interval_share",
                 "short_interval_ci_low", "short_interval_ci_high", "ae_rate", "ae_ci_low", "ae_ci_high", "rate",
                 "p0", "lower_95", "upper_95", "lower_998", "upper_998", "rate_ci_low", "rate_ci_high", "ci_low",

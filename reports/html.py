@@ -119,7 +119,8 @@ def _figures(derived: pd.DataFrame, settings: Settings) -> tuple[dict[str, go.Fi
         "chart-waning": hidden_note(int(by_cycle["suppressed"].sum()) if len(by_cycle) else 0, "cycle", settings),
         "chart-pchart": " ".join(filter(None, [limits_sentence(chart) if len(chart) else "", hidden_note(
             hidden_months, "month", settings, "patients with a response")])),
-        "chart-funnel": hidden_note(int(shown["groups"]["suppressed"].sum()), "practitioner", settings),
+        "chart-funnel": " ".join(filter(None, (shown["caption"], hidden_note(
+            int(shown["groups"]["suppressed"].sum()), "practitioner", settings)))),
     }
     return figures, {element: note for element, note in notes.items() if note}
 

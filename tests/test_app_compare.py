@@ -13,9 +13,22 @@ def test_compare_renders_funnels_and_breakdowns():
     assert len(plotly_charts(at)) == 7  # two funnels, four breakdowns, benefit duration by cycle
     said = texts(at)
     assert "Outside the 95% limits" in said or "is outside the 95% limits" in said
+    assert "Adjusted for case mix" in said and "Not adjusted for dose" in said  # the funnel's caption
+    assert "Limits not widened" in said or "Limits widened for variation" in said
+    assert [t.value for t in at.toggle] == [True, True]  # "Adjust for case mix", on by default
+    funnel_titles = [c.proto.spec for c in plotly_charts(at)[:2]]
+    assert all("adjusted for case mix" in spec for spec in funnel_titles)
     tables = [d.value for d in at.dataframe]
     breakdown = next(t for t in tables if "responder rate" in t.columns and "with a response" in t.columns)
     assert {"sessions", "patients", "with a response", "responders"} <= set(breakdown.columns)
+
+
+def test_the_case_mix_switch_shows_raw_rates():
+    at = app(PAGE)
+    at.toggle(key="funnel_adjust_practitioner_id").set_value(False).run()
+    no_errors(at)
+    assert "Raw rates, not adjusted for case mix" in texts(at)
+    assert "raw: funnel plot" in plotly_charts(at)[0].proto.spec
 
 
 def test_a_filter_changes_the_comparison():

@@ -33,25 +33,34 @@ GROUP_COLUMNS = ["group_by", "group"]
 
 
 def funnel_section(ctx: Context, by: str, label: str, plural: str) -> None:
+    adjusted = st.toggle("Adjust for case mix", value=True, key=f"funnel_adjust_{by}",
+                         help="Compare each " + label.lower() + " with what the clinic achieves for patients of the "
+                              "same indication and baseline severity (off: raw rates).")
+    adjust = "casemix" if adjusted else "none"
     with st.spinner(f"Computing the funnel plot for {plural}..."):
-        result = ctx.cached(f"funnel_{by}", funnel, lambda: ((ctx.sessions, by), {}))
+        result = ctx.cached(f"funnel_{by}_{adjust}", funnel, lambda: ((ctx.sessions, by, adjust), {}))
     shown = funnel_shown(result, ctx.settings)
     groups = shown["groups"]
     visible = groups.loc[~groups["suppressed"]]
-    ui.chart(ctx.figure(f"funnel_{by}", funnel_figure, lambda: ((shown, label, ctx.settings), {})),
+    ui.chart(ctx.figure(f"funnel_{by}_{adjust}", funnel_figure, lambda: ((shown, label, ctx.settings), {})),
              f"fig_funnel_{by}")
     outliers = shown["outliers"]
+    overall = f"Overall rate {100 * result['overall_rate']:.0f}% (each patient counted once)"
     if len(visible) == 0:
         st.info(f"Every {label.lower()} has fewer than {ctx.settings.min_group_patients} patients here, so none "
                 "is shown. Widen the period or filters.", icon=":material/visibility_off:")
     elif len(outliers):
-        named = "; ".join(f"**{markdown_text(g)}** {100 * r:.0f}% of {n:,} ({pos} limit)" for g, r, n, pos in
-                          zip(outliers["group"], outliers["rate"], outliers["n"], outliers["position"]))
-        st.markdown(f"**Outside the 95% limits:** {named}. Overall rate {100 * result['p0']:.0f}%. "
-                    "Outside 95% happens by chance about 1 time in 20; outside 99.8% rarely does.")
+        named = "; ".join(
+            f"**{markdown_text(g)}** {100 * r:.0f}% against {100 * e:.0f}% expected, {n:,} patients "
+            f"({'above' if d == 'high' else 'below'} the {b}% limit)"
+            for g, r, e, n, b, d in zip(outliers["group"], outliers["rate"], outliers["expected_rate"],
+                                        outliers["n"], outliers["beyond"], outliers["direction"]))
+        st.markdown(f"**Outside the 95% limits:** {named}. {overall}. Outside 95% happens by chance about 1 time "
+                    "in 20; outside 99.8% rarely does.")
     else:
-        st.markdown(f"**No {label.lower()} is outside the 95% limits**: differences from the overall rate "
-                    f"({100 * result['p0']:.0f}%) are within what chance gives for their numbers of sessions.")
+        st.markdown(f"**No {label.lower()} is outside the 95% limits**: differences from the expected rates are "
+                    f"within what chance gives for their numbers of patients. {overall}.")
+    st.caption(markdown_text(result["caption"]))
     hidden = int(groups["suppressed"].sum())
     if hidden:
         st.caption(f"{hidden} {plural if hidden > 1 else label.lower()} not shown: fewer than "
@@ -86,10 +95,11 @@ def render() -> None:
     if ui.small_selection(ctx):
         return
     st.subheader("Practitioners and sites: funnel plots of the responder rate")
-    st.caption("Each dot is a practitioner or site: its responder rate against its number of sessions with a "
-               "response. The funnel is where chance alone would put a group of that size (95% and 99.8% "
-               "limits around the overall rate): small groups vary more, so they are judged against wider "
-               "limits instead of being ranked.")
+    st.caption("Each dot is a practitioner or site: its responder rate (each patient's share of responding "
+               "sessions, averaged over its patients) against its number of patients. The funnel is where chance "
+               "alone would put a group of that size (95% and 99.8% limits): small groups vary more, so they are "
+               "judged against wider limits instead of being ranked. Patients, not sessions, set the width, as a "
+               "patient's sessions tend to go the same way.")
     for tab, (by, label, plural) in zip(st.tabs([plural.capitalize() for _, _, plural in FUNNELS]), FUNNELS):
         with tab:
             funnel_section(ctx, by, label, plural)
