@@ -106,13 +106,14 @@ def test_fallback_to_random_intercept_is_reported(monkeypatch):
 
     def failing_slope(data, re_formula):
         if re_formula != "1":
-            return None, "forced failure"
+            return waning.Fit(None, "forced failure")
         return real_fit(data, re_formula)
 
     monkeypatch.setattr(waning, "_fit", failing_slope)
     result = waning_slope(simulated(n_patients=80), S)
     assert result["model"] == "random intercept only"
     assert "forced failure" in result["note"] and "fell back to a random intercept only" in result["note"]
+    assert result["fallback"] is True and result["fallback_warning"].startswith("The slope model did not fit (no ")
     assert result["slope"] == pytest.approx(-3.0, abs=0.5)
 
 
