@@ -89,3 +89,58 @@ def duration_sample(derived: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         keep &= _true_and_known(derived, "responder")[0]
     return times[keep], _true_and_known(derived, "duration_event")[0][keep]
 
+
+
+# ---- intervals for the KPI tiles (docs/metrics.md "KPI tiles") -------------------------------------------------
+def median_ci_ranks(n, alpha: float = 0.05):
+    """Ranks (k, n - k + 1) of the order statistics giving a distribution-free 95% CI for a median from n values.
+
+    k is the largest rank with P(B <= k - 1) <= alpha / 2 for B ~ Binomial(n, 1/2), so [x(k), x(n-k+1)] covers
+    the population median with probability 1 - 2 P(B <= k - 1) >= 1 - alpha whatever the distribution (the sign
+    test inverted; Conover, Practical Nonparametric Statistics; Campbell & Gardner, BMJ 1988). Scalar or array
+    n; rank 0 (no interval) where n is too small: below 6 values for 95%. Vectorised over n.
+    """
+    from scipy.stats import binom  # noqa: PLC0415 - scipy is imported by proportions anyway
+
+    m = np.asarray(n, dtype="int64")
+    j = binom.ppf(alpha / 2, np.maximum(m, 1), 0.5)  # smallest j with P(B <= j) >= alpha / 2
+    j = np.where(binom.cdf(j, np.maximum(m, 1), 0.5) > alpha / 2, j - 1, j)
+    k = np.where(m > 0, np.maximum(j + 1, 0), 0).astype("int64")
+    upper = np.where(k > 0, m - k + 1, 0).astype("int64")
+    return (int(k), int(upper)) if np.ndim(n) == 0 else (k, upper)
+
+
+def median_ci(values, alpha: float = 0.05) -> tuple[float, float]:
+    """Distribution-free 95% CI for the median of `values` (NaN left out) from order statistics; (NaN, NaN) when
+    there are too few values to give one (fewer than 6 for 95%): see `median_ci_ranks`."""
+    x = np.sort(np.asarray(values, dtype="float64"))
+    x = x[~np.isnan(x)]
+    low_rank, high_rank = median_ci_ranks(len(x), alpha)
+    if low_rank == 0:
+        return np.nan, np.nan
+    return float(x[low_rank - 1]), float(x[high_rank - 1])
+
+
+def median_with_ci(derived: pd.DataFrame, column: str, alpha: float = 0.05) -> tuple[float, float, float, int]:
+    """(median, ci_low, ci_high, n): `median_of` with its order-statistic interval (`median_ci`)."""
+    values = numeric(derived, column)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return np.nan, np.nan, np.nan, 0
+    low, high = median_ci(values, alpha)
+    return float(np.median(values)), low, high, int(len(values))
+
+
+def difference_ci(successes_1: int, n_1: int, successes_2: int, n_2: int, alpha: float = 0.05
+                  ) -> tuple[float, float]:
+    """95% CI for p1 - p2 of two independent proportions: Newcombe's hybrid score interval (Newcombe 1998,
+    method 10), built from the two Wilson intervals. Newcombe's example 56/70 - 48/80: 0.0524 to 0.3339.
+    (NaN, NaN) when either n is 0."""
+    if n_1 <= 0 or n_2 <= 0:
+        return np.nan, np.nan
+    first, second = share(successes_1, n_1, alpha), share(successes_2, n_2, alpha)
+    p1, l1, u1 = first.value, first.ci_low, first.ci_high
+    p2, l2, u2 = second.value, second.ci_low, second.ci_high
+    d = p1 - p2
+    return (float(d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)),
+            float(d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)))

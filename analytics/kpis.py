@@ -7,9 +7,18 @@ as-of date (settings.as_of, else the latest session_date). A session belongs to 
 session_date; its outcomes (response, benefit duration, ...) are what is known at the as-of date.
 
 Output is one tidy row per KPI: kpi, value, ci_low, ci_high, previous, change, n, unit, plus label (words for
-the tile) and previous_n. `change` is value - previous in the KPI's own unit (a change in a proportion is in
-proportion points: 0.05 = 5 percentage points). Rates are proportions 0..1 with Wilson 95% intervals.
-Each figure is computed by analytics.headline, as in the command-line summary.
+the tile), previous_n, ci_too_few and clear_change. `change` is value - previous in the KPI's own unit (a change
+in a proportion is in proportion points: 0.05 = 5 percentage points). Each figure is computed by
+analytics.headline, as in the command-line summary.
+
+Every estimate has a 95% interval: rates (proportions 0..1) Wilson; medians of recorded values a distribution-free
+interval from order statistics (none from fewer than 6 values); the Kaplan-Meier median Brookmeyer-Crowley (none
+from fewer than 2 wearing-offs). ci_too_few is True where the figure exists but rests on too few values for an
+interval. clear_change says whether the change against the previous period is more than chance (docs/metrics.md
+"KPI tiles"): for a rate, the Newcombe 95% interval of the difference between the two periods excludes 0; for a
+median, the previous value lies outside the current 95% interval (and a median without an interval never shows a
+clear change). Counts (patients, sessions, patients flagged) are not estimates: clear_change is NA and their change
+is shown neutrally. NA too when there is nothing to compare.
 """
 from __future__ import annotations
 
@@ -20,10 +29,11 @@ import numpy as np
 import pandas as pd
 
 from analytics import headline
-from analytics.kaplan_meier import KMMedian, km_median as default_km_median
+from analytics.kaplan_meier import KMMedian, km_median as default_km_median, too_few_events
 from analytics.settings import DEFAULT_SETTINGS, Settings
 
-KPI_COLUMNS = ["kpi", "value", "ci_low", "ci_high", "previous", "change", "n", "unit", "label", "previous_n"]
+KPI_COLUMNS = ["kpi", "value", "ci_low", "ci_high", "previous", "change", "n", "unit", "label", "previous_n",
+               "ci_too_few", "clear_change"]
 
 KPI_LABELS = {
     "patients": ("Patients", "patients"),
@@ -37,6 +47,90 @@ KPI_LABELS = {
     "adverse_event_rate": ("Sessions with an adverse event", "proportion"),
     "patients_flagged": ("Patients flagged", "patients"),
 }
+
+
+#: Which way is better for each KPI: +1 higher, -1 lower, 0 neither (a count, whose change is shown neutrally).
+KPI_DIRECTION = {
+    "patients": 0, "sessions": 0, "responder_rate": 1, "median_response_pct": 1, "median_onset_days": -1,
+    "median_peak_days": -1, "median_duration_days": 1, "short_interval_share": -1, "adverse_event_rate": -1,
+    "patients_flagged": 0,
+}
+#: How a change is judged clear, per estimate (counts are never judged).
+CHANGE_RULE = {
+    "responder_rate": "two proportions", "short_interval_share": "two proportions",
+    "adverse_event_rate": "two proportions", "median_response_pct": "outside the interval",
+    "median_onset_days": "outside the interval", "median_peak_days": "outside the interval",
+    "median_duration_days": "outside the interval",
+}
+
+#: How each estimate's 95% interval is worked out, in words for the tile's help (counts have none).
+KPI_INTERVAL = {
+    "responder_rate": "Wilson", "short_interval_share": "Wilson", "adverse_event_rate": "Wilson",
+    "median_response_pct": "distribution-free, from the ordered values",
+    "median_onset_days": "distribution-free, from the ordered values",
+    "median_peak_days": "distribution-free, from the ordered values",
+    "median_duration_days": "Brookmeyer-Crowley",
+}
+#: Why an estimate has no interval when ci_too_few is True.
+TOO_FEW_REASON = {
+    "median_response_pct": "fewer than 6 sessions with a response",
+    "median_onset_days": "fewer than 6 sessions with the onset recorded",
+    "median_peak_days": "fewer than 6 sessions with the peak recorded",
+    "median_duration_days": "fewer than 2 sessions whose benefit was seen to wear off",
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One period's figure of a tile: value with its 95% interval (NaN: none), n, the successes of a rate, and
+    whether the figure rests on too few values for an interval."""
+
+    value: float
+    ci_low: float = np.nan
+    ci_high: float = np.nan
+    n: int = 0
+    successes: int | None = None
+    too_few: bool = False
+
+
+def change_tone(kpi: str, change, clear) -> str:
+    """'better', 'worse' or 'neutral': how a tile's change is coloured. Only a clear change (clear_change True) of
+    an estimate is better or worse; a count's change, an unclear change and a missing one are neutral (grey)."""
+    if clear is None or pd.isna(clear) or not bool(clear) or change is None or pd.isna(change) or change == 0 \
+            or not KPI_DIRECTION.get(kpi):
+        return "neutral"
+    return "better" if np.sign(change) == KPI_DIRECTION[kpi] else "worse"
+
+
+def change_words(kpi: str, change, clear, ci_low) -> str:
+    """A sentence for the tile's help: whether its change is clear and by which rule; '' when nothing is judged."""
+    if not KPI_DIRECTION.get(kpi, 0):
+        return "A count, not an estimate: its change is shown in grey."
+    if change is None or pd.isna(change) or clear is None or pd.isna(clear):
+        return ""
+    clear = bool(clear)
+    if CHANGE_RULE[kpi] == "two proportions":
+        why = ("the 95% interval of the difference between the two periods (Newcombe) "
+               f"{'excludes' if clear else 'includes'} 0")
+    elif ci_low is None or pd.isna(ci_low):
+        why = "this period's figure has no interval"
+    else:
+        why = f"the previous value lies {'outside' if clear else 'inside'} this period's 95% interval"
+    return f"{'A clear change' if clear else 'No clear change'}: {why}."
+
+
+def clear_change(kpi: str, now: Figure, before: Figure) -> bool | None:
+    """Whether the change from `before` to `now` is clear (see the module's docstring); None: not judged."""
+    rule = CHANGE_RULE.get(kpi)
+    if rule is None or np.isnan(now.value) or np.isnan(before.value):
+        return None
+    if rule == "two proportions":
+        low, high = headline.difference_ci(now.successes or 0, now.n, before.successes or 0, before.n)
+        return None if np.isnan(low) else bool(low > 0 or high < 0)
+    if np.isnan(now.ci_low):  # no interval (too few values): no clear change
+        return False
+    high = np.inf if np.isnan(now.ci_high) else now.ci_high  # a KM upper limit not reached
+    return bool(before.value < now.ci_low or before.value > high)
 
 
 @dataclass(frozen=True)
@@ -75,23 +169,30 @@ def _in_range(sessions: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) ->
     return sessions.loc[(day >= start) & (day <= end)]
 
 
-def _share(figure: headline.Share) -> tuple[float, float, float, int]:
-    """A tile's (value, ci_low, ci_high, n) from a share."""
-    return figure.value, figure.ci_low, figure.ci_high, figure.n
+def _share(figure: headline.Share) -> Figure:
+    """A tile's figure from a share (Wilson interval)."""
+    return Figure(figure.value, figure.ci_low, figure.ci_high, figure.n, figure.successes)
 
 
-def _km_tile(period: pd.DataFrame, km_median: Callable[[np.ndarray, np.ndarray], KMMedian]
-             ) -> tuple[float, float, float, int]:
-    """KM median benefit duration over the responder sessions of the period, with its 95% CI."""
+def _median_tile(period: pd.DataFrame, column: str) -> Figure:
+    """The middle value of a column with its order-statistic interval (none from fewer than 6 values)."""
+    value, low, high, n = headline.median_with_ci(period, column)
+    return Figure(value, low, high, n, too_few=bool(n > 0 and np.isnan(low)))
+
+
+def _km_tile(period: pd.DataFrame, km_median: Callable[[np.ndarray, np.ndarray], KMMedian]) -> Figure:
+    """KM median benefit duration over the responder sessions of the period, with its 95% CI (none from fewer than
+    2 wearing-offs; an upper limit not reached is NaN)."""
     times, events = headline.duration_sample(period)
     if len(times) == 0:
-        return np.nan, np.nan, np.nan, 0
+        return Figure(np.nan)
     result = km_median(times, events)
 
     def num(value) -> float:
         return np.nan if value is None else float(value)
 
-    return num(result.median), num(result.ci_low), num(result.ci_high), len(times)
+    too_few = result.median is not None and too_few_events(result.events)
+    return Figure(num(result.median), num(result.ci_low), num(result.ci_high), len(times), too_few=too_few)
 
 
 def _flagged(period: pd.DataFrame, flags, history: pd.DataFrame | None) -> tuple[float, int]:
@@ -112,25 +213,23 @@ def _flagged(period: pd.DataFrame, flags, history: pd.DataFrame | None) -> tuple
     return float(flags), int(period["patient_id"].nunique())
 
 
-def _period_values(period: pd.DataFrame, flags, history, km_median) -> dict[str, tuple[float, float, float, int]]:
-    """Every KPI for one period: (value, ci_low, ci_high, n)."""
-    nan = np.nan
-    out: dict[str, tuple[float, float, float, int]] = {}
+def _period_values(period: pd.DataFrame, flags, history, km_median) -> dict[str, Figure]:
+    """Every KPI for one period."""
+    out: dict[str, Figure] = {}
     patients = int(period["patient_id"].nunique())
-    out["patients"] = (float(patients), nan, nan, patients)
-    out["sessions"] = (float(len(period)), nan, nan, len(period))
+    out["patients"] = Figure(float(patients), n=patients)
+    out["sessions"] = Figure(float(len(period)), n=len(period))
 
     out["responder_rate"] = _share(headline.responder_share(period))
     for kpi, column in (("median_response_pct", "response_pct"), ("median_onset_days", "onset_days"),
                         ("median_peak_days", "peak_days")):
-        value, n = headline.median_of(period, column)
-        out[kpi] = (value, nan, nan, n)
+        out[kpi] = _median_tile(period, column)
     out["median_duration_days"] = _km_tile(period, km_median)
     out["short_interval_share"] = _share(headline.interval_share(period, "short_interval"))
     out["adverse_event_rate"] = _share(headline.known_share(period, "any_adverse_event"))
 
     value, n = _flagged(period, flags, history)
-    out["patients_flagged"] = (value, nan, nan, n)
+    out["patients_flagged"] = Figure(value, n=n)
     return out
 
 
@@ -163,15 +262,16 @@ def kpi_tiles(
     before = _period_values(previous, prev_flags, history_before, km_median)
     rows = []
     for kpi, (label, unit) in KPI_LABELS.items():
-        value, low, high, n = now[kpi]
-        prev_value, _, _, prev_n = before[kpi]
+        fig, prev = now[kpi], before[kpi]
+        clear = clear_change(kpi, fig, prev)
         rows.append({
-            "kpi": kpi, "value": value, "ci_low": low, "ci_high": high, "previous": prev_value,
-            "change": value - prev_value, "n": n, "unit": unit, "label": label, "previous_n": prev_n,
+            "kpi": kpi, "value": fig.value, "ci_low": fig.ci_low, "ci_high": fig.ci_high, "previous": prev.value,
+            "change": fig.value - prev.value, "n": fig.n, "unit": unit, "label": label, "previous_n": prev.n,
+            "ci_too_few": fig.too_few, "clear_change": pd.NA if clear is None else clear,
         })
     table = pd.DataFrame(rows, columns=KPI_COLUMNS).astype({
         "value": "float64", "ci_low": "float64", "ci_high": "float64", "previous": "float64",
-        "change": "float64", "n": "int64", "previous_n": "int64",
+        "change": "float64", "n": "int64", "previous_n": "int64", "ci_too_few": "bool", "clear_change": "boolean",
     })
     table.attrs["period"] = {
         "start": bounds.start.date().isoformat(), "end": bounds.end.date().isoformat(),
