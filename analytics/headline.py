@@ -131,16 +131,28 @@ def median_with_ci(derived: pd.DataFrame, column: str, alpha: float = 0.05) -> t
     return float(np.median(values)), low, high, int(len(values))
 
 
+def mover_difference_ci(first: tuple[float, float, float], second: tuple[float, float, float]
+                        ) -> tuple[float, float]:
+    """95% CI for the difference first - second of two independent estimates, each given as (estimate, low,
+    high) with its own 95% interval: the MOVER ("method of variance estimates recovery", Zou & Donner 2008),
+    L = d - sqrt((e1 - l1)^2 + (h2 - e2)^2), U = d + sqrt((h1 - e1)^2 + (e2 - l2)^2). It keeps each interval's
+    asymmetry; with Wilson intervals it is Newcombe's hybrid score interval. A high limit NaN is taken as not
+    reached (infinite); (NaN, NaN) when an estimate or a low limit is missing."""
+    (e1, l1, h1), (e2, l2, h2) = ([float(v) for v in part] for part in (first, second))
+    if np.isnan([e1, l1, e2, l2]).any():
+        return np.nan, np.nan
+    h1, h2 = (np.inf if np.isnan(h) else h for h in (h1, h2))
+    d = e1 - e2
+    return float(d - np.hypot(e1 - l1, h2 - e2)), float(d + np.hypot(h1 - e1, e2 - l2))
+
+
 def difference_ci(successes_1: int, n_1: int, successes_2: int, n_2: int, alpha: float = 0.05
                   ) -> tuple[float, float]:
     """95% CI for p1 - p2 of two independent proportions: Newcombe's hybrid score interval (Newcombe 1998,
-    method 10), built from the two Wilson intervals. Newcombe's example 56/70 - 48/80: 0.0524 to 0.3339.
-    (NaN, NaN) when either n is 0."""
+    method 10), the MOVER built from the two Wilson intervals. Newcombe's example 56/70 - 48/80: 0.0524 to
+    0.3339. (NaN, NaN) when either n is 0."""
     if n_1 <= 0 or n_2 <= 0:
         return np.nan, np.nan
     first, second = share(successes_1, n_1, alpha), share(successes_2, n_2, alpha)
-    p1, l1, u1 = first.value, first.ci_low, first.ci_high
-    p2, l2, u2 = second.value, second.ci_low, second.ci_high
-    d = p1 - p2
-    return (float(d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)),
-            float(d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)))
+    return mover_difference_ci((first.value, first.ci_low, first.ci_high),
+                               (second.value, second.ci_low, second.ci_high))

@@ -15,10 +15,11 @@ Every estimate has a 95% interval: rates (proportions 0..1) Wilson; medians of r
 interval from order statistics (none from fewer than 6 values); the Kaplan-Meier median Brookmeyer-Crowley (none
 from fewer than 2 wearing-offs). ci_too_few is True where the figure exists but rests on too few values for an
 interval. clear_change says whether the change against the previous period is more than chance (docs/metrics.md
-"KPI tiles"): for a rate, the Newcombe 95% interval of the difference between the two periods excludes 0; for a
-median, the previous value lies outside the current 95% interval (and a median without an interval never shows a
-clear change). Counts (patients, sessions, patients flagged) are not estimates: clear_change is NA and their change
-is shown neutrally. NA too when there is nothing to compare.
+"KPI tiles"): the 95% interval of the difference between the two periods (change_ci_low, change_ci_high) excludes
+0. That interval is built from the two periods' own intervals by the MOVER (Zou & Donner 2008; for rates it is
+Newcombe's hybrid score interval), so a previous value inside the current interval is never a clear change; a
+figure without an interval (too few values) never shows one. Counts (patients, sessions, patients flagged) are not
+estimates: clear_change is NA and their change is shown neutrally. NA too when there is nothing to compare.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from analytics.kaplan_meier import KMMedian, km_median as default_km_median, too
 from analytics.settings import DEFAULT_SETTINGS, Settings
 
 KPI_COLUMNS = ["kpi", "value", "ci_low", "ci_high", "previous", "change", "n", "unit", "label", "previous_n",
-               "ci_too_few", "clear_change"]
+               "ci_too_few", "change_ci_low", "change_ci_high", "clear_change"]
 
 KPI_LABELS = {
     "patients": ("Patients", "patients"),
@@ -54,13 +55,6 @@ KPI_DIRECTION = {
     "patients": 0, "sessions": 0, "responder_rate": 1, "median_response_pct": 1, "median_onset_days": -1,
     "median_peak_days": -1, "median_duration_days": 1, "short_interval_share": -1, "adverse_event_rate": -1,
     "patients_flagged": 0,
-}
-#: How a change is judged clear, per estimate (counts are never judged).
-CHANGE_RULE = {
-    "responder_rate": "two proportions", "short_interval_share": "two proportions",
-    "adverse_event_rate": "two proportions", "median_response_pct": "outside the interval",
-    "median_onset_days": "outside the interval", "median_peak_days": "outside the interval",
-    "median_duration_days": "outside the interval",
 }
 
 #: How each estimate's 95% interval is worked out, in words for the tile's help (counts have none).
@@ -102,35 +96,44 @@ def change_tone(kpi: str, change, clear) -> str:
     return "better" if np.sign(change) == KPI_DIRECTION[kpi] else "worse"
 
 
-def change_words(kpi: str, change, clear, ci_low) -> str:
-    """A sentence for the tile's help: whether its change is clear and by which rule; '' when nothing is judged."""
+def change_words(kpi: str, change, clear, change_ci_low=np.nan, change_ci_high=np.nan) -> str:
+    """A sentence for the tile's help: whether its change is clear, with the interval of the difference; '' when
+    nothing is judged."""
     if not KPI_DIRECTION.get(kpi, 0):
         return "A count, not an estimate: its change is shown in grey."
     if change is None or pd.isna(change) or clear is None or pd.isna(clear):
         return ""
-    clear = bool(clear)
-    if CHANGE_RULE[kpi] == "two proportions":
-        why = ("the 95% interval of the difference between the two periods (Newcombe) "
-               f"{'excludes' if clear else 'includes'} 0")
-    elif ci_low is None or pd.isna(ci_low):
-        why = "this period's figure has no interval"
-    else:
-        why = f"the previous value lies {'outside' if clear else 'inside'} this period's 95% interval"
-    return f"{'A clear change' if clear else 'No clear change'}: {why}."
+    verdict = "A clear change" if bool(clear) else "No clear change"
+    if change_ci_low is None or pd.isna(change_ci_low):
+        return f"{verdict}: this period's figure or the previous one has no interval."
+    scale = 100.0 if KPI_LABELS[kpi][1] == "proportion" else 1.0
+    unit = " points" if KPI_LABELS[kpi][1] in ("proportion", "%") else " days"
+    high = "not reached" if pd.isna(change_ci_high) or np.isinf(change_ci_high) else f"{scale * change_ci_high:+.1f}"
+    low = "not reached" if np.isinf(change_ci_low) else f"{scale * change_ci_low:+.1f}"
+    return (f"{verdict}: the 95% interval of the difference between the two periods, {low} to {high}{unit}, "
+            f"{'excludes' if clear else 'includes'} 0.")
+
+
+def change_interval(kpi: str, now: Figure, before: Figure) -> tuple[float, float]:
+    """The 95% interval of now - before (NaN, NaN when not judged): Newcombe's for a rate (from the counts), the
+    MOVER from the two periods' own intervals for a median (headline.mover_difference_ci)."""
+    if not KPI_DIRECTION.get(kpi) or np.isnan(now.value) or np.isnan(before.value):
+        return np.nan, np.nan
+    if now.successes is not None and before.successes is not None:
+        return headline.difference_ci(now.successes, now.n, before.successes, before.n)
+    return headline.mover_difference_ci((now.value, now.ci_low, now.ci_high),
+                                        (before.value, before.ci_low, before.ci_high))
 
 
 def clear_change(kpi: str, now: Figure, before: Figure) -> bool | None:
-    """Whether the change from `before` to `now` is clear (see the module's docstring); None: not judged."""
-    rule = CHANGE_RULE.get(kpi)
-    if rule is None or np.isnan(now.value) or np.isnan(before.value):
+    """Whether the change from `before` to `now` is clear: its 95% interval (`change_interval`) excludes 0. None
+    for a count or when there is nothing to compare; False when either period's figure has no interval."""
+    if not KPI_DIRECTION.get(kpi) or np.isnan(now.value) or np.isnan(before.value):
         return None
-    if rule == "two proportions":
-        low, high = headline.difference_ci(now.successes or 0, now.n, before.successes or 0, before.n)
-        return None if np.isnan(low) else bool(low > 0 or high < 0)
-    if np.isnan(now.ci_low):  # no interval (too few values): no clear change
+    low, high = change_interval(kpi, now, before)
+    if np.isnan(low):
         return False
-    high = np.inf if np.isnan(now.ci_high) else now.ci_high  # a KM upper limit not reached
-    return bool(before.value < now.ci_low or before.value > high)
+    return bool(low > 0 or high < 0)
 
 
 @dataclass(frozen=True)
@@ -264,14 +267,17 @@ def kpi_tiles(
     for kpi, (label, unit) in KPI_LABELS.items():
         fig, prev = now[kpi], before[kpi]
         clear = clear_change(kpi, fig, prev)
+        change_low, change_high = change_interval(kpi, fig, prev)
         rows.append({
             "kpi": kpi, "value": fig.value, "ci_low": fig.ci_low, "ci_high": fig.ci_high, "previous": prev.value,
             "change": fig.value - prev.value, "n": fig.n, "unit": unit, "label": label, "previous_n": prev.n,
-            "ci_too_few": fig.too_few, "clear_change": pd.NA if clear is None else clear,
+            "ci_too_few": fig.too_few, "change_ci_low": change_low, "change_ci_high": change_high,
+            "clear_change": pd.NA if clear is None else clear,
         })
     table = pd.DataFrame(rows, columns=KPI_COLUMNS).astype({
         "value": "float64", "ci_low": "float64", "ci_high": "float64", "previous": "float64",
-        "change": "float64", "n": "int64", "previous_n": "int64", "ci_too_few": "bool", "clear_change": "boolean",
+        "change": "float64", "n": "int64", "previous_n": "int64", "ci_too_few": "bool",
+        "change_ci_low": "float64", "change_ci_high": "float64", "clear_change": "boolean",
     })
     table.attrs["period"] = {
         "start": bounds.start.date().isoformat(), "end": bounds.end.date().isoformat(),

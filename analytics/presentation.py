@@ -181,7 +181,8 @@ def kpi_help(row: pd.Series, settings: Settings, period: dict, hidden: Sequence[
         parts.append(f"{before}: not shown, fewer than {settings.min_group_patients} patients.")
     elif int(row["previous_n"]) or kpi in ("patients", "sessions"):
         parts.append(f"{before}: {kpi_value(kpi, row['previous'], unit)} from {int(row['previous_n']):,} {what}.")
-        parts.append(change_words(kpi, row["change"], row.get("clear_change", pd.NA), row["ci_low"]))
+        parts.append(change_words(kpi, row["change"], row.get("clear_change", pd.NA),
+                                  row.get("change_ci_low", np.nan), row.get("change_ci_high", np.nan)))
     else:
         parts.append(f"{before}: no data.")
     return " ".join(p for p in parts if p)
@@ -189,12 +190,13 @@ def kpi_help(row: pd.Series, settings: Settings, period: dict, hidden: Sequence[
 
 def kpi_table(tiles: pd.DataFrame) -> pd.DataFrame:
     """The tiles as a downloadable table (rates as proportions 0..1), with ci_too_few (no interval: too few
-    values) and clear_change (True/False; blank for counts); figures of a hidden period read 'suppressed'."""
-    extra = [c for c in ("ci_too_few", "clear_change") if c in tiles.columns]
+    values), the 95% interval of the change and clear_change (True/False; blank for counts); figures of a hidden
+    period read 'suppressed'."""
+    extra = [c for c in ("ci_too_few", "change_ci_low", "change_ci_high", "clear_change") if c in tiles.columns]
     table = tiles[["label", "value", "ci_low", "ci_high", "n", "previous", "previous_n", "change", "unit",
                    *extra]].copy()
     hidden = tiles.attrs.get("suppressed", [])
-    judged = [c for c in extra if c == "clear_change"]  # says something of the previous figure too
+    judged = [c for c in extra if c != "ci_too_few"]  # these say something of the previous figure too
     columns = (["value", "ci_low", "ci_high", "n", "change", *extra] if PERIOD_HIDDEN in hidden else []) + (
         ["previous", "previous_n", "change", *judged] if PREVIOUS_HIDDEN in hidden else [])
     for column in dict.fromkeys(columns):

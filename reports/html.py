@@ -82,12 +82,15 @@ def _tiles_html(tiles: pd.DataFrame, k: int) -> str:
             change_text = change + ("" if tone == "neutral" else f", a clear change ({tone})")
         value = format_figure(row["value"], row["unit"], 1)
         detail = f"n = {int(row['n']):,}"
+        shown = _esc(change_text) if tone == "neutral" else \
+            f'<span class="change {tone}" style="{tone_style[tone]}">{_esc(change_text)}</span>'
+        if tone == "neutral" and change is not None and PREVIOUS_HIDDEN not in hidden:
+            shown = f'<span class="change neutral" style="{tone_style[tone]}">{shown}</span>'  # grey
         cells.append(
             f'<div class="tile"><div class="label">{_esc(row["label"])}</div>'
             f'<div class="value">{_esc(value)}</div>'
             f'<div class="detail">{_esc(ci)}</div>'
-            f'<div class="detail">{_esc(detail)}; against the period before: '
-            f'<span class="change {tone}" style="{tone_style[tone]}">{_esc(change_text)}</span></div></div>')
+            f'<div class="detail">{_esc(detail)}; against the period before: {shown}</div></div>')
     period = tiles.attrs.get("period", {})
     caption = (f"Period {period.get('start')} to {period.get('end')} ({period.get('days')} days), against the "
                f"{period.get('days')} days before it ({period.get('previous_start')} to "
