@@ -44,7 +44,8 @@ def test_by_cycle_means_rates_and_counts_by_hand():
     out = waning_by_cycle(by_cycle_fixture(), S).set_index("cycle")
     one, two = out.loc[1], out.loc[2]
     # cycle 1: pain responses 30, 50, 70 -> mean 50, sd 20; all three respond, and d's TWSTRS drop of 10 too
-    assert (one["n_patients"], one["n_sessions"], one["n_pain"], one["n_response"], one["responders"]) == (4, 4, 3, 4, 4)
+    assert (one["n_patients"], one["n_sessions"], one["n_pain"], one["n_response"], one["responders"]) == \
+        (4, 4, 3, 4, 4)
     half = stats.t.ppf(0.975, 2) * 20 / math.sqrt(3)
     assert one["mean_response_pct"] == pytest.approx(50.0)
     assert (one["mean_ci_low"], one["mean_ci_high"]) == pytest.approx((50 - half, 50 + half))
