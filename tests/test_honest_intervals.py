@@ -265,3 +265,29 @@ def test_report_tiles_follow_the_same_rule():
     assert "no clear change (+2.0 pts)</span>" in unclear
     assert "color:#1a7f37" not in unclear and "color:#b42318" not in unclear
     assert '<span class="change neutral" style="color:#666">+0</span>' not in unclear  # counts: plain numbers
+
+
+# ---- on screen ----------------------------------------------------------------------------------------------------
+def test_overview_warns_when_the_slope_model_falls_back_and_greys_unclear_changes():
+    """The sample's last 6 months: the random-slope fit converges on the boundary, so the page warns that the
+    interval comes from a simpler model; the tiles' changes are grey unless clear (one AppTest run)."""
+    from streamlit.testing.v1 import AppTest  # noqa: PLC0415
+
+    from tests.app_support import DASHBOARD, TIMEOUT, no_errors, texts  # noqa: PLC0415
+    from views import keys  # noqa: PLC0415
+
+    at = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT)
+    at.session_state[keys.PERIOD] = "Last 6 months"
+    at.run()
+    no_errors(at)
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("The slope model did not fit (its estimate sits on the boundary") for w in warnings)
+    assert "random intercept only" in texts(at)
+    grey = 2  # MetricProto.MetricColor: 0 red, 1 green, 2 grey
+    deltas = {m.label: (m.proto.delta, m.proto.color) for m in at.metric}
+    assert deltas["Patients"][1] == grey and deltas["Sessions"][1] == grey  # counts, whatever their change
+    unclear = [label for label, (delta, _) in deltas.items() if delta.startswith("no clear change")]
+    assert unclear and all(deltas[label][1] == grey for label in unclear)
+    clear = [label for label, (delta, colour) in deltas.items() if colour != grey]
+    assert all(any(c.isdigit() for c in deltas[label][0]) for label in clear)
+    assert "A count, not an estimate" in next(m for m in at.metric if m.label == "Sessions").help
