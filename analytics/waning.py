@@ -107,7 +107,7 @@ def _standardised(data: pd.DataFrame) -> tuple[pd.DataFrame, float]:
 
 
 def _attempt(model, method: str | None, maxiter: int | None):
-    """One fit: (result or None, problems found, warnings' first lines)."""
+    """One fit with one optimiser (None: statsmodels' default sequence): (result or None, the problems found)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -115,7 +115,7 @@ def slope_sentence(ctx: Context, where) -> None:
             slope = ctx.cached("slope", waning_slope, lambda: ((ctx.sessions, ctx.settings), {}))
         st.markdown(f"**Change per cycle:** {slope['sentence']} Points are percentage points of pain "
                     "reduction; a confidence interval that includes 0 means no clear change.")
-        if slope.get("fallback"):
+        if slope.get("fallback") and slope.get("slope") is not None:
             st.warning(slope["fallback_warning"], icon=":material/warning:")
         with st.popover("How this is estimated"):
             st.markdown("A linear mixed model of the % pain response on the cycle number, with a random "
