@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binom
 
 from analytics.proportions import proportion, wilson_ci
 from analytics.sessions import numeric
@@ -89,3 +90,68 @@ def duration_sample(derived: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         keep &= _true_and_known(derived, "responder")[0]
     return times[keep], _true_and_known(derived, "duration_event")[0][keep]
 
+
+
+# ---- intervals for the KPI tiles (docs/metrics.md "KPI tiles") -------------------------------------------------
+def median_ci_ranks(n, alpha: float = 0.05):
+    """Ranks (k, n - k + 1) of the order statistics giving a distribution-free 95% CI for a median from n values.
+
+    k is the largest rank with P(B <= k - 1) <= alpha / 2 for B ~ Binomial(n, 1/2), so [x(k), x(n-k+1)] covers
+    the population median with probability 1 - 2 P(B <= k - 1) >= 1 - alpha whatever the distribution (the sign
+    test inverted; Conover, Practical Nonparametric Statistics; Campbell & Gardner, BMJ 1988). Scalar or array
+    n; rank 0 (no interval) where n is too small: below 6 values for 95%. Vectorised over n.
+    """
+    m = np.asarray(n, dtype="int64")
+    j = binom.ppf(alpha / 2, np.maximum(m, 1), 0.5)  # smallest j with P(B <= j) >= alpha / 2
+    j = np.where(binom.cdf(j, np.maximum(m, 1), 0.5) > alpha / 2, j - 1, j)
+    k = np.where(m > 0, np.maximum(j + 1, 0), 0).astype("int64")
+    upper = np.where(k > 0, m - k + 1, 0).astype("int64")
+    return (int(k), int(upper)) if np.ndim(n) == 0 else (k, upper)
+
+
+def median_ci(values, alpha: float = 0.05) -> tuple[float, float]:
+    """Distribution-free 95% CI for the median of `values` (NaN left out) from order statistics; (NaN, NaN) when
+    there are too few values to give one (fewer than 6 for 95%): see `median_ci_ranks`."""
+    x = np.sort(np.asarray(values, dtype="float64"))
+    x = x[~np.isnan(x)]
+    low_rank, high_rank = median_ci_ranks(len(x), alpha)
+    if low_rank == 0:
+        return np.nan, np.nan
+    return float(x[low_rank - 1]), float(x[high_rank - 1])
+
+
+def median_with_ci(derived: pd.DataFrame, column: str, alpha: float = 0.05) -> tuple[float, float, float, int]:
+    """(median, ci_low, ci_high, n): `median_of` with its order-statistic interval (`median_ci`)."""
+    values = numeric(derived, column)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return np.nan, np.nan, np.nan, 0
+    low, high = median_ci(values, alpha)
+    return float(np.median(values)), low, high, int(len(values))
+
+
+def mover_difference_ci(first: tuple[float, float, float], second: tuple[float, float, float]
+                        ) -> tuple[float, float]:
+    """95% CI for the difference first - second of two independent estimates, each given as (estimate, low,
+    high) with its own 95% interval: the MOVER ("method of variance estimates recovery", Zou & Donner 2008),
+    L = d - sqrt((e1 - l1)^2 + (h2 - e2)^2), U = d + sqrt((h1 - e1)^2 + (e2 - l2)^2). It keeps each interval's
+    asymmetry; with Wilson intervals it is Newcombe's hybrid score interval. A high limit NaN is taken as not
+    reached (infinite); (NaN, NaN) when an estimate or a low limit is missing."""
+    (e1, l1, h1), (e2, l2, h2) = ([float(v) for v in part] for part in (first, second))
+    if np.isnan([e1, l1, e2, l2]).any():
+        return np.nan, np.nan
+    h1, h2 = (np.inf if np.isnan(h) else h for h in (h1, h2))
+    d = e1 - e2
+    return float(d - np.hypot(e1 - l1, h2 - e2)), float(d + np.hypot(h1 - e1, e2 - l2))
+
+
+def difference_ci(successes_1: int, n_1: int, successes_2: int, n_2: int, alpha: float = 0.05
+                  ) -> tuple[float, float]:
+    """95% CI for p1 - p2 of two independent proportions: Newcombe's hybrid score interval (Newcombe 1998,
+    method 10), the MOVER built from the two Wilson intervals. Newcombe's example 56/70 - 48/80: 0.0524 to
+    0.3339. (NaN, NaN) when either n is 0."""
+    if n_1 <= 0 or n_2 <= 0:
+        return np.nan, np.nan
+    first, second = share(successes_1, n_1, alpha), share(successes_2, n_2, alpha)
+    return mover_difference_ci((first.value, first.ci_low, first.ci_high),
+                               (second.value, second.ci_low, second.ci_high))

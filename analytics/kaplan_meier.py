@@ -14,7 +14,12 @@ censored, and a mean of the recorded durations is biased short. Conventions (the
   not significantly different from 0.5, the upper limit the event time after the last such one
   (None = not reached, i.e. the upper limit is beyond the data). Where no event time qualifies but the median
   is reached (S jumps across 0.5 in one step, common with many sessions and whole days), the CI is
-  [median, median] (statsmodels returns NaN there; R's band-crossing rule gives the same [median, median]).
+  [median, median] (statsmodels returns NaN there; R's band-crossing rule gives the same [median, median]),
+  but only when the curve rests on at least MIN_EVENTS_FOR_CI events;
+* too few events: with fewer than MIN_EVENTS_FOR_CI (2) events there is no interval at all (ci_low = ci_high =
+  None, `KMMedian.too_few` True; "too few to give a range" on screen). One wearing-off says nothing about the
+  spread: a single session that wore off on day 86 has median 86, and [86, 86] would claim it is known to the
+  day.
 """
 from __future__ import annotations
 
@@ -27,6 +32,8 @@ from scipy.stats import norm
 
 from analytics.settings import DEFAULT_SETTINGS, Settings
 
+#: The fewest wearing-off events a median's 95% interval may rest on (fewer: "too few to give a range").
+MIN_EVENTS_FOR_CI = 2
 CURVE_COLUMNS = ("time", "at_risk", "events", "censored", "survival", "std_err", "ci_low", "ci_high")
 _HALF = 0.5 + 1e-12  # S(t) <= 0.5, allowing for rounding in the product of (n - d) / n
 
@@ -37,6 +44,8 @@ class KMMedian:
 
     median None = not reached; ci_high None = upper limit not reached; ci_low None = no event time is
     compatible with S = 0.5 and the median is not reached (e.g. no events). n sessions, of which `events` ended.
+    too_few: fewer than MIN_EVENTS_FOR_CI events, so no interval is given (both limits None) even where the
+    median is reached.
     """
 
     median: float | None
@@ -44,6 +53,16 @@ class KMMedian:
     ci_high: float | None
     n: int
     events: int
+
+    @property
+    def too_few(self) -> bool:
+        """Fewer than MIN_EVENTS_FOR_CI events: the median, if reached, has no interval."""
+        return too_few_events(self.events)
+
+
+def too_few_events(events):
+    """True where a KM median rests on fewer than MIN_EVENTS_FOR_CI events (scalar or array of event counts)."""
+    return np.asarray(events) < MIN_EVENTS_FOR_CI if np.ndim(events) else bool(events < MIN_EVENTS_FOR_CI)
 
 
 def _z(alpha: float) -> float:
@@ -108,7 +127,9 @@ def km_curve(durations, events, alpha: float = 0.05) -> pd.DataFrame:
 
 
 def median_from_curve(curve: pd.DataFrame, alpha: float = 0.05) -> KMMedian:
-    """Median (smallest t with S <= 0.5) and its Brookmeyer-Crowley cloglog 95% CI from a `km_curve` table."""
+    """Median (smallest t with S <= 0.5) and its Brookmeyer-Crowley cloglog 95% CI from a `km_curve` table.
+
+    No interval (None, None) from fewer than MIN_EVENTS_FOR_CI events."""
     ev = curve[curve["events"] > 0]
     s = ev["survival"].to_numpy(dtype="float64")
     times = ev["time"].to_numpy(dtype="float64")
@@ -121,16 +142,20 @@ def median_from_curve(curve: pd.DataFrame, alpha: float = 0.05) -> KMMedian:
         gprime = -1.0 / (s * np.log(s))
         r = (g - g_half) / (gprime * se)
     inside = np.flatnonzero(np.abs(r) <= _z(alpha))
+    n = int(curve["at_risk"].iloc[0]) if len(curve) else 0
+    events = int(curve["events"].sum())
+    if too_few_events(events):
+        return KMMedian(median, None, None, n, events)
     if len(inside) == 0:
         # No event time has a band containing 0.5: with many sessions and whole-day times S can jump across
         # 0.5 in one step, so the median is known to the day. statsmodels gives NaN here; we give
-        # [median, median], which is also where the band-crossing rule of R's survival package lands.
+        # [median, median], which is also where the band-crossing rule of R's survival package lands. Only with at
+        # least MIN_EVENTS_FOR_CI events (returned above otherwise).
         ci_low = ci_high = median
     else:
         ci_low = float(times[inside[0]])
         ci_high = None if inside[-1] == len(times) - 1 else float(times[inside[-1] + 1])
-    n = int(curve["at_risk"].iloc[0]) if len(curve) else 0
-    return KMMedian(median, ci_low, ci_high, n, int(curve["events"].sum()))
+    return KMMedian(median, ci_low, ci_high, n, events)
 
 
 def km_median(durations, events, alpha: float = 0.05) -> KMMedian:

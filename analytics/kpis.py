@@ -7,9 +7,19 @@ as-of date (settings.as_of, else the latest session_date). A session belongs to 
 session_date; its outcomes (response, benefit duration, ...) are what is known at the as-of date.
 
 Output is one tidy row per KPI: kpi, value, ci_low, ci_high, previous, change, n, unit, plus label (words for
-the tile) and previous_n. `change` is value - previous in the KPI's own unit (a change in a proportion is in
-proportion points: 0.05 = 5 percentage points). Rates are proportions 0..1 with Wilson 95% intervals.
-Each figure is computed by analytics.headline, as in the command-line summary.
+the tile), previous_n, ci_too_few and clear_change. `change` is value - previous in the KPI's own unit (a change
+in a proportion is in proportion points: 0.05 = 5 percentage points). Each figure is computed by
+analytics.headline, as in the command-line summary.
+
+Every estimate has a 95% interval: rates (proportions 0..1) Wilson; medians of recorded values a distribution-free
+interval from order statistics (none from fewer than 6 values); the Kaplan-Meier median Brookmeyer-Crowley (none
+from fewer than 2 wearing-offs). ci_too_few is True where the figure exists but rests on too few values for an
+interval. clear_change says whether the change against the previous period is more than chance (docs/metrics.md
+"KPI tiles"): the 95% interval of the difference between the two periods (change_ci_low, change_ci_high) excludes
+0. That interval is built from the two periods' own intervals by the MOVER (Zou & Donner 2008; for rates it is
+Newcombe's hybrid score interval), so a previous value inside the current interval is never a clear change; a
+figure without an interval (too few values) never shows one. Counts (patients, sessions, patients flagged) are not
+estimates: clear_change is NA and their change is shown neutrally. NA too when there is nothing to compare.
 """
 from __future__ import annotations
 
@@ -20,10 +30,11 @@ import numpy as np
 import pandas as pd
 
 from analytics import headline
-from analytics.kaplan_meier import KMMedian, km_median as default_km_median
+from analytics.kaplan_meier import KMMedian, km_median as default_km_median, too_few_events
 from analytics.settings import DEFAULT_SETTINGS, Settings
 
-KPI_COLUMNS = ["kpi", "value", "ci_low", "ci_high", "previous", "change", "n", "unit", "label", "previous_n"]
+KPI_COLUMNS = ["kpi", "value", "ci_low", "ci_high", "previous", "change", "n", "unit", "label", "previous_n",
+               "ci_too_few", "change_ci_low", "change_ci_high", "clear_change"]
 
 KPI_LABELS = {
     "patients": ("Patients", "patients"),
@@ -37,6 +48,92 @@ KPI_LABELS = {
     "adverse_event_rate": ("Sessions with an adverse event", "proportion"),
     "patients_flagged": ("Patients flagged", "patients"),
 }
+
+
+#: Which way is better for each KPI: +1 higher, -1 lower, 0 neither (a count, whose change is shown neutrally).
+KPI_DIRECTION = {
+    "patients": 0, "sessions": 0, "responder_rate": 1, "median_response_pct": 1, "median_onset_days": -1,
+    "median_peak_days": -1, "median_duration_days": 1, "short_interval_share": -1, "adverse_event_rate": -1,
+    "patients_flagged": 0,
+}
+
+#: How each estimate's 95% interval is worked out, in words for the tile's help (counts have none).
+KPI_INTERVAL = {
+    "responder_rate": "Wilson", "short_interval_share": "Wilson", "adverse_event_rate": "Wilson",
+    "median_response_pct": "distribution-free, from the ordered values",
+    "median_onset_days": "distribution-free, from the ordered values",
+    "median_peak_days": "distribution-free, from the ordered values",
+    "median_duration_days": "Brookmeyer-Crowley",
+}
+#: Why an estimate has no interval when ci_too_few is True.
+TOO_FEW_REASON = {
+    "median_response_pct": "fewer than 6 sessions with a response",
+    "median_onset_days": "fewer than 6 sessions with the onset recorded",
+    "median_peak_days": "fewer than 6 sessions with the peak recorded",
+    "median_duration_days": "fewer than 2 sessions whose benefit was seen to wear off",
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One period's figure of a tile: value with its 95% interval (NaN: none), n, the successes of a rate, and
+    whether the figure rests on too few values for an interval."""
+
+    value: float
+    ci_low: float = np.nan
+    ci_high: float = np.nan
+    n: int = 0
+    successes: int | None = None
+    too_few: bool = False
+
+
+def change_tone(kpi: str, change, clear) -> str:
+    """'better', 'worse' or 'neutral': how a tile's change is coloured. Only a clear change (clear_change True) of
+    an estimate is better or worse; a count's change, an unclear change and a missing one are neutral (grey)."""
+    if clear is None or pd.isna(clear) or not bool(clear) or change is None or pd.isna(change) or change == 0 \
+            or not KPI_DIRECTION.get(kpi):
+        return "neutral"
+    return "better" if np.sign(change) == KPI_DIRECTION[kpi] else "worse"
+
+
+def change_words(kpi: str, change, clear, change_ci_low=np.nan, change_ci_high=np.nan) -> str:
+    """A sentence for the tile's help: whether its change is clear, with the interval of the difference; '' when
+    nothing is judged."""
+    if not KPI_DIRECTION.get(kpi, 0):
+        return "A count, not an estimate: its change is shown in grey."
+    if change is None or pd.isna(change) or clear is None or pd.isna(clear):
+        return ""
+    verdict = "A clear change" if bool(clear) else "No clear change"
+    if change_ci_low is None or pd.isna(change_ci_low):
+        return f"{verdict}: this period's figure or the previous one has no interval."
+    scale = 100.0 if KPI_LABELS[kpi][1] == "proportion" else 1.0
+    unit = " points" if KPI_LABELS[kpi][1] in ("proportion", "%") else " days"
+    high = "not reached" if pd.isna(change_ci_high) or np.isinf(change_ci_high) else f"{scale * change_ci_high:+.1f}"
+    low = "not reached" if np.isinf(change_ci_low) else f"{scale * change_ci_low:+.1f}"
+    return (f"{verdict}: the 95% interval of the difference between the two periods, {low} to {high}{unit}, "
+            f"{'excludes' if clear else 'includes'} 0.")
+
+
+def change_interval(kpi: str, now: Figure, before: Figure) -> tuple[float, float]:
+    """The 95% interval of now - before (NaN, NaN when not judged): Newcombe's for a rate (from the counts), the
+    MOVER from the two periods' own intervals for a median (headline.mover_difference_ci)."""
+    if not KPI_DIRECTION.get(kpi) or np.isnan(now.value) or np.isnan(before.value):
+        return np.nan, np.nan
+    if now.successes is not None and before.successes is not None:
+        return headline.difference_ci(now.successes, now.n, before.successes, before.n)
+    return headline.mover_difference_ci((now.value, now.ci_low, now.ci_high),
+                                        (before.value, before.ci_low, before.ci_high))
+
+
+def clear_change(kpi: str, now: Figure, before: Figure) -> bool | None:
+    """Whether the change from `before` to `now` is clear: its 95% interval (`change_interval`) excludes 0. None
+    for a count or when there is nothing to compare; False when either period's figure has no interval."""
+    if not KPI_DIRECTION.get(kpi) or np.isnan(now.value) or np.isnan(before.value):
+        return None
+    low, high = change_interval(kpi, now, before)
+    if np.isnan(low):
+        return False
+    return bool(low > 0 or high < 0)
 
 
 @dataclass(frozen=True)
@@ -75,23 +172,30 @@ def _in_range(sessions: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) ->
     return sessions.loc[(day >= start) & (day <= end)]
 
 
-def _share(figure: headline.Share) -> tuple[float, float, float, int]:
-    """A tile's (value, ci_low, ci_high, n) from a share."""
-    return figure.value, figure.ci_low, figure.ci_high, figure.n
+def _share(figure: headline.Share) -> Figure:
+    """A tile's figure from a share (Wilson interval)."""
+    return Figure(figure.value, figure.ci_low, figure.ci_high, figure.n, figure.successes)
 
 
-def _km_tile(period: pd.DataFrame, km_median: Callable[[np.ndarray, np.ndarray], KMMedian]
-             ) -> tuple[float, float, float, int]:
-    """KM median benefit duration over the responder sessions of the period, with its 95% CI."""
+def _median_tile(period: pd.DataFrame, column: str) -> Figure:
+    """The middle value of a column with its order-statistic interval (none from fewer than 6 values)."""
+    value, low, high, n = headline.median_with_ci(period, column)
+    return Figure(value, low, high, n, too_few=bool(n > 0 and np.isnan(low)))
+
+
+def _km_tile(period: pd.DataFrame, km_median: Callable[[np.ndarray, np.ndarray], KMMedian]) -> Figure:
+    """KM median benefit duration over the responder sessions of the period, with its 95% CI (none from fewer than
+    2 wearing-offs; an upper limit not reached is NaN)."""
     times, events = headline.duration_sample(period)
     if len(times) == 0:
-        return np.nan, np.nan, np.nan, 0
+        return Figure(np.nan)
     result = km_median(times, events)
 
     def num(value) -> float:
         return np.nan if value is None else float(value)
 
-    return num(result.median), num(result.ci_low), num(result.ci_high), len(times)
+    too_few = result.median is not None and too_few_events(result.events)
+    return Figure(num(result.median), num(result.ci_low), num(result.ci_high), len(times), too_few=too_few)
 
 
 def _flagged(period: pd.DataFrame, flags, history: pd.DataFrame | None) -> tuple[float, int]:
@@ -112,25 +216,23 @@ def _flagged(period: pd.DataFrame, flags, history: pd.DataFrame | None) -> tuple
     return float(flags), int(period["patient_id"].nunique())
 
 
-def _period_values(period: pd.DataFrame, flags, history, km_median) -> dict[str, tuple[float, float, float, int]]:
-    """Every KPI for one period: (value, ci_low, ci_high, n)."""
-    nan = np.nan
-    out: dict[str, tuple[float, float, float, int]] = {}
+def _period_values(period: pd.DataFrame, flags, history, km_median) -> dict[str, Figure]:
+    """Every KPI for one period."""
+    out: dict[str, Figure] = {}
     patients = int(period["patient_id"].nunique())
-    out["patients"] = (float(patients), nan, nan, patients)
-    out["sessions"] = (float(len(period)), nan, nan, len(period))
+    out["patients"] = Figure(float(patients), n=patients)
+    out["sessions"] = Figure(float(len(period)), n=len(period))
 
     out["responder_rate"] = _share(headline.responder_share(period))
     for kpi, column in (("median_response_pct", "response_pct"), ("median_onset_days", "onset_days"),
                         ("median_peak_days", "peak_days")):
-        value, n = headline.median_of(period, column)
-        out[kpi] = (value, nan, nan, n)
+        out[kpi] = _median_tile(period, column)
     out["median_duration_days"] = _km_tile(period, km_median)
     out["short_interval_share"] = _share(headline.interval_share(period, "short_interval"))
     out["adverse_event_rate"] = _share(headline.known_share(period, "any_adverse_event"))
 
     value, n = _flagged(period, flags, history)
-    out["patients_flagged"] = (value, nan, nan, n)
+    out["patients_flagged"] = Figure(value, n=n)
     return out
 
 
@@ -163,15 +265,19 @@ def kpi_tiles(
     before = _period_values(previous, prev_flags, history_before, km_median)
     rows = []
     for kpi, (label, unit) in KPI_LABELS.items():
-        value, low, high, n = now[kpi]
-        prev_value, _, _, prev_n = before[kpi]
+        fig, prev = now[kpi], before[kpi]
+        clear = clear_change(kpi, fig, prev)
+        change_low, change_high = change_interval(kpi, fig, prev)
         rows.append({
-            "kpi": kpi, "value": value, "ci_low": low, "ci_high": high, "previous": prev_value,
-            "change": value - prev_value, "n": n, "unit": unit, "label": label, "previous_n": prev_n,
+            "kpi": kpi, "value": fig.value, "ci_low": fig.ci_low, "ci_high": fig.ci_high, "previous": prev.value,
+            "change": fig.value - prev.value, "n": fig.n, "unit": unit, "label": label, "previous_n": prev.n,
+            "ci_too_few": fig.too_few, "change_ci_low": change_low, "change_ci_high": change_high,
+            "clear_change": pd.NA if clear is None else clear,
         })
     table = pd.DataFrame(rows, columns=KPI_COLUMNS).astype({
         "value": "float64", "ci_low": "float64", "ci_high": "float64", "previous": "float64",
-        "change": "float64", "n": "int64", "previous_n": "int64",
+        "change": "float64", "n": "int64", "previous_n": "int64", "ci_too_few": "bool",
+        "change_ci_low": "float64", "change_ci_high": "float64", "clear_change": "boolean",
     })
     table.attrs["period"] = {
         "start": bounds.start.date().isoformat(), "end": bounds.end.date().isoformat(),

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.breakdowns import breakdown
-from analytics.kpis import KPI_LABELS, kpi_tiles
+from analytics.kpis import KPI_INTERVAL, KPI_LABELS, TOO_FEW_REASON, change_words, kpi_tiles
 from analytics.safety import SUPPRESSION_OPTIONS
 from analytics.settings import Settings, knobs, label
 from analytics.spc import p_chart, window_mask
@@ -52,20 +52,25 @@ def format_figure(value, unit: str, decimals: int = 0) -> str:
     return _trim(f"{value:,.{decimals}f}", decimals) + " days"
 
 
-def format_change(change, unit: str) -> str | None:
+def format_change(change, unit: str, clear=None) -> str | None:
     """A change against the previous period as signed text ('+1.5 pts' for rates and percentages, '+3 days',
-    '+12'); 'no change' when it rounds to nothing; None when there is nothing to compare."""
+    '+12'); 'no change' when it rounds to nothing; None when there is nothing to compare. clear False (the change
+    is within chance, analytics.kpis.clear_change): 'no clear change (+1.5 pts)'; True or None (a count): the
+    signed text."""
     if missing(change):
         return None
+    clear = None if missing(clear) else bool(clear)
     kind = unit_kind(unit)
     shown = round(100 * change if kind == "proportion" else change, 0 if kind == "count" else 1)
     if shown == 0:
-        return "no change"
+        return "no clear change" if clear is False else "no change"
     if kind == "count":
-        return f"{change:+,.0f}"
-    if kind in ("proportion", "percent"):
-        return f"{shown:+.1f} pts"
-    return _trim(f"{shown:+,.1f}", 1) + " days"
+        text = f"{change:+,.0f}"
+    elif kind in ("proportion", "percent"):
+        text = f"{shown:+.1f} pts"
+    else:
+        text = _trim(f"{shown:+,.1f}", 1) + " days"
+    return f"no clear change ({text})" if clear is False else text
 
 
 def format_cell(value, kind: str | None = None, blank: str = "") -> str:
@@ -136,13 +141,16 @@ def kpi_tiles_shown(sessions: pd.DataFrame, settings: Settings, start=None, end=
     return suppress_kpi_periods(kpi_tiles(sessions, settings, start=start, end=end, flags=flags), settings)
 
 
-def kpi_value(kpi: str, value, unit: str, hidden: Sequence[str] = (), decimals: int = 0) -> str:
-    """A tile's figure: 'suppressed' for a hidden period, 'not reached' for a KM median that was not."""
+def kpi_value(kpi: str, value, unit: str, hidden: Sequence[str] = (), decimals: int = 0, too_few=False) -> str:
+    """A tile's figure: 'suppressed' for a hidden period, 'not reached' for a KM median that was not, and
+    '86 days (too few to give a range)' for an estimate resting on too few values for an interval (too_few: the
+    tile's ci_too_few)."""
     if PERIOD_HIDDEN in hidden:
         return SUPPRESSED
     if missing(value) and kpi == "median_duration_days":
         return "not reached"
-    return format_figure(value, unit, decimals)
+    text = format_figure(value, unit, decimals)
+    return f"{text} (too few to give a range)" if not missing(value) and not missing(too_few) and too_few else text
 
 
 def kpi_help(row: pd.Series, settings: Settings, period: dict, hidden: Sequence[str] = ()) -> str:
@@ -154,11 +162,16 @@ def kpi_help(row: pd.Series, settings: Settings, period: dict, hidden: Sequence[
     if PERIOD_HIDDEN in hidden:
         parts.append(f"Not shown: fewer than {settings.min_group_patients} patients in the period.")
         return " ".join(parts)
-    if not missing(row["ci_low"]) and not missing(row["ci_high"]):
+    how = KPI_INTERVAL.get(kpi)
+    too_few = bool(row.get("ci_too_few", False)) if not missing(row.get("ci_too_few", False)) else False
+    if too_few:
+        parts.append(f"Too few to give a range: {TOO_FEW_REASON.get(kpi, 'too few values')}.")
+    elif not missing(row["ci_low"]) and how:
         if unit_kind(unit) == "proportion":
-            parts.append(f"95% CI {100 * row['ci_low']:.1f}% to {100 * row['ci_high']:.1f}% (Wilson).")
+            parts.append(f"95% CI {100 * row['ci_low']:.1f}% to {100 * row['ci_high']:.1f}% ({how}).")
         else:
-            parts.append(f"95% CI {row['ci_low']:.0f} to {row['ci_high']:.0f} days.")
+            high = "not reached" if missing(row["ci_high"]) else format_figure(row["ci_high"], unit, 1)
+            parts.append(f"95% CI {format_figure(row['ci_low'], unit, 1)} to {high} ({how}).")
     what = {"patients": "patients", "patients_flagged": "patients seen"}.get(kpi, "sessions")
     parts.append(f"Based on {int(row['n']):,} {what}.")
     before = f"Previous period ({period.get('previous_start')} to {period.get('previous_end')})"
@@ -168,18 +181,24 @@ def kpi_help(row: pd.Series, settings: Settings, period: dict, hidden: Sequence[
         parts.append(f"{before}: not shown, fewer than {settings.min_group_patients} patients.")
     elif int(row["previous_n"]) or kpi in ("patients", "sessions"):
         parts.append(f"{before}: {kpi_value(kpi, row['previous'], unit)} from {int(row['previous_n']):,} {what}.")
+        parts.append(change_words(kpi, row["change"], row.get("clear_change", pd.NA),
+                                  row.get("change_ci_low", np.nan), row.get("change_ci_high", np.nan)))
     else:
         parts.append(f"{before}: no data.")
-    return " ".join(parts)
+    return " ".join(p for p in parts if p)
 
 
 def kpi_table(tiles: pd.DataFrame) -> pd.DataFrame:
-    """The tiles as a downloadable table (rates as proportions 0..1); figures of a hidden period read
-    'suppressed'."""
-    table = tiles[["label", "value", "ci_low", "ci_high", "n", "previous", "previous_n", "change", "unit"]].copy()
+    """The tiles as a downloadable table (rates as proportions 0..1), with ci_too_few (no interval: too few
+    values), the 95% interval of the change and clear_change (True/False; blank for counts); figures of a hidden
+    period read 'suppressed'."""
+    extra = [c for c in ("ci_too_few", "change_ci_low", "change_ci_high", "clear_change") if c in tiles.columns]
+    table = tiles[["label", "value", "ci_low", "ci_high", "n", "previous", "previous_n", "change", "unit",
+                   *extra]].copy()
     hidden = tiles.attrs.get("suppressed", [])
-    columns = (["value", "ci_low", "ci_high", "n", "change"] if PERIOD_HIDDEN in hidden else []) + (
-        ["previous", "previous_n", "change"] if PREVIOUS_HIDDEN in hidden else [])
+    judged = [c for c in extra if c != "ci_too_few"]  # these say something of the previous figure too
+    columns = (["value", "ci_low", "ci_high", "n", "change", *extra] if PERIOD_HIDDEN in hidden else []) + (
+        ["previous", "previous_n", "change", *judged] if PREVIOUS_HIDDEN in hidden else [])
     for column in dict.fromkeys(columns):
         table[column] = SUPPRESSED
     period = tiles.attrs.get("period", {})

@@ -6,6 +6,7 @@ typical response falls as cycles accumulate, with the uncertainty and the counts
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -79,41 +80,92 @@ def waning_by_cycle(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS
     return out
 
 
-def _fit(data: pd.DataFrame, re_formula: str):
-    """Fit response ~ cycle with the given random part; returns (result, problem text or None)."""
-    import statsmodels.formula.api as smf  # noqa: PLC0415 - heavy import, only when a model is asked for
+#: The optimisers tried in turn for the random-slope model (each from scratch, with its own iteration limit),
+#: before any fallback to a random intercept only: lbfgs converges on most clinic data once the cycle is
+#: standardised; bfgs, then the derivative-free powell and Nelder-Mead, rescue the rest.
+SLOPE_OPTIMISERS = (("lbfgs", 300), ("bfgs", 300), ("powell", 500), ("nm", 2000))
+_PROBLEM_WORDS = ("boundary", "positive definite", "singular")
 
+
+@dataclass(frozen=True)
+class Fit:
+    """One model fitted: the statsmodels result (None when every optimiser raised), what was wrong with it
+    (None: nothing), the optimiser that gave it, and every optimiser tried with its outcome."""
+
+    result: object | None
+    problem: str | None
+    optimiser: str | None = None
+    tried: tuple[str, ...] = ()
+
+
+def _standardised(data: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    """The data with x = (cycle0 - mean) / sd, and sd. The slope per cycle is the slope per x divided by sd (the
+    random intercept and slope model, with its unstructured covariance, is the same model for any shift and scale
+    of the cycle), and the optimisers converge far more often on a covariate of unit spread."""
+    sd = float(data["cycle0"].std(ddof=0)) or 1.0
+    return data.assign(x=(data["cycle0"] - float(data["cycle0"].mean())) / sd), sd
+
+
+def _attempt(model, method: str | None, maxiter: int | None):
+    """One fit with one optimiser (None: statsmodels' default sequence): (result or None, the problems found)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model = smf.mixedlm("response_pct ~ cycle0", data, groups=data["patient_id"], re_formula=re_formula)
-            if re_formula == "1":
-                result = model.fit(reml=True)
-            else:  # one optimiser, bounded: a slope model that will not converge fails fast and falls back
-                result = model.fit(reml=True, method="bfgs", maxiter=100)
+            options = {} if method is None else {"method": method, "maxiter": maxiter}
+            result = model.fit(reml=True, **options)
         except (np.linalg.LinAlgError, ValueError, OverflowError) as error:
-            return None, f"the fit failed ({error})"
-    words = ("converge", "boundary", "positive definite", "singular")
+            return None, [f"the fit failed ({error})"]
     messages = [str(w.message).split("\n")[0] for w in caught]
-    problems = [m for m in messages if any(word in m.lower() for word in words)]
+    problems = [m for m in messages if any(word in m.lower() for word in _PROBLEM_WORDS)]
     if not getattr(result, "converged", True):
         problems.append("the optimiser did not converge")
-    slope_se = float(result.bse_fe.get("cycle0", np.nan))
-    if not np.isfinite(slope_se) or not np.isfinite(float(result.fe_params.get("cycle0", np.nan))):
+    se = float(result.bse_fe.get("x", np.nan))
+    if not np.isfinite(se) or not np.isfinite(float(result.fe_params.get("x", np.nan))):
         problems.append("the slope's standard error is not finite")
-    return result, ("; ".join(dict.fromkeys(problems)) or None)
+    return result, list(dict.fromkeys(problems))
+
+
+def _fit(data: pd.DataFrame, re_formula: str) -> Fit:
+    """Fit response ~ x (the standardised cycle) with the given random part.
+
+    The random-slope model ("~x") tries the optimisers of SLOPE_OPTIMISERS in turn until one converges; the fit
+    is kept when it has no problem (not singular, not on the boundary, a positive definite Hessian, a finite
+    slope). A fit that converged with such a problem is returned with it at once: another optimiser would find
+    the same degenerate estimate. The random-intercept model ("1") uses statsmodels' default sequence.
+    """
+    import statsmodels.formula.api as smf  # noqa: PLC0415 - heavy import, only when a model is asked for
+
+    try:
+        model = smf.mixedlm("response_pct ~ x", data, groups=data["patient_id"], re_formula=re_formula)
+    except (np.linalg.LinAlgError, ValueError) as error:
+        return Fit(None, f"the model could not be set up ({error})")
+    plan = ((None, None),) if re_formula == "1" else SLOPE_OPTIMISERS
+    tried, last = [], Fit(None, "no optimiser was tried")
+    for method, maxiter in plan:
+        result, problems = _attempt(model, method, maxiter)
+        name = method or "statsmodels default"
+        if not problems:
+            return Fit(result, None, name, tuple(tried + [f"{name}: converged"]))
+        tried.append(f"{name}: {'; '.join(problems)}")
+        last = Fit(result, "; ".join(problems), name, tuple(tried))
+        if result is not None and getattr(result, "converged", False):
+            break  # converged to a singular or boundary fit: the estimate itself is degenerate, not the search
+    return Fit(last.result, last.problem, last.optimiser, tuple(tried))
 
 
 def waning_slope(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS,
                  max_patients: int = MAX_MODEL_PATIENTS, seed: int = MODEL_SEED) -> dict:
     """Change in response_pct per extra cycle from a linear mixed model (REML), with its 95% CI.
 
-    Model: response_pct ~ (cycle - 1) with a random intercept and a random slope per patient; when that fit
-    fails, does not converge, is singular or sits on the boundary (no slope variance), the random-intercept
-    model is used instead and the result says so. Only sessions with a pain response enter. With more than
-    max_patients patients, a random sample of max_patients patients (numpy default_rng(seed), all their
+    Model: response_pct ~ cycle with a random intercept and a random slope per patient, fitted on the
+    standardised cycle (the same model, better conditioned) with the optimisers of SLOPE_OPTIMISERS in turn
+    (lbfgs, bfgs, powell, Nelder-Mead). Only when none of them gives a clean fit (converged, not singular, not on
+    the boundary) is the random-intercept model used instead: then `fallback` is True and `fallback_warning`
+    says, for the screen, that the interval comes from a simpler model and may be too narrow (a random-intercept
+    model ignores that patients wane at different rates). Only sessions with a pain response enter. With more
+    than max_patients patients, a random sample of max_patients patients (numpy default_rng(seed), all their
     sessions) is used, and the result says so. Returns slope, ci_low, ci_high, p_value, n_patients,
-    n_sessions, model, note, sampled, sentence.
+    n_sessions, model, optimiser, optimisers_tried, fallback, fallback_warning, note, sampled, sentence.
     """
     pct = numeric(derived, "response_pct") if len(derived) else np.array([])
     keep = ~np.isnan(pct)
@@ -126,7 +178,8 @@ def waning_slope(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS,
     result = {
         "slope": None, "ci_low": None, "ci_high": None, "p_value": None,
         "n_patients": total_patients, "n_sessions": int(len(data)),
-        "model": None, "note": "", "sampled": False, "sentence": "",
+        "model": None, "optimiser": None, "optimisers_tried": [], "fallback": False, "fallback_warning": "",
+        "note": "", "sampled": False, "sentence": "",
     }
     notes = []
     if total_patients > max_patients:
@@ -142,24 +195,43 @@ def waning_slope(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS,
         result["sentence"] = "Not enough repeated cycles with a pain response to estimate the change per cycle."
         return result
 
-    fitted, problem = _fit(data, "~cycle0")
+    data, sd = _standardised(data)
+    fit = _fit(data, "~x")
+    tried = list(fit.tried)
     model = "random intercept and slope"
-    if fitted is None or problem:
-        notes.append(f"random-slope model not used: {problem}; fell back to a random intercept only")
-        fitted, problem = _fit(data, "1")
+    if fit.result is None or fit.problem:
+        notes.append(f"random-slope model not used: {fit.problem}; fell back to a random intercept only")
+        converged = fit.result is not None and bool(getattr(fit.result, "converged", False))
+        result.update(fallback=True, fallback_warning=fallback_warning(converged))
+        fit = _fit(data, "1")
+        tried += [f"random intercept only, {t}" for t in fit.tried]
         model = "random intercept only"
-        if problem:
-            notes.append(f"random-intercept model: {problem}")
-    if fitted is None:
+        if fit.problem:
+            notes.append(f"random-intercept model: {fit.problem}")
+    result.update(optimisers_tried=tried)
+    if fit.result is None:
         result.update(model=None, note="; ".join(notes))
         result["sentence"] = "The change per cycle could not be estimated from these data."
         return result
-    slope = float(fitted.fe_params["cycle0"])
-    low, high = (float(x) for x in fitted.conf_int(alpha=0.05).loc["cycle0"])
-    result.update(slope=slope, ci_low=low, ci_high=high, p_value=float(fitted.pvalues["cycle0"]), model=model,
-                  note="; ".join(notes))
+    fitted = fit.result
+    slope = float(fitted.fe_params["x"]) / sd
+    low, high = (float(v) / sd for v in fitted.conf_int(alpha=0.05).loc["x"])
+    result.update(slope=slope, ci_low=low, ci_high=high, p_value=float(fitted.pvalues["x"]), model=model,
+                  optimiser=fit.optimiser, note="; ".join(notes))
     result["sentence"] = slope_sentence(slope, low, high)
     return result
+
+
+def fallback_warning(converged: bool) -> str:
+    """What the screen says when the random-slope model was not used: why, and that the interval may be too narrow.
+
+    converged False: no optimiser converged. converged True: the fit converged to a degenerate estimate (the
+    patients' slopes do not vary, or vary in lockstep with their intercepts), which the data cannot pin down.
+    """
+    why = ("no optimiser converged" if not converged else
+           "its estimate sits on the boundary: the data cannot tell how much patients differ in their waning")
+    return (f"The slope model did not fit ({why}). This interval comes from a simpler model, a random intercept "
+            "only, which assumes every patient wanes at the same rate, and it may be too narrow.")
 
 
 def slope_sentence(slope: float, low: float, high: float) -> str:

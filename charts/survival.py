@@ -96,6 +96,8 @@ def _cap(text: str) -> str:
 def _median_text(med: KMMedian) -> str:
     if med.median is None:
         return "median not reached"
+    if med.too_few:
+        return f"median {theme.fmt_num(med.median)} days (too few to give a range)"
     high = "not reached" if med.ci_high is None else theme.fmt_num(med.ci_high)
     low = theme.fmt_num(med.ci_low) if med.ci_low is not None else "-"
     return f"median {theme.fmt_num(med.median)} days (95% CI {low} to {high})"

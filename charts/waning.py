@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from analytics.kaplan_meier import MIN_EVENTS_FOR_CI, too_few_events
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from charts import theme
 
@@ -129,15 +130,18 @@ def duration_by_cycle_figure(by_cycle, settings: Settings = DEFAULT_SETTINGS) ->
     median = theme.floats(table["median_duration_days"])
     low, high = theme.floats(table["duration_ci_low"]), theme.floats(table["duration_ci_high"])
     known = ~np.isnan(median)
+    too_few = known & too_few_events(theme.floats(table["duration_events"]))  # no interval from < 2 events
     top = np.nanmax(np.concatenate([median[known], high[known & ~np.isnan(high)],
                                     [max(settings.landmark_days, default=0)]])) * 1.15
-    open_high = known & np.isnan(high)
-    high_drawn = np.where(open_high, top, high)
-    low_drawn = np.where(np.isnan(low), median, low)
+    open_high = known & ~too_few & np.isnan(high)
+    high_drawn = np.where(open_high, top, np.where(too_few, median, high))
+    low_drawn = np.where(np.isnan(low) | too_few, median, low)
     hover = []
-    for c, m, lo, hi, n, e, p in zip(cycle, median, low, high, theme.ints_text(table["n_duration"]),
-                                     theme.ints_text(table["duration_events"]), theme.ints_text(table["n_patients"])):
-        ci = f"95% CI {theme.fmt_num(lo)} to {'not reached' if np.isnan(hi) else theme.fmt_num(hi)}"
+    for c, m, lo, hi, n, e, p, few in zip(cycle, median, low, high, theme.ints_text(table["n_duration"]),
+                                          theme.ints_text(table["duration_events"]),
+                                          theme.ints_text(table["n_patients"]), too_few):
+        ci = ("too few to give a range" if few else
+              f"95% CI {theme.fmt_num(lo)} to {'not reached' if np.isnan(hi) else theme.fmt_num(hi)}")
         hover.append(f"<b>Cycle {c}</b><br>Median {theme.fmt_num(m)} days ({ci})<br>{n} responder sessions "
                      f"({e} with the wearing-off recorded); {p} patients")
     fig = go.Figure()
@@ -156,6 +160,10 @@ def duration_by_cycle_figure(by_cycle, settings: Settings = DEFAULT_SETTINGS) ->
                      f"{'s' if (~known).sum() > 1 else ''} {', '.join(str(c) for c in cycle[~known])}")
     if open_high.any():
         extra.append("a bar running to the top: upper limit not reached")
+    if too_few.any():
+        extra.append(f"no range in cycle{'s' if too_few.sum() > 1 else ''} "
+                     f"{', '.join(str(c) for c in cycle[too_few])}: too few wearing-offs (fewer than "
+                     f"{MIN_EVENTS_FOR_CI}) to give one")
     if extra:
         lines.append("; ".join(extra)[:1].upper() + "; ".join(extra)[1:] + ".")
     if note:

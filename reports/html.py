@@ -21,6 +21,7 @@ from plotly.offline import get_plotlyjs
 from analytics.effect_over_time import effect_markers, effect_over_time
 from analytics.funnel import funnel
 from analytics.kaplan_meier import km_curves_by_group
+from analytics.kpis import change_tone
 from analytics.presentation import (
     BREAKDOWN_REPORT, GROUP_HEADINGS, PERIOD_HIDDEN, PREVIOUS_HIDDEN, breakdown_tables, by_cycle_shown,
     display_table, format_cell, format_change, format_figure, funnel_shown, hidden_note, kpi_tiles_shown,
@@ -51,24 +52,46 @@ def _esc(value) -> str:
 
 
 def _tiles_html(tiles: pd.DataFrame, k: int) -> str:
+    """The KPI tiles, the change against the period before coloured only when it is clear (the app's rule,
+    analytics.kpis.clear_change: green better, red worse, with the word), grey 'no clear change' otherwise and for
+    counts."""
+    tone_style = {"better": "color:#1a7f37;font-weight:600", "worse": "color:#b42318;font-weight:600",
+                  "neutral": "color:#666"}
     hidden = tiles.attrs.get("suppressed", [])
     cells = []
-    for row in tiles.itertuples(index=False):
-        ci = ""
+    for row in tiles.to_dict(orient="records"):
+        ci, tone = "", "neutral"
+        too_few = bool(row.get("ci_too_few", False)) and not pd.isna(row["value"])
+        clear = row.get("clear_change", pd.NA)
         if PERIOD_HIDDEN in hidden:
-            value, detail = SUPPRESSED, f"fewer than {k} patients in the period"
+            cells.append(f'<div class="tile"><div class="label">{_esc(row["label"])}</div>'
+                         f'<div class="value">{_esc(SUPPRESSED)}</div><div class="detail"></div>'
+                         f'<div class="detail">{_esc(f"fewer than {k} patients in the period")}</div></div>')
+            continue
+        if too_few:
+            ci = "too few to give a range"
+        elif not pd.isna(row["ci_low"]):
+            high = "not reached" if pd.isna(row["ci_high"]) else format_figure(row["ci_high"], row["unit"], 1)
+            ci = f"95% CI {format_figure(row['ci_low'], row['unit'], 1)} to {high}"
+        change = format_change(row["change"] if row["previous_n"] else None, row["unit"], clear)
+        if PREVIOUS_HIDDEN in hidden:
+            change_text = f"{SUPPRESSED} (fewer than {k} patients)"
+        elif change is None:
+            change_text = "no figure to compare"
         else:
-            if not pd.isna(row.ci_low) and not pd.isna(row.ci_high):
-                ci = f"95% CI {format_figure(row.ci_low, row.unit, 1)} to {format_figure(row.ci_high, row.unit, 1)}"
-            change = format_change(row.change if row.previous_n else None, row.unit) or "no figure to compare"
-            before = f"{SUPPRESSED} (fewer than {k} patients)" if PREVIOUS_HIDDEN in hidden else change
-            value = format_figure(row.value, row.unit, 1)
-            detail = f"n = {int(row.n):,}; against the period before: {before}"
+            tone = change_tone(row["kpi"], row["change"], clear)
+            change_text = change + ("" if tone == "neutral" else f", a clear change ({tone})")
+        value = format_figure(row["value"], row["unit"], 1)
+        detail = f"n = {int(row['n']):,}"
+        shown = _esc(change_text) if tone == "neutral" else \
+            f'<span class="change {tone}" style="{tone_style[tone]}">{_esc(change_text)}</span>'
+        if tone == "neutral" and change is not None and PREVIOUS_HIDDEN not in hidden:
+            shown = f'<span class="change neutral" style="{tone_style[tone]}">{shown}</span>'  # grey
         cells.append(
-            f'<div class="tile"><div class="label">{_esc(row.label)}</div>'
+            f'<div class="tile"><div class="label">{_esc(row["label"])}</div>'
             f'<div class="value">{_esc(value)}</div>'
             f'<div class="detail">{_esc(ci)}</div>'
-            f'<div class="detail">{_esc(detail)}</div></div>')
+            f'<div class="detail">{_esc(detail)}; against the period before: {shown}</div></div>')
     period = tiles.attrs.get("period", {})
     caption = (f"Period {period.get('start')} to {period.get('end')} ({period.get('days')} days), against the "
                f"{period.get('days')} days before it ({period.get('previous_start')} to "

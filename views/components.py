@@ -16,6 +16,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from analytics.export import csv_name, to_csv_bytes
+from analytics.kpis import change_tone
 from analytics.presentation import format_change, kpi_help, kpi_label, kpi_value, markdown_text, too_few_message
 from views import signin
 
@@ -67,18 +68,24 @@ def small_selection(ctx) -> bool:
 
 
 def kpi_row(tiles: pd.DataFrame, settings, columns: int = 5) -> None:
-    """The KPI tiles in rows of `columns`, each with its change against the previous period."""
+    """The KPI tiles in rows of `columns`, each with its change against the previous period: coloured (green
+    better, red worse) only when the change is clear (analytics.kpis.clear_change), otherwise 'no clear change'
+    in grey without an arrow; a count's change (patients, sessions, patients flagged) is always grey."""
     period = tiles.attrs.get("period", {"previous_start": "?", "previous_end": "?", "days": 0})
     hidden = tiles.attrs.get("suppressed", [])
     for start in range(0, len(tiles), columns):
         cols = st.columns(columns)
         for col, (_, row) in zip(cols, tiles.iloc[start:start + columns].iterrows()):
             kpi = row["kpi"]
-            delta = format_change(row["change"], row["unit"])  # NA when the period before was hidden
-            still = delta == "no change"
-            col.metric(kpi_label(kpi, short=True), kpi_value(kpi, row["value"], row["unit"], hidden), delta=delta,
-                       delta_color="off" if still else KPI_COLOUR[kpi], delta_arrow="off" if still else "auto",
-                       help=kpi_help(row, settings, period, hidden), border=True)
+            clear = row.get("clear_change", pd.NA)
+            delta = format_change(row["change"], row["unit"], clear)  # None when the period before was hidden
+            still = delta is not None and delta.startswith("no ")
+            coloured = change_tone(kpi, row["change"], clear) != "neutral"
+            col.metric(kpi_label(kpi, short=True),
+                       kpi_value(kpi, row["value"], row["unit"], hidden, too_few=row.get("ci_too_few", False)),
+                       delta=delta, delta_color=KPI_COLOUR[kpi] if coloured else "off",
+                       delta_arrow="off" if still else "auto", help=kpi_help(row, settings, period, hidden),
+                       border=True)
 
 
 def chart(fig, key: str) -> None:

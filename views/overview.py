@@ -116,11 +116,17 @@ def slope_sentence(ctx: Context, where) -> None:
             slope = ctx.cached("slope", waning_slope, lambda: ((ctx.sessions, ctx.settings), {}))
         st.markdown(f"**Change per cycle:** {slope['sentence']} Points are percentage points of pain "
                     "reduction; a confidence interval that includes 0 means no clear change.")
+        if slope.get("fallback") and slope.get("slope") is not None:
+            st.warning(slope["fallback_warning"], icon=":material/warning:")
         with st.popover("How this is estimated"):
             st.markdown("A linear mixed model of the % pain response on the cycle number, with a random "
-                        "intercept (and slope) per patient, so each patient is compared with themselves.")
+                        "intercept and a random slope per patient, so each patient is compared with themselves "
+                        "and patients may wane at different rates. The optimisers lbfgs, bfgs, Powell and "
+                        "Nelder-Mead are tried in turn; only if none gives a clean fit is the simpler random-"
+                        "intercept model used, and the page says so.")
             if slope.get("model"):
-                st.caption(f"Model: {slope['model']}; {slope['n_patients']:,} patients, "
+                how = f" (optimiser: {slope['optimiser']})" if slope.get("optimiser") else ""
+                st.caption(f"Model: {slope['model']}{how}; {slope['n_patients']:,} patients, "
                            f"{slope['n_sessions']:,} sessions.")
             if slope.get("note"):
                 st.caption(f"Note: {slope['note']}.")
