@@ -112,6 +112,22 @@ def suppress_small_groups(
     return out
 
 
+def _marked(table: pd.DataFrame, suppressed: np.ndarray, reasons: np.ndarray,
+            group_cols: Sequence[str] | None = None, partition_cols: Sequence[str] | None = None,
+            total_col: str = "is_total") -> pd.DataFrame:
+    """The table with the `suppressed` rows blanked and the markers `suppressed` / `suppression` (reasons) added."""
+    group_cols = list(group_cols) if group_cols is not None else _default_group_cols(table)
+    if partition_cols is None:
+        partition_cols = ["group_by"] if "group_by" in table.columns else []
+    out = table.reset_index(drop=True).copy()
+    _blank(out, suppressed, set(group_cols) | set(partition_cols) | {total_col} | set(MARKER_COLUMNS))
+    out["suppressed"] = np.asarray(suppressed, dtype=bool)
+    out["suppression"] = np.asarray(reasons, dtype=object)
+    out.index = table.index
+    out.attrs = dict(table.attrs)
+    return out
+
+
 def _blank(out: pd.DataFrame, mask: np.ndarray, keep) -> None:
     """Blank (NA) every figure of the masked rows in place, except the columns in `keep`."""
     for column in out.columns:
@@ -183,9 +199,10 @@ def family_complements(rows, suppressed, sizes, tables, total: bool = True) -> t
     a sum over sessions is the row's indicator vector times the atoms' values. A suppressed row is determined
     when its vector lies in the span of the published rows (and of the all-ones total when `total`): then the
     published figures give it exactly by adding and subtracting. While one is, the next suppressed row in order
-    that is determined gets one more row hidden: a published row needed in every way of writing it (so hiding it
-    breaks that derivation) first, then a sibling (same table, inside the same parent row of another table), then
-    any row of its table, then the smallest (sizes, e.g. patients), then the earliest.
+    that is determined gets one more row hidden, among the published rows that take part in writing it: one
+    needed in every way of writing it (hiding it breaks the derivation) first, then one sharing sessions with it,
+    then a sibling (same table, inside the same parent row of another table), then any row of its table, then the
+    smallest (sizes, e.g. patients), then the earliest.
     suppressed: bool per row (already hidden); tables: a table id per row. Returns (added: bool per row, stuck):
     stuck lists the suppressed rows only the total itself determines (a table of one group: hide the total).
     Rows with no atom are left alone. Linear algebra on the n x n Gram matrix, so atoms may be many.
@@ -229,6 +246,8 @@ def family_complements(rows, suppressed, sizes, tables, total: bool = True) -> t
         null = vectors[:, ~rank]
         essential = np.linalg.norm(null, axis=1) < 1e-6 if null.shape[1] else np.ones(len(published), dtype=bool)
         candidate = (np.abs(coef) > _COEF_TOL) & (published < n)
+        if total:  # a row that is the total itself: hiding it cannot help while the total is shown
+            candidate &= unit[published, n] < 1.0 - _RESIDUAL_TOL
         if not candidate.any():
             stuck.append(int(s))
             continue
@@ -236,8 +255,9 @@ def family_complements(rows, suppressed, sizes, tables, total: bool = True) -> t
         mask[published] = True
         sibling = _siblings(gram, s, tables_all, mask)[published]
         same = tables_all[published] == tables[s]
+        overlap = gram[published, s] > 0                    # shares sessions with s (the total aside)
         rows_p = published[candidate]
-        order = np.lexsort((rows_p, sizes[rows_p], ~same[candidate], ~sibling[candidate],
+        order = np.lexsort((rows_p, sizes[rows_p], ~same[candidate], ~sibling[candidate], ~overlap[candidate],
                            ~essential[candidate]))
         chosen = rows_p[order[0]]
         suppressed[chosen] = True
@@ -281,26 +301,27 @@ def suppress_family(members: Sequence[FamilyMember], settings: Settings = DEFAUL
     """Every table of a family (the tables a reader sees together: a page, a report, a workbook), suppressed so
     that no hidden row can be worked out by adding or subtracting published rows of any of them (and the total).
 
-    Each table first gets its own rule (suppress_small_groups: primary and complementary within the table); then
-    family_complements adds rows hidden with the reason FAMILY until no suppressed row is determined. Every figure
-    is treated as a sum over sessions (patient counts are not quite, as a patient can be in several groups: treating
-    them as sums is the cautious side). Returns {member name: suppressed table}; attrs["total_must_be_hidden"] is
-    non-empty when a hidden row equals the total shown elsewhere.
+    Primary suppression is each table's own (fewer than k patients, suppress_small_groups); the complements are
+    then chosen for the family as a whole by family_complements, so that a complement one table would take on its
+    own is not taken when another choice protects the family with fewer rows hidden. A complement the table's own
+    rule would also have taken reads "complementary", any other FAMILY. Every figure is treated as a sum over
+    sessions (patient counts are not quite, as a patient can be in several groups: treating them as sums is the
+    cautious side). Returns {member name: suppressed table}; attrs["total_must_be_hidden"] is non-empty when a
+    hidden row can only be kept hidden by hiding the total shown elsewhere (a table of one small group).
     """
     from scipy import sparse
 
-    shown = {m.name: suppress_small_groups(m.table, settings, total_shown=total_shown, **m.options) for m in members}
+    own = {m.name: suppress_small_groups(m.table, settings, total_shown=total_shown, **m.options) for m in members}
     if not members:
-        return shown
-    sizes_n = {len(pd.Series(m.labels)) for m in members}
-    if len(sizes_n) != 1:
+        return own
+    if len({len(pd.Series(m.labels)) for m in members}) != 1:
         raise ValueError("every member's labels must cover the same sessions")
     atom_codes, uniques = _atoms(members)
     n_atoms = len(atom_codes[0])
-    row_ids, col_ids, sizes, tables, suppressed = [], [], [], [], []
+    row_ids, col_ids, sizes, tables, primary = [], [], [], [], []
     offset = 0
     for t, (member, codes, values) in enumerate(zip(members, atom_codes, uniques)):
-        table = shown[member.name]
+        table = own[member.name]
         patients_col = member.options.get("patients_col", "patients")
         raw = member.table.reset_index(drop=True)
         keys = raw[member.key].astype("string").astype(object) if len(raw) else pd.Series([], dtype=object)
@@ -320,21 +341,26 @@ def suppress_family(members: Sequence[FamilyMember], settings: Settings = DEFAUL
             col_ids.append(np.asarray(atoms, dtype="int64"))
         sizes.append(counts)
         tables.append(np.full(len(raw), t))
-        suppressed.append(table["suppressed"].to_numpy(dtype=bool))
+        primary.append(table["suppressed"].to_numpy(dtype=bool) & (table["suppression"] != COMPLEMENTARY).to_numpy())
         offset += len(raw)
     rows = sparse.csr_matrix((np.ones(sum(len(c) for c in col_ids)), (np.concatenate(row_ids or [[]]).astype(int),
                               np.concatenate(col_ids or [[]]).astype(int))), shape=(offset, n_atoms))
-    added, stuck = family_complements(rows, np.concatenate(suppressed), np.concatenate(sizes),
+    added, stuck = family_complements(rows, np.concatenate(primary), np.concatenate(sizes),
                                       np.concatenate(tables), total=total_shown)
-    start = 0
-    for member in members:
-        table = shown[member.name]
-        mine = added[start:start + len(table)]
-        reasons = pd.Series(np.where(mine, FAMILY, None), index=table.index, dtype=object)
-        out = hide_more(table, reasons, **{k: v for k, v in member.options.items()
-                                          if k in ("group_cols", "partition_cols")})
-        out.attrs["total_must_be_hidden"] = sorted(set(table.attrs.get("total_must_be_hidden", [])) | (
-            {member.name} if any(start <= s < start + len(table) for s in stuck) else set()))
+    shown, start = {}, 0
+    k = settings.min_group_patients
+    for member, first in zip(members, primary):
+        table = own[member.name]
+        end = start + len(table)
+        mine = added[start:end]
+        reason = np.where(first, f"fewer than {k} patients",
+                          np.where(mine & (table["suppression"] == COMPLEMENTARY).to_numpy(), COMPLEMENTARY,
+                                   np.where(mine, FAMILY, "")))
+        out = _marked(member.table, first | mine, reason, **{
+            name: value for name, value in member.options.items() if name in ("group_cols", "partition_cols")})
+        lone = any(start <= s < end for s in stuck)
+        out.attrs["total_must_be_hidden"] = (table.attrs["total_must_be_hidden"] or [member.name]) if lone else []
+        out.attrs["min_group_patients"] = k
         shown[member.name] = out
-        start += len(table)
+        start = end
     return shown

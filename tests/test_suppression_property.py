@@ -48,7 +48,7 @@ def determined_by_rank(rows: np.ndarray, hidden: np.ndarray) -> list[int]:
 def test_random_nested_tables_leave_no_hidden_row_determined():
     rng = np.random.default_rng(20261201)
     cases = hidden_total = added_total = 0
-    while cases < 400:
+    while cases < 300:
         rows, tables, values, cells = random_case(rng)
         if cells.sum() < K:
             continue  # a selection of fewer than k patients shows no figure at all
@@ -57,7 +57,7 @@ def test_random_nested_tables_leave_no_hidden_row_determined():
         assert stuck == [] and not (added & primary).any()
         hidden = primary | added
         assert determined_by_rank(rows, hidden) == []
-        if cases < 80:
+        if cases < 60:
             b_eq = np.append(values[~hidden], cells.sum())
             a_eq = np.vstack([rows[~hidden], np.ones(len(cells))])
             for i in np.flatnonzero(hidden):
@@ -68,7 +68,7 @@ def test_random_nested_tables_leave_no_hidden_row_determined():
         cases += 1
         hidden_total += int(hidden.sum())
         added_total += int(added.sum())
-    assert hidden_total > 400 and added_total > 100  # the cases did hide rows, and the family added some
+    assert hidden_total > 300 and added_total > 60  # the cases did hide rows, and the family added some
 
 
 def test_the_checks_find_the_leak_when_each_table_is_protected_alone():
