@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analytics.breakdowns import _group_keys, breakdown
+from analytics.breakdowns import _group_keys, breakdown, dose_band_edges
 from analytics.kpis import KPI_LABELS, kpi_tiles
-from analytics.safety import SUPPRESSION_OPTIONS
-from analytics.sessions import group_labels
+from analytics.safety import ALL_SESSIONS, SUPPRESSION_OPTIONS
+from analytics.sessions import NOT_RECORDED, group_labels
 from analytics.settings import Settings, knobs, label
 from analytics.spc import p_chart
 from analytics.suppression import (
@@ -267,15 +267,44 @@ def breakdown_tables(derived: pd.DataFrame, settings: Settings, km: bool = True
 def session_groups(sessions: pd.DataFrame, by: str) -> pd.Series:
     """Per session, the group of a breakdown by `by` (a column, 'dose_band' or 'cycle') it counts in, written as
     that table's `group` column (the funnel's groups are the same labels)."""
+    if by == "dose_band" and {"product", "total_units"} <= set(sessions.columns):
+        return _dose_band_groups(sessions)
     return _group_keys(sessions, by)[0]
+
+
+def _dose_band_groups(sessions: pd.DataFrame) -> pd.Series:
+    """The dose band label of every session, as analytics.breakdowns.dose_band writes it, but labelled once per
+    distinct (product, units) pair (dose_band writes a label per session, seconds on a million sessions)."""
+    edges = dose_band_edges(sessions).set_index("product")
+    product, products = pd.factorize(sessions["product"], use_na_sentinel=True)
+    units = pd.to_numeric(sessions["total_units"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    unit, _ = pd.factorize(units, use_na_sentinel=True)
+    codes, _ = pd.factorize((product.astype("int64") + 1) * (int(unit.max(initial=0)) + 2) + unit + 1)
+    at = np.unique(codes, return_index=True)[1]
+    first = pd.DataFrame({"product": pd.Series(np.asarray(products, dtype=object)).reindex(product[at]).to_numpy(),
+                          "units": units[at]})
+    known = first["product"].notna() & first["product"].isin(edges.index) & first["units"].notna()
+    edge = edges.reindex(first["product"].where(known)).reset_index(drop=True)
+    band = np.select([~known, first["units"] <= edge["low_max"], first["units"] <= edge["middle_max"]],
+                     ["none", "low", "middle"], default="high")
+    label = np.where(band == "none", NOT_RECORDED, np.choose(
+        np.searchsorted(["high", "low", "middle", "none"], band),
+        [edge["high"].to_numpy(object), edge["low"].to_numpy(object), edge["middle"].to_numpy(object),
+         np.full(len(first), NOT_RECORDED, dtype=object)]))
+    named, names = pd.factorize(pd.Series(label, dtype=object))
+    return pd.Series(pd.Categorical.from_codes(named[codes], categories=pd.Index(names, dtype=object)),
+                     index=sessions.index)
 
 
 def _funnel_member(derived: pd.DataFrame, by: str) -> FamilyMember:
     """The funnel's groups (group_labels of `by`) with their patients, as a family member."""
     labels = group_labels(derived, by)
-    table = (pd.DataFrame({"group": labels.to_numpy(), "patient_id": derived["patient_id"].to_numpy()})
-             .groupby("group", sort=True)["patient_id"].nunique().rename("patients").reset_index())
-    return FamilyMember(f"funnel_{by}", table.assign(group_by=by), labels)
+    codes, groups = pd.factorize(labels, sort=True)
+    patient, _ = pd.factorize(derived["patient_id"])
+    pairs = np.unique(codes.astype("int64") * (int(patient.max(initial=0)) + 1) + patient)
+    patients = np.bincount(pairs // (int(patient.max(initial=0)) + 1), minlength=len(groups))
+    table = pd.DataFrame({"group_by": by, "group": np.asarray(groups, dtype=object), "patients": patients})
+    return FamilyMember(f"funnel_{by}", table, labels)
 
 
 def family_shown(derived: pd.DataFrame, settings: Settings, breakdowns: Mapping[str, pd.DataFrame] | None = None,
@@ -299,7 +328,7 @@ def family_shown(derived: pd.DataFrame, settings: Settings, breakdowns: Mapping[
     members += [_funnel_member(derived, by) for by in funnel_by]
     if adverse_events is not None:
         product = group_labels(derived, "product")
-        everyone = pd.Series("all sessions", index=product.index, dtype="str")
+        everyone = pd.Series(ALL_SESSIONS, index=product.index, dtype="str")
         labels = pd.DataFrame({"product": product, "all": everyone})
         events = adverse_events.reset_index(drop=True)
         overall = events["group_by"] != "product"
@@ -324,6 +353,14 @@ def compare_family(derived: pd.DataFrame, settings: Settings, breakdowns: Mappin
     """The Compare page's family: its breakdowns, duration by cycle and the practitioner and site funnels."""
     return family_shown(derived, settings, breakdowns=breakdowns, by_cycle=by_cycle,
                         funnel_by=("practitioner_id", "site"))
+
+
+def overview_family(derived: pd.DataFrame, settings: Settings, by_cycle: pd.DataFrame, by_type: pd.DataFrame,
+                    by_product: pd.DataFrame) -> dict:
+    """The Overview's family: response by cycle and the adverse event rates by type and by product
+    ({"by_cycle": table, "adverse_events": table as adverse_events_shown gives it})."""
+    return family_shown(derived, settings, by_cycle=by_cycle,
+                        adverse_events=pd.concat([by_type, by_product], ignore_index=True))
 
 
 def report_family(derived: pd.DataFrame, settings: Settings, km: bool = True, adverse_events: bool = False) -> dict:

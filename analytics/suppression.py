@@ -284,10 +284,9 @@ def _atoms(members: Sequence[FamilyMember]) -> tuple[list[np.ndarray], list[pd.I
     codes, uniques = [], []
     combined = None
     for member in members:
-        labels = pd.Series(member.labels).astype("string")
-        code, values = pd.factorize(labels, use_na_sentinel=True)
+        code, values = pd.factorize(pd.Series(member.labels), use_na_sentinel=True)
         codes.append(code.astype("int64"))
-        uniques.append(pd.Index(values.astype(str)))
+        uniques.append(pd.Index(np.asarray(values, dtype=object).astype(str)))
         step = code.astype("int64") + 1
         combined = step if combined is None else pd.factorize(combined * (len(values) + 1) + step)[0]
     if combined is None or len(combined) == 0:
