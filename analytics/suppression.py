@@ -199,10 +199,11 @@ def family_complements(rows, suppressed, sizes, tables, total: bool = True) -> t
     a sum over sessions is the row's indicator vector times the atoms' values. A suppressed row is determined
     when its vector lies in the span of the published rows (and of the all-ones total when `total`): then the
     published figures give it exactly by adding and subtracting. While one is, the next suppressed row in order
-    that is determined gets one more row hidden, among the published rows that take part in writing it: one
-    needed in every way of writing it (hiding it breaks the derivation) first, then one sharing sessions with it,
-    then a sibling (same table, inside the same parent row of another table), then any row of its table, then the
-    smallest (sizes, e.g. patients), then the earliest.
+    that is determined gets one more row hidden (with every published row over exactly the same sessions: twins
+    stand or fall together), among the published rows that take part in writing it: one needed in every way of
+    writing it (hiding it breaks the derivation) first, then a sibling (same table, inside the same parent row of
+    another table), then any row of its table, then one sharing sessions with it, then the smallest (sizes, e.g.
+    patients), then the earliest.
     suppressed: bool per row (already hidden); tables: a table id per row. Returns (added: bool per row, stuck):
     stuck lists the suppressed rows only the total itself determines (a table of one group: hide the total).
     Rows with no atom are left alone. Linear algebra on the n x n Gram matrix, so atoms may be many.
@@ -222,6 +223,8 @@ def family_complements(rows, suppressed, sizes, tables, total: bool = True) -> t
     safe = np.where(nonempty, norms, 1.0)
     unit = gram / np.outer(safe, safe)
     tables_all = np.append(tables, -1) if total else tables
+    sizes_all = np.append(sizes, np.inf) if total else sizes
+    twins = (unit > 1.0 - _RESIDUAL_TOL) & np.outer(nonempty, nonempty)  # rows over exactly the same sessions
     added = np.zeros(n, dtype=bool)
     stuck: list[int] = []
     while True:
@@ -231,11 +234,15 @@ def family_complements(rows, suppressed, sizes, tables, total: bool = True) -> t
         check = check[~np.isin(check, stuck)]
         if len(check) == 0 or len(published) == 0:
             break
-        values, vectors = np.linalg.eigh(unit[np.ix_(published, published)])
+        # identical published rows stand or fall together (one hidden beside a shown twin is given away): one
+        # representative per set of twins
+        first = np.argmax(twins[np.ix_(published, published)], axis=1)
+        kinds, kind_of = np.unique(first, return_inverse=True)
+        reps = published[kinds]
+        values, vectors = np.linalg.eigh(unit[np.ix_(reps, reps)])
         rank = values > _EIGEN_TOL * max(1.0, values.max())
-        basis = vectors[:, rank] / np.sqrt(values[rank])  # pinv(G_PP) = basis @ basis.T
-        cross = unit[np.ix_(published, check)]
-        projected = basis.T @ cross
+        basis = vectors[:, rank] / np.sqrt(values[rank])  # pinv(G_RR) = basis @ basis.T
+        projected = basis.T @ unit[np.ix_(reps, check)]
         residual = 1.0 - np.sum(projected ** 2, axis=0)
         determined = np.flatnonzero(residual < _RESIDUAL_TOL)
         if len(determined) == 0:
@@ -244,22 +251,23 @@ def family_complements(rows, suppressed, sizes, tables, total: bool = True) -> t
         s = check[j]
         coef = basis @ projected[:, j]                      # the least-norm way of writing row s
         null = vectors[:, ~rank]
-        essential = np.linalg.norm(null, axis=1) < 1e-6 if null.shape[1] else np.ones(len(published), dtype=bool)
-        candidate = (np.abs(coef) > _COEF_TOL) & (published < n)
-        if total:  # a row that is the total itself: hiding it cannot help while the total is shown
-            candidate &= unit[published, n] < 1.0 - _RESIDUAL_TOL
+        essential = np.linalg.norm(null, axis=1) < 1e-6 if null.shape[1] else np.ones(len(reps), dtype=bool)
+        candidate = np.abs(coef) > _COEF_TOL
+        if total:  # the total itself (or a row equal to it) cannot be hidden while the total is shown
+            candidate &= unit[reps, n] < 1.0 - _RESIDUAL_TOL
         if not candidate.any():
             stuck.append(int(s))
             continue
         mask = np.zeros(len(unit), dtype=bool)
         mask[published] = True
-        sibling = _siblings(gram, s, tables_all, mask)[published]
-        same = tables_all[published] == tables[s]
-        overlap = gram[published, s] > 0                    # shares sessions with s (the total aside)
-        rows_p = published[candidate]
-        order = np.lexsort((rows_p, sizes[rows_p], ~same[candidate], ~sibling[candidate], ~overlap[candidate],
-                           ~essential[candidate]))
-        chosen = rows_p[order[0]]
+        sibling = np.bincount(kind_of, _siblings(gram, s, tables_all, mask)[published], len(reps)) > 0
+        same = np.bincount(kind_of, tables_all[published] == tables[s], len(reps)) > 0
+        smallest = np.full(len(reps), np.inf)
+        np.minimum.at(smallest, kind_of, sizes_all[published])
+        overlap = gram[reps, s] > 0                         # shares sessions with s (the total aside)
+        order = np.lexsort((reps[candidate], smallest[candidate], ~overlap[candidate], ~same[candidate],
+                            ~sibling[candidate], ~essential[candidate]))
+        chosen = published[kind_of == np.flatnonzero(candidate)[order[0]]]
         suppressed[chosen] = True
         added[chosen] = True
     return added, stuck
