@@ -270,7 +270,27 @@ def family_complements(rows, suppressed, sizes, tables, total: bool = True) -> t
         chosen = published[kind_of == np.flatnonzero(candidate)[order[0]]]
         suppressed[chosen] = True
         added[chosen] = True
+    # a last pass, largest first: show again any added row (with its twins) whose showing gives nothing away
+    for r in sorted(np.flatnonzero(added), key=lambda i: (-sizes[i], i)):
+        if not added[r]:
+            continue
+        back = added & twins[r, :n]
+        trial = suppressed & ~back
+        if not _determined(unit, nonempty, np.append(trial, False) if total else trial,
+                           np.setdiff1d(np.flatnonzero(nonempty[:n] & trial), stuck)):
+            suppressed, added = trial, added & ~back
     return added, stuck
+
+
+def _determined(unit: np.ndarray, nonempty: np.ndarray, hidden: np.ndarray, check: np.ndarray) -> bool:
+    """Whether any row of `check` lies in the span of the rows not hidden (normalised Gram matrix `unit`)."""
+    published = np.flatnonzero(nonempty & ~hidden)
+    if len(check) == 0 or len(published) == 0:
+        return False
+    values, vectors = np.linalg.eigh(unit[np.ix_(published, published)])
+    rank = values > _EIGEN_TOL * max(1.0, values.max())
+    projected = (vectors[:, rank] / np.sqrt(values[rank])).T @ unit[np.ix_(published, check)]
+    return bool((1.0 - np.sum(projected ** 2, axis=0) < _RESIDUAL_TOL).any())
 
 
 class FamilyMember:

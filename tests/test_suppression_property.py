@@ -7,7 +7,8 @@ from the implementation find no hidden row that the published rows pin down:
     published rows' (and the total's) does not raise the rank;
   - linear programming (scipy.optimize.linprog) on part of the cases: the least and the greatest value of each
     hidden row given every published value, the total and non-negative cells; least == greatest is determined.
-Every cell holds at least one session, so the two agree; both are run.
+Every cell holds at least one session, so the two agree; both are run. And no complement is hidden needlessly:
+showing any one of them again (with the rows over the same cells) gives a hidden row away.
 """
 import numpy as np
 import pandas as pd
@@ -57,6 +58,9 @@ def test_random_nested_tables_leave_no_hidden_row_determined():
         assert stuck == [] and not (added & primary).any()
         hidden = primary | added
         assert determined_by_rank(rows, hidden) == []
+        for i in np.flatnonzero(added):  # and none is hidden needlessly: showing it (and its twins) gives one away
+            twins = added & (rows == rows[i]).all(axis=1)
+            assert determined_by_rank(rows, hidden & ~twins) != []
         if cases < 60:
             b_eq = np.append(values[~hidden], cells.sum())
             a_eq = np.vstack([rows[~hidden], np.ones(len(cells))])
