@@ -13,7 +13,7 @@ import pandas as pd
 
 from analytics.breakdowns import _group_keys, breakdown, dose_band_edges
 from analytics.kpis import KPI_LABELS, kpi_tiles
-from analytics.safety import ALL_SESSIONS, SUPPRESSION_OPTIONS
+from analytics.safety import ALL_SESSIONS, SUPPRESSION_OPTIONS, adverse_event_rates
 from analytics.sessions import NOT_RECORDED, group_labels
 from analytics.settings import Settings, knobs, label
 from analytics.spc import p_chart
@@ -285,12 +285,10 @@ def _dose_band_groups(sessions: pd.DataFrame) -> pd.Series:
                           "units": units[at]})
     known = first["product"].notna() & first["product"].isin(edges.index) & first["units"].notna()
     edge = edges.reindex(first["product"].where(known)).reset_index(drop=True)
-    band = np.select([~known, first["units"] <= edge["low_max"], first["units"] <= edge["middle_max"]],
-                     ["none", "low", "middle"], default="high")
-    label = np.where(band == "none", NOT_RECORDED, np.choose(
-        np.searchsorted(["high", "low", "middle", "none"], band),
-        [edge["high"].to_numpy(object), edge["low"].to_numpy(object), edge["middle"].to_numpy(object),
-         np.full(len(first), NOT_RECORDED, dtype=object)]))
+    label = np.select([~known.to_numpy(), (first["units"] <= edge["low_max"]).to_numpy(),
+                       (first["units"] <= edge["middle_max"]).to_numpy()],
+                      [np.full(len(first), NOT_RECORDED, dtype=object), edge["low"].to_numpy(object),
+                       edge["middle"].to_numpy(object)], default=edge["high"].to_numpy(object))
     named, names = pd.factorize(pd.Series(label, dtype=object))
     return pd.Series(pd.Categorical.from_codes(named[codes], categories=pd.Index(names, dtype=object)),
                      index=sessions.index)
@@ -369,7 +367,6 @@ def report_family(derived: pd.DataFrame, settings: Settings, km: bool = True, ad
     tables = {by: breakdown(derived, by, settings, km=km) for by, _ in breakdown_dimensions(derived)}
     events = None
     if adverse_events:
-        from analytics.safety import adverse_event_rates
         events = pd.concat([adverse_event_rates(derived, None), adverse_event_rates(derived, "product")],
                            ignore_index=True)
     family = family_shown(derived, settings, breakdowns=tables, by_cycle=waning_by_cycle(derived, settings),

@@ -158,3 +158,14 @@ def test_hide_more_blanks_the_rows_and_keeps_the_names():
     assert more["suppression"].tolist() == ["fewer than 5 patients", "complementary", "why", ""]
     assert pd.isna(more.loc[2, "rate"]) and more.loc[2, "group"] == "g2" and more.loc[3, "patients"] == 16
     assert hide_more(shown, pd.Series([None] * 4)) is shown
+
+
+def test_the_family_sees_every_session_in_the_group_its_table_counts_it_in():
+    from analytics.breakdowns import dose_band
+    from analytics.presentation import session_groups
+    sessions = reviewer_sessions()
+    sessions.loc[:4, "total_units"] = np.nan
+    sessions.loc[5:7, "product"] = None
+    sessions.loc[8:9, "total_units"] = 166.7
+    assert session_groups(sessions, "dose_band").astype(str).tolist() == dose_band(sessions)["dose_band_label"].tolist()
+    assert session_groups(sessions, "product").astype(str).tolist()[5:9] == ["(not recorded)"] * 3 + ["A"]
