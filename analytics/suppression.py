@@ -13,6 +13,11 @@ Rules (threshold k = settings.min_group_patients, default 5):
      suppressed; when that total is shown elsewhere, attrs["total_must_be_hidden"] names the table (its
      partition values, or "table") so the caller hides it. With two or more groups suppressed, only their sum
      can be worked out, which is allowed.
+  3. Across tables (suppress_family): the tables one view shows together (a page, the report, the workbook) form a
+     family; primary suppression stays each table's, and complements are chosen for the family until no hidden
+     row can be worked out by adding or subtracting published rows of any table and the total (a span test over
+     the cells of the finest cross-classification); such extra rows read FAMILY ("hidden so another table
+     cannot reveal a small group").
 A "table" is the set of rows sharing the partition columns (default: group_by, so one long frame can hold
 several breakdowns); the groups are told apart by the group columns (default: group_by and group).
 
