@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from analytics.breakdowns import breakdown
+from analytics.breakdowns import _group_keys, breakdown, dose_band_edges
 from analytics.kpis import KPI_INTERVAL, KPI_LABELS, TOO_FEW_REASON, change_words, kpi_tiles
-from analytics.safety import SUPPRESSION_OPTIONS
+from analytics.safety import ALL_SESSIONS, SUPPRESSION_OPTIONS, adverse_event_rates
+from analytics.sessions import NOT_RECORDED, group_labels
 from analytics.settings import Settings, knobs, label
 from analytics.spc import p_chart, window_mask
-from analytics.suppression import SUPPRESSED, for_display, suppress_small_groups
+from analytics.suppression import (
+    SUPPRESSED, FamilyMember, for_display, hide_more, suppress_family, suppress_small_groups,
+)
+from analytics.waning import waning_by_cycle
 
 # ---- writing a figure ------------------------------------------------------------------------------------------
 _KIND_OF_UNIT = {"proportion": "proportion", "%": "percent", "days": "days"}  # any other unit is a count
@@ -223,9 +227,14 @@ def groups_shown(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return suppress_small_groups(table, settings)
 
 
-def funnel_shown(result: dict, settings: Settings) -> dict:
-    """A funnel result with small groups suppressed and only visible groups named as outliers."""
+def funnel_shown(result: dict, settings: Settings, hide: Mapping[str, str] | None = None) -> dict:
+    """A funnel result with small groups suppressed and only visible groups named as outliers.
+
+    hide: {group: reason} of the groups the page's (or report's) family suppression hides (family_shown's
+    "funnel_<by>" entry); they are hidden too, with that reason, whatever the funnel's own rule says."""
     groups = groups_shown(result["groups"], settings)
+    if hide:
+        groups = hide_more(groups, groups["group"].astype(str).map(dict(hide)))
     visible = groups.loc[~groups["suppressed"].astype(bool)]
     return dict(result, groups=groups,
                 outliers=result["outliers"].loc[result["outliers"]["group"].isin(visible["group"])])
@@ -261,15 +270,131 @@ BREAKDOWN_DIMENSIONS = (("product", "Product"), ("indication", "Indication"), ("
                         ("practitioner_id", "Practitioner"), ("dose_band", "Dose band"), ("cycle", "Cycle"))
 
 
+def breakdown_dimensions(derived: pd.DataFrame) -> list[tuple[str, str]]:
+    """(dimension, label) of every breakdown the data has (dose band and cycle always)."""
+    return [(by, words) for by, words in BREAKDOWN_DIMENSIONS
+            if by in ("dose_band", "cycle") or (by in derived.columns and not derived[by].isna().all())]
+
+
 def breakdown_tables(derived: pd.DataFrame, settings: Settings, km: bool = True
                      ) -> list[tuple[str, str, pd.DataFrame]]:
-    """(dimension, label, suppressed table) for every breakdown dimension the data has."""
-    out = []
-    for by, words in BREAKDOWN_DIMENSIONS:
-        if by not in ("dose_band", "cycle") and (by not in derived.columns or derived[by].isna().all()):
-            continue
-        out.append((by, words, groups_shown(breakdown(derived, by, settings, km=km), settings)))
+    """(dimension, label, suppressed table) for every breakdown dimension the data has, suppressed together as
+    one family (no hidden group can be worked out from the other breakdowns and the total)."""
+    tables = {by: breakdown(derived, by, settings, km=km) for by, _ in breakdown_dimensions(derived)}
+    family = family_shown(derived, settings, breakdowns=tables)
+    return [(by, words, family[f"breakdown_{by}"]) for by, words in breakdown_dimensions(derived)]
+
+
+# ---- families: the tables a reader sees together ---------------------------------------------------------------
+def session_groups(sessions: pd.DataFrame, by: str) -> pd.Series:
+    """Per session, the group of a breakdown by `by` (a column, 'dose_band' or 'cycle') it counts in, written as
+    that table's `group` column (the funnel's groups are the same labels)."""
+    if by == "dose_band" and {"product", "total_units"} <= set(sessions.columns):
+        return _dose_band_groups(sessions)
+    return _group_keys(sessions, by)[0]
+
+
+def _dose_band_groups(sessions: pd.DataFrame) -> pd.Series:
+    """The dose band label of every session, as analytics.breakdowns.dose_band writes it, but labelled once per
+    distinct (product, units) pair (dose_band writes a label per session, seconds on a million sessions)."""
+    edges = dose_band_edges(sessions).set_index("product")
+    product, products = pd.factorize(sessions["product"], use_na_sentinel=True)
+    units = pd.to_numeric(sessions["total_units"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    unit, _ = pd.factorize(units, use_na_sentinel=True)
+    codes, _ = pd.factorize((product.astype("int64") + 1) * (int(unit.max(initial=0)) + 2) + unit + 1)
+    at = np.unique(codes, return_index=True)[1]
+    first = pd.DataFrame({"product": pd.Series(np.asarray(products, dtype=object)).reindex(product[at]).to_numpy(),
+                          "units": units[at]})
+    known = first["product"].notna() & first["product"].isin(edges.index) & first["units"].notna()
+    edge = edges.reindex(first["product"].where(known)).reset_index(drop=True)
+    label = np.select([~known.to_numpy(), (first["units"] <= edge["low_max"]).to_numpy(),
+                       (first["units"] <= edge["middle_max"]).to_numpy()],
+                      [np.full(len(first), NOT_RECORDED, dtype=object), edge["low"].to_numpy(object),
+                       edge["middle"].to_numpy(object)], default=edge["high"].to_numpy(object))
+    named, names = pd.factorize(pd.Series(label, dtype=object))
+    return pd.Series(pd.Categorical.from_codes(named[codes], categories=pd.Index(names, dtype=object)),
+                     index=sessions.index)
+
+
+def _funnel_member(derived: pd.DataFrame, by: str) -> FamilyMember:
+    """The funnel's groups (group_labels of `by`) with their patients, as a family member."""
+    labels = group_labels(derived, by)
+    codes, groups = pd.factorize(labels, sort=True)
+    patient, _ = pd.factorize(derived["patient_id"])
+    pairs = np.unique(codes.astype("int64") * (int(patient.max(initial=0)) + 1) + patient)
+    patients = np.bincount(pairs // (int(patient.max(initial=0)) + 1), minlength=len(groups))
+    table = pd.DataFrame({"group_by": by, "group": np.asarray(groups, dtype=object), "patients": patients})
+    return FamilyMember(f"funnel_{by}", table, labels)
+
+
+def family_shown(derived: pd.DataFrame, settings: Settings, breakdowns: Mapping[str, pd.DataFrame] | None = None,
+                 by_cycle: pd.DataFrame | None = None, funnel_by: Sequence[str] = (),
+                 adverse_events: pd.DataFrame | None = None) -> dict:
+    """The tables one view shows together (a page, the report, the workbook), suppressed as one family with the
+    total shown (analytics.suppression.suppress_family), so that no hidden group can be worked out by adding or
+    subtracting what any of them shows.
+
+    breakdowns: {by: breakdown table}; by_cycle: waning_by_cycle's table; funnel_by: the funnels' `by`s (their
+    groups and patients are counted here from the sessions); adverse_events: adverse_events_shown's input rows
+    (by type and by product, concatenated), counted as if over every session of the product (the cautious side).
+    Returns {"breakdown_<by>": table, "by_cycle": table, "adverse_events": table, "funnel_<by>": {group: reason}}
+    for what was given; the funnel entries are for funnel_shown(..., hide=...).
+    """
+    members = [FamilyMember(f"breakdown_{by}", table, session_groups(derived, by))
+               for by, table in (breakdowns or {}).items()]
+    if by_cycle is not None:
+        members.append(FamilyMember("by_cycle", by_cycle, derived["cycle"], key="cycle", patients_col="n_patients",
+                                    group_cols=["cycle"]))
+    members += [_funnel_member(derived, by) for by in funnel_by]
+    if adverse_events is not None:
+        product = group_labels(derived, "product")
+        everyone = pd.Series(ALL_SESSIONS, index=product.index, dtype="str")
+        labels = pd.DataFrame({"product": product, "all": everyone})
+        events = adverse_events.reset_index(drop=True)
+        overall = events["group_by"] != "product"
+        members.append(FamilyMember("adverse_events_product", events.loc[~overall].reset_index(drop=True),
+                                    labels["product"], **SUPPRESSION_OPTIONS))
+        members.append(FamilyMember("adverse_events_all", events.loc[overall].reset_index(drop=True),
+                                    labels["all"], **SUPPRESSION_OPTIONS))
+    shown = suppress_family(members, settings)
+    out = {name: table for name, table in shown.items() if not name.startswith(("funnel_", "adverse_events_"))}
+    for by in funnel_by:
+        table = shown[f"funnel_{by}"]
+        hidden = table.loc[table["suppressed"]]
+        out[f"funnel_{by}"] = dict(zip(hidden["group"].astype(str), hidden["suppression"]))
+    if adverse_events is not None:
+        out["adverse_events"] = pd.concat([shown["adverse_events_all"], shown["adverse_events_product"]],
+                                          ignore_index=True)
     return out
+
+
+def compare_family(derived: pd.DataFrame, settings: Settings, breakdowns: Mapping[str, pd.DataFrame],
+                   by_cycle: pd.DataFrame) -> dict:
+    """The Compare page's family: its breakdowns, duration by cycle and the practitioner and site funnels."""
+    return family_shown(derived, settings, breakdowns=breakdowns, by_cycle=by_cycle,
+                        funnel_by=("practitioner_id", "site"))
+
+
+def overview_family(derived: pd.DataFrame, settings: Settings, by_cycle: pd.DataFrame, by_type: pd.DataFrame,
+                    by_product: pd.DataFrame) -> dict:
+    """The Overview's family: response by cycle and the adverse event rates by type and by product
+    ({"by_cycle": table, "adverse_events": table as adverse_events_shown gives it})."""
+    return family_shown(derived, settings, by_cycle=by_cycle,
+                        adverse_events=pd.concat([by_type, by_product], ignore_index=True))
+
+
+def report_family(derived: pd.DataFrame, settings: Settings, km: bool = True, adverse_events: bool = False) -> dict:
+    """The shared report's (or, with adverse_events, the workbook's) family: every breakdown, response by cycle,
+    the practitioner funnel (and the adverse event rates). Adds "breakdowns": [(by, label, table)]."""
+    tables = {by: breakdown(derived, by, settings, km=km) for by, _ in breakdown_dimensions(derived)}
+    events = None
+    if adverse_events:
+        events = pd.concat([adverse_event_rates(derived, None), adverse_event_rates(derived, "product")],
+                           ignore_index=True)
+    family = family_shown(derived, settings, breakdowns=tables, by_cycle=waning_by_cycle(derived, settings),
+                          funnel_by=("practitioner_id",), adverse_events=events)
+    family["breakdowns"] = [(by, words, family[f"breakdown_{by}"]) for by, words in breakdown_dimensions(derived)]
+    return family
 
 
 def too_few_patients(derived: pd.DataFrame, settings: Settings) -> bool:

@@ -19,13 +19,10 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from analytics.export import neutralise_formulas
 from analytics.funnel import funnel
 from analytics.presentation import (
-    adverse_events_shown, breakdown_tables, by_cycle_shown, display_table, groups_shown, kpi_table, kpi_tiles_shown,
-    pchart_shown, too_few_patients,
+    display_table, funnel_shown, kpi_table, kpi_tiles_shown, pchart_shown, report_family, too_few_patients,
 )
-from analytics.safety import adverse_event_rates
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from analytics.suppression import SUPPRESSED
-from analytics.waning import waning_by_cycle
 from reports.common import TITLE, as_of_text, derived_of, flags_of
 
 
@@ -56,18 +53,17 @@ def _sheets(derived: pd.DataFrame, settings: Settings, start, end, history) -> d
     """Every sheet after About, display-ready."""
     flags = flags_of(derived, settings, history)
     tiles = kpi_tiles_shown(derived, settings, start, end, flags)
-    tables = [t for _, _, t in breakdown_tables(derived, settings)]
+    family = report_family(derived, settings, adverse_events=True)  # every sheet's groups suppressed together
+    tables = [t for _, _, t in family["breakdowns"]]
     chart, _ = pchart_shown(derived, settings)
     return {
         "KPIs": kpi_table(tiles),
         "Breakdowns": display_table(pd.concat(tables, ignore_index=True), ["group_by", "group"]),
-        "By cycle": display_table(by_cycle_shown(waning_by_cycle(derived, settings), settings), ["cycle"]),
+        "By cycle": display_table(family["by_cycle"], ["cycle"]),
         "Monthly": chart.drop(columns=[c for c in ("relative_to_centre", "sigma", "sigma_p") if c in chart.columns]),
-        "Funnel": display_table(groups_shown(funnel(derived, "practitioner_id")["groups"], settings),
-                                ["group_by", "group"]),
-        "Safety": display_table(adverse_events_shown(adverse_event_rates(derived, None),
-                                                     adverse_event_rates(derived, "product"), settings),
-                                ["group_by", "group", "event"]),
+        "Funnel": display_table(funnel_shown(funnel(derived, "practitioner_id"), settings,
+                                             family["funnel_practitioner_id"])["groups"], ["group_by", "group"]),
+        "Safety": display_table(family["adverse_events"], ["group_by", "group", "event"]),
         "Flags": flags,
     }
 
@@ -81,8 +77,9 @@ def excel_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, 
     about = [("Report", TITLE), ("Source", source_name or "not named"), ("As of", as_of_text(sessions, settings)),
              ("Filters", filters_description or "none (all sessions)"),
              ("Generated", datetime.now().strftime("%Y-%m-%d %H:%M")),
-             ("Small-number suppression", f"groups with fewer than {k} patients show '{SUPPRESSED}', and the next "
-                                          "smallest group when only one would be hidden"),
+             ("Small-number suppression", f"groups with fewer than {k} patients show '{SUPPRESSED}', and so do the "
+                                          "groups hidden so that no small one can be worked out from the total "
+                                          "or from another sheet"),
              ("Flags sheet", "patients flagged for review, by pseudonymous code: for the care team only")]
     about += [(f"Setting: {key}", ", ".join(map(str, value)) if isinstance(value, list) else
                ("" if value is None else value)) for key, value in settings.to_dict().items()]

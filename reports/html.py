@@ -23,14 +23,13 @@ from analytics.funnel import funnel
 from analytics.kaplan_meier import km_curves_by_group
 from analytics.kpis import change_tone
 from analytics.presentation import (
-    BREAKDOWN_REPORT, GROUP_HEADINGS, PERIOD_HIDDEN, PREVIOUS_HIDDEN, breakdown_tables, by_cycle_shown,
-    display_table, format_cell, format_change, format_figure, funnel_shown, hidden_note, kpi_tiles_shown,
-    pchart_shown, settings_rows, too_few_message,
+    BREAKDOWN_REPORT, GROUP_HEADINGS, PERIOD_HIDDEN, PREVIOUS_HIDDEN, display_table, format_cell, format_change,
+    format_figure, funnel_shown, hidden_note, kpi_tiles_shown, pchart_shown, report_family, settings_rows,
+    too_few_message,
 )
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from analytics.spc import limits_sentence
 from analytics.suppression import SUPPRESSED
-from analytics.waning import waning_by_cycle
 from charts.effect import effect_over_time_figure
 from charts.funnel import funnel_figure
 from charts.spc import p_chart_figure
@@ -125,18 +124,19 @@ def _figure_json(fig: go.Figure) -> str:
     return fig.to_json().replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
-def _figures(derived: pd.DataFrame, settings: Settings) -> tuple[dict[str, go.Figure], dict[str, str]]:
-    """Every chart of the report, built by charts/ (the app's own builders), and a note per chart."""
+def _figures(derived: pd.DataFrame, settings: Settings, family: dict) -> tuple[dict[str, go.Figure], dict[str, str]]:
+    """Every chart of the report, built by charts/ (the app's own builders), and a note per chart. family: the
+    report's tables suppressed together (analytics.presentation.report_family)."""
     figures = {
         "chart-kpi-effect": effect_over_time_figure(effect_over_time(derived, settings),
                                                     effect_markers(derived, settings), settings),
         "chart-km": km_figure(km_curves_by_group(derived), None, settings),
     }
-    by_cycle = by_cycle_shown(waning_by_cycle(derived, settings), settings)
+    by_cycle = family["by_cycle"]
     figures["chart-waning"] = waning_figure(by_cycle, settings)
     chart, hidden_months = pchart_shown(derived, settings)
     figures["chart-pchart"] = p_chart_figure(chart, settings)
-    shown = funnel_shown(funnel(derived, "practitioner_id"), settings)
+    shown = funnel_shown(funnel(derived, "practitioner_id"), settings, family["funnel_practitioner_id"])
     figures["chart-funnel"] = funnel_figure(shown, "Practitioner", settings)
     notes = {
         "chart-waning": hidden_note(int(by_cycle["suppressed"].sum()) if len(by_cycle) else 0, "cycle", settings),
@@ -192,7 +192,8 @@ def html_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, f
     else:
         tiles = kpi_tiles_shown(derived, settings, start, end, flags_of(derived, settings, history))
         body.append('<section id="kpis"><h2>Headline figures</h2>' + _tiles_html(tiles, k) + "</section>")
-        figures, notes = _figures(derived, settings)
+        family = report_family(derived, settings)
+        figures, notes = _figures(derived, settings, family)
         body.append('<section id="charts"><h2>Charts</h2>')
         for element, heading in CHARTS:
             body.append(f'<figure aria-label="{_esc(heading)}"><div class="chart" id="{element}"></div>'
@@ -201,9 +202,10 @@ def html_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, f
             scripts.append(f'Plotly.newPlot("{element}", FIG["{element}"].data, FIG["{element}"].layout, CONFIG);')
         body.append("</section>")
         body.append('<section id="breakdowns"><h2>Breakdowns</h2><p class="note">Every rate with the counts it '
-                    f"rests on. Groups with fewer than {k} patients show \"suppressed\", and so does the next "
-                    "smallest when only one would be hidden, so that it cannot be worked out from the total.</p>")
-        for _by, label, table in breakdown_tables(derived, settings):
+                    f"rests on. Groups with fewer than {k} patients show \"suppressed\", and so do the groups "
+                    "hidden so that no small one can be worked out from the total or from another table of this "
+                    "report.</p>")
+        for _by, label, table in family["breakdowns"]:
             shown = display_table(table, ["group_by", "group"])
             body.append(_table_html(shown, BREAKDOWN_REPORT, f"By {label.lower()}"))
         body.append("</section>")

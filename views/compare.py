@@ -9,8 +9,7 @@ from analytics.access import COMPARE
 from analytics.breakdowns import breakdown
 from analytics.funnel import funnel
 from analytics.presentation import (
-    BREAKDOWN_SCREEN, FUNNEL_SCREEN, by_cycle_shown, display_table, funnel_shown, groups_shown, headed_table,
-    markdown_text,
+    BREAKDOWN_SCREEN, FUNNEL_SCREEN, compare_family, display_table, funnel_shown, headed_table, markdown_text,
 )
 from analytics.waning import waning_by_cycle
 from charts.breakdown import breakdown_figure
@@ -32,14 +31,14 @@ METRICS = {
 GROUP_COLUMNS = ["group_by", "group"]
 
 
-def funnel_section(ctx: Context, by: str, label: str, plural: str) -> None:
+def funnel_section(ctx: Context, by: str, label: str, plural: str, hide: dict) -> None:
     adjusted = st.toggle("Adjust for case mix", value=True, key=f"funnel_adjust_{by}",
                          help="Compare each " + label.lower() + " with what the clinic achieves for patients of the "
                               "same indication and baseline severity (off: raw rates).")
     adjust = "casemix" if adjusted else "none"
     with st.spinner(f"Computing the funnel plot for {plural}..."):
         result = ctx.cached(f"funnel_{by}_{adjust}", funnel, lambda: ((ctx.sessions, by, adjust), {}))
-    shown = funnel_shown(result, ctx.settings)
+    shown = funnel_shown(result, ctx.settings, hide)
     groups = shown["groups"]
     visible = groups.loc[~groups["suppressed"]]
     ui.chart(ctx.figure(f"funnel_{by}_{adjust}", funnel_figure, lambda: ((shown, label, ctx.settings), {})),
@@ -72,10 +71,20 @@ def funnel_section(ctx: Context, by: str, label: str, plural: str) -> None:
                                    screen=headed_table(groups, GROUP_COLUMNS, FUNNEL_SCREEN))
 
 
-def breakdown_section(ctx: Context, by: str, label: str, metric: str) -> None:
-    with st.spinner(f"Computing the breakdown by {label.lower()}..."):
-        table = ctx.cached(f"breakdown_{by}", breakdown, lambda: ((ctx.sessions, by, ctx.settings), {}))
-    shown = groups_shown(table, ctx.settings)
+def family(ctx: Context) -> dict:
+    """Every table of the page suppressed as one family (breakdowns, duration by cycle, both funnels), so that no
+    hidden group can be worked out from what the page shows: {"breakdown_<by>": table, "by_cycle": table,
+    "funnel_<by>": {group: reason}} (analytics.presentation.compare_family)."""
+    with st.spinner("Computing the breakdowns..."):
+        tables = {by: ctx.cached(f"breakdown_{by}", breakdown, lambda by=by: ((ctx.sessions, by, ctx.settings), {}))
+                  for by, _ in BREAKDOWNS}
+        by_cycle = ctx.cached("waning", waning_by_cycle, lambda: ((ctx.sessions, ctx.settings), {}))
+        return ctx.cached("compare_family", compare_family,
+                          lambda: ((ctx.sessions, ctx.settings, tables, by_cycle), {}))
+
+
+def breakdown_section(ctx: Context, by: str, label: str, metric: str, shown) -> None:
+    """The chart and table of one breakdown; `shown` is the table as the page's family suppression left it."""
     ui.chart(ctx.figure(f"breakdown_{by}", breakdown_figure,
                         lambda: ((shown, by, metric, ctx.settings, label.lower()), {}), extra=(metric,)),
              f"fig_breakdown_{by}")
@@ -100,28 +109,28 @@ def render() -> None:
                "alone would put a group of that size (95% and 99.8% limits): small groups vary more, so they are "
                "judged against wider limits instead of being ranked. Patients, not sessions, set the width, as a "
                "patient's sessions tend to go the same way.")
+    shown = family(ctx)
     for tab, (by, label, plural) in zip(st.tabs([plural.capitalize() for _, _, plural in FUNNELS]), FUNNELS):
         with tab:
-            funnel_section(ctx, by, label, plural)
+            funnel_section(ctx, by, label, plural, shown[f"funnel_{by}"])
 
     st.subheader("Breakdowns")
     st.caption("Counts beside every rate: sessions, patients, sessions with a response. Dose bands are thirds "
                "of the dose within each product (units differ between products). Groups with fewer than "
-               f"{ctx.settings.min_group_patients} patients show 'suppressed'.")
+               f"{ctx.settings.min_group_patients} patients show 'suppressed', and so do the groups hidden so that "
+               "no small one can be worked out from the others, here or in another table on this page.")
     metric = st.segmented_control("Show on the charts", list(METRICS), format_func=METRICS.get,
                                   default="responder_rate", key="breakdown_metric", required=True)
     for tab, (by, label) in zip(st.tabs([label for _, label in BREAKDOWNS]), BREAKDOWNS):
         with tab:
-            breakdown_section(ctx, by, label, metric or "responder_rate")
+            breakdown_section(ctx, by, label, metric or "responder_rate", shown[f"breakdown_{by}"])
             if by == "cycle":
-                duration_by_cycle(ctx)
+                duration_by_cycle(ctx, shown["by_cycle"])
 
 
-def duration_by_cycle(ctx: Context) -> None:
-    """Kaplan-Meier median benefit duration by cycle: is the benefit getting shorter?"""
-    with st.spinner("Computing benefit duration by cycle..."):
-        by_cycle = ctx.cached("waning", waning_by_cycle, lambda: ((ctx.sessions, ctx.settings), {}))
-    shown = by_cycle_shown(by_cycle, ctx.settings)
+def duration_by_cycle(ctx: Context, shown) -> None:
+    """Kaplan-Meier median benefit duration by cycle: is the benefit getting shorter? `shown`: the by-cycle table as
+    the page's family suppression left it."""
     ui.chart(ctx.figure("duration_cycle", duration_by_cycle_figure, lambda: ((shown, ctx.settings), {})),
              "fig_duration_cycle")
 

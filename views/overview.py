@@ -10,8 +10,7 @@ from analytics.effect_over_time import effect_markers, effect_over_time
 from analytics.flags import flag_patients
 from analytics.kaplan_meier import km_curves_by_group
 from analytics.presentation import (
-    adverse_events_shown, by_cycle_shown, display_table, hidden_note, kpi_table, kpi_tiles_shown, pchart_shown,
-    screen_table,
+    display_table, hidden_note, kpi_table, kpi_tiles_shown, overview_family, pchart_shown, screen_table,
 )
 from analytics.safety import adverse_event_rates, recording_coverage
 from analytics.spc import followup_lag_days, limits_sentence
@@ -38,6 +37,16 @@ def kpis(ctx: Context) -> pd.DataFrame:
     """The tiles of the selection's period against the period before, small periods suppressed."""
     f = ctx.selection
     return ctx.cached("kpis", kpi_tiles_shown, lambda: ((ctx.scoped, ctx.settings, f.start, f.end, flags(ctx)), {}))
+
+
+def family(ctx: Context) -> dict:
+    """Response by cycle and the adverse event rates suppressed as one family (the page shows them together):
+    {"by_cycle": table, "adverse_events": table}."""
+    by_cycle = ctx.cached("waning", waning_by_cycle, lambda: ((ctx.sessions, ctx.settings), {}))
+    by_type = ctx.cached("ae_type", adverse_event_rates, lambda: ((ctx.sessions, None), {}))
+    by_product = ctx.cached("ae_product", adverse_event_rates, lambda: ((ctx.sessions, "product"), {}))
+    return ctx.cached("overview_family", overview_family,
+                      lambda: ((ctx.sessions, ctx.settings, by_cycle, by_type, by_product), {}))
 
 
 def kpi_section(ctx: Context, tiles: pd.DataFrame) -> None:
@@ -83,8 +92,7 @@ def waning_section(ctx: Context) -> st.delta_generator.DeltaGenerator:
                f"{ctx.settings.min_group_patients} patients are suppressed. Benefit duration by cycle is on the "
                "Compare page (Cycle).")
     with st.spinner("Computing response by cycle..."):
-        by_cycle = ctx.cached("waning", waning_by_cycle, lambda: ((ctx.sessions, ctx.settings), {}))
-    shown = by_cycle_shown(by_cycle, ctx.settings)
+        shown = family(ctx)["by_cycle"]
     sentence = st.container()
     ui.chart(ctx.figure("waning", waning_figure, lambda: ((shown, ctx.settings), {})), "fig_waning")
     with ui.table_expander("Response by cycle as a table", "exp_waning") as is_open:
@@ -176,10 +184,8 @@ def pchart_section(ctx: Context) -> None:
 def safety_section(ctx: Context) -> None:
     st.subheader("Adverse events")
     with st.spinner("Computing adverse event rates..."):
-        by_type = ctx.cached("ae_type", adverse_event_rates, lambda: ((ctx.sessions, None), {}))
-        by_product = ctx.cached("ae_product", adverse_event_rates, lambda: ((ctx.sessions, "product"), {}))
+        shown = family(ctx)["adverse_events"]
         coverage = ctx.cached("ae_coverage", recording_coverage, lambda: ((ctx.sessions,), {}))
-    shown = adverse_events_shown(by_type, by_product, ctx.settings)
     st.caption(f"Sessions with each event / sessions where adverse events were recorded "
                f"({coverage['recorded']:,} of {coverage['sessions']:,} sessions), with 95% intervals. Sessions "
                "with nothing recorded are left out rather than counted as 'no event'.")
