@@ -130,12 +130,15 @@ def suppress_kpi_periods(tiles: pd.DataFrame, settings: Settings) -> pd.DataFram
     out.attrs = dict(tiles.attrs)
     patients = tiles.set_index("kpi").loc["patients"]
     hidden = []
+    change = [c for c in ("change", "change_ci_low", "change_ci_high") if c in out.columns]
     if patients["value"] < k:
-        out[["value", "ci_low", "ci_high", "change"]] = np.nan
+        out[["value", "ci_low", "ci_high", *change]] = np.nan
         hidden.append(PERIOD_HIDDEN)
     if 0 < patients["previous"] < k:
-        out[["previous", "change"]] = np.nan
+        out[["previous", *change]] = np.nan
         hidden.append(PREVIOUS_HIDDEN)
+    if hidden and "clear_change" in out.columns:
+        out["clear_change"] = pd.array([pd.NA] * len(out), dtype="boolean")  # no comparison with a hidden period
     out.attrs["suppressed"] = hidden
     return out
 
@@ -428,7 +431,9 @@ GROUP_HEADINGS = {
     "rate": ("responder rate", "proportion"),
     "responder_ci_low": ("95% CI from", "proportion"), "responder_ci_high": ("95% CI to", "proportion"),
     "lower_95": ("95% limit from", "proportion"), "upper_95": ("95% limit to", "proportion"),
-    "position": ("position", "text"),
+    "position": ("position", "text"), "expected_rate": ("expected rate", "proportion"),
+    "adjusted_rate": ("adjusted rate", "proportion"), "lower_998": ("99.8% limit from", "proportion"),
+    "upper_998": ("99.8% limit to", "proportion"), "beyond": ("beyond limit (%)", "text"),
     "mean_response_pct": ("mean response %", "number"), "median_onset_days": ("median onset (days)", "number"),
     "median_duration_days": ("median benefit (days, KM)", "number"), "intervals": ("intervals", "count"),
     "short_interval_share": ("short intervals", "proportion"), "ae_recorded": ("AE recorded", "count"),
@@ -440,9 +445,11 @@ BREAKDOWN_SCREEN = ("group", "sessions", "patients", "sessions_with_response", "
 BREAKDOWN_REPORT = ("group", "patients", "sessions", "sessions_with_response", "responders", "responder_rate",
                     "responder_ci_low", "responder_ci_high", "mean_response_pct", "median_onset_days",
                     "median_duration_days", "short_interval_share", "ae_rate")
-FUNNEL_SCREEN = ("group", "patients", "sessions", "n", "rate", "lower_95", "upper_95", "position", "suppression")
+FUNNEL_SCREEN = ("group", "patients", "sessions", "n", "rate", "expected_rate", "lower_95", "upper_95", "position",
+                 "suppression")
 RATE_COLUMNS = ("responder_rate", "responder_ci_low", "responder_ci_high", "short_interval_share",
                 "short_interval_ci_low", "short_interval_ci_high", "ae_rate", "ae_ci_low", "ae_ci_high", "rate",
+                "expected_rate", "adjusted_rate", "overall_rate",
                 "p0", "lower_95", "upper_95", "lower_998", "upper_998", "rate_ci_low", "rate_ci_high", "ci_low",
                 "ci_high", "centre", "lcl", "ucl", "lower_2sigma", "upper_2sigma")
 

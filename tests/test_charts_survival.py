@@ -88,7 +88,8 @@ def derived_two_products() -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     for column in frame.columns:
         frame[column] = frame[column].astype(SESSION_DTYPES[column])
-    return derive_sessions(frame, S)
+    # as of the end of 2024, so every wearing-off (days 60-170) has happened (later ones would be censored)
+    return derive_sessions(frame, S.with_changes(as_of=pd.Timestamp("2024-12-31").date()))
 
 
 def test_one_curve_per_group_with_patients_and_an_at_risk_row_each():

@@ -72,9 +72,11 @@ def test_no_responders():
 
 
 def test_no_onset_recorded_gives_nan_onset_share():
-    d = table([{"patient_id": "a", "session_date": "2024-01-01", "baseline_pain": 10, "followup_pain": 2,
-                "wearing_off_days": 3}])
-    curve = effect_over_time(d, S)
+    # as of 4 Jan, so the wearing-off on day 3 (4 Jan) is known (a later one would be censored at the as-of date)
+    settings = S.with_changes(as_of=pd.Timestamp("2024-01-04").date())
+    d = derive_sessions(session_table([{"patient_id": "a", "session_date": "2024-01-01", "baseline_pain": 10,
+                                        "followup_pain": 2, "wearing_off_days": 3}]), settings)
+    curve = effect_over_time(d, settings)
     assert curve["day"].tolist() == [0, 1, 2, 3]
     assert curve["onset_share"].isna().all() and curve["in_benefit"].isna().all()
     assert curve["still_benefiting"].tolist() == [1, 1, 1, 0]

@@ -55,6 +55,16 @@ def test_plain_names_and_our_own_colons_are_unchanged():
 def hostile_file(tmp_path, monkeypatch) -> Path:
     """The sample with markup in practitioner and site names, under a file name with markup (the source label)."""
     lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    base, follow = header.index("baseline_pain"), header.index("followup_pain")
+
+    def no_relief(line: str) -> str:  # PR04's patients get no pain relief: a clear outlier on the Compare funnel
+        cells = line.split(",")
+        if len(cells) == len(header) and cells[header.index("practitioner_id")] == "PR04" and cells[base]:
+            cells[follow] = cells[base]
+        return ",".join(cells)
+
+    lines = [lines[0]] + [no_relief(line) for line in lines[1:]]
     # (no web address: the identifier guard refuses a column of them)
     text = "\n".join(lines).replace(",PR04,", f",{PAGE_LINK},").replace(",PR06,", ",**x** :smile:,")
     text = text.replace(",North,", f",{SITE},")
