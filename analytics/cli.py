@@ -23,6 +23,7 @@ option made from its Settings field (analytics/settings.py).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -637,7 +638,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     filters = _selection_words(chosen)
     if not filters and settings.as_of:
         filters = f"sessions up to {settings.as_of.isoformat()}"
-    period = {"start": chosen.start, "end": chosen.end, "history": history}
+    # the p-chart's baseline months before the period: the same filters at every date
+    baseline = select(history, dataclasses.replace(chosen, start=None, end=None))
+    period = {"start": chosen.start, "end": chosen.end, "history": history, "baseline": baseline}
     if fmt == "xlsx":
         Path(args.out).write_bytes(excel_report(sessions, settings, filters, source, **period))
     else:

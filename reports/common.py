@@ -1,11 +1,14 @@
-"""What both reports start from: the derived sessions, the as-of date in words, the title."""
+"""What both reports start from: the derived sessions, the as-of date in words, the title, the flags and the
+monthly p-chart (with its baseline months before the period, as the Overview draws it)."""
 from __future__ import annotations
 
 import pandas as pd
 
 from analytics.flags import flag_patients, seen_in
+from analytics.presentation import pchart_shown
 from analytics.sessions import DERIVED_COLUMNS, derive_sessions, resolve_as_of
 from analytics.settings import Settings
+from analytics.spc import followup_lag_days
 
 TITLE = "Botulinum toxin outcomes"
 
@@ -31,3 +34,18 @@ def flags_of(derived: pd.DataFrame, settings: Settings, history: pd.DataFrame | 
     if history is None:
         return flag_patients(derived, settings)
     return seen_in(flag_patients(derived_of(history, settings), settings), derived)
+
+
+def pchart_of(derived: pd.DataFrame, settings: Settings, start=None, end=None, baseline: pd.DataFrame | None = None,
+              history: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
+    """The report's p-chart as the Overview draws it: the months of `baseline` (the same filters at every date;
+    default: the selection itself) from 24 months before the period's end, the period [start, end] shaded, the
+    follow-up delay from the whole history, months whose follow-ups are still due provisional."""
+    data = derived if baseline is None else derived_of(baseline, settings)
+    if len(data) == 0:
+        return pchart_shown(data, settings)
+    as_of = resolve_as_of(data, settings)
+    first = pd.to_datetime(derived["session_date"]).min() if len(derived) else as_of
+    lag = followup_lag_days(derived_of(history, settings) if history is not None else data, settings)
+    return pchart_shown(data, settings, period_start=pd.Timestamp(start) if start else first,
+                        period_end=pd.Timestamp(end) if end else as_of, as_of=as_of, lag_days=lag)

@@ -19,11 +19,11 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from analytics.export import neutralise_formulas
 from analytics.funnel import funnel
 from analytics.presentation import (
-    display_table, funnel_shown, kpi_table, kpi_tiles_shown, pchart_shown, report_family, too_few_patients,
+    display_table, funnel_shown, kpi_table, kpi_tiles_shown, report_family, too_few_patients,
 )
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from analytics.suppression import SUPPRESSED
-from reports.common import TITLE, as_of_text, derived_of, flags_of
+from reports.common import TITLE, as_of_text, derived_of, flags_of, pchart_of
 
 
 def _printable(value):
@@ -49,13 +49,13 @@ def _cellable(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _sheets(derived: pd.DataFrame, settings: Settings, start, end, history) -> dict[str, pd.DataFrame]:
+def _sheets(derived: pd.DataFrame, settings: Settings, start, end, history, baseline) -> dict[str, pd.DataFrame]:
     """Every sheet after About, display-ready."""
     flags = flags_of(derived, settings, history)
     tiles = kpi_tiles_shown(derived, settings, start, end, flags)
     family = report_family(derived, settings, adverse_events=True)  # every sheet's groups suppressed together
     tables = [t for _, _, t in family["breakdowns"]]
-    chart, _ = pchart_shown(derived, settings)
+    chart, _ = pchart_of(derived, settings, start, end, baseline, history)
     return {
         "KPIs": kpi_table(tiles),
         "Breakdowns": display_table(pd.concat(tables, ignore_index=True), ["group_by", "group"]),
@@ -69,7 +69,8 @@ def _sheets(derived: pd.DataFrame, settings: Settings, start, end, history) -> d
 
 
 def excel_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, filters_description: str = "",
-                 source_name: str = "", *, start=None, end=None, history: pd.DataFrame | None = None) -> bytes:
+                 source_name: str = "", *, start=None, end=None, history: pd.DataFrame | None = None,
+                 baseline: pd.DataFrame | None = None) -> bytes:
     """An .xlsx workbook of the report's tables for the selection (see the module docstring); the options are
     html_report's."""
     derived = derived_of(sessions, settings)
@@ -88,7 +89,7 @@ def excel_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, 
         about_sheet = sheets["About"]
         about_sheet.loc[len(about_sheet)] = ["Figures", f"suppressed: the selection has fewer than {k} patients"]
     else:
-        sheets.update(_sheets(derived, settings, start, end, history))
+        sheets.update(_sheets(derived, settings, start, end, history, baseline))
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, table in sheets.items():

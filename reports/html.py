@@ -24,7 +24,7 @@ from analytics.kaplan_meier import km_curves_by_group
 from analytics.kpis import change_tone
 from analytics.presentation import (
     BREAKDOWN_REPORT, GROUP_HEADINGS, PERIOD_HIDDEN, PREVIOUS_HIDDEN, display_table, format_cell, format_change,
-    format_figure, funnel_shown, hidden_note, kpi_tiles_shown, pchart_shown, report_family, settings_rows,
+    format_figure, funnel_shown, hidden_note, kpi_tiles_shown, report_family, settings_rows,
     too_few_message,
 )
 from analytics.settings import DEFAULT_SETTINGS, Settings
@@ -35,7 +35,7 @@ from charts.funnel import funnel_figure
 from charts.spc import p_chart_figure
 from charts.survival import km_figure
 from charts.waning import waning_figure
-from reports.common import TITLE, as_of_text, derived_of, flags_of
+from reports.common import TITLE, as_of_text, derived_of, flags_of, pchart_of
 
 CHARTS = (  # element id, heading
     ("chart-kpi-effect", "After an injection: onset and how long the benefit lasts"),
@@ -124,9 +124,10 @@ def _figure_json(fig: go.Figure) -> str:
     return fig.to_json().replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
-def _figures(derived: pd.DataFrame, settings: Settings, family: dict) -> tuple[dict[str, go.Figure], dict[str, str]]:
+def _figures(derived: pd.DataFrame, settings: Settings, family: dict, pchart: tuple[pd.DataFrame, int]
+             ) -> tuple[dict[str, go.Figure], dict[str, str]]:
     """Every chart of the report, built by charts/ (the app's own builders), and a note per chart. family: the
-    report's tables suppressed together (analytics.presentation.report_family)."""
+    report's tables suppressed together (analytics.presentation.report_family); pchart: reports.common.pchart_of."""
     figures = {
         "chart-kpi-effect": effect_over_time_figure(effect_over_time(derived, settings),
                                                     effect_markers(derived, settings), settings),
@@ -134,7 +135,7 @@ def _figures(derived: pd.DataFrame, settings: Settings, family: dict) -> tuple[d
     }
     by_cycle = family["by_cycle"]
     figures["chart-waning"] = waning_figure(by_cycle, settings)
-    chart, hidden_months = pchart_shown(derived, settings)
+    chart, hidden_months = pchart
     figures["chart-pchart"] = p_chart_figure(chart, settings)
     shown = funnel_shown(funnel(derived, "practitioner_id"), settings, family["funnel_practitioner_id"])
     figures["chart-funnel"] = funnel_figure(shown, "Practitioner", settings)
@@ -167,7 +168,8 @@ td.suppressed{color:#888;font-style:italic;text-align:center}table.settings th{f
 
 
 def html_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, filters_description: str = "",
-                source_name: str = "", *, start=None, end=None, history: pd.DataFrame | None = None) -> str:
+                source_name: str = "", *, start=None, end=None, history: pd.DataFrame | None = None,
+                baseline: pd.DataFrame | None = None) -> str:
     """A self-contained HTML report of the selection: KPI tiles, the main charts, breakdown tables, the settings
     in force and the as-of date, with small numbers suppressed and no patient codes.
 
@@ -175,6 +177,8 @@ def html_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, f
     shown in the header. source_name: where the data came from (a file, or the outcome store).
     start / end: the KPI period (default: the whole selection up to the as-of date). history: every session of
     the patients (derived or not) when `sessions` is a selection, so flags are judged on whole histories.
+    baseline: the sessions of the same filters at every date, so the p-chart shows its 24 baseline months before
+    the period (default: the selection only).
     """
     derived = derived_of(sessions, settings)
     as_of = as_of_text(sessions, settings)
@@ -193,7 +197,8 @@ def html_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, f
         tiles = kpi_tiles_shown(derived, settings, start, end, flags_of(derived, settings, history))
         body.append('<section id="kpis"><h2>Headline figures</h2>' + _tiles_html(tiles, k) + "</section>")
         family = report_family(derived, settings)
-        figures, notes = _figures(derived, settings, family)
+        figures, notes = _figures(derived, settings, family, pchart_of(derived, settings, start, end, baseline,
+                                                                          history))
         body.append('<section id="charts"><h2>Charts</h2>')
         for element, heading in CHARTS:
             body.append(f'<figure aria-label="{_esc(heading)}"><div class="chart" id="{element}"></div>'

@@ -236,3 +236,17 @@ def test_report_command_refusals(tmp_path, capsys):
                        "P1,2025-01-01,Botox,100,7,a@b.org\n")
     assert main(["report", str(refused), "--out", str(tmp_path / "r.html")]) == 2
     assert "REFUSED" in capsys.readouterr().out and not (tmp_path / "r.html").exists()
+
+
+def test_the_report_p_chart_keeps_its_24_baseline_months_for_a_short_period(tmp_path, capsys):
+    # as the Overview does (issue 11): a 3-month selection still shows 24 months of p-chart, its period marked
+    out = tmp_path / "short.xlsx"
+    assert main(["report", str(SAMPLE), "--from", "2026-07-01", "--out", str(out)]) == 0
+    capsys.readouterr()
+    monthly = pd.read_excel(out, sheet_name="Monthly")
+    months = pd.to_datetime(monthly["month"])
+    assert (len(monthly), months.min(), months.max()) == (24, pd.Timestamp("2024-10-01"), pd.Timestamp("2026-09-01"))
+    assert monthly["provisional"].tolist() == [False] * 22 + [True] * 2
+    page = tmp_path / "short.html"
+    assert main(["report", str(SAMPLE), "--from", "2026-07-01", "--out", str(page)]) == 0
+    assert "Centre line and limits from 22 months (Oct 2024 to Jul 2026)" in page.read_text(encoding="utf-8")

@@ -210,13 +210,13 @@ def report_section(ctx: Context) -> None:
             return
         from reports import html_report  # only when asked: the report module loads the chart builders again
 
-        def build(sessions, settings, filters, source, history):
+        def build(sessions, settings, filters, source, history, baseline):
             return html_report(sessions, settings, filters, source, start=ctx.selection.start,
-                               end=ctx.selection.end, history=history).encode("utf-8")
+                               end=ctx.selection.end, history=history, baseline=baseline).encode("utf-8")
 
         with st.spinner("Writing the report..."):
             page = ctx.cached("report_html", build, lambda: ((ctx.sessions, ctx.settings, ctx.selection.describe(),
-                                                              ctx.source.label, ctx.derived), {}))
+                                                              ctx.source.label, ctx.derived, ctx.scoped), {}))
         st.caption("The headline figures, charts and tables of the period and filters in the sidebar, with the "
                    "settings in force; small groups suppressed, no patient codes. Open it in a browser to print.")
         st.download_button("Download the meeting report (HTML)", page, "toxin_outcomes_report.html", "text/html",
