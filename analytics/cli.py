@@ -1,4 +1,4 @@
-"""The command line: validate a file, summarise its outcomes, and draw a repeated-assessments timeline.
+"""The command line: validate a file, summarise its outcomes, compare groups, and draw a repeated-assessments timeline.
 
 `python -m analytics validate FILE [--mapping FILE] [--dayfirst | --monthfirst] [--drop-identifiers]
 [--pseudonymise] [--assessments] [--json]` prints the report a person can act on and exits 0 when every row
@@ -16,7 +16,11 @@ failure.
 `report --out FILE [FILE | --db PATH] [--format html|xlsx]` writes the shareable report (reports/: the command
 line is an entry point like dashboard.py, and the one place in analytics/ that reaches up to it, lazily).
 
-`summary` and `report` take the app's selection (--site, --practitioner, --product, --indication, --from, --to;
+`compare FILE|--db PATH --by practitioner_id|site|product|indication [--adjust casemix|none] [--json]` gives the
+funnel plot's figures (analytics/compare_command.py, analytics/funnel.py). An `--as-of` date after the latest
+session is refused (exit 2).
+
+`summary`, `compare` and `report` take the app's selection (--site, --practitioner, --product, --indication, --from, --to;
 analytics/selection.py), applied after each patient's whole history is worked out, and every threshold as an
 option made from its Settings field (analytics/settings.py).
 """
