@@ -21,8 +21,8 @@ funnel plot's figures (analytics/compare_command.py, analytics/funnel.py). An `-
 session is refused (exit 2).
 
 `summary`, `compare` and `report` take the app's selection (--site, --practitioner, --product, --indication,
---from, --to; analytics/selection.py), applied after each patient's whole history is worked out, and every threshold as an
-option made from its Settings field (analytics/settings.py).
+--from, --to; analytics/selection.py), applied after each patient's whole history is worked out, and every
+threshold as an option made from its Settings field (analytics/settings.py).
 """
 from __future__ import annotations
 
