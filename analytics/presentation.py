@@ -56,11 +56,11 @@ def format_figure(value, unit: str, decimals: int = 0) -> str:
     return _trim(f"{value:,.{decimals}f}", decimals) + " days"
 
 
-def format_change(change, unit: str, clear=None) -> str | None:
+def format_change(change, unit: str, clear=None, short: bool = False) -> str | None:
     """A change against the previous period as signed text ('+1.5 pts' for rates and percentages, '+3 days',
     '+12'); 'no change' when it rounds to nothing; None when there is nothing to compare. clear False (the change
-    is within chance, analytics.kpis.clear_change): 'no clear change (+1.5 pts)'; True or None (a count): the
-    signed text."""
+    is within chance, analytics.kpis.clear_change): 'no clear change (+1.5 pts)', or just 'no clear change' when
+    short (the app's narrow tiles, whose help gives the figure); True or None (a count): the signed text."""
     if missing(change):
         return None
     clear = None if missing(clear) else bool(clear)
@@ -74,7 +74,9 @@ def format_change(change, unit: str, clear=None) -> str | None:
         text = f"{shown:+.1f} pts"
     else:
         text = _trim(f"{shown:+,.1f}", 1) + " days"
-    return f"no clear change ({text})" if clear is False else text
+    if clear is False:
+        return "no clear change" if short else f"no clear change ({text})"
+    return text
 
 
 def format_cell(value, kind: str | None = None, blank: str = "") -> str:
@@ -188,6 +190,9 @@ def kpi_help(row: pd.Series, settings: Settings, period: dict, hidden: Sequence[
         parts.append(f"{before}: not shown, fewer than {settings.min_group_patients} patients.")
     elif int(row["previous_n"]) or kpi in ("patients", "sessions"):
         parts.append(f"{before}: {kpi_value(kpi, row['previous'], unit)} from {int(row['previous_n']):,} {what}.")
+        change = format_change(row["change"], unit)
+        if change:
+            parts.append(f"Change: {change}.")
         parts.append(change_words(kpi, row["change"], row.get("clear_change", pd.NA),
                                   row.get("change_ci_low", np.nan), row.get("change_ci_high", np.nan)))
     else:

@@ -291,3 +291,13 @@ def test_overview_warns_when_the_slope_model_falls_back_and_greys_unclear_change
     clear = [label for label, (delta, colour) in deltas.items() if colour != grey]
     assert all(any(c.isdigit() for c in deltas[label][0]) for label in clear)
     assert "A count, not an estimate" in next(m for m in at.metric if m.label == "Sessions").help
+
+
+def test_the_app_tile_says_no_clear_change_in_full_and_its_help_gives_the_figure():
+    # the app's tiles are narrow: "no clear change (-2.9 pts)" was cut to "no clear change (-2.9 ..." on screen
+    assert format_change(-0.029, "proportion", False, short=True) == "no clear change"
+    assert format_change(-0.029, "proportion", True, short=True) == "-2.9 pts"
+    t = kpi_tiles(two_periods(50, [12] * 10), start="2025-01-11", end="2025-01-20")
+    rate = tile(t, "responder_rate")
+    help_text = kpi_help(rate, S, t.attrs["period"])
+    assert f"Change: {format_change(rate['change'], 'proportion')}." in help_text
