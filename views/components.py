@@ -78,7 +78,7 @@ def kpi_row(tiles: pd.DataFrame, settings, columns: int = 5) -> None:
         for col, (_, row) in zip(cols, tiles.iloc[start:start + columns].iterrows()):
             kpi = row["kpi"]
             clear = row.get("clear_change", pd.NA)
-            delta = format_change(row["change"], row["unit"], clear, short=True)  # None when the period before was hidden
+            delta = format_change(row["change"], row["unit"], clear, short=True)  # None: previous hidden
             still = delta is not None and delta.startswith("no ")
             coloured = change_tone(kpi, row["change"], clear) != "neutral"
             col.metric(kpi_label(kpi, short=True),
