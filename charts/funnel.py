@@ -89,9 +89,9 @@ def funnel_figure(funnel_result: dict | None, group_label: str = "Group",
 
     what = ("its responder rate adjusted for case mix (overall rate + observed - expected)" if adjusted
             else "its responder rate")
-    lines = [f"Each point is one {group_label.lower()}: {what}, each patient counted once. The further right, "
-             "the more patients, the narrower the funnel; a point outside it differs by more than chance.",
-             theme.responder_rule(settings) + "."]
+    lines = [f"Each point is one {group_label.lower()}: {what}, each patient counted once.",
+             "The further right, the more patients, the narrower the funnel; a point outside it differs by more "
+             "than chance.", theme.responder_rule(settings) + "."]
     spread = funnel_result.get("dispersion") or {}
     if spread.get("applied"):
         lines.append(f"Limits widened for variation between {group_label.lower()}s beyond chance: tau = "

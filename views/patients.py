@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.access import PATIENTS
-from analytics.flags import flag_patients, seen_in
+from analytics.flags import PAIN_NOISE_POINTS, TWSTRS_NOISE_POINTS, flag_patients, seen_in
 from analytics.presentation import markdown_text
 from charts.patient import patient_timeline_figure
 from views import components as ui
@@ -73,11 +73,12 @@ def watchlist_table(flags: pd.DataFrame) -> pd.DataFrame:
         "patient": flags["patient_id"],
         "flag": flags["flag"],
         "measure": flags["measure"].map({"pain": "pain", "twstrs": "TWSTRS"}).fillna(flags["measure"]),
+        "reference": flags["reference_response"].astype("float64").round(1).astype("str") + unit,
         "best response": flags["best_response"].round(1).astype("str") + unit + " (cycle "
                          + flags["best_cycle"].astype("str") + ")",
         "latest response": flags["latest_response"].round(1).astype("str") + unit + " (cycle "
                            + flags["latest_cycle"].astype("str") + ")",
-        "latest / best": flags["ratio"].astype("float64").round(2),
+        "latest / reference": flags["reference_ratio"].astype("float64").round(2),
         "factors to check": factors.where(factors != "", "none found"),
         "evidence": flags["evidence"],
     })
@@ -95,11 +96,14 @@ def render() -> None:
     s = ctx.settings
     with st.spinner("Reading every patient's history for a fading response..."):
         flags = watchlist(ctx)
-    st.caption(f"**Diminished**: at least 3 sessions with a response, the best earlier one reached the responder "
-               f"threshold ({s.responder_threshold_pct:g}%), and each of the last {s.waning_last_n} is below "
-               f"{s.waning_fraction_pct:g}% of that best. **Watch**: the latest response alone is below "
-               f"{s.waning_fraction_pct:g}% of the best before it. Patients with a session under the current "
-               "filters; each is judged on their whole history.")
+    st.caption(f"**Diminished**: at least 3 sessions with a response; the patient's reference (the mean of their "
+               f"two best earlier responses) reached the responder threshold ({s.responder_threshold_pct:g}%); "
+               f"each of the last {s.waning_last_n} is below {s.waning_fraction_pct:g}% of that reference and "
+               f"also at least {PAIN_NOISE_POINTS:g} pain points ({TWSTRS_NOISE_POINTS:g} TWSTRS points) worse, more "
+               "than a whole-number score moves by "
+               f"chance. **Watch**: the latest response alone is below {s.waning_fraction_pct:g}% of the reference "
+               "before it, by the same margin. Patients with a session under the current filters; each is judged "
+               "on their whole history.")
     own_patients_note(ctx)
     if len(flags) == 0:
         st.success("No patient under these filters has a fading response. Widen the period or filters in the "
