@@ -14,6 +14,8 @@ def test_watchlist_renders_clearest_first_with_evidence():
     assert at.title[0].value == "Patients to review"
     table = at.dataframe[0].value
     assert list(table.columns[:3]) == ["patient", "flag", "measure"]
+    assert {"reference", "latest / reference"} <= set(table.columns)  # the flag's rule: the mean of the two best
+    assert "mean of their two best earlier responses" in texts(at)
     assert len(table) == int(metric(at, "Diminished")) + int(metric(at, "Watch"))
     flags = table["flag"].tolist()
     assert flags == sorted(flags, key=lambda f: f != "diminished")  # diminished first
