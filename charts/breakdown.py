@@ -111,9 +111,10 @@ def breakdown_figure(table, by: str, metric: str = "responder_rate", settings: S
                    for v, m, p in zip(value, n, patients)]
     hover = []
     for g, v, lo, hi, m, p in zip(shown["group"].astype("str"), value, low, high, n, patients):
-        hover.append(f"<b>{g}</b><br>{spec.title}: {_value_text(v, spec.unit)} (95% CI {_value_text(lo, spec.unit)}"
-                     f" to {_value_text(hi, spec.unit)})<br>{theme.fmt_num(m)} {spec.n_words}, "
-                     f"{theme.fmt_num(p)} patients")
+        interval = ("too few to give a range" if np.isnan(lo) and np.isnan(hi) and not np.isnan(v) else
+                    f"95% CI {_value_text(lo, spec.unit)} to {_value_text(hi, spec.unit)}")
+        hover.append(f"<b>{g}</b><br>{spec.title}: {_value_text(v, spec.unit)} ({interval})<br>"
+                     f"{theme.fmt_num(m)} {spec.n_words}, {theme.fmt_num(p)} patients")
     if spec.numerator:
         k = theme.floats(shown[spec.numerator])
         hover = [h + f"<br>{theme.fmt_num(x)} of {theme.fmt_num(m)}" for h, x, m in zip(hover, k, n)]

@@ -104,3 +104,17 @@ def test_empty_or_unknown_gives_the_no_data_figure():
     assert theme.is_empty_figure(breakdown_figure(breakdown(derived(), "site", S).iloc[0:0], "site"))
     assert theme.is_empty_figure(breakdown_figure(breakdown(derived(), "site", S), "site", metric="nonsense"))
     assert theme.is_empty_figure(breakdown_figure(breakdown(derived(), "site", S), "product"))
+
+
+def test_a_median_without_an_interval_says_too_few_in_its_hover():
+    # issue 11: a Kaplan-Meier median from fewer than 2 wearing-offs has no interval; the hover says why
+    table = suppress_small_groups(breakdown(derived(), "site", S, km=True), S)
+    shown = table.loc[~table["suppressed"]].copy()  # North: median 90 days (95% CI 90 to 90)
+
+    def north_hover(frame):
+        fig = breakdown_figure(frame, "site", "median_duration_days", S)
+        return dict(zip(bars(fig)[0].y, bars(fig)[0].hovertext))["North"]
+
+    assert "(95% CI 90 days to 90 days)" in north_hover(shown)
+    shown[["duration_ci_low", "duration_ci_high"]] = np.nan
+    assert "Median benefit duration (Kaplan-Meier): 90 days (too few to give a range)" in north_hover(shown)
