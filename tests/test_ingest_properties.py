@@ -23,13 +23,13 @@ def count_data_rows(result) -> None:
         assert set(result.rejected["line"]).isdisjoint(set(result.data["line"]))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=400))
 def test_random_bytes_never_crash(data):
     count_data_rows(load_sessions(data, today=TODAY))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(CELL, min_size=1, max_size=8), min_size=0, max_size=8),
        st.sampled_from([",", ";", "\t", "|"]))
 def test_random_csv_text_never_loses_a_row(rows, sep):
@@ -42,7 +42,7 @@ VALID = [good_row(f"P{i}", f"2025-0{1 + i % 9}-1{i % 9}", ["Botox", "Dysport", "
                   str(100 + 10 * i), str(i % 11), str((i * 3) % 11)) for i in range(12)]
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=130, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 5), CELL), max_size=10),
        st.sampled_from([",", ";"]), st.booleans())
 def test_corrupted_valid_files_lose_nothing(edits, sep, bom):

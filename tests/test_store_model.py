@@ -214,9 +214,9 @@ def _plain(value):
     return int(value) if hasattr(value, "is_integer") or type(value).__name__.startswith("int") else value
 
 
-# 120 examples take about 50-60 s here (every undo rewrites the file; 300 took 150 s, too much of the 15-minute
+# 60 examples take about 30 s here (every undo rewrites the file; 300 took 150 s, too much of the 15-minute
 # test budget); MODEL_EXAMPLES=2000 for a longer hunt.
-StoreModel.TestCase.settings = settings(max_examples=int(__import__("os").environ.get("MODEL_EXAMPLES", "120")),
+StoreModel.TestCase.settings = settings(max_examples=int(__import__("os").environ.get("MODEL_EXAMPLES", "60")),
                                         stateful_step_count=3, deadline=None,
                                         suppress_health_check=[HealthCheck.too_slow])
 test_store_matches_the_model = StoreModel.TestCase
