@@ -274,18 +274,27 @@ def _file_or_store(args: argparse.Namespace) -> None:
         raise ValueError("give a FILE, or --db PATH to use the outcome store")
 
 
-def cmd_summary(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+def read_sessions(args: argparse.Namespace) -> tuple[pd.DataFrame, str, int] | int:
+    """The sessions of FILE or of --db (exactly one), the source in words and the rows rejected on reading; or
+    the exit code 2, the refusal printed, when the file is refused. The analysis commands (summary, compare,
+    report) all read their input this way."""
     _file_or_store(args)
     if args.db:
         # rows rejected at import are not in the store; `history` lists them per import
         store.require_store(args.db)  # a mistyped path is refused, never summarised as empty
-        sessions, source, rejected = store.read_sessions(args.db), f"outcome store {args.db}", 0
-    else:
-        result = ingest_from_args(args, "sessions")
-        if result.refused:
-            return _refused(result, args.json)
-        sessions, source, rejected = result.data, result.source_name, result.n_rejected_rows
+        return store.read_sessions(args.db), f"outcome store {args.db}", 0
+    result = ingest_from_args(args, "sessions")
+    if result.refused:
+        return _refused(result, args.json)
+    return result.data, result.source_name, result.n_rejected_rows
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    read = read_sessions(args)
+    if isinstance(read, int):
+        return read
+    sessions, source, rejected = read
     chosen = _checked_selection(args, sessions)
     summary = summarise(sessions, settings, rejected_rows=rejected, selection=chosen)
     words = _selection_words(chosen)
@@ -628,14 +637,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     _file_or_store(args)
     _writable_target(args.out)
     fmt = args.format or ("xlsx" if str(args.out).lower().endswith(".xlsx") else "html")
-    if args.db:
-        store.require_store(args.db)
-        sessions, source = store.read_sessions(args.db), f"outcome store {args.db}"
-    else:
-        result = ingest_from_args(args, "sessions")
-        if result.refused:
-            return _refused(result, args.json)
-        sessions, source = result.data, result.source_name
+    read = read_sessions(args)
+    if isinstance(read, int):
+        return read
+    sessions, source, _ = read
     chosen = _checked_selection(args, sessions)
     history = derive_sessions(sessions, settings)  # each patient's whole history first
     sessions = select(history, chosen)

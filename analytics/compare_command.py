@@ -90,20 +90,15 @@ def run(args) -> int:
     history, select, compare; print JSON or the table. Exit 0, or 2 for a refused file (as `summary`)."""
     import json
 
-    from analytics import cli, store
+    from analytics import cli
     from analytics.selection import select
     from analytics.sessions import derive_sessions
 
     settings = cli.settings_from_args(args)
-    cli._file_or_store(args)
-    if args.db:
-        store.require_store(args.db)
-        sessions, source = store.read_sessions(args.db), f"outcome store {args.db}"
-    else:
-        result = cli.ingest_from_args(args, "sessions")
-        if result.refused:
-            return cli._refused(result, args.json)
-        sessions, source = result.data, result.source_name
+    read = cli.read_sessions(args)
+    if isinstance(read, int):
+        return read
+    sessions, source, _ = read
     chosen = cli._checked_selection(args, sessions)
     derived = select(derive_sessions(sessions, settings), chosen)
     out, shown = compare_groups(derived, args.by, settings, args.adjust)
