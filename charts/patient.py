@@ -94,7 +94,7 @@ def _markers(fig: go.Figure, row: int, x, y, mask: np.ndarray, hover: list[str],
                                  hovertemplate="%{hovertext}<extra></extra>", **trace), row=row, col=1)
 
 
-def _response_panel(fig, frame, date, head, cycle, settings: Settings, use_twstrs: bool) -> None:
+def _response_panel(fig, frame, date, head, cycle, settings: Settings, use_twstrs: bool, flag=None) -> None:
     """Row 1: pain response %, or the TWSTRS drop in points for a patient scored only with TWSTRS (the two
     scales cannot share an axis; pain first, as analytics.flags judges them); the threshold, the flag's
     reference and half of it."""
@@ -123,23 +123,20 @@ def _response_panel(fig, frame, date, head, cycle, settings: Settings, use_twstr
             row=1, col=1)
     unit = " points" if use_twstrs else "%"
     theme.add_hline(fig, threshold, f"{theme.threshold_text(threshold)}{unit} responder threshold", row=1, col=1)
-    if has.any():
-        # The flag's reference (analytics.flags): the mean of the two best responses before the last N.
-        scored = value[has]
-        last_n = settings.waning_last_n
-        earlier = scored[:-last_n] if len(scored) > last_n else scored
-        best_two = np.sort(earlier)[-2:]
-        reference = float(best_two.mean())
-        what = "mean of the two best" if len(best_two) == 2 else "the best"
-        where = f" before the last {last_n}" if len(scored) > last_n else ""
-        theme.add_hline(fig, reference, f"reference {theme.fmt_num(reference, 1)}{unit} ({what}{where})",
+    if flag is not None and flag.get("measure") == ("twstrs" if use_twstrs else "pain"):
+        # The diminished / watch flag's own reference (analytics.flags: the mean of the two best earlier
+        # responses) and the low-response line under it, as the flag judged them.
+        reference = float(flag["reference_response"])
+        two = not pd.isna(flag.get("second_best_response", np.nan))
+        before = f"before the last {settings.waning_last_n}" if flag["flag"] == "diminished" else "before the latest"
+        what = f"mean of the two best {before}" if two else f"the best {before}"
+        theme.add_hline(fig, reference, f"reference {theme.fmt_num(reference, 1)}{unit} ({what})",
                         row=1, col=1, dash="dot", color=green, position="start")
         fraction = settings.waning_fraction_pct
-        if reference >= threshold:
-            half = reference * fraction / 100.0
-            theme.add_hline(fig, half, f"{theme.threshold_text(fraction)}% of the reference "
-                            f"({theme.fmt_num(half, 1)}{unit})", row=1, col=1, dash="dot",
-                            color=theme.OKABE_ITO["orange"], position="start")
+        half = reference * fraction / 100.0
+        theme.add_hline(fig, half, f"{theme.threshold_text(fraction)}% of the reference "
+                        f"({theme.fmt_num(half, 1)}{unit})", row=1, col=1, dash="dot",
+                        color=theme.OKABE_ITO["orange"], position="start")
     low = min(0.0, float(np.nanmin(value))) if has.any() else 0.0
     if use_twstrs:
         high = max(float(np.nanmax(value)), threshold)
@@ -230,8 +227,9 @@ def _duration_panel(fig, frame, date, head, settings: Settings) -> None:
     fig.update_yaxes(title_text="Days after injection", range=[0, top * 1.15], row=4, col=1)
 
 
-def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
-    """Four panels over session date: response % (responder threshold, best response and half of it), total
+def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTINGS, flag=None) -> go.Figure:
+    """Four panels over session date: response % (the responder threshold; for a flagged patient, `flag` = their
+    row of analytics.flags.flag_patients, the flag's reference and the low-response line under it), total
     dose by product (product switches and muscle changes marked), interval (12-week and booster lines,
     short intervals and boosters marked) and benefit duration (recorded vs still running)."""
     title = "Patient timeline"
@@ -250,7 +248,7 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
     panels = (TWSTRS_PANEL,) + PANELS[1:] if use_twstrs else PANELS
     fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         row_heights=[0.34, 0.22, 0.22, 0.22], subplot_titles=[f"<b>{p}</b>" for p in panels])
-    _response_panel(fig, frame, date, head, cycle, settings, use_twstrs)
+    _response_panel(fig, frame, date, head, cycle, settings, use_twstrs, flag)
     _dose_panel(fig, frame, date, head, product)
     _interval_panel(fig, frame, date, head, settings)
     _duration_panel(fig, frame, date, head, settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analytics.flags import flag_patients
 from analytics.schema import SESSION_DTYPES
 from analytics.sessions import derive_sessions
 from analytics.settings import Settings
@@ -42,7 +43,8 @@ def dates(values):
 
 def test_response_panel_points_threshold_and_best():
     derived = patient()
-    fig = patient_timeline_figure(derived, S)
+    flag = flag_patients(derived, S).iloc[0]  # diminished: the last two (25%, 12.5%) against 62.5%
+    fig = patient_timeline_figure(derived, S, flag)
     responders = trace(fig, "Responder session")
     below = trace(fig, "Below the responder threshold")
     assert dates(responders.x) == dates(["2024-01-01", "2024-04-15"]) and list(responders.y) == [75.0, 50.0]
@@ -123,3 +125,24 @@ def test_a_patient_scored_only_with_twstrs_gets_the_twstrs_drop():
     assert fig.layout.yaxis.title.text == "TWSTRS drop (points)"
     assert fig.layout.annotations[0].text.startswith("<b>TWSTRS drop per session")
     assert "not counted as a failure" in trace(fig, "No follow-up pain score").hovertext[0]
+
+
+def test_the_reference_line_is_the_flags_own_and_absent_without_a_flag():
+    # review of issue 11: the chart had its own "two best before the last 2", which for a watch patient (or one
+    # with 2 responses) put the poor latest response into its own reference
+    def responses(follow_ups):
+        frame = pd.DataFrame({"patient_id": "P2", "session_date": pd.date_range("2024-01-01", periods=len(follow_ups),
+                                                                                freq="120D"),
+                              "baseline_pain": 10, "followup_pain": follow_ups})
+        for column in frame.columns:
+            frame[column] = frame[column].astype(SESSION_DTYPES[column])
+        return derive_sessions(frame, S)
+
+    watch = responses([2, 8, 3, 9])  # responses 80, 20, 70, 10
+    flag = flag_patients(watch, S).iloc[0]
+    assert (flag["flag"], flag["reference_response"]) == ("watch", 75.0)  # mean of 80 and 70, before the latest
+    lines = theme.reference_lines(patient_timeline_figure(watch, S, flag))
+    assert ("h", 75.0, "reference 75.0% (mean of the two best before the latest)") in lines
+    assert ("h", 37.5, "50% of the reference (37.5%)") in lines
+    unflagged = theme.reference_lines(patient_timeline_figure(responses([2, 3, 2]), S))
+    assert [text for _, _, text in unflagged if "reference" in text] == []

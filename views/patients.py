@@ -144,7 +144,7 @@ def render() -> None:
         st.markdown(f"**{markdown_text(patient)}**: {row['evidence'].iloc[0]}")
     else:
         st.markdown(f"**{markdown_text(patient)}**: no flag under the current thresholds.")
-    ui.chart(patient_timeline_figure(history, s), "fig_patient")
+    ui.chart(patient_timeline_figure(history, s, row.iloc[0] if len(row) else None), "fig_patient")
     columns = [c for c in TIMELINE_COLUMNS if c in history.columns]
     ui.table_with_download(history[["patient_id", *columns]], f"sessions of {markdown_text(patient)}",
                               f"patient_{patient}", key="dl_patient", column_config={
