@@ -366,7 +366,9 @@ def flag_patients(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) 
         product_codes = np.full(len(derived), -1)
     known = product_codes >= 0
     best_product = product_codes[best_pos[sub_flag]]
-    same_product = after_best & (best_product >= 0) & (product_codes[sub_pos] == best_product)
+    # (sessions without units recorded are skipped: an earlier raise in the same run is then still seen)
+    same_product = after_best & (best_product >= 0) & (product_codes[sub_pos] == best_product) \
+        & ~np.isnan(units[sub_pos])
     compare_pos = np.full(n, -1, "int64")
     np.maximum.at(compare_pos, sub_flag[same_product], sub_pos[same_product])
     has_compare = compare_pos >= 0
@@ -490,8 +492,9 @@ def _evidence(out: pd.DataFrame, settings: Settings) -> pd.Series:
     ratio = pd.Series(np.round(out["reference_ratio"].to_numpy(dtype="float64"), 2)).map("{:.2f}".format)
     head = head + reference + " and " + noise + "; reference = " + source + " (latest/reference " + ratio + ")."
     compared = out["dose_compared_cycle"].astype("str")
-    before_switch = pd.Series(np.where(out["dose_compared_cycle"].astype("float64").to_numpy()
-                                       < out["latest_cycle"].to_numpy(dtype="float64"), " (before the switch)", ""))
+    before_switch = pd.Series(np.where(out["product_switch"].to_numpy(dtype=bool)
+                                       & (out["dose_compared_cycle"].astype("float64").to_numpy()
+                                          < out["latest_cycle"].to_numpy(dtype="float64")), " (before the switch)", ""))
     parts = [
         (out["frequent_injections"],
          out["short_intervals"].astype("str") + f" interval(s) under {settings.short_interval_days} days, "

@@ -92,6 +92,20 @@ def test_dose_raised_within_the_product_run_before_a_switch():
             "since cycle 1.") in row["evidence"]
 
 
+def test_no_switch_is_claimed_when_the_latest_product_is_not_recorded_and_units_gaps_are_skipped():
+    # review of issue 11: "(before the switch)" was written when the latest session merely had no product, and a
+    # last same-product session without units hid an earlier raise in the run
+    units = [100.0, 100.0, 130.0, 100.0, 130.0]
+    table = derived(patient("a", [70, 60, 50, 10, 10], product=[A] * 5, total_units=units))
+    table.loc[3, "total_units"] = np.nan  # cycle 4: units not recorded
+    table.loc[4, "product"] = pd.NA  # cycle 5: product not recorded
+    row = flag_patients(table, S).iloc[0]
+    assert (row["flag"], row["product_switch"], row["dose_raised"], row["dose_compared_cycle"]) == \
+        ("diminished", False, True, 3)
+    assert "dose raised 30% from cycle 1 to cycle 3 without benefit" in row["evidence"]
+    assert "before the switch" not in row["evidence"]
+
+
 def test_a_raise_under_the_threshold_within_the_run_is_not_a_factor():
     rows = patient("a", [70, 60, 50, 10, 10], product=[A, A, A, B, B], total_units=[100.0, 100.0, 119.0, 400.0, 400.0])
     row = flag_patients(derived(rows), S).iloc[0]
