@@ -417,6 +417,9 @@ def limits_sentence(chart: pd.DataFrame) -> str:
     """Which limits the chart uses and why, in words (chart subtitle, page caption, report note)."""
     sigma_z = chart.attrs.get("sigma_z", float("nan"))
     months = chart.attrs.get("baseline_months", 0)
+    if not months and len(chart):
+        return ("No centre line or limits yet: every month shown is provisional (its follow-ups are still coming "
+                "in), so none can be judged.")
     start, end = chart.attrs.get("baseline_start"), chart.attrs.get("baseline_end")
     span = (f" ({pd.Timestamp(start):%b %Y} to {pd.Timestamp(end):%b %Y})" if start is not None and end is not None
             else "")
@@ -446,10 +449,13 @@ def explain_points(chart: pd.DataFrame, run_length: int = RUN_LENGTH) -> pd.Seri
     sigma_z = chart.attrs.get("sigma_z", float("nan"))
     limits = ("Laney p' limits for this month (widened " + f"{sigma_z:.1f}" + "-fold: months vary more than "
               "sessions alone explain) " if chart.attrs.get("limits") == "laney" else "limits for this month ")
-    facts = (month + ": " + chart["responders"].astype(str).reset_index(drop=True) + " of "
-             + chart["n"].astype(str).reset_index(drop=True) + " sessions with a response were responders ("
-             + _pct(chart["rate"]) + "). Average " + _pct(chart["centre"]) + ", " + limits
-             + _pct(chart["lcl"]) + " to " + _pct(chart["ucl"]) + ". ")
+    counted = (month + ": " + chart["responders"].astype(str).reset_index(drop=True) + " of "
+               + chart["n"].astype(str).reset_index(drop=True) + " sessions with a response were responders ("
+               + _pct(chart["rate"]) + "). ")
+    against = ("Average " + _pct(chart["centre"]) + ", " + limits + _pct(chart["lcl"]) + " to "
+               + _pct(chart["ucl"]) + ". ")
+    no_limits = pd.Series(chart["centre"].isna().to_numpy())
+    facts = counted + against.where(~no_limits, "No average or limits yet: every month is provisional. ")
     types = pd.Series(chart["special_cause_type"].to_numpy(dtype=object), dtype="str")
     k = run_length
     reason = np.select(

@@ -262,6 +262,20 @@ def test_last_month_provisional_is_drawn_but_left_out_of_limits_and_rules():
     assert not later["provisional"].any() and later["point_type"].iloc[-1] == "special_cause_concern"
 
 
+def test_a_chart_whose_every_month_is_provisional_says_so_instead_of_nan():
+    # review of issue 11: one month of data, its follow-ups not all due: the hover read "Average nan%" and the
+    # subtitle "from 0 months"
+    rows = [(f"P{d:02d}", pd.Timestamp(2024, 6, 1 + d), True, d < 12, 14) for d in range(20)]
+    table = pd.DataFrame(rows, columns=["patient_id", "session_date", "has_response", "responder", "followup_days"])
+    table["responder"] = table["responder"].astype("boolean")
+    table["followup_days"] = table["followup_days"].astype("Int64")
+    chart = p_chart(table, as_of=pd.Timestamp("2024-06-25"))
+    assert chart["provisional"].tolist() == [True] and chart.attrs["baseline_months"] == 0
+    assert limits_sentence(chart).startswith("No centre line or limits yet: every month shown is provisional")
+    hover = chart["explanation"].iloc[0]
+    assert "nan" not in hover and "No average or limits yet: every month is provisional." in hover
+
+
 # --- the Overview page ------------------------------------------------------------------------------------------
 
 def test_overview_pchart_keeps_24_months_for_a_3_month_period():
