@@ -250,3 +250,22 @@ def test_the_report_p_chart_keeps_its_24_baseline_months_for_a_short_period(tmp_
     page = tmp_path / "short.html"
     assert main(["report", str(SAMPLE), "--from", "2026-07-01", "--out", str(page)]) == 0
     assert "Centre line and limits from 22 months (Oct 2024 to Jul 2026)" in page.read_text(encoding="utf-8")
+
+
+def test_the_apps_filtered_frame_gives_the_same_report_figures_as_the_full_table():
+    # review of issue 11: the app hands the report its slim filtered frame (views/context.py ANALYSIS_COLUMNS);
+    # it lacked 4 derived columns and the baselines, so the report derived it again without its scores (responder
+    # rate "-", an empty p-chart) and the Compare page's case mix had no severity bands
+    from analytics.funnel import funnel
+    from analytics.sessions import derive_sessions
+    from reports.common import pchart_of
+    from views.context import ANALYSIS_COLUMNS
+
+    derived = derive_sessions(load_sessions(SAMPLE).data, DEFAULT_SETTINGS)
+    slim = derived[[c for c in ANALYSIS_COLUMNS if c in derived.columns]]
+    page = html_report(slim, DEFAULT_SETTINGS, "", "sample")
+    assert page.count("86.9%") >= 1  # the responder rate of every session with a response
+    chart, _ = pchart_of(slim, DEFAULT_SETTINGS, baseline=slim)
+    assert len(chart) == 36
+    full, cut = funnel(derived, "practitioner_id"), funnel(slim, "practitioner_id")
+    pd.testing.assert_series_equal(full["groups"]["expected_rate"], cut["groups"]["expected_rate"])
