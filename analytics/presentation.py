@@ -391,14 +391,13 @@ def overview_family(derived: pd.DataFrame, settings: Settings, by_cycle: pd.Data
                         adverse_events=pd.concat([by_type, by_product], ignore_index=True))
 
 
-def report_family(derived: pd.DataFrame, settings: Settings, km: bool = True, adverse_events: bool = False) -> dict:
-    """The shared report's (or, with adverse_events, the workbook's) family: every breakdown, response by cycle,
-    the practitioner funnel (and the adverse event rates). Adds "breakdowns": [(by, label, table)]."""
+def report_family(derived: pd.DataFrame, settings: Settings, km: bool = True) -> dict:
+    """The family of the shared report and the workbook (the same one, so a reader holding both learns nothing
+    more): every breakdown, response by cycle, the practitioner funnel and the adverse event rates. Adds
+    "breakdowns": [(by, label, table)]."""
     tables = {by: breakdown(derived, by, settings, km=km) for by, _ in breakdown_dimensions(derived)}
-    events = None
-    if adverse_events:
-        events = pd.concat([adverse_event_rates(derived, None), adverse_event_rates(derived, "product")],
-                           ignore_index=True)
+    events = pd.concat([adverse_event_rates(derived, None), adverse_event_rates(derived, "product")],
+                       ignore_index=True)
     family = family_shown(derived, settings, breakdowns=tables, by_cycle=waning_by_cycle(derived, settings),
                           funnel_by=("practitioner_id",), adverse_events=events)
     family["breakdowns"] = [(by, words, family[f"breakdown_{by}"]) for by, words in breakdown_dimensions(derived)]

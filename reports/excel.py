@@ -53,7 +53,7 @@ def _sheets(derived: pd.DataFrame, settings: Settings, start, end, history, base
     """Every sheet after About, display-ready."""
     flags = flags_of(derived, settings, history)
     tiles = kpi_tiles_shown(derived, settings, start, end, flags)
-    family = report_family(derived, settings, adverse_events=True)  # every sheet's groups suppressed together
+    family = report_family(derived, settings)  # every sheet's groups suppressed together, as in the HTML
     tables = [t for _, _, t in family["breakdowns"]]
     chart, _ = pchart_of(derived, settings, start, end, baseline, history)
     return {
