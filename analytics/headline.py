@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom
 
 from analytics.proportions import proportion, wilson_ci
 from analytics.sessions import numeric
@@ -101,6 +100,8 @@ def median_ci_ranks(n, alpha: float = 0.05):
     test inverted; Conover, Practical Nonparametric Statistics; Campbell & Gardner, BMJ 1988). Scalar or array
     n; rank 0 (no interval) where n is too small: below 6 values for 95%. Vectorised over n.
     """
+    from scipy.stats import binom  # noqa: PLC0415 - a second to import; the command-line summary needs none
+
     m = np.asarray(n, dtype="int64")
     j = binom.ppf(alpha / 2, np.maximum(m, 1), 0.5)  # smallest j with P(B <= j) >= alpha / 2
     j = np.where(binom.cdf(j, np.maximum(m, 1), 0.5) > alpha / 2, j - 1, j)

@@ -28,8 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
-
+from analytics.proportions import z_value
 from analytics.settings import DEFAULT_SETTINGS, Settings
 
 #: The fewest wearing-off events a median's 95% interval may rest on (fewer: "too few to give a range").
@@ -66,7 +65,7 @@ def too_few_events(events):
 
 
 def _z(alpha: float) -> float:
-    return float(norm.ppf(1 - alpha / 2))
+    return z_value(alpha)
 
 
 def _clean(durations, events) -> tuple[np.ndarray, np.ndarray]:
