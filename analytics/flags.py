@@ -173,8 +173,23 @@ def _evaluate(codes: np.ndarray, n_patients: int, value: np.ndarray, scale: np.n
 
 
 def _patient_codes(derived: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Codes 0..P-1 in order of the (sorted) table, and the patient_id of each code."""
-    codes, uniques = pd.factorize(derived["patient_id"])
+    """Codes 0..P-1 in order of first appearance in the table, and the patient_id of each code.
+
+    A derive_sessions table is sorted by patient, so a new code starts wherever the id changes from the row
+    before (one comparison of neighbours, not a hash of every id); any other order is factorized."""
+    ids = derived["patient_id"]
+    if isinstance(ids.array, pd.arrays.ArrowStringArray) and len(ids) > 1 and not ids.hasnans:
+        import pyarrow as pa  # noqa: PLC0415 - loaded with pandas' arrow strings already
+        import pyarrow.compute as pc  # noqa: PLC0415
+
+        array = ids.array._pa_array.combine_chunks()
+        before, after = array.slice(0, len(array) - 1), array.slice(1)
+        if pc.all(pc.less_equal(before, after)).as_py():
+            changed = np.r_[True, pc.not_equal(before, after).to_numpy(zero_copy_only=False)]
+            codes = np.cumsum(changed) - 1
+            return codes.astype("int64"), np.asarray(array.filter(pa.array(changed)).to_numpy(zero_copy_only=False),
+                                                      dtype=object)
+    codes, uniques = pd.factorize(ids)
     return codes.astype("int64"), np.asarray(uniques, dtype=object)
 
 

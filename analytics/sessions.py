@@ -116,6 +116,37 @@ def any_adverse_event(frame: pd.DataFrame) -> pd.arrays.BooleanArray:
     return _bool_array(unique_value[safe], missing | unique_blank[safe])
 
 
+def sorted_codes(values: pd.Series) -> np.ndarray:
+    """Codes 0..K-1 of a text column in sorted order of its distinct values: pd.factorize(values, sort=True)[0].
+
+    For pyarrow-backed text (what ingestion and the store give) the distinct values are found by arrow's hash
+    kernel and only they are sorted (byte order of UTF-8 is code-point order, as Python sorts): about twice as
+    fast as pandas on a million sessions, which matters because every summary starts here."""
+    array = values.array
+    if isinstance(array, pd.arrays.ArrowStringArray) and not values.hasnans:
+        import pyarrow.compute as pc  # noqa: PLC0415 - pyarrow is loaded with pandas' arrow strings already
+
+        encoded = pc.dictionary_encode(array._pa_array).combine_chunks()
+        order = pc.sort_indices(encoded.dictionary).to_numpy()
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        return rank[encoded.indices.to_numpy()]
+    return pd.factorize(values.astype("str"), sort=True)[0]
+
+
+def patient_day_order(codes: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """The row order by patient code, then day, same-day rows in input order: np.lexsort((day, codes)).
+
+    One stable sort of a single int64 key (code x day span + day) is about twice as fast as the two-key lexsort
+    on a million rows; lexsort stays for spans that could overflow the key (never for real dates)."""
+    if len(day) == 0:
+        return np.zeros(0, np.int64)
+    low, span = int(day.min()), int(day.max()) - int(day.min()) + 1
+    if (int(codes.max()) + 1) * span >= 2**62:
+        return np.lexsort((day, codes))
+    return np.argsort(codes.astype(np.int64) * span + (day - low), kind="stable")
+
+
 def _empty_derived(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.iloc[0:0].copy().reset_index(drop=True)
     empty = np.zeros(0)
@@ -203,8 +234,8 @@ def derive_sessions(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTING
         return _empty_derived(sessions)
     day_all = day_all[keep]
 
-    codes_all, _ = pd.factorize(frame["patient_id"].astype("str"), sort=True)
-    order = np.lexsort((day_all, codes_all))  # stable: same-day sessions keep input order
+    codes_all = sorted_codes(frame["patient_id"])
+    order = patient_day_order(codes_all, day_all)
     if np.array_equal(order, np.arange(len(order))):
         out = frame.reset_index(drop=True)
     else:

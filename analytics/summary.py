@@ -46,6 +46,18 @@ def _ci(figure: headline.Share) -> list | None:
     return [float(figure.ci_low), float(figure.ci_high)] if figure.n else None
 
 
+#: The input columns the summary's figures and flags read (derive_sessions needs no others for them).
+SUMMARY_INPUTS = ("patient_id", "session_date", "cycle_number", "baseline_pain", "followup_pain",
+                  "baseline_twstrs", "followup_twstrs", "onset_days", "peak_days", "wearing_off_days")
+
+
+def summary_inputs(sessions: pd.DataFrame, selection: Selection | None = None) -> pd.DataFrame:
+    """The columns the summary reads (and those the selection filters on), so that sorting and deriving do not
+    carry the free-text and code columns along: on a million sessions that is a third of the time."""
+    wanted = [*SUMMARY_INPUTS, *(column for column, _ in (selection.values if selection else ()))]
+    return sessions[[c for c in dict.fromkeys(wanted) if c in sessions.columns]]
+
+
 def summarise(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, rejected_rows: int = 0,
               selection: Selection | None = None) -> dict:
     """Headline figures of an accepted session table as a JSON-serialisable dict (REQUIRED_KEYS + extras).
@@ -54,7 +66,7 @@ def summarise(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, rej
     out first (a session outside the selection is still the previous injection of the next one), and a patient
     is flagged from that whole history."""
     as_of = resolve_as_of(sessions, settings)
-    history = derive_sessions(sessions, settings)
+    history = derive_sessions(summary_inputs(sessions, selection), settings)
     derived = history if selection is None else select(history, selection)
 
     responders = headline.responder_share(derived)
