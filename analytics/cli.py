@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -46,6 +47,7 @@ from .log_privacy import scrubbed_traceback
 from .mapping import load_mapping
 from .reason_codes import Refusal
 from .report_groups import group_lines, problem_groups
+from .report_stream import LISTED_WARNINGS, cell_groups, warning_lines, write_report_json
 from .schema import INDICATION_ALIASES, PRODUCT_ALIASES, normalise_token
 from .selection import FILTER_COLUMNS, Selection, by_values, select, unmatched
 from .sessions import as_of_after_data, derive_sessions
@@ -162,15 +164,18 @@ def ingest_from_args(args: argparse.Namespace, kind: str = "sessions") -> Ingest
                 redact_free_text=getattr(args, "redact_free_text", False), label=getattr(args, "label", None))
 
 
-def report_json(result: IngestResult) -> dict:
-    """The whole validation report as JSON-ready values."""
-    out = result.summary()
-    out["problem_groups"] = problem_groups(result.rejected, result.warnings).to_dict(orient="records")
-    out["rejected"] = result.rejected.astype({"line": int}).to_dict(orient="records")
-    out["warnings_list"] = result.warnings.astype({"line": int}).to_dict(orient="records")
-    out["duplicates"] = result.duplicates.astype(int).to_dict(orient="records")
-    out["conflicts"] = result.conflicts.to_dict(orient="records")
-    return out
+def report_json(result: IngestResult, every_cell: bool = False) -> dict:
+    """The validation report as JSON-ready values: what `validate --json` writes (analytics/report_stream.py)."""
+    out = io.StringIO()
+    write_json_report(result, out, every_cell)
+    return json.loads(out.getvalue())
+
+
+def write_json_report(result: IngestResult, stream, every_cell: bool = False) -> None:
+    """Write `validate --json` to a text stream piece by piece: the counts, the groups by reason (every rejected
+    cell, the first warnings of each kind), duplicates and conflicts; every_cell adds one object per cell."""
+    write_report_json(stream, result.summary(), result.rejected, result.warnings, result.duplicates,
+                      result.conflicts, every_cell=every_cell)
 
 
 # How a terminal reader is told why a file was refused (the code follows, for scripts).
@@ -221,7 +226,9 @@ def report_text(result: IngestResult, limit: int = 200) -> str:
         out += ["", "Problems by reason (rejections first, then warnings; counts first, the rows follow):"]
         out += group_lines(groups)
     out += _listing("Rejected cells (line, column, value as written, reason):", result.rejected, "reason", limit)
-    out += _listing("Warnings (rows accepted, worth a look):", result.warnings, "warning", limit)
+    if len(result.warnings):  # by reason, the first of each: a thousand copies of one warning stay one short list
+        out += ["", f"Warnings (rows accepted, worth a look; the first {LISTED_WARNINGS} of each kind):"]
+        out += warning_lines(cell_groups(result.rejected.iloc[:0], result.warnings, groups=groups))
     return "\n".join(out)
 
 
@@ -242,7 +249,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     kind = "assessments" if args.assessments else "sessions"
     result = ingest_from_args(args, kind)
     if args.json:
-        print(json.dumps(report_json(result), indent=2, default=str))
+        write_json_report(result, sys.stdout, every_cell=args.all)
     else:
         print(report_text(result))
     return result.exit_code
@@ -684,6 +691,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a file against the data contract and explain problems")
     add_ingest_options(validate)
     validate.add_argument("--assessments", action="store_true", help="the file holds repeated assessments")
+    validate.add_argument("--all", action="store_true",
+                          help="with --json, also list every rejected cell and every warning, one object each "
+                               "(`rejected`, `warnings_list`); without it, warnings are grouped by reason with "
+                               "their first lines")
     validate.set_defaults(run=cmd_validate)
     summary = _analysis_command(commands, "summary", "headline outcome figures of a session file or of the store "
                                                      "(the keys of docs/metrics.md)")
