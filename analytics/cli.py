@@ -46,8 +46,8 @@ from .ingest import IngestResult, load
 from .log_privacy import scrubbed_traceback
 from .mapping import load_mapping
 from .reason_codes import Refusal
-from .report_groups import group_lines, problem_groups
-from .report_stream import LISTED_WARNINGS, cell_groups, warning_lines, write_report_json
+from .report_groups import group_lines
+from .report_stream import LISTED_WARNINGS, cell_groups, groups_table, warning_lines, write_report_json
 from .schema import INDICATION_ALIASES, PRODUCT_ALIASES, normalise_token
 from .selection import FILTER_COLUMNS, Selection, by_values, select, unmatched
 from .sessions import as_of_after_data, derive_sessions
@@ -221,14 +221,14 @@ def report_text(result: IngestResult, limit: int = 200) -> str:
     for header, field in s["suggestions"].items():
         out.append(f"  '{header}' was not recognised; did you mean {field}? (map it with --mapping)")
     out.extend(s["notes"])
-    groups = problem_groups(result.rejected, result.warnings)
-    if len(groups):
+    groups = cell_groups(result.rejected, result.warnings)  # the problem_groups table, with the cells to list
+    if groups:
         out += ["", "Problems by reason (rejections first, then warnings; counts first, the rows follow):"]
-        out += group_lines(groups)
+        out += group_lines(groups_table(groups))
     out += _listing("Rejected cells (line, column, value as written, reason):", result.rejected, "reason", limit)
     if len(result.warnings):  # by reason, the first of each: a thousand copies of one warning stay one short list
         out += ["", f"Warnings (rows accepted, worth a look; the first {LISTED_WARNINGS} of each kind):"]
-        out += warning_lines(cell_groups(result.rejected.iloc[:0], result.warnings, groups=groups))
+        out += warning_lines(groups)
     return "\n".join(out)
 
 

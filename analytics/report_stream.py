@@ -20,7 +20,7 @@ from typing import TextIO
 import numpy as np
 import pandas as pd
 
-from .report_groups import problem_groups
+from .report_groups import FIRST_LINES_SHOWN, GROUP_COLUMNS, KIND_ORDER
 
 LISTED_WARNINGS = 20  # cells listed per group of warnings (every rejected cell is listed)
 CHUNK = 100_000  # cells encoded at a time
@@ -30,8 +30,10 @@ CHUNK = 100_000  # cells encoded at a time
 class CellGroup:
     """One (kind, code, column) group of the report with the cells listed for it.
 
-    listed: the cells shown (columns line, value, reason), in line order; not_listed: how many cells are not;
-    more_lines: (first, last) line of the cells not listed, None when every cell is listed."""
+    reason and field: the group's first cell's (in line order); first_lines: its first distinct lines as text, as
+    report_groups.problem_groups gives them; listed: the cells shown (columns line, value, reason), in line
+    order; not_listed: how many cells are not; more_lines: (first, last) line of the cells not listed, None
+    when every cell is listed."""
 
     kind: str
     code: str
@@ -40,6 +42,7 @@ class CellGroup:
     reason: str
     cells: int
     rows: int
+    first_lines: str
     listed: pd.DataFrame
     not_listed: int
     more_lines: tuple[int, int] | None
@@ -51,47 +54,54 @@ class CellGroup:
                 "not_listed_lines": list(self.more_lines) if self.more_lines else None}
 
 
-def cell_groups(rejected: pd.DataFrame, warnings: pd.DataFrame, listed_warnings: int | None = LISTED_WARNINGS,
-                groups: pd.DataFrame | None = None) -> list[CellGroup]:
-    """The report's groups in problem_groups order (rejections first, then the largest), each with its cells:
-    every rejected cell, and the first `listed_warnings` warnings of each group (None: every warning).
-
-    groups: problem_groups(rejected, warnings) when the caller has it already (its groups of a table given
-    empty here are left out, so the warnings alone can be asked for with an empty `rejected`)."""
-    groups = problem_groups(rejected, warnings) if groups is None else groups
-    found: dict[tuple[str, str, str], CellGroup] = {}
-    for kind, table, text, limit in (("rejected", rejected, "reason", None),
-                                     ("warning", warnings, "warning", listed_warnings)):
-        found.update(_kind_groups(kind, table, text, limit))
-    keys = [(g.kind, g.code, g.column) for g in groups.itertuples(index=False)]
-    return [found[key] for key in keys if key in found]  # groups may hold kinds not asked for
+def cell_groups(rejected: pd.DataFrame, warnings: pd.DataFrame,
+                listed_warnings: int | None = LISTED_WARNINGS) -> list[CellGroup]:
+    """The report's groups in problem_groups order (rejections first, then the largest, then by code and
+    column), each with its cells: every rejected cell, and the first `listed_warnings` warnings of each group
+    (None: every warning). Work in numpy over integer group codes: no copy of the tables' text columns."""
+    groups = (_kind_groups("rejected", rejected, "reason", None)
+              + _kind_groups("warning", warnings, "warning", listed_warnings))
+    return sorted(groups, key=lambda g: (KIND_ORDER[g.kind], -g.cells, g.code, g.column))
 
 
-def _kind_groups(kind: str, table: pd.DataFrame, text: str, limit: int | None) -> dict:
-    """The groups of one table (rejected cells or warnings), keyed by (kind, code, column)."""
+def groups_table(groups: list[CellGroup]) -> pd.DataFrame:
+    """The groups as report_groups.problem_groups gives them (its columns, its order), without re-grouping."""
+    if not groups:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("cells", "rows") else "str")
+                             for c in GROUP_COLUMNS})
+    return pd.DataFrame([{c: getattr(g, c) for c in GROUP_COLUMNS} for g in groups], columns=GROUP_COLUMNS
+                        ).astype({"cells": "int64", "rows": "int64"})
+
+
+def _kind_groups(kind: str, table: pd.DataFrame, text: str, limit: int | None) -> list[CellGroup]:
+    """The groups of one table (rejected cells or warnings), each in line order (ties in table order)."""
     if not len(table):
-        return {}
+        return []
     lines = table["line"].to_numpy(dtype="int64")
-    order = np.argsort(lines, kind="stable")
-    cells = pd.DataFrame({"line": lines[order], "code": table["code"].astype("str").to_numpy()[order],
-                          "column": table["column"].astype("str").to_numpy()[order],
-                          "field": table["field"].astype("str").to_numpy()[order] if "field" in table else "",
-                          "value": table["value"].to_numpy()[order], "reason": table[text].to_numpy()[order]})
-    grouped = cells.groupby(["code", "column"], sort=False)
-    rank = grouped.cumcount().to_numpy()
-    shown = cells if limit is None else cells.loc[rank < limit]
-    hidden = None if limit is None else cells.loc[rank >= limit].groupby(["code", "column"], sort=False)["line"]
-    spans = {} if hidden is None else {key: (int(lo), int(hi)) for key, lo, hi in zip(
-        hidden.min().index, hidden.min().to_numpy(), hidden.max().to_numpy())}
-    counts = grouped.agg(field=("field", "first"), reason=("reason", "first"), cells=("line", "size"),
-                         rows=("line", "nunique"))
-    listed = dict(tuple(shown.groupby(["code", "column"], sort=False)))
-    out = {}
-    for (code, column), row in counts.iterrows():
-        part = listed[(code, column)][["line", "value", "reason"]]
-        out[(kind, code, column)] = CellGroup(kind, code, column, str(row["field"]), str(row["reason"]),
-                                              int(row["cells"]), int(row["rows"]), part,
-                                              int(row["cells"]) - len(part), spans.get((code, column)))
+    by_line = np.argsort(lines, kind="stable")
+    code_ids, codes = pd.factorize(table["code"].astype("str"), use_na_sentinel=False)  # Arrow, no objects
+    column_ids, columns = pd.factorize(table["column"].astype("str"), use_na_sentinel=False)
+    group_ids = (code_ids.astype("int64") * len(columns) + column_ids)[by_line]
+    in_group = np.argsort(group_ids, kind="stable")  # by group, in line order within each
+    bounds = np.flatnonzero(np.diff(group_ids[in_group])) + 1
+    texts, fields = table[text], table["field"] if "field" in table.columns else table["column"]
+    out = []
+    for part in np.split(in_group, bounds):
+        rows = by_line[part]  # positions in the table, in line order
+        group_lines = lines[rows]
+        new_line = np.empty(len(group_lines), dtype=bool)
+        new_line[0] = True
+        np.not_equal(group_lines[1:], group_lines[:-1], out=new_line[1:])
+        distinct = group_lines[new_line]
+        first_lines = ", ".join(str(int(n)) for n in distinct[:FIRST_LINES_SHOWN])
+        first_lines += ", ..." if len(distinct) > FIRST_LINES_SHOWN else ""
+        shown = rows if limit is None else rows[:limit]
+        listed = pd.DataFrame({"line": group_lines[:len(shown)], "value": table["value"].iloc[shown].to_numpy(),
+                               "reason": texts.iloc[shown].to_numpy()})
+        more = (int(group_lines[len(shown)]), int(group_lines[-1])) if len(rows) > len(shown) else None
+        out.append(CellGroup(kind, str(codes[code_ids[rows[0]]]), str(columns[column_ids[rows[0]]]),
+                             str(fields.iloc[rows[0]]), str(texts.iloc[rows[0]]), len(rows), len(distinct),
+                             first_lines, listed, len(rows) - len(shown), more))
     return out
 
 
@@ -118,12 +128,11 @@ def write_report_json(stream: TextIO, summary: dict, rejected: pd.DataFrame, war
     ...), `problem_groups` (the counts by reason), `rejected_groups` and `warning_groups` (see the module's
     docstring), `duplicates` and `conflicts`; with every_cell, also `rejected` and `warnings_list`, one object
     per cell."""
-    table = problem_groups(rejected, warnings)
+    groups = cell_groups(rejected, warnings, listed_warnings)
     stream.write("{\n")
     for key, value in summary.items():
         stream.write(f"  {json.dumps(key)}: {_indented(value)},\n")
-    _write_list(stream, "problem_groups", (json.dumps(r, default=str) for r in table.to_dict(orient="records")))
-    groups = cell_groups(rejected, warnings, listed_warnings, table)
+    _write_list(stream, "problem_groups", (json.dumps({c: getattr(g, c) for c in GROUP_COLUMNS}) for g in groups))
     for kind, key in (("rejected", "rejected_groups"), ("warning", "warning_groups")):
         _write_list(stream, key, (_group_json(g) for g in groups if g.kind == kind))
     _write_list(stream, "duplicates", _records(duplicates, ["line", "duplicate_of"]), last=False)
