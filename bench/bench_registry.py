@@ -4,7 +4,7 @@ DuckDB doing the same by hand in the same run.
 The file is made once with the sample generator (data/sample/generate.py, about 6.3 sessions per patient, so
 1,580,000 patients for 10M sessions) under bench/data/registry_<size>/ (git-ignored, with bench/data/).
 
-Run: .venv/bin/python bench/bench_registry.py [--sessions 10000000] [--data-dir DIR] [--repeats 1]
+Run: .venv/bin/python bench/bench_registry.py [--sessions 10000000] [--data-dir DIR] [--repeats 1] [--peer-sql F]
      --sessions 2000000 is a quicker check (about 315,000 patients).
 Each step is a fresh process timed by /usr/bin/time (wall seconds, peak resident memory):
 1. `python -m analytics import FILE --db STORE` (a fresh store) against DuckDB's own
@@ -84,11 +84,12 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=10_000_000, help="about how many sessions (default 10M)")
     parser.add_argument("--data-dir", default=str(ROOT / "bench" / "data"))
     parser.add_argument("--repeats", type=int, default=1, help="runs of each step; the best time is kept")
+    parser.add_argument("--peer-sql", default=str(PEER_SQL), help="the SQL peer (default bench/summary_peer.sql)")
     args = parser.parse_args()
     path = registry_file(Path(args.data_dir), args.sessions)
     store, peer_db = path.with_name("registry_store.duckdb"), path.with_name("registry_ctas.duckdb")
     py = sys.executable
-    sql = str(PEER_SQL) if PEER_SQL.exists() else ""
+    sql = args.peer_sql if Path(args.peer_sql).exists() else ""
     peer = PEER.replace("PLACEHOLDER", repr(PLACEHOLDER_SQL))
     ctas_runs, import_runs, peer_runs, summary_runs = [], [], [], []
     for _ in range(args.repeats):  # alternate product and peer, so both see the same machine
