@@ -149,22 +149,27 @@ def _indented(value) -> str:
 
 
 def _write_list(stream: TextIO, key: str, items, last: bool = False) -> None:
-    """`"key": [` then each already-encoded item on its own line(s), then `]`."""
+    """`"key": [` then each item on its own line(s), then `]`. An item is JSON text, or an iterable of pieces
+    of JSON text (a group and its cells), written as they come."""
     stream.write(f"  {json.dumps(key)}: [")
     first = True
     for item in items:
-        stream.write(("\n    " if first else ",\n    ") + item)
+        stream.write("\n    " if first else ",\n    ")
+        for piece in (item,) if isinstance(item, str) else item:
+            stream.write(piece)
         first = False
     stream.write(("]" if first else "\n  ]") + ("\n" if last else ",\n"))
 
 
-def _group_json(group: CellGroup) -> str:
-    """One group as JSON: its members, then `listed`, one cell a line."""
-    head = json.dumps(group.header(), default=str)[:-1]
-    cells = list(_records(group.listed, ["line", "value", "reason"]))
-    if not cells:
-        return head + ', "listed": []}'
-    return head + ', "listed": [\n      ' + ",\n      ".join(cells) + "\n    ]}"
+def _group_json(group: CellGroup):
+    """One group as pieces of JSON: its members, then `listed`, one cell a line (a group of a million rejected
+    cells is written chunk by chunk)."""
+    yield json.dumps(group.header(), default=str)[:-1] + ', "listed": ['
+    separator = "\n      "
+    for cell in _records(group.listed, ["line", "value", "reason"]):
+        yield separator + cell
+        separator = ",\n      "
+    yield "]}" if separator == "\n      " else "\n    ]}"
 
 
 def _records(table: pd.DataFrame, columns: list[str]):

@@ -139,7 +139,17 @@ def test_the_groups_table_equals_problem_groups_on_random_reports():
         rejected = table(n_rejected, "reason", ["not_a_number", "out_of_range", "bad_date"])
         warnings = table(n_warnings, "warning", ["high_dose", "peak_before_onset"])
         expected = problem_groups(rejected, warnings)
-        got = groups_table(cell_groups(rejected, warnings))
+        groups = cell_groups(rejected, warnings)
+        got = groups_table(groups)
         pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+        for group in groups:  # the cells listed: a naive filter and stable sort of the table
+            table, text = (rejected, "reason") if group.kind == "rejected" else (warnings, "warning")
+            mine = table[(table["code"] == group.code) & (table["column"] == group.column)]
+            mine = mine.sort_values("line", kind="stable")
+            shown = len(mine) if group.kind == "rejected" else min(len(mine), LISTED_WARNINGS)
+            assert group.listed.values.tolist() == mine[["line", "value", text]].head(shown).values.tolist()
+            assert group.not_listed == len(mine) - shown
+            assert group.more_lines == (None if shown == len(mine) else
+                                        (int(mine["line"].iloc[shown]), int(mine["line"].iloc[-1])))
         if len(expected):
             assert got["first_lines"].str.endswith(", ...").any() or n_rejected + n_warnings < 50
