@@ -1,8 +1,10 @@
 """The command line: validate a file, summarise its outcomes, compare groups, and draw a repeated-assessments timeline.
 
 `python -m analytics validate FILE [--mapping FILE] [--dayfirst | --monthfirst] [--drop-identifiers]
-[--pseudonymise] [--assessments] [--json]` prints the report a person can act on and exits 0 when every row
-was accepted, 1 when some rows were rejected and the rest are usable, 2 when the file is refused.
+[--pseudonymise] [--assessments] [--json [--all]]` prints the report a person can act on and exits 0 when every
+row was accepted, 1 when some rows were rejected and the rest are usable, 2 when the file is refused. Problems are
+grouped by reason: every rejected cell is listed, the first 20 warnings of each kind (`--json --all`: every cell;
+analytics/report_stream.py, docs/validation-report.md).
 
 The outcome store (analytics/store.py): `import FILE [--db PATH] [--label TEXT]` validates like `validate`, then
 adds the accepted rows to the store (same exit codes; a refused file imports nothing; the store keeps the label,
