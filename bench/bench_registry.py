@@ -31,7 +31,8 @@ PEER = """
 import duckdb, sys
 file, sql_path = sys.argv[1], sys.argv[2]
 con = duckdb.connect()
-con.execute("CREATE VIEW sessions AS SELECT *, row_number() OVER () AS input_order FROM read_csv(?)", [file])
+quoted = "'" + file.replace("'", "''") + "'"  # a view cannot take a prepared parameter
+con.execute(f"CREATE VIEW sessions AS SELECT *, row_number() OVER () AS input_order FROM read_csv({quoted})")
 sql = open(sql_path, encoding="utf-8").read() if sql_path else PLACEHOLDER
 print(con.execute(sql).fetchall())
 """
@@ -41,7 +42,8 @@ PLACEHOLDER_SQL = ("SELECT max(session_date) AS as_of, count(*) AS sessions, cou
 CTAS = """
 import duckdb, sys
 con = duckdb.connect(sys.argv[2])
-con.execute("CREATE TABLE sessions AS SELECT * FROM read_csv(?)", [sys.argv[1]])
+quoted = "'" + sys.argv[1].replace("'", "''") + "'"
+con.execute(f"CREATE TABLE sessions AS SELECT * FROM read_csv({quoted})")
 con.close()
 """
 
@@ -70,6 +72,13 @@ def timed(argv: list[str], ok=(0,)) -> tuple[float, float]:
     return float(seconds), int(kb) / 1024
 
 
+def shown(name: str, argv: list[str], ok=(0,)) -> tuple[float, float]:
+    """timed(), its figures printed at once (a long run shows its progress)."""
+    seconds, mb = timed(argv, ok)
+    print(f"{name:<52} {seconds:8.1f} {mb:8.0f}", flush=True)
+    return seconds, mb
+
+
 def remove_db(path: Path) -> None:
     for p in (path, Path(str(path) + ".wal")):
         p.unlink(missing_ok=True)
@@ -91,27 +100,25 @@ def main() -> None:
     py = sys.executable
     sql = args.peer_sql if Path(args.peer_sql).exists() else ""
     peer = PEER.replace("PLACEHOLDER", repr(PLACEHOLDER_SQL))
-    ctas_runs, import_runs, peer_runs, summary_runs = [], [], [], []
-    for _ in range(args.repeats):  # alternate product and peer, so both see the same machine
-        remove_db(peer_db)
-        ctas_runs.append(timed([py, "-c", CTAS, str(path), str(peer_db)]))
-        remove_db(store)
-        import_runs.append(timed([py, "-m", "analytics", "import", str(path), "--db", str(store)], ok=(0, 1)))
-    for _ in range(args.repeats):
-        peer_runs.append(timed([py, "-c", peer, str(path), sql]))
-        summary_runs.append(timed([py, "-m", "analytics", "summary", "--db", str(store), "--json"]))
-    remove_db(peer_db)
-    ctas, imported, by_sql, summary = best(ctas_runs), best(import_runs), best(peer_runs), best(summary_runs)
     rows = sum(1 for _ in path.open("rb")) - 1
     print(f"file: {path} ({rows:,} sessions, {path.stat().st_size / 1048576:,.0f} MB); best of {args.repeats}")
     if not sql:
         print("NOTE: bench/summary_peer.sql is missing: the peer is a placeholder count, not the headline figures")
-    print(f"{'step':<52} {'seconds':>8} {'peak MB':>8}")
-    for name, (seconds, mb) in (("DuckDB CREATE TABLE AS SELECT * FROM read_csv", ctas),
-                                ("python -m analytics import FILE --db STORE", imported),
-                                ("DuckDB summary_peer.sql over read_csv(FILE)", by_sql),
-                                ("python -m analytics summary --db STORE --json", summary)):
-        print(f"{name:<52} {seconds:8.1f} {mb:8.0f}")
+    print(f"{'step':<52} {'seconds':>8} {'peak MB':>8}", flush=True)
+    ctas_runs, import_runs, peer_runs, summary_runs = [], [], [], []
+    for _ in range(args.repeats):  # alternate product and peer, so both see the same machine
+        remove_db(peer_db)
+        ctas_runs.append(shown("DuckDB CREATE TABLE AS SELECT * FROM read_csv", [py, "-c", CTAS, str(path),
+                                                                                 str(peer_db)]))
+        remove_db(store)
+        import_runs.append(shown("python -m analytics import FILE --db STORE",
+                                 [py, "-m", "analytics", "import", str(path), "--db", str(store)], ok=(0, 1)))
+    for _ in range(args.repeats):
+        peer_runs.append(shown("DuckDB summary_peer.sql over read_csv(FILE)", [py, "-c", peer, str(path), sql]))
+        summary_runs.append(shown("python -m analytics summary --db STORE --json",
+                                  [py, "-m", "analytics", "summary", "--db", str(store), "--json"]))
+    remove_db(peer_db)
+    ctas, imported, by_sql, summary = best(ctas_runs), best(import_runs), best(peer_runs), best(summary_runs)
     print(f"ratio import / CTAS           : {imported[0] / ctas[0]:5.2f} (target <= 3)")
     print(f"ratio summary --db / SQL peer : {summary[0] / by_sql[0]:5.2f} (target <= 1.0)")
     for name, (_, mb) in (("import", imported), ("summary --db", summary), ("CTAS", ctas), ("SQL peer", by_sql)):
