@@ -5,6 +5,7 @@ The file is made once with the sample generator (data/sample/generate.py, about 
 1,580,000 patients for 10M sessions) under bench/data/registry_<size>/ (git-ignored, with bench/data/).
 
 Run: .venv/bin/python bench/bench_registry.py [--sessions 10000000] [--data-dir DIR] [--repeats 1] [--peer-sql F]
+     [--max-gb 12]
      --sessions 2000000 is a quicker check (about 315,000 patients).
 Each step is a fresh process timed by /usr/bin/time (wall seconds, peak resident memory):
 1. `python -m analytics import FILE --db STORE` (a fresh store) against DuckDB's own
@@ -17,6 +18,8 @@ It needs a few GB of memory and, at 10M sessions, many minutes: run nothing else
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -57,24 +60,64 @@ def registry_file(data: Path, sessions: int) -> Path:
     path = folder / name
     if not path.exists():
         print(f"Generating {path} ({patients:,} patients) ...", flush=True)
-        subprocess.run([sys.executable, str(ROOT / "data" / "sample" / "generate.py"), "--patients", str(patients),
-                        "--out", str(folder), "--big-only"], check=True)
+        seconds, mb = timed([sys.executable, str(ROOT / "data" / "sample" / "generate.py"), "--patients",
+                             str(patients), "--out", str(folder), "--big-only"], max_mb=MAX_MB)
+        print(f"generated in {seconds:.0f} s, peak {mb:,.0f} MB", flush=True)
     return path
 
 
-def timed(argv: list[str], ok=(0,)) -> tuple[float, float]:
-    """(wall seconds, peak MB) of one process, its output discarded."""
-    done = subprocess.run(["/usr/bin/time", "-f", "%e %M", *argv], cwd=ROOT, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
-    if done.returncode not in ok:
-        raise SystemExit(f"{' '.join(argv[:4])} ... exited {done.returncode}: {done.stderr[-3000:]}")
-    seconds, kb = done.stderr.strip().splitlines()[-1].split()
+def timed(argv: list[str], ok=(0,), max_mb: float | None = None) -> tuple[float, float]:
+    """(wall seconds, peak MB) of one process, its output discarded. Past max_mb of resident memory (the sum over
+    the process and its children, polled twice a second) the process group is killed and the step reported as
+    failed: on a shared machine an import that would need 15 GB must not take the others down with it."""
+    child = subprocess.Popen(["/usr/bin/time", "-f", "%e %M", *argv], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    killed = 0.0
+    while True:
+        try:
+            child.wait(timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
+            used = _tree_rss_mb(child.pid)
+            if max_mb and used > max_mb:
+                killed = used
+                os.killpg(child.pid, signal.SIGKILL)  # the group this script started, nothing else
+    stderr = child.stderr.read()
+    if killed:
+        raise SystemExit(f"{' '.join(argv[:4])} ... killed at {killed:,.0f} MB of memory (limit --max-gb)")
+    if child.returncode not in ok:
+        raise SystemExit(f"{' '.join(argv[:4])} ... exited {child.returncode}: {stderr[-3000:]}")
+    seconds, kb = stderr.strip().splitlines()[-1].split()
     return float(seconds), int(kb) / 1024
 
 
+def _tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and its descendants, in MB (Linux /proc)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/status") as status:
+                total += next((int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0)
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    todo += [int(c) for c in children.read().split()]
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return total / 1024
+
+
+MAX_MB = None  # set from --max-gb
+
+
 def shown(name: str, argv: list[str], ok=(0,)) -> tuple[float, float]:
-    """timed(), its figures printed at once (a long run shows its progress)."""
-    seconds, mb = timed(argv, ok)
+    """timed(), its figures printed at once (a long run shows its progress); a failed step prints why and
+    counts as nan, and the run goes on."""
+    try:
+        seconds, mb = timed(argv, ok, MAX_MB)
+    except SystemExit as failed:
+        print(f"{name:<52} FAILED: {failed}", flush=True)
+        return float("nan"), float("nan")
     print(f"{name:<52} {seconds:8.1f} {mb:8.0f}", flush=True)
     return seconds, mb
 
@@ -85,7 +128,9 @@ def remove_db(path: Path) -> None:
 
 
 def best(runs: list[tuple[float, float]]) -> tuple[float, float]:
-    return min(r[0] for r in runs), max(r[1] for r in runs)
+    """The best time and the largest peak (nan when every run failed)."""
+    done = [r for r in runs if r[0] == r[0]]
+    return (min(r[0] for r in done), max(r[1] for r in done)) if done else (float("nan"), float("nan"))
 
 
 def main() -> None:
@@ -94,7 +139,11 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(ROOT / "bench" / "data"))
     parser.add_argument("--repeats", type=int, default=1, help="runs of each step; the best time is kept")
     parser.add_argument("--peer-sql", default=str(PEER_SQL), help="the SQL peer (default bench/summary_peer.sql)")
+    parser.add_argument("--max-gb", type=float, default=12.0,
+                        help="kill a step past this much resident memory (default 12; the target is 6)")
     args = parser.parse_args()
+    global MAX_MB
+    MAX_MB = args.max_gb * 1024
     path = registry_file(Path(args.data_dir), args.sessions)
     store, peer_db = path.with_name("registry_store.duckdb"), path.with_name("registry_ctas.duckdb")
     py = sys.executable
