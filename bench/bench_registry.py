@@ -22,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +71,8 @@ def timed(argv: list[str], ok=(0,), max_mb: float | None = None) -> tuple[float,
     """(wall seconds, peak MB) of one process, its output discarded. Past max_mb of resident memory (the sum over
     the process and its children, polled twice a second) the process group is killed and the step reported as
     failed: on a shared machine an import that would need 15 GB must not take the others down with it."""
-    child = subprocess.Popen(["/usr/bin/time", "-f", "%e %M", *argv], cwd=ROOT, stdout=subprocess.DEVNULL,
+    out = tempfile.TemporaryFile()
+    child = subprocess.Popen(["/usr/bin/time", "-f", "%e %M", *argv], cwd=ROOT, stdout=out,
                              stderr=subprocess.PIPE, text=True, start_new_session=True)
     killed = 0.0
     while True:
@@ -86,7 +88,9 @@ def timed(argv: list[str], ok=(0,), max_mb: float | None = None) -> tuple[float,
     if killed:
         raise SystemExit(f"{' '.join(argv[:4])} ... killed at {killed:,.0f} MB of memory (limit --max-gb)")
     if child.returncode not in ok:
-        raise SystemExit(f"{' '.join(argv[:4])} ... exited {child.returncode}: {stderr[-3000:]}")
+        out.seek(0)
+        said = out.read(1500).decode("utf-8", "replace")
+        raise SystemExit(f"{' '.join(argv[:4])} ... exited {child.returncode}: {said}{stderr[-3000:]}")
     seconds, kb = stderr.strip().splitlines()[-1].split()
     return float(seconds), int(kb) / 1024
 
@@ -149,6 +153,10 @@ def main() -> None:
     py = sys.executable
     sql = args.peer_sql if Path(args.peer_sql).exists() else ""
     peer = PEER.replace("PLACEHOLDER", repr(PLACEHOLDER_SQL))
+    size_mb = path.stat().st_size / 1048576
+    if size_mb * 1.1 > float(os.environ.get("OUTCOMES_MAX_FILE_MB") or 1024):  # a registry raises the limit
+        os.environ["OUTCOMES_MAX_FILE_MB"] = str(int(size_mb * 2))
+        print(f"OUTCOMES_MAX_FILE_MB={os.environ['OUTCOMES_MAX_FILE_MB']} (the default 1024 MB refuses this file)")
     rows = sum(1 for _ in path.open("rb")) - 1
     print(f"file: {path} ({rows:,} sessions, {path.stat().st_size / 1048576:,.0f} MB); best of {args.repeats}")
     if not sql:
