@@ -1,8 +1,10 @@
 """The command line: validate a file, summarise its outcomes, compare groups, and draw a repeated-assessments timeline.
 
 `python -m analytics validate FILE [--mapping FILE] [--dayfirst | --monthfirst] [--drop-identifiers]
-[--pseudonymise] [--assessments] [--json]` prints the report a person can act on and exits 0 when every row
-was accepted, 1 when some rows were rejected and the rest are usable, 2 when the file is refused.
+[--pseudonymise] [--assessments] [--json [--all]]` prints the report a person can act on and exits 0 when every
+row was accepted, 1 when some rows were rejected and the rest are usable, 2 when the file is refused. Problems are
+grouped by reason: every rejected cell is listed, the first 20 warnings of each kind (`--json --all`: every cell;
+analytics/report_stream.py, docs/validation-report.md).
 
 The outcome store (analytics/store.py): `import FILE [--db PATH] [--label TEXT]` validates like `validate`, then
 adds the accepted rows to the store (same exit codes; a refused file imports nothing; the store keeps the label,
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -45,7 +48,8 @@ from .ingest import IngestResult, load
 from .log_privacy import scrubbed_traceback
 from .mapping import load_mapping
 from .reason_codes import Refusal
-from .report_groups import group_lines, problem_groups
+from .report_groups import group_lines
+from .report_stream import LISTED_WARNINGS, cell_groups, groups_table, warning_lines, write_report_json
 from .schema import INDICATION_ALIASES, PRODUCT_ALIASES, normalise_token
 from .selection import FILTER_COLUMNS, Selection, by_values, select, unmatched
 from .sessions import as_of_after_data, derive_sessions
@@ -162,15 +166,18 @@ def ingest_from_args(args: argparse.Namespace, kind: str = "sessions") -> Ingest
                 redact_free_text=getattr(args, "redact_free_text", False), label=getattr(args, "label", None))
 
 
-def report_json(result: IngestResult) -> dict:
-    """The whole validation report as JSON-ready values."""
-    out = result.summary()
-    out["problem_groups"] = problem_groups(result.rejected, result.warnings).to_dict(orient="records")
-    out["rejected"] = result.rejected.astype({"line": int}).to_dict(orient="records")
-    out["warnings_list"] = result.warnings.astype({"line": int}).to_dict(orient="records")
-    out["duplicates"] = result.duplicates.astype(int).to_dict(orient="records")
-    out["conflicts"] = result.conflicts.to_dict(orient="records")
-    return out
+def report_json(result: IngestResult, every_cell: bool = False) -> dict:
+    """The validation report as JSON-ready values: what `validate --json` writes (analytics/report_stream.py)."""
+    out = io.StringIO()
+    write_json_report(result, out, every_cell)
+    return json.loads(out.getvalue())
+
+
+def write_json_report(result: IngestResult, stream, every_cell: bool = False) -> None:
+    """Write `validate --json` to a text stream piece by piece: the counts, the groups by reason (every rejected
+    cell, the first warnings of each kind), duplicates and conflicts; every_cell adds one object per cell."""
+    write_report_json(stream, result.summary(), result.rejected, result.warnings, result.duplicates,
+                      result.conflicts, every_cell=every_cell)
 
 
 # How a terminal reader is told why a file was refused (the code follows, for scripts).
@@ -216,12 +223,14 @@ def report_text(result: IngestResult, limit: int = 200) -> str:
     for header, field in s["suggestions"].items():
         out.append(f"  '{header}' was not recognised; did you mean {field}? (map it with --mapping)")
     out.extend(s["notes"])
-    groups = problem_groups(result.rejected, result.warnings)
-    if len(groups):
+    groups = cell_groups(result.rejected, result.warnings)  # the problem_groups table, with the cells to list
+    if groups:
         out += ["", "Problems by reason (rejections first, then warnings; counts first, the rows follow):"]
-        out += group_lines(groups)
+        out += group_lines(groups_table(groups))
     out += _listing("Rejected cells (line, column, value as written, reason):", result.rejected, "reason", limit)
-    out += _listing("Warnings (rows accepted, worth a look):", result.warnings, "warning", limit)
+    if len(result.warnings):  # by reason, the first of each: a thousand copies of one warning stay one short list
+        out += ["", f"Warnings (rows accepted, worth a look; the first {LISTED_WARNINGS} of each kind):"]
+        out += warning_lines(groups)
     return "\n".join(out)
 
 
@@ -242,7 +251,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     kind = "assessments" if args.assessments else "sessions"
     result = ingest_from_args(args, kind)
     if args.json:
-        print(json.dumps(report_json(result), indent=2, default=str))
+        write_json_report(result, sys.stdout, every_cell=args.all)
     else:
         print(report_text(result))
     return result.exit_code
@@ -684,6 +693,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a file against the data contract and explain problems")
     add_ingest_options(validate)
     validate.add_argument("--assessments", action="store_true", help="the file holds repeated assessments")
+    validate.add_argument("--all", action="store_true",
+                          help="with --json, also list every rejected cell and every warning, one object each "
+                               "(`rejected`, `warnings_list`); without it, warnings are grouped by reason with "
+                               "their first lines")
     validate.set_defaults(run=cmd_validate)
     summary = _analysis_command(commands, "summary", "headline outcome figures of a session file or of the store "
                                                      "(the keys of docs/metrics.md)")

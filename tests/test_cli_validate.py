@@ -76,9 +76,16 @@ def test_json_lists_every_rejected_cell(tmp_path, capsys):
     assert main(["validate", str(path), "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["rows"] == 3 and report["accepted_rows"] == 1 and report["rejected_rows"] == 2
+    listed = [(c["line"], g["field"]) for g in report["rejected_groups"] for c in g["listed"]]
+    assert sorted(listed) == [(3, "product"), (3, "total_units"), (4, "(row)")]
+    assert all(g["not_listed"] == 0 for g in report["rejected_groups"])
+    assert report["duplicates"] == [{"line": 4, "duplicate_of": 2}]
+    assert "rejected" not in report and "warnings_list" not in report
+    assert main(["validate", str(path), "--json", "--all"]) == 1  # --all: the per-cell lists, as before
+    report = json.loads(capsys.readouterr().out)
     assert [(c["line"], c["field"]) for c in report["rejected"]] == [
         (3, "product"), (3, "total_units"), (4, "(row)")]
-    assert report["duplicates"] == [{"line": 4, "duplicate_of": 2}]
+    assert report["warnings_list"] == []
 
 
 def test_unreadable_mapping_file_is_a_clear_error(tmp_path, capsys):
@@ -102,7 +109,7 @@ def test_warnings_are_listed_after_the_rejected_cells(tmp_path, capsys):
     start = lines.index("Rejected cells (line, column, value as written, reason):")
     assert lines[start + 1] == "  line 3: followup_pain = '12': must be between 0 and 10"
     assert lines[start + 2:start + 5] == [
-        "", "Warnings (rows accepted, worth a look):",
+        "", "Warnings (rows accepted, worth a look; the first 20 of each kind):",
         "  line 2: total_units = '700': an unusually high dose for this product (please check)"]
 
 
