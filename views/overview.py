@@ -224,6 +224,12 @@ def report_section(ctx: Context) -> None:
                            args=("report", f"toxin_outcomes_report.html ({ctx.period_text()})"))
 
 
+# The Overview's tabs (the names issue 13 gives them). Only the open tab's content is computed and sent: the first
+# page is the KPI tiles and one chart, and the browser draws one plotly figure instead of five.
+TABS = ("Headline", "After an injection", "Over cycles", "Safety")
+TAB_KEY = "overview_tab"
+
+
 def render() -> None:
     signin.require(OVERVIEW)
     ctx = context()
@@ -236,17 +242,26 @@ def render() -> None:
         return
     if ui.small_selection(ctx):  # no figure at all, rather than figures of 1 to 4 patients
         return
-    kpi_section(ctx, tiles)
-    with ui.timed("overview: effect and KM"):
-        effect_section(ctx)
-    with ui.timed("overview: waning"):
-        sentence = waning_section(ctx)
-    with ui.timed("overview: p-chart"):
-        pchart_section(ctx)
-    with ui.timed("overview: safety"):
-        safety_section(ctx)
-    with ui.timed("overview: mixed model"):
-        slope_sentence(ctx, sentence)
+    headline, after, cycles, safety = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
+    with headline:
+        if headline.open:
+            kpi_section(ctx, tiles)
+            with ui.timed("overview: p-chart"):
+                pchart_section(ctx)
+    with after:
+        if after.open:
+            with ui.timed("overview: effect and KM"):
+                effect_section(ctx)
+    with cycles:
+        if cycles.open:
+            with ui.timed("overview: waning"):
+                sentence = waning_section(ctx)
+            with ui.timed("overview: mixed model"):
+                slope_sentence(ctx, sentence)
+    with safety:
+        if safety.open:
+            with ui.timed("overview: safety"):
+                safety_section(ctx)
     report_section(ctx)
 
 
