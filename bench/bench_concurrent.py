@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
+import re
 import shutil
 import threading
 import time
@@ -27,6 +29,7 @@ from pathlib import Path
 from bench_first_page import CHARTS, DONE, LAUNCH_ARGS, STORE, WATCH, start_app, stop
 
 PAGE_TARGET = 6.0
+PAGE_BODY = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) DEBUG outcomes\.app: page body: ([0-9.]+) s")
 MEMORY_TARGET_GB = 4.0
 
 
@@ -108,11 +111,26 @@ async def crowd(browser, url: str, users: int) -> list[dict]:
     start = asyncio.Event()
     tasks = [asyncio.create_task(one_visit(browser, url, start)) for _ in range(users)]
     await asyncio.sleep(1.0)  # every context and page made
+    crowd.started = dt.datetime.now()
     start.set()
     return await asyncio.gather(*tasks)
 
 
-def report(name: str, runs: list[dict], peak: int, alone: float | None) -> bool:
+def server_runs(log_path: Path, since: dt.datetime) -> tuple[float, list[float]]:
+    """From the server's log (OUTCOMES_LOG_LEVEL=DEBUG): seconds from `since` until the last page run ended, and
+    each run's own time (the page body), for the runs that ended after `since`."""
+    ends, bodies = [], []
+    for line in log_path.read_text(errors="replace").splitlines():
+        match = PAGE_BODY.match(line)
+        if match:
+            at = dt.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f")
+            if at >= since:
+                ends.append(at)
+                bodies.append(float(match.group(2)))
+    return ((max(ends) - since).total_seconds() if ends else float("nan")), bodies
+
+
+def report(name: str, runs: list[dict], peak: int, alone: float | None, server: tuple) -> bool:
     times = [r["seconds"] for r in runs]
     worst = max(times)
     errors = sum(len(r["errors"]) + r["error_elements"] for r in runs)
@@ -121,6 +139,9 @@ def report(name: str, runs: list[dict], peak: int, alone: float | None) -> bool:
     print("  of which the server's answer (websocket open to the run's last message): " + ", ".join(
         f"{r['server']:.2f}" for r in sorted(runs, key=lambda r: r["seconds"]))
           + f"; max {max(r['server'] for r in runs):.2f} s")
+    done, bodies = server
+    print(f"  the server, from its log: every run ended {done:.2f} s after the visitors set off; page bodies "
+          + ", ".join(f"{b:.2f}" for b in sorted(bodies)) + " s")
     print(f"  boot (scripts fetched and compiled) max {max(r['boot'] for r in runs):.2f} s, drawing after the "
           f"last message max {max(r['drawing'] for r in runs):.2f} s (browser work: on this machine's 2 cores too)")
     print(f"  max {worst:.2f} s (target <= {PAGE_TARGET:g} s, ratio to target {worst / PAGE_TARGET:.2f})"
@@ -153,7 +174,7 @@ async def main_async(args) -> None:
                             await crowd(browser, url, 1)  # the first visitor fills the caches
                             alone = (await crowd(browser, url, 1))[0]["seconds"]
                         runs = await crowd(browser, url, args.users)
-                    results[phase] = (runs, memory.peak, alone)
+                    results[phase] = (runs, memory.peak, alone, server_runs(db.with_suffix(".log"), crowd.started))
                 finally:
                     stop(process)
         finally:
