@@ -26,6 +26,7 @@ import threading
 import time
 from pathlib import Path
 
+import bench_first_page
 from bench_first_page import CHARTS, DONE, LAUNCH_ARGS, STORE, WATCH, start_app, stop
 
 PAGE_TARGET = 6.0
@@ -166,7 +167,7 @@ async def main_async(args) -> None:
         try:
             for phase in ("cold", "warm"):
                 shutil.copyfile(args.db, db)  # the app writes audit rows into its store: never into the shared one
-                process, url = start_app(db, db.with_suffix(".log"))
+                process, url = start_app(db, db.with_suffix(".log"), args.app.resolve() / "dashboard.py")
                 try:
                     with MemoryWatch(process.pid) as memory:
                         alone = None
@@ -191,9 +192,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--db", type=Path, default=STORE, help="the store to copy and open")
+    parser.add_argument("--app", type=Path, default=bench_first_page.ROOT,
+                        help="the checkout whose dashboard.py is measured")
     parser.add_argument("--copy", type=Path, default=STORE.parent / "concurrent_store.duckdb",
                         help="where to copy it (deleted at the end)")
-    asyncio.run(main_async(parser.parse_args()))
+    args = parser.parse_args()
+    bench_first_page.APP = args.app.resolve()  # start_app runs the server in that checkout
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":
