@@ -42,7 +42,8 @@ PAGES = {
 }
 page = st.navigation([PAGES[name] for name in who.pages])
 signin.identity()
-signin.page_visit(page.title)
+with ui.timed("audit row of the visit"):
+    signin.page_visit(page.title)
 
 try:
     with ui.timed("sidebar and data"):

@@ -4,21 +4,41 @@ from __future__ import annotations
 from tests.app_support import app, metric, no_errors, plotly_charts, texts
 
 
+def open_tab(at, name: str):
+    """Choose an Overview tab, as a click on it does (the tabs rerun the page: only the open one is computed)."""
+    at.session_state["overview_tab"] = name
+    return at.run()
+
+
 def test_overview_renders_sample_data_with_every_section():
     at = app()
     no_errors(at)
     assert at.title[0].value == "Overview"
     assert "Sample data" in texts(at)  # the banner
+    assert [t.label for t in at.tabs] == ["Headline", "After an injection", "Over cycles", "Safety"]
     labels = [m.label for m in at.metric]
     assert labels[:3] == ["Patients", "Sessions", "Responder rate"] and len(labels) == 10
     assert int(metric(at, "Sessions").replace(",", "")) > 0
-    assert len(plotly_charts(at)) >= 5  # effect, KM, waning, p-chart, adverse events
-    headings = [s.value for s in at.subheader]
-    for words in ("After an injection", "Across cycles", "month by month", "Adverse events"):
-        assert any(words in h for h in headings), headings
-    assert "Change per cycle" in texts(at)  # the mixed model's sentence
     responder = next(m for m in at.metric if m.label == "Responder rate")
     assert "95% CI" in responder.help and "Wilson" in responder.help
+    # The first page: the KPI tiles and one chart (the p-chart); the other tabs are computed when opened.
+    assert len(plotly_charts(at)) == 1 and "fig_pchart" in str(plotly_charts(at)[0].proto.id)
+    assert [s.value for s in at.subheader if "month by month" in s.value]
+    assert "Change per cycle" not in texts(at)  # the mixed model is not fitted for the first page
+    expected = {"After an injection": (["fig_effect", "fig_km"], "After an injection"),
+                "Over cycles": (["fig_waning"], "Across cycles"),
+                "Safety": (["fig_safety"], "Adverse events")}
+    for tab, (charts, heading) in expected.items():
+        open_tab(at, tab)
+        no_errors(at)
+        ids = [str(c.proto.id) for c in plotly_charts(at)]
+        assert len(ids) == len(charts) and all(any(c in i for i in ids) for c in charts), (tab, ids)
+        assert any(heading in s.value for s in at.subheader), tab
+        assert not at.metric  # the tiles are the Headline's
+    open_tab(at, "Over cycles")
+    assert "Change per cycle" in texts(at)  # the mixed model's sentence
+    open_tab(at, "Headline")
+    assert len(at.metric) == 10 and len(plotly_charts(at)) == 1
 
 
 def test_source_and_as_of_are_always_in_the_sidebar():
@@ -98,8 +118,13 @@ def test_tables_are_built_when_their_expander_opens_and_are_downloadable():
         at.session_state[key] = True
     at.run()
     no_errors(at)
-    assert len(at.dataframe) == 6
-    downloads = {b.key for b in at.get("download_button")}
-    assert {"dl_kpis", "dl_effect", "dl_km", "dl_waning", "dl_pchart", "dl_safety"} <= downloads
+    assert len(at.dataframe) == 2  # the Headline tab: the KPI and monthly tables
     kpis = at.dataframe[0].value
     assert "Responder rate" in kpis["figure"].tolist()
+    downloads = {b.key for b in at.get("download_button")}
+    for tab, tables in (("After an injection", 2), ("Over cycles", 1), ("Safety", 1)):
+        open_tab(at, tab)
+        no_errors(at)
+        assert len(at.dataframe) == tables, tab
+        downloads |= {b.key for b in at.get("download_button")}
+    assert {"dl_kpis", "dl_effect", "dl_km", "dl_waning", "dl_pchart", "dl_safety"} <= downloads

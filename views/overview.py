@@ -15,11 +15,7 @@ from analytics.presentation import (
 from analytics.safety import adverse_event_rates, recording_coverage
 from analytics.spc import followup_lag_days, limits_sentence
 from analytics.waning import MAX_MODEL_PATIENTS, waning_by_cycle, waning_slope
-from charts.effect import effect_over_time_figure
-from charts.safety import adverse_events_figure
 from charts.spc import p_chart_figure
-from charts.survival import km_figure
-from charts.waning import waning_figure
 from views import components as ui
 from views import keys, signin
 from views.context import Context
@@ -66,6 +62,9 @@ def kpi_section(ctx: Context, tiles: pd.DataFrame) -> None:
 
 
 def effect_section(ctx: Context) -> None:
+    from charts.effect import effect_over_time_figure  # the charts of the other tabs: imported when opened
+    from charts.survival import km_figure
+
     st.subheader("After an injection: onset, peak and how long the benefit lasts")
     st.caption("Responder sessions only. First: day by day, the share whose benefit has begun and the share still "
                "benefiting. Then: the Kaplan-Meier curve of benefit duration; the numbers under it are the "
@@ -86,6 +85,8 @@ def effect_section(ctx: Context) -> None:
 
 def waning_section(ctx: Context) -> st.delta_generator.DeltaGenerator:
     """The by-cycle chart; returns the placeholder where the mixed-model sentence goes once it is fitted."""
+    from charts.waning import waning_figure
+
     st.subheader("Across cycles: does the effect wane?")
     st.caption("Mean response and responder rate by the patient's treatment cycle (1 = first injection), "
                "with 95% intervals and the number of patients behind each point. Cycles with fewer than "
@@ -182,6 +183,8 @@ def pchart_section(ctx: Context) -> None:
 
 
 def safety_section(ctx: Context) -> None:
+    from charts.safety import adverse_events_figure
+
     st.subheader("Adverse events")
     with st.spinner("Computing adverse event rates..."):
         shown = family(ctx)["adverse_events"]
@@ -224,6 +227,12 @@ def report_section(ctx: Context) -> None:
                            args=("report", f"toxin_outcomes_report.html ({ctx.period_text()})"))
 
 
+# The Overview's tabs (the names issue 13 gives them). Only the open tab's content is computed and sent: the first
+# page is the KPI tiles and one chart, and the browser draws one plotly figure instead of five.
+TABS = ("Headline", "After an injection", "Over cycles", "Safety")
+TAB_KEY = "overview_tab"
+
+
 def render() -> None:
     signin.require(OVERVIEW)
     ctx = context()
@@ -236,17 +245,26 @@ def render() -> None:
         return
     if ui.small_selection(ctx):  # no figure at all, rather than figures of 1 to 4 patients
         return
-    kpi_section(ctx, tiles)
-    with ui.timed("overview: effect and KM"):
-        effect_section(ctx)
-    with ui.timed("overview: waning"):
-        sentence = waning_section(ctx)
-    with ui.timed("overview: p-chart"):
-        pchart_section(ctx)
-    with ui.timed("overview: safety"):
-        safety_section(ctx)
-    with ui.timed("overview: mixed model"):
-        slope_sentence(ctx, sentence)
+    headline, after, cycles, safety = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
+    with headline:
+        if headline.open:
+            kpi_section(ctx, tiles)
+            with ui.timed("overview: p-chart"):
+                pchart_section(ctx)
+    with after:
+        if after.open:
+            with ui.timed("overview: effect and KM"):
+                effect_section(ctx)
+    with cycles:
+        if cycles.open:
+            with ui.timed("overview: waning"):
+                sentence = waning_section(ctx)
+            with ui.timed("overview: mixed model"):
+                slope_sentence(ctx, sentence)
+    with safety:
+        if safety.open:
+            with ui.timed("overview: safety"):
+                safety_section(ctx)
     report_section(ctx)
 
 
