@@ -129,10 +129,15 @@ from .store_locking import (  # noqa: F401  (re-exported: the store's public nam
     DB_ENV, DEFAULT_DB, DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV, StoreBusy, StoreError, StoreMissing,
     check_is_outcome_store, check_store_file, connect, default_db_path, given_path, resolved_path, store_lock,
 )
+from . import store_derived
+from .store_derived import SUMMARY_COLUMNS  # noqa: F401  (re-exported: what `summary --db` reads)
+from .selection import Selection, select
+from .sessions import DERIVED_COLUMNS, derive_sessions, resolve_as_of
+from .settings import DEFAULT_SETTINGS, Settings
 from .store_compaction import Compaction, compact_file, is_pending, mark_pending
 from .store_migration import (
-    AUDIT_DDL, SCHEMA_VERSION, current_sessions_sql, label_sql, neutral_label, schema_version, upgrade_v1,
-    upgrade_v2,
+    AUDIT_DDL, READABLE_VERSIONS, SCHEMA_VERSION, current_sessions_sql, label_sql, neutral_label, schema_version,
+    upgrade_v1, upgrade_v2, upgrade_v3,
 )
 
 # Canonical dtypes of an accepted assessments table (what `load_assessments` gives; `week` becomes days_after).
@@ -304,11 +309,12 @@ def _create_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
     if version is None:
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         con.execute(AUDIT_DDL)
-    elif version == 1:
-        notes = upgrade_v1(con, _stored_columns(SESSIONS), lambda k, e: _hash_expr(KINDS[k], e))
-        notes += upgrade_v2(con)
-    elif version == 2:
-        notes = upgrade_v2(con)
+    elif version in (1, 2, 3):
+        if version == 1:
+            notes += upgrade_v1(con, _stored_columns(SESSIONS), lambda k, e: _hash_expr(KINDS[k], e))
+        if version <= 2:
+            notes += upgrade_v2(con)
+        notes += upgrade_v3(con, store_derived.refresh)
     elif version != SCHEMA_VERSION:
         raise StoreError(f"The store was written by another version of this program (schema {version}, "
                          f"this one reads {SCHEMA_VERSION}).")
@@ -318,6 +324,7 @@ def _create_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
     for kind in KINDS.values():
         con.execute(_table_ddl(kind, kind.name))
         con.execute(_table_ddl(kind, kind.history, prefix="replaced_by INTEGER NOT NULL, "))
+    con.execute(store_derived.create_sql())
     return notes
 
 
@@ -398,7 +405,7 @@ def _reader(db_path, timeout) -> Iterator[_Reading | None]:
                 yield None
                 return
             version = schema_version(con)
-            if version not in (1, 2, SCHEMA_VERSION):
+            if version not in READABLE_VERSIONS:
                 raise StoreError(f"The store was written by another version of this program (schema {version}, "
                                  f"this one reads {SCHEMA_VERSION}).")
             yield _Reading(con, version)
@@ -867,6 +874,8 @@ def import_result(result: IngestResult, file_bytes_hash: str, label: str | None,
             _save_replaced(con, kind, batch_id)
             _remove_replaced(con, kind)
             _insert_rows(con, kind, batch_id)
+            if kind is SESSIONS:  # the derived table of the patients this import touched, same transaction
+                store_derived.refresh(con, "SELECT patient_id FROM incoming WHERE status IN ('new', 'updated')")
             writing.commit()
         # else: nothing to write, and the writer rolls back: the file stays exactly as it was
         notes = writing.notes if writing.committed else []
@@ -946,6 +955,10 @@ def undo(batch_id: int | str, db_path: str | Path | None = None, *,
         removed = con.execute(f"SELECT count(*) FROM {kind.name} WHERE batch_id = ?", [batch]).fetchone()[0]
         restored = con.execute(f"SELECT count(*) FROM {kind.history} WHERE replaced_by = ?",
                                [batch]).fetchone()[0]
+        if kind is SESSIONS:  # the patients whose derived rows change: those of the rows removed and restored
+            con.execute("CREATE OR REPLACE TEMP TABLE _undo_patients AS SELECT DISTINCT patient_id FROM sessions "
+                        "WHERE batch_id = $1 UNION SELECT patient_id FROM sessions_history WHERE replaced_by = $1",
+                        [batch])
         con.execute(f"DELETE FROM {kind.name} WHERE batch_id = ?", [batch])
         columns = ", ".join(_q(c) for c in _stored_columns(kind))
         con.execute(f"INSERT INTO {kind.name} SELECT {columns} FROM {kind.history} WHERE replaced_by = ?",
@@ -953,6 +966,9 @@ def undo(batch_id: int | str, db_path: str | Path | None = None, *,
         if kind is SESSIONS and restored:
             _check_session_ids_after_undo(con, batch, label)  # raises: rolled back by the writer
         con.execute(f"DELETE FROM {kind.history} WHERE replaced_by = ?", [batch])
+        if kind is SESSIONS:
+            store_derived.refresh(con, "SELECT patient_id FROM _undo_patients")
+            con.execute("DROP TABLE _undo_patients")
         con.execute("UPDATE import_log SET status = 'undone', undone_at = ? WHERE batch_id = ?",
                     [datetime.now().replace(microsecond=0), batch])
         mark_pending(con)  # the rows it removed are rewritten out of the file after the commit
@@ -1051,6 +1067,7 @@ def purge(patient_id: str, db_path: str | Path | None = None, *, lock_timeout: f
             [code]).fetchall()})
         for table in tables:
             con.execute(f"DELETE FROM {table} WHERE patient_id = ?", [code])
+        con.execute(f"DELETE FROM {store_derived.TABLE} WHERE patient_id = ?", [code])  # the copy of those rows
         if aside:
             con.execute(f"DELETE FROM migration_set_aside WHERE {aside_where}", [code])
         emptied = [] if not touched else [int(r[0]) for r in con.execute(
@@ -1180,6 +1197,187 @@ def read_sessions(db_path: str | Path | None = None, *, start: date | str | None
         params.append(str(pd.Timestamp(end).date()))
     where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
     return _read(SESSIONS, db_path, where, params, meta, lock_timeout)
+
+
+def _extra_names(con, source: str, kind: _Kind, where: str = "", params: list | None = None) -> list[str]:
+    """The extra columns of the stored rows, in the order the files first gave them."""
+    names = [r[0] for r in con.execute(
+        f"SELECT DISTINCT unnest(map_keys(extras)) FROM {source} {where}", params or []).fetchall()]
+    order = [json.loads(r[0]) for r in con.execute(
+        "SELECT extra_columns FROM import_log WHERE kind = ? ORDER BY batch_id", [kind.name]).fetchall()]
+    first_seen = {}
+    for names_in_batch in order:
+        for name in names_in_batch:
+            first_seen.setdefault(name, len(first_seen))
+    names.sort(key=lambda n: (first_seen.get(n, len(first_seen)), n))
+    return [n for n in names if n not in kind.dtypes]
+
+
+@dataclass
+class DerivedRead:
+    """What `read_derived_with` read: the derived sessions, the as-of date used (NaT for an empty store) and how
+    many stored sessions are after it (counted in no figure)."""
+
+    frame: pd.DataFrame
+    as_of: pd.Timestamp
+    after_as_of: int
+
+
+def _selection_sql(selection: Selection | None) -> tuple[list[str], list]:
+    """WHERE conditions (and their parameters) of what `selection.select` keeps: chosen values and period."""
+    conditions, params = [], []
+    if selection is None:
+        return conditions, params
+    for column, chosen in selection.values:
+        if chosen and column in SESSIONS.dtypes:  # a column the data lacks keeps every row, as select does
+            conditions.append(f"list_contains(CAST(? AS VARCHAR[]), {_q(column)})")
+            params.append([str(v) for v in chosen])
+    if selection.start is not None:
+        conditions.append("session_date >= CAST(? AS DATE)")
+        params.append(str(selection.start))
+    if selection.end is not None:
+        conditions.append("session_date <= CAST(? AS DATE)")
+        params.append(str(selection.end))
+    return conditions, params
+
+
+def _derive_in_python(db_path, settings: Settings, selection: Selection | None, columns: list[str] | None,
+                      patients_of_selection: bool, lock_timeout) -> DerivedRead:
+    """read_derived on a store without the derived table (schema 1 to 3, read-only: the next write upgrades it)."""
+    sessions = read_sessions(db_path, lock_timeout=lock_timeout)
+    history = derive_sessions(sessions, settings)
+    as_of = resolve_as_of(sessions, settings)
+    frame = history
+    if selection is not None:
+        chosen = select(history, selection)
+        if patients_of_selection:
+            seen = pd.unique(chosen["patient_id"].astype("str"))
+            frame = history.loc[history["patient_id"].astype("str").isin(seen)].reset_index(drop=True)
+        else:
+            frame = chosen
+    if columns is not None:
+        frame = frame[list(columns)]
+    return DerivedRead(frame, as_of, int(len(sessions) - len(history)))
+
+
+def read_derived_with(db_path: str | Path | None = None, *, settings: Settings = DEFAULT_SETTINGS,
+                      selection: Selection | None = None, columns: list[str] | tuple | None = None,
+                      patients_of_selection: bool = False, lock_timeout: float | None = None) -> DerivedRead:
+    """`read_derived`, with the as-of date it used and the count of sessions after it."""
+    columns = None if columns is None else list(dict.fromkeys(columns))
+    with _reader(db_path, lock_timeout) as reading:
+        ready = (reading is not None and reading.version == SCHEMA_VERSION and store_derived.exists(reading.con))
+        if ready:
+            return _read_derived(reading.con, settings, selection, columns, patients_of_selection)
+    return _derive_in_python(db_path, settings, selection, columns, patients_of_selection, lock_timeout)
+
+
+def read_derived(db_path: str | Path | None = None, *, settings: Settings = DEFAULT_SETTINGS,
+                 selection: Selection | None = None, columns: list[str] | tuple | None = None,
+                 patients_of_selection: bool = False, lock_timeout: float | None = None) -> pd.DataFrame:
+    """Exactly `select(derive_sessions(read_sessions(db), settings), selection)[columns]`, read from the store's
+    derived table (analytics/store_derived.py) with the as-of date, the chosen values and the period applied in
+    DuckDB and only the columns asked for read; nothing is checked or derived again but what the settings move.
+
+    columns: input and derived column names, in the order wanted (None: all, in derive_sessions' order).
+    patients_of_selection: every session up to the as-of date of the patients with a session the selection keeps
+    (what their flags are judged on) instead of the selected sessions only. A store without the derived table
+    (made before schema 4, read-only here) is derived in Python, giving the same frame.
+    """
+    return read_derived_with(db_path, settings=settings, selection=selection, columns=columns,
+                             patients_of_selection=patients_of_selection, lock_timeout=lock_timeout).frame
+
+
+def _read_derived(con, settings: Settings, selection: Selection | None, columns: list[str] | None,
+                  patients_of_selection: bool) -> DerivedRead:
+    table = store_derived.TABLE
+    if settings.as_of is not None:
+        as_of = pd.Timestamp(settings.as_of).normalize()
+        after = int(con.execute(f"SELECT count(*) FROM {table} WHERE session_date > CAST(? AS DATE)",
+                                [str(as_of.date())]).fetchall()[0][0])
+    else:
+        latest = con.execute(f"SELECT max(session_date) FROM {table}").fetchall()[0][0]
+        as_of = pd.NaT if latest is None else pd.Timestamp(latest).normalize()
+        after = 0
+    extras = _extra_names(con, table, SESSIONS) if columns is None or any(
+        c not in SESSIONS.dtypes and c not in DERIVED_COLUMNS for c in columns) else []
+    inputs = [*SESSIONS.columns, *extras]
+    if columns is None:
+        out_inputs, wanted = inputs, list(DERIVED_COLUMNS)
+    else:
+        unknown = [c for c in columns if c not in inputs and c not in DERIVED_COLUMNS]
+        if unknown:
+            raise KeyError(f"no such column in the derived sessions: {', '.join(unknown)}")
+        out_inputs = [c for c in columns if c not in DERIVED_COLUMNS]
+        wanted = [c for c in columns if c in DERIVED_COLUMNS]
+    needs = store_derived.stored_columns_for(wanted)
+    helper = [c for c in needs if c in store_derived.STORED_NAMES]
+    read_inputs = list(dict.fromkeys([*out_inputs, "patient_id", "session_date",
+                                      *(c for c in needs if c not in store_derived.STORED_NAMES)]))
+    select_ = []
+    for column in read_inputs:
+        if column in SESSIONS.dtypes:
+            kind_type = SESSIONS.dtypes[column]
+            select_.append(f"CAST({_q(column)} AS TIMESTAMP_S) AS {_q(column)}" if kind_type == "datetime64[s]"
+                           else _q(column))
+        else:
+            select_.append(f"extras[{_lit(column)}] AS {_q(column)}")
+    for name in helper:
+        expr = f"CAST({name} AS TIMESTAMP_S)" if dict(store_derived.STORED)[name] == "DATE" else name
+        select_.append(f"{expr} AS {_q('__' + name)}")
+    if pd.isna(as_of):
+        conditions, params = ["false"], []
+    else:
+        conditions, params = ["session_date <= CAST(? AS DATE)"], [str(as_of.date())]
+    chosen, chosen_params = _selection_sql(selection)
+    if chosen and patients_of_selection:  # the inner query repeats the as-of condition
+        conditions.append(f"patient_id IN (SELECT patient_id FROM {table} WHERE "
+                          + " AND ".join([conditions[0], *chosen]) + ")")
+        params = [*params, *params, *chosen_params]
+    else:
+        conditions += chosen
+        params += chosen_params
+    arrow = con.sql(f"SELECT {', '.join(select_)} FROM {table} WHERE {' AND '.join(conditions)} "
+                    "ORDER BY patient_id, session_date", params=params or None).to_arrow_table()
+    mapper = {pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype(), pa.bool_(): pd.BooleanDtype()}.get
+    frame = arrow.to_pandas(types_mapper=mapper)
+    changes = {c: SESSIONS.dtypes[c] for c in read_inputs
+               if c in SESSIONS.dtypes and str(frame[c].dtype) != SESSIONS.dtypes[c]}
+    changes.update({c: "str" for c in read_inputs if c not in SESSIONS.dtypes})
+    if changes:
+        frame = frame.astype(changes)
+    as_of_day = 0 if pd.isna(as_of) else int(np.datetime64(as_of.date(), "D").astype("int64"))
+    drop = [c for c in read_inputs if c not in out_inputs]
+    frame = store_derived.complete(frame, settings, as_of_day, wanted, drop)
+    if columns is not None:
+        frame = frame[columns]
+    return DerivedRead(frame, as_of, after)
+
+
+def selection_values(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> pd.DataFrame:
+    """A small frame standing in for the stored sessions where a selection is checked against the data
+    (selection.unmatched, sessions.as_of_after_data): the distinct values of each filter column and the latest
+    session_date, padded with blanks; no rows for an empty store."""
+    from .selection import FILTER_COLUMNS
+    columns = list(FILTER_COLUMNS.values())
+    with _reader(db_path, lock_timeout) as reading:
+        if reading is None:
+            latest, values = None, {}
+        else:
+            source = reading.sessions
+            values = {c: [r[0] for r in reading.con.execute(
+                f"SELECT DISTINCT {_q(c)} FROM {source} WHERE {_q(c)} IS NOT NULL ORDER BY 1").fetchall()]
+                for c in columns}
+            latest = reading.con.execute(f"SELECT max(session_date) FROM {source}").fetchall()[0][0]
+    if latest is None:
+        return pd.DataFrame({"session_date": pd.Series(dtype="datetime64[s]"),
+                             **{c: pd.Series(dtype="str") for c in columns}})
+    n = max([1, *(len(v) for v in values.values())])
+    frame = pd.DataFrame({"session_date": pd.Series([pd.Timestamp(latest)] + [pd.NaT] * (n - 1),
+                                                    dtype="datetime64[s]")})
+    for column, found in values.items():
+        frame[column] = pd.Series(found + [None] * (n - len(found)), dtype="str")
+    return frame
 
 
 def read_assessments(db_path: str | Path | None = None, *, meta: bool = False,
