@@ -1337,10 +1337,15 @@ def _read_derived(con, settings: Settings, selection: Selection | None, columns:
     else:
         conditions += chosen
         params += chosen_params
-    arrow = con.sql(f"SELECT {', '.join(select_)} FROM {table} WHERE {' AND '.join(conditions)} "
-                    "ORDER BY patient_id, session_date", params=params or None).to_arrow_table()
+    select_.append("ord AS __ord")
+    # no ORDER BY: the table is stored in derive_sessions' order; `ord` checks it (a sort only if a scan was not)
+    arrow = con.sql(f"SELECT {', '.join(select_)} FROM {table} WHERE {' AND '.join(conditions)}",
+                    params=params or None).to_arrow_table()
+    ord_ = arrow.column("__ord").to_numpy()
+    if len(ord_) > 1 and not (ord_[1:] > ord_[:-1]).all():
+        arrow = arrow.take(pa.array(np.argsort(ord_, kind="stable")))
     mapper = {pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype(), pa.bool_(): pd.BooleanDtype()}.get
-    frame = arrow.to_pandas(types_mapper=mapper)
+    frame = arrow.drop_columns(["__ord"]).to_pandas(types_mapper=mapper)
     changes = {c: SESSIONS.dtypes[c] for c in read_inputs
                if c in SESSIONS.dtypes and str(frame[c].dtype) != SESSIONS.dtypes[c]}
     changes.update({c: "str" for c in read_inputs if c not in SESSIONS.dtypes})

@@ -6,9 +6,11 @@ again and again; the thresholds only move a few cheap comparisons. So the writer
 to schema 4) keeps `sessions_derived` in step with `sessions`, and readers select from it with the filters pushed
 down into DuckDB.
 
-Table `sessions_derived`: one row per stored session: every column of `sessions` but row_hash (a copy, so a read
-is one scan with the filters applied, no join), and the settings-free columns below, computed by
-`derive_sessions` itself under the default settings on the patient's whole stored history (nothing dropped):
+Table `sessions_derived`: one row per stored session, written in derive_sessions' order (patient_id, session_date;
+the store holds one session per patient and day) with `ord` its position, so a read needs no sort: every column of
+`sessions` but row_hash (a copy, so a read is one scan with the filters applied, no join), and the settings-free
+columns below, computed by `derive_sessions` itself under the default settings on the patient's whole stored
+history (nothing dropped):
   pos                 0-based rank of the session in its patient's series (patient_id, session_date: the
                       store holds one session per patient and day, so this is derive_sessions' order)
   cycle               the cycle on the whole history
@@ -81,7 +83,7 @@ NEEDS = {
 
 def create_sql() -> str:
     """DDL of the (empty) derived table: the sessions columns but row_hash, then the stored columns."""
-    extra = ", ".join(f"CAST(NULL AS {sql}) AS {name}" for name, sql in STORED)
+    extra = ", ".join(f"CAST(NULL AS {sql}) AS {name}" for name, sql in (*STORED, ("ord", "BIGINT")))
     return f"CREATE TABLE IF NOT EXISTS {TABLE} AS SELECT * EXCLUDE (row_hash), {extra} FROM sessions WHERE false"
 
 
@@ -143,29 +145,38 @@ def settings_free(frame: pd.DataFrame) -> pd.DataFrame:
 def refresh(con, patients: str | None = None, params: list | None = None) -> None:
     """Bring the derived table in step with `sessions` for the patients whose ids the SQL `patients` selects (in
     the caller's transaction; None or an empty derived table: every patient). A patient with no session left
-    just loses their rows."""
+    just loses their rows. The table is rewritten in derive_sessions' order (patient_id, session_date) with `ord`
+    its position, so a reader needs no sort."""
     con.execute(create_sql())
     full = patients is None or not con.execute(f"SELECT EXISTS (SELECT 1 FROM {TABLE})").fetchall()[0][0]
-    params = [] if full else list(params or [])
     if full:
-        con.execute(f"DELETE FROM {TABLE}")
-        where = ""
+        where, kept = "", f"SELECT * EXCLUDE (ord) FROM {TABLE} WHERE false"
     else:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _derive_patients AS SELECT DISTINCT patient_id FROM ({patients})",
-                    params)
-        con.execute(f"DELETE FROM {TABLE} WHERE patient_id IN (SELECT patient_id FROM _derive_patients)")
+                    list(params or []))
         where = "WHERE patient_id IN (SELECT patient_id FROM _derive_patients)"
+        kept = (f"SELECT * EXCLUDE (ord) FROM {TABLE} "
+                "WHERE patient_id NOT IN (SELECT patient_id FROM _derive_patients)")
     columns = ", ".join(f"CAST({c} AS TIMESTAMP_S) AS {c}" if c == "session_date" else c for c in _BUILD_INPUT)
     table = con.sql(f"SELECT session_key, {columns} FROM sessions {where}").to_arrow_table()
+    rows = kept
     if table.num_rows:
-        stored = settings_free(_frame(table))
-        con.register("_derived_new", pa.Table.from_pandas(stored, preserve_index=False))
-        try:
-            cast = ", ".join(f"CAST(n.{name} AS {sql}) AS {name}" for name, sql in STORED)
-            con.execute(f"INSERT INTO {TABLE} SELECT s.* EXCLUDE (row_hash), {cast} "
-                        "FROM sessions s JOIN _derived_new n USING (session_key)")
-        finally:
+        con.register("_derived_new", pa.Table.from_pandas(settings_free(_frame(table)), preserve_index=False))
+        cast = ", ".join(f"CAST(n.{name} AS {sql}) AS {name}" for name, sql in STORED)
+        rows = (f"{kept} UNION ALL SELECT s.* EXCLUDE (row_hash), {cast} "
+                "FROM sessions s JOIN _derived_new n USING (session_key)")
+    order = "ORDER BY patient_id, session_date"
+    insertion_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    con.execute("SET preserve_insertion_order = true")  # the rows land in the file in this order
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {TABLE}_next AS SELECT *, row_number() OVER ({order}) - 1 AS ord "
+                    f"FROM ({rows}) {order}")
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if insertion_order else 'false'}")
+        if table.num_rows:
             con.unregister("_derived_new")
+    con.execute(f"DROP TABLE {TABLE}")
+    con.execute(f"ALTER TABLE {TABLE}_next RENAME TO {TABLE}")
     if not full:
         con.execute("DROP TABLE _derive_patients")
 
