@@ -1224,19 +1224,20 @@ class DerivedRead:
 
 
 def _selection_sql(selection: Selection | None) -> tuple[list[str], list]:
-    """WHERE conditions (and their parameters) of what `selection.select` keeps: chosen values and period."""
+    """WHERE conditions (and their parameters) of what `selection.select` keeps: chosen values and period; '{d}'
+    stands where the caller puts its table's alias."""
     conditions, params = [], []
     if selection is None:
         return conditions, params
     for column, chosen in selection.values:
         if chosen and column in SESSIONS.dtypes:  # a column the data lacks keeps every row, as select does
-            conditions.append(f"list_contains(CAST(? AS VARCHAR[]), {_q(column)})")
+            conditions.append(f"list_contains(CAST(? AS VARCHAR[]), {{d}}{_q(column)})")
             params.append([str(v) for v in chosen])
     if selection.start is not None:
-        conditions.append("session_date >= CAST(? AS DATE)")
+        conditions.append("{d}session_date >= CAST(? AS DATE)")
         params.append(str(selection.start))
     if selection.end is not None:
-        conditions.append("session_date <= CAST(? AS DATE)")
+        conditions.append("{d}session_date <= CAST(? AS DATE)")
         params.append(str(selection.end))
     return conditions, params
 
@@ -1299,7 +1300,7 @@ def _read_derived(con, settings: Settings, selection: Selection | None, columns:
         latest = con.execute(f"SELECT max(session_date) FROM {table}").fetchall()[0][0]
         as_of = pd.NaT if latest is None else pd.Timestamp(latest).normalize()
         after = 0
-    extras = _extra_names(con, table, SESSIONS) if columns is None or any(
+    extras = _extra_names(con, "sessions", SESSIONS) if columns is None or any(
         c not in SESSIONS.dtypes and c not in DERIVED_COLUMNS for c in columns) else []
     inputs = [*SESSIONS.columns, *extras]
     if columns is None:
@@ -1314,32 +1315,40 @@ def _read_derived(con, settings: Settings, selection: Selection | None, columns:
     helper = [c for c in needs if c in store_derived.STORED_NAMES]
     read_inputs = list(dict.fromkeys([*out_inputs, "patient_id", "session_date",
                                       *(c for c in needs if c not in store_derived.STORED_NAMES)]))
+    joined = any(c not in store_derived.COPIED for c in read_inputs)  # columns only `sessions` holds
+
+    def ref(column: str) -> str:
+        if column in store_derived.COPIED or column in store_derived.STORED_NAMES or column == "ord":
+            return f"d.{_q(column)}"
+        return f"s.{_q(column)}" if column in SESSIONS.dtypes else f"s.extras[{_lit(column)}]"
+
     select_ = []
     for column in read_inputs:
-        if column in SESSIONS.dtypes:
-            kind_type = SESSIONS.dtypes[column]
-            select_.append(f"CAST({_q(column)} AS TIMESTAMP_S) AS {_q(column)}" if kind_type == "datetime64[s]"
-                           else _q(column))
-        else:
-            select_.append(f"extras[{_lit(column)}] AS {_q(column)}")
+        cast = column in SESSIONS.dtypes and SESSIONS.dtypes[column] == "datetime64[s]"
+        select_.append(f"{f'CAST({ref(column)} AS TIMESTAMP_S)' if cast else ref(column)} AS {_q(column)}")
     for name in helper:
-        expr = f"CAST({name} AS TIMESTAMP_S)" if dict(store_derived.STORED)[name] == "DATE" else name
-        select_.append(f"{expr} AS {_q('__' + name)}")
+        cast = dict(store_derived.STORED)[name] == "DATE"
+        select_.append(f"{f'CAST({ref(name)} AS TIMESTAMP_S)' if cast else ref(name)} AS {_q('__' + name)}")
+    select_.append("d.ord AS __ord")
     if pd.isna(as_of):
         conditions, params = ["false"], []
     else:
-        conditions, params = ["session_date <= CAST(? AS DATE)"], [str(as_of.date())]
+        conditions, params = ["d.session_date <= CAST(? AS DATE)"], [str(as_of.date())]
     chosen, chosen_params = _selection_sql(selection)
+    chosen = [c.replace("{d}", "d.") for c in chosen]
     if chosen and patients_of_selection:  # the inner query repeats the as-of condition
-        conditions.append(f"patient_id IN (SELECT patient_id FROM {table} WHERE "
+        conditions.append(f"d.patient_id IN (SELECT d.patient_id FROM {table} d WHERE "
                           + " AND ".join([conditions[0], *chosen]) + ")")
         params = [*params, *params, *chosen_params]
     else:
         conditions += chosen
         params += chosen_params
-    select_.append("ord AS __ord")
-    # no ORDER BY: the table is stored in derive_sessions' order; `ord` checks it (a sort only if a scan was not)
-    arrow = con.sql(f"SELECT {', '.join(select_)} FROM {table} WHERE {' AND '.join(conditions)}",
+    source = f"{table} d"
+    if joined:
+        source += f" JOIN {current_sessions_sql(SCHEMA_VERSION)} s ON s.patient_id = d.patient_id " \
+                  "AND s.session_date = d.session_date"
+    # the table is stored in derive_sessions' order and a plain scan keeps it; `ord` checks (a join may not)
+    arrow = con.sql(f"SELECT {', '.join(select_)} FROM {source} WHERE {' AND '.join(conditions)}",
                     params=params or None).to_arrow_table()
     ord_ = arrow.column("__ord").to_numpy()
     if len(ord_) > 1 and not (ord_[1:] > ord_[:-1]).all():

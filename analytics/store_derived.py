@@ -7,10 +7,11 @@ to schema 4) keeps `sessions_derived` in step with `sessions`, and readers selec
 down into DuckDB.
 
 Table `sessions_derived`: one row per stored session, written in derive_sessions' order (patient_id, session_date;
-the store holds one session per patient and day) with `ord` its position, so a read needs no sort: every column of
-`sessions` but row_hash (a copy, so a read is one scan with the filters applied, no join), and the settings-free
-columns below, computed by `derive_sessions` itself under the default settings on the patient's whole stored
-history (nothing dropped):
+the store holds one session per patient and day) with `ord` its position, so a read needs no sort: a copy of the
+`sessions` columns the summary and the app's filtered views read (COPIED: a read of those is one scan with the
+filters applied; the other columns are joined from `sessions` on patient_id and session_date when asked for), and
+the settings-free columns below, computed by `derive_sessions` itself under the default settings on the patient's
+whole stored history (nothing dropped):
   pos                 0-based rank of the session in its patient's series (patient_id, session_date: the
                       store holds one session per patient and day, so this is derive_sessions' order)
   cycle               the cycle on the whole history
@@ -49,6 +50,16 @@ STORED = (("pos", "BIGINT"), ("cycle", "BIGINT"), ("cycle_anchor_date", "DATE"),
           ("has_response", "BOOLEAN"), ("any_adverse_event", "BOOLEAN"))
 STORED_NAMES = tuple(name for name, _ in STORED)
 
+# The columns of `sessions` the table copies: what the summary and the app's filtered views read (a read of only
+# these is one scan). The others (session_id, muscles, adverse_events, pgic, cycle_number, extras, ...) are joined
+# from `sessions` on patient_id and session_date when asked for: copying long text costs the import more.
+COPIED = ("patient_id", "session_date", "site", "practitioner_id", "indication", "product", "total_units",
+          "baseline_pain", "followup_pain", "baseline_twstrs", "followup_twstrs", "followup_days", "onset_days",
+          "peak_days", "wearing_off_days")
+
+# The full build derives at most about this many sessions at once (whole patients), to bound its memory.
+CHUNK_SESSIONS = 400_000
+
 # The input columns derive_sessions needs for the settings-free columns.
 _BUILD_INPUT = ("patient_id", "session_date", "cycle_number", "baseline_pain", "followup_pain", "baseline_twstrs",
                 "followup_twstrs", "adverse_events")
@@ -82,9 +93,9 @@ NEEDS = {
 
 
 def create_sql() -> str:
-    """DDL of the (empty) derived table: the sessions columns but row_hash, then the stored columns."""
+    """DDL of the (empty) derived table: the copied sessions columns, the stored columns, then `ord`."""
     extra = ", ".join(f"CAST(NULL AS {sql}) AS {name}" for name, sql in (*STORED, ("ord", "BIGINT")))
-    return f"CREATE TABLE IF NOT EXISTS {TABLE} AS SELECT * EXCLUDE (row_hash), {extra} FROM sessions WHERE false"
+    return f"CREATE TABLE IF NOT EXISTS {TABLE} AS SELECT {', '.join(COPIED)}, {extra} FROM sessions WHERE false"
 
 
 def exists(con) -> bool:
@@ -158,13 +169,25 @@ def refresh(con, patients: str | None = None, params: list | None = None) -> Non
         kept = (f"SELECT * EXCLUDE (ord) FROM {TABLE} "
                 "WHERE patient_id NOT IN (SELECT patient_id FROM _derive_patients)")
     columns = ", ".join(f"CAST({c} AS TIMESTAMP_S) AS {c}" if c == "session_date" else c for c in _BUILD_INPUT)
-    table = con.sql(f"SELECT session_key, {columns} FROM sessions {where}").to_arrow_table()
-    rows = kept
-    if table.num_rows:
-        con.register("_derived_new", pa.Table.from_pandas(settings_free(_frame(table)), preserve_index=False))
-        cast = ", ".join(f"CAST(n.{name} AS {sql}) AS {name}" for name, sql in STORED)
-        rows = (f"{kept} UNION ALL SELECT s.* EXCLUDE (row_hash), {cast} "
-                "FROM sessions s JOIN _derived_new n USING (session_key)")
+    count = con.execute(f"SELECT count(*) FROM sessions {where}").fetchall()[0][0]
+    parts = max(1, -(-int(count) // CHUNK_SESSIONS))  # whole patients per part: memory stays bounded
+    con.execute("CREATE OR REPLACE TEMP TABLE _derived_new (session_key VARCHAR, "
+                + ", ".join(f"{name} {sql}" for name, sql in STORED) + ")")
+    for part in range(parts):
+        condition = f"hash(patient_id) % {parts} = {part}" if parts > 1 else "true"
+        table = con.sql(f"SELECT session_key, {columns} FROM sessions {where or 'WHERE true'} AND {condition}"
+                        ).to_arrow_table()
+        if not table.num_rows:
+            continue
+        con.register("_derived_part", pa.Table.from_pandas(settings_free(_frame(table)), preserve_index=False))
+        try:
+            cast = ", ".join(f"CAST({name} AS {sql})" for name, sql in STORED)
+            con.execute(f"INSERT INTO _derived_new SELECT session_key, {cast} FROM _derived_part")
+        finally:
+            con.unregister("_derived_part")
+        del table
+    rows = (f"{kept} UNION ALL SELECT {', '.join('s.' + c for c in COPIED)}, "
+            f"{', '.join('n.' + n for n in STORED_NAMES)} FROM sessions s JOIN _derived_new n USING (session_key)")
     order = "ORDER BY patient_id, session_date"
     insertion_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = true")  # the rows land in the file in this order
@@ -173,8 +196,7 @@ def refresh(con, patients: str | None = None, params: list | None = None) -> Non
                     f"FROM ({rows}) {order}")
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if insertion_order else 'false'}")
-        if table.num_rows:
-            con.unregister("_derived_new")
+    con.execute("DROP TABLE _derived_new")
     con.execute(f"DROP TABLE {TABLE}")
     con.execute(f"ALTER TABLE {TABLE}_next RENAME TO {TABLE}")
     if not full:

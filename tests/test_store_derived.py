@@ -223,3 +223,10 @@ def test_a_schema_3_store_gets_the_table_at_its_next_write(tmp_path):
 def test_an_empty_or_missing_store_reads_as_no_sessions(tmp_path):
     got = store.read_derived(tmp_path / "none.duckdb")
     assert len(got) == 0 and list(got.columns)[-len(DERIVED_COLUMNS):] == list(DERIVED_COLUMNS)
+
+
+def test_a_build_in_parts_gives_the_same_table(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_derived, "CHUNK_SESSIONS", 500)  # the sample in 7 parts of whole patients
+    db = tmp_path / "parts.duckdb"
+    do_import(SAMPLE, db)
+    assert_derived_equal(db, EARLY_CHANGED)
