@@ -1289,10 +1289,14 @@ def read_derived(db_path: str | Path | None = None, *, settings: Settings = DEFA
                              patients_of_selection=patients_of_selection, lock_timeout=lock_timeout).frame
 
 
-def _read_derived(con, settings: Settings, selection: Selection | None, columns: list[str] | None,
+def _read_derived(con, settings: Settings | None, selection: Selection | None, columns: list[str] | None,
                   patients_of_selection: bool) -> DerivedRead:
+    """The read; settings None: every session, with the stored helper columns (names '__' + STORED_NAMES) and
+    no derived column yet (read_derived_base)."""
     table = store_derived.TABLE
-    if settings.as_of is not None:
+    if settings is None:
+        as_of, after = None, 0
+    elif settings.as_of is not None:
         as_of = pd.Timestamp(settings.as_of).normalize()
         after = int(con.execute(f"SELECT count(*) FROM {table} WHERE session_date > CAST(? AS DATE)",
                                 [str(as_of.date())]).fetchall()[0][0])
@@ -1313,6 +1317,9 @@ def _read_derived(con, settings: Settings, selection: Selection | None, columns:
         wanted = [c for c in columns if c in DERIVED_COLUMNS]
     needs = store_derived.stored_columns_for(wanted)
     helper = [c for c in needs if c in store_derived.STORED_NAMES]
+    if settings is None:
+        needs = [*store_derived.COMPLETE_INPUT, *store_derived.STORED_NAMES]
+        helper = list(store_derived.STORED_NAMES)
     read_inputs = list(dict.fromkeys([*out_inputs, "patient_id", "session_date",
                                       *(c for c in needs if c not in store_derived.STORED_NAMES)]))
     joined = any(c not in store_derived.COPIED for c in read_inputs)  # columns only `sessions` holds
@@ -1330,7 +1337,9 @@ def _read_derived(con, settings: Settings, selection: Selection | None, columns:
         cast = dict(store_derived.STORED)[name] == "DATE"
         select_.append(f"{f'CAST({ref(name)} AS TIMESTAMP_S)' if cast else ref(name)} AS {_q('__' + name)}")
     select_.append("d.ord AS __ord")
-    if pd.isna(as_of):
+    if as_of is None:
+        conditions, params = ["true"], []
+    elif pd.isna(as_of):
         conditions, params = ["false"], []
     else:
         conditions, params = ["d.session_date <= CAST(? AS DATE)"], [str(as_of.date())]
@@ -1360,12 +1369,42 @@ def _read_derived(con, settings: Settings, selection: Selection | None, columns:
     changes.update({c: "str" for c in read_inputs if c not in SESSIONS.dtypes})
     if changes:
         frame = frame.astype(changes)
+    if settings is None:
+        return DerivedRead(frame, pd.NaT, 0)
     as_of_day = 0 if pd.isna(as_of) else int(np.datetime64(as_of.date(), "D").astype("int64"))
     drop = [c for c in read_inputs if c not in out_inputs]
     frame = store_derived.complete(frame, settings, as_of_day, wanted, drop)
     if columns is not None:
         frame = frame[columns]
     return DerivedRead(frame, as_of, after)
+
+
+def read_derived_base(db_path: str | Path | None = None, *,
+                      lock_timeout: float | None = None) -> pd.DataFrame | None:
+    """Every stored session, all its columns (as read_sessions gives them) and the stored derived columns, before
+    any setting is applied, in derive_sessions' order: for a process that applies many settings to one read (the
+    app: `derived_for` per settings). None when the store has no derived table (made before schema 4) or no
+    store."""
+    with _reader(db_path, lock_timeout) as reading:
+        if reading is None or reading.version != SCHEMA_VERSION or not store_derived.exists(reading.con):
+            return None
+        return _read_derived(reading.con, None, None, None, False).frame
+
+
+def derived_for(base: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
+    """derive_sessions(read_sessions(db), settings) from read_derived_base(db): the sessions up to the as-of date
+    and the derived columns for these settings; only what depends on the settings is computed."""
+    if settings.as_of is not None:
+        as_of = pd.Timestamp(settings.as_of).normalize()
+    elif len(base):
+        as_of = pd.Timestamp(base["session_date"].max()).normalize()
+    else:
+        as_of = pd.NaT
+    as_of_day = 0 if pd.isna(as_of) else int(np.datetime64(as_of.date(), "D").astype("int64"))
+    day = base["session_date"].to_numpy().astype("datetime64[D]").astype("int64")
+    keep = day <= as_of_day if not pd.isna(as_of) else np.zeros(len(base), bool)
+    frame = base if keep.all() else base.loc[keep].reset_index(drop=True)
+    return store_derived.complete(frame, settings, as_of_day)
 
 
 def selection_values(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> pd.DataFrame:

@@ -230,3 +230,11 @@ def test_a_build_in_parts_gives_the_same_table(tmp_path, monkeypatch):
     db = tmp_path / "parts.duckdb"
     do_import(SAMPLE, db)
     assert_derived_equal(db, EARLY_CHANGED)
+
+
+def test_one_base_read_gives_every_settings_derived_frame(sample_db):
+    base = store.read_derived_base(sample_db)
+    for settings in SETTINGS:
+        pd.testing.assert_frame_equal(store.derived_for(base, settings), expected(sample_db, settings),
+                                      check_exact=True)
+    assert store.read_derived_base(sample_db.parent / "missing.duckdb") is None
