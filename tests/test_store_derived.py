@@ -238,3 +238,20 @@ def test_one_base_read_gives_every_settings_derived_frame(sample_db):
         pd.testing.assert_frame_equal(store.derived_for(base, settings), expected(sample_db, settings),
                                       check_exact=True)
     assert store.read_derived_base(sample_db.parent / "missing.duckdb") is None
+
+
+def test_the_overview_on_the_store_shows_what_it_shows_on_the_same_file(tmp_path, monkeypatch):
+    from tests.app_support import app, no_errors
+
+    db = tmp_path / "outcomes.duckdb"
+    do_import(SAMPLE, db)
+    monkeypatch.setenv("OUTCOMES_DB", str(tmp_path / "none.duckdb"))
+    on_file = app()
+    monkeypatch.setenv("OUTCOMES_DB", str(db))
+    on_store = app()
+    for at in (on_file, on_store):
+        no_errors(at)
+    assert "Clinic store" in " ".join(m.value for m in on_store.markdown)
+    tiles = {m.label: (m.value, m.help) for m in on_file.metric}
+    assert len(tiles) >= 4
+    assert {m.label: (m.value, m.help) for m in on_store.metric} == tiles
