@@ -19,7 +19,12 @@ Tables
                        field), extra_columns (JSON), date_order, counts (rows, accepted, rejected, new, updated,
                        unchanged, held_back), status ('active' / 'undone') and undone_at; and one row per erasure
                        (kind 'purge', below).
-  meta                 schema_version (3), the hash probe (below) and, between a removal and the rewrite of the
+  sessions_derived     the derived session table (analytics/store_derived.py): per stored session, the columns
+                       derive_sessions works out that no setting changes (cycle, interval, response, next session),
+                       with a copy of the columns the summary and the app read; written in the same transaction as
+                       every change to `sessions`, in derive_sessions' order. `read_derived` completes it for the
+                       user's settings with the selection applied in DuckDB (what `summary --db` and the app read).
+  meta                 schema_version (4), the hash probe (below) and, between a removal and the rewrite of the
                        file, the compaction mark (analytics/store_compaction.py).
   migration_set_aside  rows the upgrade from schema 1 set aside (below), with the reason; only in upgraded stores.
   audit_log            the audit trail (analytics/audit.py): who saw or changed what, when; append-only. No import,
@@ -83,9 +88,12 @@ or undo that writes, in the same transaction: keys recomputed as patient + date,
 session kept and the others set aside (migration_set_aside, and the history, so undoing the newer import puts
 them back); the report's notes say so. A schema-2 store (and a schema-1 store after that step) is upgraded to
 schema 3 in the same transaction: import_log.file_name becomes `label`, every stored file name is replaced by
-the neutral label of its import, and the file is compacted so the old names cannot be read from it. Readers
-never write: they read a schema-1 store as the upgrade would leave it (one row per patient and date, the
-newest), and show the neutral label for the import of a schema-1 or -2 store, never its file name.
+the neutral label of its import, and the file is compacted so the old names cannot be read from it. A schema-3
+store (and an older one after those steps) is upgraded to schema 4 in the same transaction: the derived session
+table is built from every stored session. Readers never write: they read a schema-1 store as the upgrade would
+leave it (one row per patient and date, the newest), show the neutral label for the import of a schema-1 or -2
+store, never its file name, and derive the sessions of a store without the derived table in Python (the same
+frame, slower) until its next import or undo upgrades it.
 
 Access (analytics/store_locking.py): DuckDB allows one writing process at a time, so every write holds an
 exclusive `flock` on `<resolved db>.lock` and every read a shared one; the path is resolved first (symlinks,

@@ -15,6 +15,9 @@ a patient: `Jane_Doe_DOB_1961-03-02.csv`). The upgrade from schema 2 (and from 1
 import_log.file_name to `label`, replaces every stored name by the neutral label built from the import's time and
 row count ("upload 2025-03-14 09:05, 2,600 rows"), and marks the store for compaction, so that the writer rewrites
 the file after the commit and the old names (and the text of rows undone before) cannot be read from its bytes.
+Schema 4 adds the derived session table (analytics/store_derived.py: what derive_sessions works out that no
+setting changes, kept in step by every write): the upgrade from schema 3 (and from 1 or 2, after the steps above)
+builds it from every stored session in the same transaction. A reader of an older store derives in Python instead.
 A reader cannot upgrade (read-only): `current_sessions_sql` gives the rows the upgrade would keep, and
 `label_sql` the label a schema-1 or -2 store's log will get, so no reader ever shows an old file name.
 
