@@ -255,3 +255,12 @@ def test_the_overview_on_the_store_shows_what_it_shows_on_the_same_file(tmp_path
     tiles = {m.label: (m.value, m.help) for m in on_file.metric}
     assert len(tiles) >= 4
     assert {m.label: (m.value, m.help) for m in on_store.metric} == tiles
+
+
+def test_summary_of_a_store_emptied_by_undo_is_the_summary_of_no_sessions(tmp_path, capsys):
+    from analytics.summary import summarise
+
+    db = tmp_path / "emptied.duckdb"
+    report = do_import(write(tmp_path / "hand.csv", HAND), db)
+    store.undo(report.batch_id, db)
+    assert summary_json(capsys, "--db", db) == json.loads(json.dumps(summarise(store.read_sessions(db))))
