@@ -38,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .sessions import DERIVED_COLUMNS, _bool_array, _float_array, _int_array, derive_sessions, numeric
 from .settings import DEFAULT_SETTINGS, Settings
@@ -173,19 +174,22 @@ def refresh(con, patients: str | None = None, params: list | None = None) -> Non
     parts = max(1, -(-int(count) // CHUNK_SESSIONS))  # whole patients per part: memory stays bounded
     con.execute("CREATE OR REPLACE TEMP TABLE _derived_new (session_key VARCHAR, "
                 + ", ".join(f"{name} {sql}" for name, sql in STORED) + ")")
+    # one scan; then whole patients per part (by a hash of the code), derived one part at a time
+    inputs = con.sql(f"SELECT session_key, {columns}, CAST(hash(patient_id) % {parts} AS BIGINT) AS part "
+                     f"FROM sessions {where}").to_arrow_table()
     for part in range(parts):
-        condition = f"hash(patient_id) % {parts} = {part}" if parts > 1 else "true"
-        table = con.sql(f"SELECT session_key, {columns} FROM sessions {where or 'WHERE true'} AND {condition}"
-                        ).to_arrow_table()
+        table = inputs if parts == 1 else inputs.filter(pc.equal(inputs["part"], part))
         if not table.num_rows:
             continue
-        con.register("_derived_part", pa.Table.from_pandas(settings_free(_frame(table)), preserve_index=False))
+        frame = _frame(table.drop_columns(["part"]))
+        con.register("_derived_part", pa.Table.from_pandas(settings_free(frame), preserve_index=False))
         try:
             cast = ", ".join(f"CAST({name} AS {sql})" for name, sql in STORED)
             con.execute(f"INSERT INTO _derived_new SELECT session_key, {cast} FROM _derived_part")
         finally:
             con.unregister("_derived_part")
-        del table
+        del table, frame
+    del inputs
     rows = (f"{kept} UNION ALL SELECT {', '.join('s.' + c for c in COPIED)}, "
             f"{', '.join('n.' + n for n in STORED_NAMES)} FROM sessions s JOIN _derived_new n USING (session_key)")
     order = "ORDER BY patient_id, session_date"
