@@ -127,6 +127,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .free_text import label_problem
 from .identifiers import PSEUDONYM_PREFIX
@@ -1360,16 +1361,30 @@ def _read_derived(con, settings: Settings | None, selection: Selection | None, c
     else:
         conditions += chosen
         params += chosen_params
-    source = f"{table} d"
-    if joined:
-        source += f" JOIN {current_sessions_sql(SCHEMA_VERSION)} s ON s.patient_id = d.patient_id " \
-                  "AND s.session_date = d.session_date"
-    # the table is stored in derive_sessions' order and a plain scan keeps it; `ord` checks (a join may not)
-    arrow = con.sql(f"SELECT {', '.join(select_)} FROM {source} WHERE {' AND '.join(conditions)}",
-                    params=params or None).to_arrow_table()
+    where = " AND ".join(conditions)
+    light = [expr for expr, column in zip(select_, [*read_inputs, *helper, "ord"])
+             if column not in read_inputs or column in store_derived.COPIED]
+    # the table is stored in derive_sessions' order and a plain scan keeps it; `ord` checks
+    arrow = con.sql(f"SELECT {', '.join(light)} FROM {table} d WHERE {where}", params=params or None
+                    ).to_arrow_table()
     ord_ = arrow.column("__ord").to_numpy()
     if len(ord_) > 1 and not (ord_[1:] > ord_[:-1]).all():
         arrow = arrow.take(pa.array(np.argsort(ord_, kind="stable")))
+    if joined:  # the other columns from `sessions`, same rows in the same order (patient_id, session_date)
+        rest = [c for c in read_inputs if c not in store_derived.COPIED]
+        exprs = [(f"d.{_q(c)}" if c in SESSIONS.dtypes else f"d.extras[{_lit(c)}]") + f" AS {_q(c)}" for c in rest]
+        other = con.sql(f"SELECT d.patient_id, d.session_date, {', '.join(exprs)} "
+                        f"FROM {current_sessions_sql(SCHEMA_VERSION)} d WHERE {where} "
+                        "ORDER BY d.patient_id, d.session_date", params=params or None).to_arrow_table()
+        if other.num_rows != arrow.num_rows or not (
+                other["patient_id"].equals(arrow["patient_id"])
+                and pc.all(pc.equal(pc.cast(other["session_date"], pa.timestamp("s")), arrow["session_date"])).as_py()
+                in (True, None)):
+            raise StoreError("The store's derived session table is out of step with its sessions; import or undo "
+                             "to rebuild it.")
+        for column in rest:
+            arrow = arrow.append_column(column, other[column])
+        arrow = arrow.select([*read_inputs, *[f"__{h}" for h in helper], "__ord"])
     mapper = {pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype(), pa.bool_(): pd.BooleanDtype()}.get
     frame = arrow.drop_columns(["__ord"]).to_pandas(types_mapper=mapper)
     changes = {c: SESSIONS.dtypes[c] for c in read_inputs
