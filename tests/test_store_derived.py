@@ -264,3 +264,17 @@ def test_summary_of_a_store_emptied_by_undo_is_the_summary_of_no_sessions(tmp_pa
     report = do_import(write(tmp_path / "hand.csv", HAND), db)
     store.undo(report.batch_id, db)
     assert summary_json(capsys, "--db", db) == json.loads(json.dumps(summarise(store.read_sessions(db))))
+
+
+def test_extra_columns_come_with_the_rows_and_a_table_out_of_step_is_refused(tmp_path):
+    db = tmp_path / "extras.duckdb"
+    rows = [f"{r},{'routine' if i % 2 else 'review'}" for i, r in enumerate(HAND)]
+    do_import(write(tmp_path / "extras.csv", rows, HEADER + ",visit_type"), db)
+    assert "visit_type" in store.read_derived(db).columns
+    assert_derived_equal(db, EARLY_CHANGED)
+    got = store.read_derived(db, columns=["visit_type", "cycle", "muscles"])
+    pd.testing.assert_frame_equal(got, expected(db, DEFAULT_SETTINGS)[["visit_type", "cycle", "muscles"]])
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"DELETE FROM {store_derived.TABLE} WHERE patient_id = 'B2'")
+    with pytest.raises(store.StoreError, match="out of step"):
+        store.read_derived(db, columns=["patient_id", "visit_type"])
