@@ -43,7 +43,7 @@ from . import store
 from .store_locking import (
     StoreError, check_is_outcome_store, check_store_file, connect, given_path, resolved_path, store_lock,
 )
-from .store_migration import AUDIT_DDL, AUDIT_TABLE, SCHEMA_VERSION, schema_version
+from .store_migration import AUDIT_DDL, AUDIT_TABLE, READABLE_VERSIONS, schema_version
 
 ACTIONS = ("sign_in", "sign_in_refused", "sign_out", "view_page", "view_patient", "download", "import", "undo",
            "purge", "report")
@@ -138,7 +138,7 @@ def _append(row: list, db_path, lock_timeout: float | None) -> None:
                     store._create_schema(con)  # a new store: every table, the audit trail's included
                 else:
                     version = schema_version(con)
-                    if version not in (1, 2, SCHEMA_VERSION):
+                    if version not in READABLE_VERSIONS:
                         raise AuditError(f"The audit row could not be written: the store {shown} was written by "
                                          f"another version of this program (schema {version}).")
                     con.execute(AUDIT_DDL)  # an older store: the table only; no upgrade, no rewrite

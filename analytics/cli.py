@@ -300,12 +300,21 @@ def read_sessions(args: argparse.Namespace) -> tuple[pd.DataFrame, str, int] | i
 
 def cmd_summary(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    read = read_sessions(args)
-    if isinstance(read, int):
-        return read
-    sessions, source, rejected = read
-    chosen = _checked_selection(args, sessions)
-    summary = summarise(sessions, settings, rejected_rows=rejected, selection=chosen)
+    if args.db:  # the store's derived table, filters in DuckDB (analytics/store_derived.py); nothing derived again
+        _file_or_store(args)
+        store.require_store(args.db)  # a mistyped path is refused, never summarised as empty
+        chosen = _checked_selection(args, store.selection_values(args.db))
+        ready = store.read_derived_with(args.db, settings=settings, selection=chosen, columns=store.SUMMARY_COLUMNS,
+                                        patients_of_selection=True)  # flags judge whole histories
+        summary = summarise(ready.frame, settings, selection=chosen, ready=ready)
+        source = f"outcome store {args.db}"
+    else:
+        read = read_sessions(args)
+        if isinstance(read, int):
+            return read
+        sessions, source, rejected = read
+        chosen = _checked_selection(args, sessions)
+        summary = summarise(sessions, settings, rejected_rows=rejected, selection=chosen)
     words = _selection_words(chosen)
     if words:
         summary["selection"] = words

@@ -19,7 +19,12 @@ Tables
                        field), extra_columns (JSON), date_order, counts (rows, accepted, rejected, new, updated,
                        unchanged, held_back), status ('active' / 'undone') and undone_at; and one row per erasure
                        (kind 'purge', below).
-  meta                 schema_version (3), the hash probe (below) and, between a removal and the rewrite of the
+  sessions_derived     the derived session table (analytics/store_derived.py): per stored session, the columns
+                       derive_sessions works out that no setting changes (cycle, interval, response, next session),
+                       with a copy of the columns the summary and the app read; written in the same transaction as
+                       every change to `sessions`, in derive_sessions' order. `read_derived` completes it for the
+                       user's settings with the selection applied in DuckDB (what `summary --db` and the app read).
+  meta                 schema_version (4), the hash probe (below) and, between a removal and the rewrite of the
                        file, the compaction mark (analytics/store_compaction.py).
   migration_set_aside  rows the upgrade from schema 1 set aside (below), with the reason; only in upgraded stores.
   audit_log            the audit trail (analytics/audit.py): who saw or changed what, when; append-only. No import,
@@ -83,9 +88,12 @@ or undo that writes, in the same transaction: keys recomputed as patient + date,
 session kept and the others set aside (migration_set_aside, and the history, so undoing the newer import puts
 them back); the report's notes say so. A schema-2 store (and a schema-1 store after that step) is upgraded to
 schema 3 in the same transaction: import_log.file_name becomes `label`, every stored file name is replaced by
-the neutral label of its import, and the file is compacted so the old names cannot be read from it. Readers
-never write: they read a schema-1 store as the upgrade would leave it (one row per patient and date, the
-newest), and show the neutral label for the import of a schema-1 or -2 store, never its file name.
+the neutral label of its import, and the file is compacted so the old names cannot be read from it. A schema-3
+store (and an older one after those steps) is upgraded to schema 4 in the same transaction: the derived session
+table is built from every stored session. Readers never write: they read a schema-1 store as the upgrade would
+leave it (one row per patient and date, the newest), show the neutral label for the import of a schema-1 or -2
+store, never its file name, and derive the sessions of a store without the derived table in Python (the same
+frame, slower) until its next import or undo upgrades it.
 
 Access (analytics/store_locking.py): DuckDB allows one writing process at a time, so every write holds an
 exclusive `flock` on `<resolved db>.lock` and every read a shared one; the path is resolved first (symlinks,
@@ -119,6 +127,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .free_text import label_problem
 from .identifiers import PSEUDONYM_PREFIX
@@ -129,10 +138,15 @@ from .store_locking import (  # noqa: F401  (re-exported: the store's public nam
     DB_ENV, DEFAULT_DB, DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV, StoreBusy, StoreError, StoreMissing,
     check_is_outcome_store, check_store_file, connect, default_db_path, given_path, resolved_path, store_lock,
 )
+from . import store_derived
+from .store_derived import SUMMARY_COLUMNS  # noqa: F401  (re-exported: what `summary --db` reads)
+from .selection import Selection, select
+from .sessions import DERIVED_COLUMNS, derive_sessions, resolve_as_of
+from .settings import DEFAULT_SETTINGS, Settings
 from .store_compaction import Compaction, compact_file, is_pending, mark_pending
 from .store_migration import (
-    AUDIT_DDL, SCHEMA_VERSION, current_sessions_sql, label_sql, neutral_label, schema_version, upgrade_v1,
-    upgrade_v2,
+    AUDIT_DDL, READABLE_VERSIONS, SCHEMA_VERSION, current_sessions_sql, label_sql, neutral_label, schema_version,
+    upgrade_v1, upgrade_v2, upgrade_v3,
 )
 
 # Canonical dtypes of an accepted assessments table (what `load_assessments` gives; `week` becomes days_after).
@@ -304,11 +318,12 @@ def _create_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
     if version is None:
         con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         con.execute(AUDIT_DDL)
-    elif version == 1:
-        notes = upgrade_v1(con, _stored_columns(SESSIONS), lambda k, e: _hash_expr(KINDS[k], e))
-        notes += upgrade_v2(con)
-    elif version == 2:
-        notes = upgrade_v2(con)
+    elif version in (1, 2, 3):
+        if version == 1:
+            notes += upgrade_v1(con, _stored_columns(SESSIONS), lambda k, e: _hash_expr(KINDS[k], e))
+        if version <= 2:
+            notes += upgrade_v2(con)
+        notes += upgrade_v3(con, store_derived.refresh)
     elif version != SCHEMA_VERSION:
         raise StoreError(f"The store was written by another version of this program (schema {version}, "
                          f"this one reads {SCHEMA_VERSION}).")
@@ -318,6 +333,7 @@ def _create_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
     for kind in KINDS.values():
         con.execute(_table_ddl(kind, kind.name))
         con.execute(_table_ddl(kind, kind.history, prefix="replaced_by INTEGER NOT NULL, "))
+    con.execute(store_derived.create_sql())
     return notes
 
 
@@ -398,7 +414,7 @@ def _reader(db_path, timeout) -> Iterator[_Reading | None]:
                 yield None
                 return
             version = schema_version(con)
-            if version not in (1, 2, SCHEMA_VERSION):
+            if version not in READABLE_VERSIONS:
                 raise StoreError(f"The store was written by another version of this program (schema {version}, "
                                  f"this one reads {SCHEMA_VERSION}).")
             yield _Reading(con, version)
@@ -867,6 +883,8 @@ def import_result(result: IngestResult, file_bytes_hash: str, label: str | None,
             _save_replaced(con, kind, batch_id)
             _remove_replaced(con, kind)
             _insert_rows(con, kind, batch_id)
+            if kind is SESSIONS:  # the derived table of the patients this import touched, same transaction
+                store_derived.refresh(con, "SELECT patient_id FROM incoming WHERE status IN ('new', 'updated')")
             writing.commit()
         # else: nothing to write, and the writer rolls back: the file stays exactly as it was
         notes = writing.notes if writing.committed else []
@@ -946,6 +964,10 @@ def undo(batch_id: int | str, db_path: str | Path | None = None, *,
         removed = con.execute(f"SELECT count(*) FROM {kind.name} WHERE batch_id = ?", [batch]).fetchone()[0]
         restored = con.execute(f"SELECT count(*) FROM {kind.history} WHERE replaced_by = ?",
                                [batch]).fetchone()[0]
+        if kind is SESSIONS:  # the patients whose derived rows change: those of the rows removed and restored
+            con.execute("CREATE OR REPLACE TEMP TABLE _undo_patients AS SELECT DISTINCT patient_id FROM sessions "
+                        "WHERE batch_id = $1 UNION SELECT patient_id FROM sessions_history WHERE replaced_by = $1",
+                        [batch])
         con.execute(f"DELETE FROM {kind.name} WHERE batch_id = ?", [batch])
         columns = ", ".join(_q(c) for c in _stored_columns(kind))
         con.execute(f"INSERT INTO {kind.name} SELECT {columns} FROM {kind.history} WHERE replaced_by = ?",
@@ -953,6 +975,9 @@ def undo(batch_id: int | str, db_path: str | Path | None = None, *,
         if kind is SESSIONS and restored:
             _check_session_ids_after_undo(con, batch, label)  # raises: rolled back by the writer
         con.execute(f"DELETE FROM {kind.history} WHERE replaced_by = ?", [batch])
+        if kind is SESSIONS:
+            store_derived.refresh(con, "SELECT patient_id FROM _undo_patients")
+            con.execute("DROP TABLE _undo_patients")
         con.execute("UPDATE import_log SET status = 'undone', undone_at = ? WHERE batch_id = ?",
                     [datetime.now().replace(microsecond=0), batch])
         mark_pending(con)  # the rows it removed are rewritten out of the file after the commit
@@ -1051,6 +1076,7 @@ def purge(patient_id: str, db_path: str | Path | None = None, *, lock_timeout: f
             [code]).fetchall()})
         for table in tables:
             con.execute(f"DELETE FROM {table} WHERE patient_id = ?", [code])
+        con.execute(f"DELETE FROM {store_derived.TABLE} WHERE patient_id = ?", [code])  # the copy of those rows
         if aside:
             con.execute(f"DELETE FROM migration_set_aside WHERE {aside_where}", [code])
         emptied = [] if not touched else [int(r[0]) for r in con.execute(
@@ -1180,6 +1206,254 @@ def read_sessions(db_path: str | Path | None = None, *, start: date | str | None
         params.append(str(pd.Timestamp(end).date()))
     where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
     return _read(SESSIONS, db_path, where, params, meta, lock_timeout)
+
+
+def _extra_names(con, source: str, kind: _Kind, where: str = "", params: list | None = None) -> list[str]:
+    """The extra columns of the stored rows, in the order the files first gave them."""
+    names = [r[0] for r in con.execute(
+        f"SELECT DISTINCT unnest(map_keys(extras)) FROM {source} {where}", params or []).fetchall()]
+    order = [json.loads(r[0]) for r in con.execute(
+        "SELECT extra_columns FROM import_log WHERE kind = ? ORDER BY batch_id", [kind.name]).fetchall()]
+    first_seen = {}
+    for names_in_batch in order:
+        for name in names_in_batch:
+            first_seen.setdefault(name, len(first_seen))
+    names.sort(key=lambda n: (first_seen.get(n, len(first_seen)), n))
+    return [n for n in names if n not in kind.dtypes]
+
+
+@dataclass
+class DerivedRead:
+    """What `read_derived_with` read: the derived sessions, the as-of date used (NaT for an empty store) and how
+    many stored sessions are after it (counted in no figure)."""
+
+    frame: pd.DataFrame
+    as_of: pd.Timestamp
+    after_as_of: int
+
+
+def _selection_sql(selection: Selection | None) -> tuple[list[str], list]:
+    """WHERE conditions (and their parameters) of what `selection.select` keeps: chosen values and period; '{d}'
+    stands where the caller puts its table's alias."""
+    conditions, params = [], []
+    if selection is None:
+        return conditions, params
+    for column, chosen in selection.values:
+        if chosen and column in SESSIONS.dtypes:  # a column the data lacks keeps every row, as select does
+            conditions.append(f"list_contains(CAST(? AS VARCHAR[]), {{d}}{_q(column)})")
+            params.append([str(v) for v in chosen])
+    if selection.start is not None:
+        conditions.append("{d}session_date >= CAST(? AS DATE)")
+        params.append(str(selection.start))
+    if selection.end is not None:
+        conditions.append("{d}session_date <= CAST(? AS DATE)")
+        params.append(str(selection.end))
+    return conditions, params
+
+
+def _derive_in_python(db_path, settings: Settings, selection: Selection | None, columns: list[str] | None,
+                      patients_of_selection: bool, lock_timeout) -> DerivedRead:
+    """read_derived on a store without the derived table (schema 1 to 3, read-only: the next write upgrades it)."""
+    sessions = read_sessions(db_path, lock_timeout=lock_timeout)
+    history = derive_sessions(sessions, settings)
+    as_of = resolve_as_of(sessions, settings)
+    frame = history
+    if selection is not None:
+        chosen = select(history, selection)
+        if patients_of_selection:
+            seen = pd.unique(chosen["patient_id"].astype("str"))
+            frame = history.loc[history["patient_id"].astype("str").isin(seen)].reset_index(drop=True)
+        else:
+            frame = chosen
+    if columns is not None:
+        frame = frame[list(columns)]
+    return DerivedRead(frame, as_of, int(len(sessions) - len(history)))
+
+
+def read_derived_with(db_path: str | Path | None = None, *, settings: Settings = DEFAULT_SETTINGS,
+                      selection: Selection | None = None, columns: list[str] | tuple | None = None,
+                      patients_of_selection: bool = False, lock_timeout: float | None = None) -> DerivedRead:
+    """`read_derived`, with the as-of date it used and the count of sessions after it."""
+    columns = None if columns is None else list(dict.fromkeys(columns))
+    with _reader(db_path, lock_timeout) as reading:
+        ready = (reading is not None and reading.version == SCHEMA_VERSION and store_derived.exists(reading.con))
+        if ready:
+            return _read_derived(reading.con, settings, selection, columns, patients_of_selection)
+    return _derive_in_python(db_path, settings, selection, columns, patients_of_selection, lock_timeout)
+
+
+def read_derived(db_path: str | Path | None = None, *, settings: Settings = DEFAULT_SETTINGS,
+                 selection: Selection | None = None, columns: list[str] | tuple | None = None,
+                 patients_of_selection: bool = False, lock_timeout: float | None = None) -> pd.DataFrame:
+    """Exactly `select(derive_sessions(read_sessions(db), settings), selection)[columns]`, read from the store's
+    derived table (analytics/store_derived.py) with the as-of date, the chosen values and the period applied in
+    DuckDB and only the columns asked for read; nothing is checked or derived again but what the settings move.
+
+    columns: input and derived column names, in the order wanted (None: all, in derive_sessions' order).
+    patients_of_selection: every session up to the as-of date of the patients with a session the selection keeps
+    (what their flags are judged on) instead of the selected sessions only. A store without the derived table
+    (made before schema 4, read-only here) is derived in Python, giving the same frame.
+    """
+    return read_derived_with(db_path, settings=settings, selection=selection, columns=columns,
+                             patients_of_selection=patients_of_selection, lock_timeout=lock_timeout).frame
+
+
+def _read_derived(con, settings: Settings | None, selection: Selection | None, columns: list[str] | None,
+                  patients_of_selection: bool) -> DerivedRead:
+    """The read; settings None: every session, with the stored helper columns (names '__' + STORED_NAMES) and
+    no derived column yet (read_derived_base)."""
+    table = store_derived.TABLE
+    if settings is None:
+        as_of, after = None, 0
+    elif settings.as_of is not None:
+        as_of = pd.Timestamp(settings.as_of).normalize()
+        after = int(con.execute(f"SELECT count(*) FROM {table} WHERE session_date > CAST(? AS DATE)",
+                                [str(as_of.date())]).fetchall()[0][0])
+    else:
+        latest = con.execute(f"SELECT max(session_date) FROM {table}").fetchall()[0][0]
+        as_of = pd.NaT if latest is None else pd.Timestamp(latest).normalize()
+        after = 0
+    extras = _extra_names(con, "sessions", SESSIONS) if columns is None or any(
+        c not in SESSIONS.dtypes and c not in DERIVED_COLUMNS for c in columns) else []
+    inputs = [*SESSIONS.columns, *extras]
+    if columns is None:
+        out_inputs, wanted = inputs, list(DERIVED_COLUMNS)
+    else:
+        unknown = [c for c in columns if c not in inputs and c not in DERIVED_COLUMNS]
+        if unknown:
+            raise KeyError(f"no such column in the derived sessions: {', '.join(unknown)}")
+        out_inputs = [c for c in columns if c not in DERIVED_COLUMNS]
+        wanted = [c for c in columns if c in DERIVED_COLUMNS]
+    needs = store_derived.stored_columns_for(wanted)
+    helper = [c for c in needs if c in store_derived.STORED_NAMES]
+    if settings is None:
+        needs = [*store_derived.COMPLETE_INPUT, *store_derived.STORED_NAMES]
+        helper = list(store_derived.STORED_NAMES)
+    read_inputs = list(dict.fromkeys([*out_inputs, "patient_id", "session_date",
+                                      *(c for c in needs if c not in store_derived.STORED_NAMES)]))
+    joined = any(c not in store_derived.COPIED for c in read_inputs)  # columns only `sessions` holds
+
+    def ref(column: str) -> str:
+        if column in store_derived.COPIED or column in store_derived.STORED_NAMES or column == "ord":
+            return f"d.{_q(column)}"
+        return f"s.{_q(column)}" if column in SESSIONS.dtypes else f"s.extras[{_lit(column)}]"
+
+    select_ = []
+    for column in read_inputs:
+        cast = column in SESSIONS.dtypes and SESSIONS.dtypes[column] == "datetime64[s]"
+        select_.append(f"{f'CAST({ref(column)} AS TIMESTAMP_S)' if cast else ref(column)} AS {_q(column)}")
+    for name in helper:
+        cast = dict(store_derived.STORED)[name] == "DATE"
+        select_.append(f"{f'CAST({ref(name)} AS TIMESTAMP_S)' if cast else ref(name)} AS {_q('__' + name)}")
+    select_.append("d.ord AS __ord")
+    if as_of is None:
+        conditions, params = ["true"], []
+    elif pd.isna(as_of):
+        conditions, params = ["false"], []
+    else:
+        conditions, params = ["d.session_date <= CAST(? AS DATE)"], [str(as_of.date())]
+    chosen, chosen_params = _selection_sql(selection)
+    chosen = [c.replace("{d}", "d.") for c in chosen]
+    if chosen and patients_of_selection:  # the inner query repeats the as-of condition
+        conditions.append(f"d.patient_id IN (SELECT d.patient_id FROM {table} d WHERE "
+                          + " AND ".join([conditions[0], *chosen]) + ")")
+        params = [*params, *params, *chosen_params]
+    else:
+        conditions += chosen
+        params += chosen_params
+    where = " AND ".join(conditions)
+    light = [expr for expr, column in zip(select_, [*read_inputs, *helper, "ord"])
+             if column not in read_inputs or column in store_derived.COPIED]
+    # the table is stored in derive_sessions' order and a plain scan keeps it; `ord` checks
+    arrow = con.sql(f"SELECT {', '.join(light)} FROM {table} d WHERE {where}", params=params or None
+                    ).to_arrow_table()
+    ord_ = arrow.column("__ord").to_numpy()
+    if len(ord_) > 1 and not (ord_[1:] > ord_[:-1]).all():
+        arrow = arrow.take(pa.array(np.argsort(ord_, kind="stable")))
+    if joined:  # the other columns from `sessions`, same rows in the same order (patient_id, session_date)
+        rest = [c for c in read_inputs if c not in store_derived.COPIED]
+        exprs = [(f"d.{_q(c)}" if c in SESSIONS.dtypes else f"d.extras[{_lit(c)}]") + f" AS {_q(c)}" for c in rest]
+        other = con.sql(f"SELECT d.patient_id, d.session_date, {', '.join(exprs)} "
+                        f"FROM {current_sessions_sql(SCHEMA_VERSION)} d WHERE {where} "
+                        "ORDER BY d.patient_id, d.session_date", params=params or None).to_arrow_table()
+        if other.num_rows != arrow.num_rows or not (
+                other["patient_id"].equals(arrow["patient_id"])
+                and pc.all(pc.equal(pc.cast(other["session_date"], pa.timestamp("s")), arrow["session_date"])).as_py()
+                in (True, None)):
+            raise StoreError("The store's derived session table is out of step with its sessions; import or undo "
+                             "to rebuild it.")
+        for column in rest:
+            arrow = arrow.append_column(column, other[column])
+        arrow = arrow.select([*read_inputs, *[f"__{h}" for h in helper], "__ord"])
+    mapper = {pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype(), pa.bool_(): pd.BooleanDtype()}.get
+    frame = arrow.drop_columns(["__ord"]).to_pandas(types_mapper=mapper)
+    changes = {c: SESSIONS.dtypes[c] for c in read_inputs
+               if c in SESSIONS.dtypes and str(frame[c].dtype) != SESSIONS.dtypes[c]}
+    changes.update({c: "str" for c in read_inputs if c not in SESSIONS.dtypes})
+    if changes:
+        frame = frame.astype(changes)
+    if settings is None:
+        return DerivedRead(frame, pd.NaT, 0)
+    as_of_day = 0 if pd.isna(as_of) else int(np.datetime64(as_of.date(), "D").astype("int64"))
+    drop = [c for c in read_inputs if c not in out_inputs]
+    frame = store_derived.complete(frame, settings, as_of_day, wanted, drop)
+    if columns is not None:
+        frame = frame[columns]
+    return DerivedRead(frame, as_of, after)
+
+
+def read_derived_base(db_path: str | Path | None = None, *,
+                      lock_timeout: float | None = None) -> pd.DataFrame | None:
+    """Every stored session, all its columns (as read_sessions gives them) and the stored derived columns, before
+    any setting is applied, in derive_sessions' order: for a process that applies many settings to one read (the
+    app: `derived_for` per settings). None when the store has no derived table (made before schema 4) or no
+    store."""
+    with _reader(db_path, lock_timeout) as reading:
+        if reading is None or reading.version != SCHEMA_VERSION or not store_derived.exists(reading.con):
+            return None
+        return _read_derived(reading.con, None, None, None, False).frame
+
+
+def derived_for(base: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
+    """derive_sessions(read_sessions(db), settings) from read_derived_base(db): the sessions up to the as-of date
+    and the derived columns for these settings; only what depends on the settings is computed."""
+    if settings.as_of is not None:
+        as_of = pd.Timestamp(settings.as_of).normalize()
+    elif len(base):
+        as_of = pd.Timestamp(base["session_date"].max()).normalize()
+    else:
+        as_of = pd.NaT
+    as_of_day = 0 if pd.isna(as_of) else int(np.datetime64(as_of.date(), "D").astype("int64"))
+    day = base["session_date"].to_numpy().astype("datetime64[D]").astype("int64")
+    keep = day <= as_of_day if not pd.isna(as_of) else np.zeros(len(base), bool)
+    frame = base if keep.all() else base.loc[keep].reset_index(drop=True)
+    return store_derived.complete(frame, settings, as_of_day)
+
+
+def selection_values(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> pd.DataFrame:
+    """A small frame standing in for the stored sessions where a selection is checked against the data
+    (selection.unmatched, sessions.as_of_after_data): the distinct values of each filter column and the latest
+    session_date, padded with blanks; no rows for an empty store."""
+    from .selection import FILTER_COLUMNS
+    columns = list(FILTER_COLUMNS.values())
+    with _reader(db_path, lock_timeout) as reading:
+        if reading is None:
+            latest, values = None, {}
+        else:
+            source = reading.sessions
+            values = {c: [r[0] for r in reading.con.execute(
+                f"SELECT DISTINCT {_q(c)} FROM {source} WHERE {_q(c)} IS NOT NULL ORDER BY 1").fetchall()]
+                for c in columns}
+            latest = reading.con.execute(f"SELECT max(session_date) FROM {source}").fetchall()[0][0]
+    if latest is None:
+        return pd.DataFrame({"session_date": pd.Series(dtype="datetime64[s]"),
+                             **{c: pd.Series(dtype="str") for c in columns}})
+    n = max([1, *(len(v) for v in values.values())])
+    frame = pd.DataFrame({"session_date": pd.Series([pd.Timestamp(latest)] + [pd.NaT] * (n - 1),
+                                                    dtype="datetime64[s]")})
+    for column, found in values.items():
+        frame[column] = pd.Series(found + [None] * (n - len(found)), dtype="str")
+    return frame
 
 
 def read_assessments(db_path: str | Path | None = None, *, meta: bool = False,

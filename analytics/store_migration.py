@@ -15,6 +15,9 @@ a patient: `Jane_Doe_DOB_1961-03-02.csv`). The upgrade from schema 2 (and from 1
 import_log.file_name to `label`, replaces every stored name by the neutral label built from the import's time and
 row count ("upload 2025-03-14 09:05, 2,600 rows"), and marks the store for compaction, so that the writer rewrites
 the file after the commit and the old names (and the text of rows undone before) cannot be read from its bytes.
+Schema 4 adds the derived session table (analytics/store_derived.py: what derive_sessions works out that no
+setting changes, kept in step by every write): the upgrade from schema 3 (and from 1 or 2, after the steps above)
+builds it from every stored session in the same transaction. A reader of an older store derives in Python instead.
 A reader cannot upgrade (read-only): `current_sessions_sql` gives the rows the upgrade would keep, and
 `label_sql` the label a schema-1 or -2 store's log will get, so no reader ever shows an old file name.
 
@@ -33,7 +36,10 @@ import duckdb
 from .session_key import session_key_sql
 from .store_compaction import mark_pending
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+# Versions a reader accepts: older ones are read as their upgrade would leave them (schema 3: without the derived
+# table, derived on reading).
+READABLE_VERSIONS = (1, 2, 3, 4)
 
 AUDIT_TABLE = "audit_log"
 AUDIT_DDL = (f'CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} ("at" TIMESTAMP NOT NULL, "user" VARCHAR NOT NULL, '
@@ -138,7 +144,7 @@ def upgrade_v2(con: duckdb.DuckDBPyConnection) -> list[str]:
     store is marked for compaction (the writer rewrites the file after the commit); the notes say so."""
     con.execute("ALTER TABLE import_log RENAME COLUMN file_name TO label")
     replaced = con.execute(f"UPDATE import_log SET label = {_neutral_label_sql()}").fetchone()[0]
-    con.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", [str(SCHEMA_VERSION)])
+    con.execute("UPDATE meta SET value = '3' WHERE name = 'schema_version'")
     con.execute(AUDIT_DDL)
     mark_pending(con)
     return [f"The store was upgraded to schema 3: the import history now keeps a neutral label for each import "
@@ -148,3 +154,12 @@ def upgrade_v2(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def _quoted(columns: list[str]) -> list[str]:
     return ['"' + c.replace('"', '""') + '"' for c in columns]
+
+
+def upgrade_v3(con: duckdb.DuckDBPyConnection, build_derived) -> list[str]:
+    """Upgrade a schema-3 store to schema 4 in the open transaction: the derived session table
+    (analytics/store_derived.py) is built from every stored session by build_derived(con); the notes say so."""
+    build_derived(con)
+    con.execute("UPDATE meta SET value = ? WHERE name = 'schema_version'", [str(SCHEMA_VERSION)])
+    return ["The store was upgraded to schema 4: it now keeps each session's cycle, interval, response and next "
+            "session worked out (the derived session table), so the app and the summary read them ready."]

@@ -16,6 +16,7 @@ Decisions where docs/metrics.md is silent:
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -25,6 +26,9 @@ from analytics.kaplan_meier import km_summary
 from analytics.selection import Selection, select
 from analytics.sessions import derive_sessions, resolve_as_of
 from analytics.settings import DEFAULT_SETTINGS, Settings
+
+if TYPE_CHECKING:
+    from analytics.store import DerivedRead
 
 REQUIRED_KEYS = (
     "as_of", "sessions", "patients", "rejected_rows", "responder_threshold_pct", "sessions_with_response",
@@ -59,14 +63,19 @@ def summary_inputs(sessions: pd.DataFrame, selection: Selection | None = None) -
 
 
 def summarise(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, rejected_rows: int = 0,
-              selection: Selection | None = None) -> dict:
+              selection: Selection | None = None, *, ready: DerivedRead | None = None) -> dict:
     """Headline figures of an accepted session table as a JSON-serialisable dict (REQUIRED_KEYS + extras).
 
     selection: only the sessions it keeps are counted, as in the app; each patient's whole history is worked
     out first (a session outside the selection is still the previous injection of the next one), and a patient
-    is flagged from that whole history."""
-    as_of = resolve_as_of(sessions, settings)
-    history = derive_sessions(summary_inputs(sessions, selection), settings)
+    is flagged from that whole history.
+    ready: the sessions already derived (store.read_derived_with, from the store's derived table: at least the
+    whole history of the patients the selection keeps, up to the as-of date); `sessions` is then ignored."""
+    if ready is not None:
+        sessions, history, as_of = ready.frame, ready.frame, ready.as_of
+    else:
+        as_of = resolve_as_of(sessions, settings)
+        history = derive_sessions(summary_inputs(sessions, selection), settings)
     derived = history if selection is None else select(history, selection)
 
     responders = headline.responder_share(derived)
@@ -99,7 +108,7 @@ def summarise(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, rej
         "short_interval_share": _num(short.value),
         "diminished_patients": flagged["diminished"],
         # extras
-        "sessions_after_as_of": int(len(sessions) - len(history)),
+        "sessions_after_as_of": int(len(sessions) - len(history)) if ready is None else ready.after_as_of,
         "responders": responders.successes,
         "responder_rate_ci": _ci(responders),
         "sessions_with_pain_response": substantial.n,

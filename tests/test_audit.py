@@ -56,7 +56,7 @@ def test_a_row_written_is_read_back_exactly_and_a_missing_store_is_created_empty
     assert str(frame["at"].dtype) == "datetime64[us]"
     assert store.is_empty(db) and store.history(db).empty  # a new store, every table, no session
     assert {"sessions", "assessments", "import_log", "meta", "audit_log"} <= tables(db)
-    assert meta(db, "schema_version") == "3"
+    assert meta(db, "schema_version") == "4"
 
 
 def test_rows_come_newest_first_and_an_aware_time_is_stored_in_utc(db):
@@ -149,7 +149,7 @@ def test_an_older_store_reads_and_gets_the_table_on_the_first_audit_row_without_
     assert store.history(db).equals(history_before)
     path = write(tmp_path / "apr.csv", KEEP)  # the next import upgrades it, and the audit row stays
     report = store.import_result(load_sessions(path), store.file_hash(path), "April", None, db)
-    assert report.notes and meta(db, "schema_version") == "3"
+    assert report.notes and meta(db, "schema_version") == "4"
     assert rows(audit.read(db)) == [(pd.Timestamp(T0), "a@x.org", "lead", "view_page", "Data", "ok")]
 
 

@@ -126,8 +126,10 @@ def test_the_first_write_upgrades_a_schema_2_store_and_no_file_name_is_left_in_i
     assert report.batch_id == 5 and report.notes == [
         "The store was upgraded to schema 3: the import history now keeps a neutral label for each import (its time "
         "and row count) instead of the file's name (4 name(s) replaced), and the store file was rewritten so that "
-        "the old names cannot be read from it."]
-    assert meta(v2, "schema_version") == "3"
+        "the old names cannot be read from it.",
+        "The store was upgraded to schema 4: it now keeps each session's cycle, interval, response and next session "
+        "worked out (the derived session table), so the app and the summary read them ready."]
+    assert meta(v2, "schema_version") == "4"
     assert found(v2, *NAMES_V2) == dict.fromkeys(NAMES_V2, False)
     assert leftovers(v2) == []
     log = store.history(v2)
@@ -152,7 +154,7 @@ def test_upgrading_a_schema_1_store_removes_its_file_names_too(tmp_path):
     shutil.copyfile(V1, db)
     assert all(found(db, *NAMES_V1).values())
     store.undo(4, db)  # the assessments import
-    assert meta(db, "schema_version") == "3"
+    assert meta(db, "schema_version") == "4"
     assert found(db, *NAMES_V1) == dict.fromkeys(NAMES_V1, False)
     assert store.history(db)["label"].str.startswith("upload ").all()
 

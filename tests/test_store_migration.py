@@ -74,9 +74,11 @@ def test_the_first_write_upgrades_in_one_transaction_and_sets_the_doubles_aside(
         "so undoing that import puts them back).",
         "The store was upgraded to schema 3: the import history now keeps a neutral label for each import (its time "
         "and row count) instead of the file's name (4 name(s) replaced), and the store file was rewritten so that "
-        "the old names cannot be read from it."]
+        "the old names cannot be read from it.",
+        "The store was upgraded to schema 4: it now keeps each session's cycle, interval, response and next session "
+        "worked out (the derived session table), so the app and the summary read them ready."]
     assert report.notes[0] in report.message() and report.notes[1] in report.message()
-    assert table(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("3",)]
+    assert table(db, "SELECT value FROM meta WHERE name = 'schema_version'") == [("4",)]
     sep = "\x1f"
     assert table(db, "SELECT session_key, patient_id, session_id, followup_pain, extras, batch_id, line "
                      "FROM sessions ORDER BY batch_id, line") == [

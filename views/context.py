@@ -11,8 +11,9 @@ from analytics.ingest import IngestResult
 from analytics.selection import Selection, period_mask, take, value_mask
 from analytics.sessions import DERIVED_COLUMNS
 from analytics.settings import Settings
+from analytics.store import derived_for
 from views.cache import memo, settings_key
-from views.sources import DataSource
+from views.sources import DataSource, store_base
 
 # The columns the filtered views need (every analytics call of the Overview, Patients and Compare pages reads
 # only these): the grouping columns, the baselines the case-mix adjustment bands on, and every derived column, so
@@ -66,7 +67,14 @@ class Context:
 
     @cached_property
     def derived(self) -> pd.DataFrame:
-        """Every accepted session up to the as-of date with the per-session metrics (read-only)."""
+        """Every accepted session up to the as-of date with the per-session metrics (read-only). The clinic's store
+        gives it from its derived table (store.derived_for on the one read kept per store state): nothing is
+        derived again, only what the settings move."""
+        if self.source.kind == "store" and self.source.path:
+            base = store_base(self.source.path, self.source.key)
+            if base is not None:
+                return memo(self.source, "derive", ("derive", self.skey), derived_for,
+                            lambda: ((base, self.settings), {}), big=True)
         return self._derived()
 
     @cached_property

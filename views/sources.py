@@ -34,6 +34,7 @@ class DataSource:
     kind: str  # "sample" | "file" | "store" | "upload"
     key: str
     shared: bool  # True: may use process-wide caches (not a user's upload)
+    path: str | None = None  # the store's path (kind "store"): Context.derived reads its derived table
 
     @property
     def is_sample(self) -> bool:
@@ -86,10 +87,28 @@ def _store_fingerprint(db_path: str, stamp: tuple) -> str | None:
     return store.data_version(db_path)
 
 
+# What the sidebar and the access rules read from a store's sessions (dates, filter values, practitioners);
+# every page computes from the derived sessions (store_base, Context.derived), not from these.
+STORE_SESSION_COLUMNS = ("patient_id", "session_date", "site", "practitioner_id", "indication", "product")
+
+
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _load_store(db_path: str, fingerprint: str) -> IngestResult:
-    """The store's sessions as an accepted-rows result, read once per store state (the fingerprint)."""
-    return IngestResult.from_accepted(store.read_sessions(db_path), Path(db_path).name)
+    """The store's sessions as an accepted-rows result, read once per store state (the fingerprint): from its
+    derived table, only the columns of STORE_SESSION_COLUMNS (a store made before schema 4: every column)."""
+    base = store_base(db_path, fingerprint)
+    if base is None:
+        return IngestResult.from_accepted(store.read_sessions(db_path), Path(db_path).name)
+    return IngestResult.from_accepted(base[list(STORE_SESSION_COLUMNS)], Path(db_path).name)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def store_base(db_path: str, fingerprint: str):
+    """store.read_derived_base once per store state: every session with the stored derived columns, from which
+    each visitor's settings give the derived table (store.derived_for) without reading the store again. None for a
+    store made before schema 4 (derived from the sessions instead, until the next import upgrades it)."""
+    del fingerprint  # only part of the key
+    return store.read_derived_base(db_path)
 
 
 def load_default_source() -> tuple[DataSource, IngestResult]:
@@ -100,7 +119,8 @@ def load_default_source() -> tuple[DataSource, IngestResult]:
         fingerprint = store_fingerprint(db_path)
         if fingerprint:
             result = _load_store(str(db_path), fingerprint)
-            return DataSource(f"Clinic store ({db_path.name})", "store", fingerprint, shared=True), result
+            return DataSource(f"Clinic store ({db_path.name})", "store", fingerprint, shared=True,
+                              path=str(db_path)), result
     if not path.exists():
         raise FileNotFoundError(f"The data file {path} does not exist (set {DATA_FILE_ENV} to a readable file).")
     stat = path.stat()
