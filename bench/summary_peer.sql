@@ -100,24 +100,26 @@ ranked AS (
                                                       ORDER BY v DESC) END AS rank_before_latest
     FROM positioned
 ),
-refs AS (
-    SELECT patient_id, measure, any_value(m) AS m, any_value(threshold) AS threshold, any_value(noise) AS noise,
-           round(avg(v) FILTER (WHERE rank_before_last_n <= 2), 9) AS ref_dim,
-           round(avg(v) FILTER (WHERE rank_before_latest <= 2), 9) AS ref_watch
-    FROM ranked GROUP BY patient_id, measure
+-- each session with its patient's two references (rounded as the product rounds them)
+referenced AS (
+    SELECT *,
+           round(avg(CASE WHEN rank_before_last_n <= 2 THEN v END) OVER p, 9) AS ref_dim,
+           round(avg(CASE WHEN rank_before_latest <= 2 THEN v END) OVER p, 9) AS ref_watch
+    FROM ranked
+    WINDOW p AS (PARTITION BY patient_id, measure)
 ),
 judged AS (
-    SELECT r.patient_id, r.measure,
-           r.m >= 3 AND r.ref_dim >= r.threshold
-               AND max(p.v) FILTER (WHERE p.j >= p.m - 2) < 0.5 * r.ref_dim
-               AND min(round(p.scale * (r.ref_dim - p.v), 9)) FILTER (WHERE p.j >= p.m - 2) >= r.noise - 1e-9
+    SELECT patient_id, measure,
+           any_value(m) >= 3 AND any_value(ref_dim) >= any_value(threshold)
+               AND max(v) FILTER (WHERE j >= m - 2) < 0.5 * any_value(ref_dim)
+               AND min(round(scale * (ref_dim - v), 9)) FILTER (WHERE j >= m - 2) >= any_value(noise) - 1e-9
                AS diminished,
-           r.m >= 2 AND r.ref_watch >= r.threshold
-               AND max(p.v) FILTER (WHERE p.j = p.m - 1) < 0.5 * r.ref_watch
-               AND min(round(p.scale * (r.ref_watch - p.v), 9)) FILTER (WHERE p.j = p.m - 1) >= r.noise - 1e-9
+           any_value(m) >= 2 AND any_value(ref_watch) >= any_value(threshold)
+               AND max(v) FILTER (WHERE j = m - 1) < 0.5 * any_value(ref_watch)
+               AND min(round(scale * (ref_watch - v), 9)) FILTER (WHERE j = m - 1) >= any_value(noise) - 1e-9
                AS watch
-    FROM refs r JOIN positioned p USING (patient_id, measure)
-    GROUP BY r.patient_id, r.measure, r.m, r.threshold, r.noise, r.ref_dim, r.ref_watch
+    FROM referenced
+    GROUP BY patient_id, measure
 ),
 flags AS (
     SELECT patient_id,
