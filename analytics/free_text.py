@@ -33,6 +33,7 @@ from .identifier_patterns import (
     mask,
     name_span,
 )
+from .distinct import arrow_of
 from .regex_scan import matches
 
 SHOWN_LINES = 10  # line numbers a message lists
@@ -140,8 +141,9 @@ class ColumnScan:
                 + (f" (e.g. {examples})" if examples else ""))
 
 
-def _text_array(values: pd.Series) -> pa.Array:
-    return pa.array(values.astype("str"), type=pa.string(), from_pandas=True)
+def _text_array(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """The column's text as Arrow (the column's own buffers for reader text: its encoding is then shared)."""
+    return arrow_of(values.astype("str"))
 
 
 def scan(column: str, values: pd.Series, lines: np.ndarray, cutoff_year: int | None = None,

@@ -237,7 +237,9 @@ def _read_csv_fast(utf8: bytes, separator: str) -> RawTable | None:
 
 
 def _try_read_csv_fast(utf8: bytes, separator: str) -> RawTable | None:
-    """Every cell as text: the columns are named by position and typed as strings, the header is row one."""
+    """Every cell as text: the columns are named by position and typed as strings, the header is row one.
+
+    Large strings: what pandas' "str" columns hold, so the frame takes Arrow's buffers without a copy."""
     header_line = _first_line(utf8).decode("utf-8", errors="replace")
     if "\r" in header_line:
         return None  # lines broken by a lone carriage return: pyarrow's rows would not match the line numbers
@@ -257,7 +259,7 @@ def _try_read_csv_fast(utf8: bytes, separator: str) -> RawTable | None:
             read_options=pacsv.ReadOptions(block_size=1 << 24, column_names=names),
             parse_options=pacsv.ParseOptions(delimiter=separator, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in names}, strings_can_be_null=False,
+                column_types={name: pa.large_string() for name in names}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, UnicodeDecodeError, ValueError):
