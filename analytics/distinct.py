@@ -158,6 +158,25 @@ def derived(encoded: Encoded, per_value: pa.Array, index: pd.Index, dtype=None) 
     return series
 
 
+def repeated(values) -> np.ndarray:
+    """True on the cells whose value another cell holds too (pandas' duplicated(keep=False)), for a column with no
+    missing cell: one multi-threaded sort and a comparison of neighbours, where hashing a column of codes that are
+    nearly all distinct costs several times more."""
+    array = arrow_of(values)
+    n = len(array)
+    if n < 2:
+        return np.zeros(n, dtype=bool)
+    order = pc.sort_indices(array).to_numpy()
+    ordered = array.take(pa.array(order))
+    same = as_numpy(pc.equal(ordered.slice(1), ordered.slice(0, n - 1))).astype(bool)
+    in_order = np.zeros(n, dtype=bool)
+    in_order[1:] |= same
+    in_order[:-1] |= same
+    out = np.empty(n, dtype=bool)
+    out[order] = in_order
+    return out
+
+
 SAMPLE = 16384  # cells sampled (evenly spread) to estimate how much a column repeats
 _NOT_WORTH = "not worth encoding"
 SMALL = 1024  # a column this short is checked cell by cell: encoding would cost more than it saves

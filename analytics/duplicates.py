@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from .distinct import arrow_of
+from .distinct import repeated as repeated_values
 from .ingest_report import CONFLICT_COLUMNS, Report, empty_table
 from .reason_codes import Rejection
 from .session_key import session_keys
@@ -82,13 +85,14 @@ def duplicates_and_conflicts(parsed: pd.DataFrame, cells: pd.DataFrame, lines: n
 def _session_id_clashes(parsed: pd.DataFrame, keys: pd.DataFrame, live: np.ndarray) -> pd.Index:
     """The live rows whose session_id other live rows give to a different session (patient + date)."""
     ids = parsed["session_id"]
-    candidates = keys.loc[live & ids.notna().to_numpy(), ["a", "b"]]
-    if len(candidates) < 2:
+    positions = np.flatnonzero(live & ids.notna().to_numpy())
+    if len(positions) < 2:
         return pd.Index([], dtype="int64")
-    candidates = candidates.assign(session_id=ids[candidates.index])
-    repeated = candidates[candidates["session_id"].duplicated(keep=False).to_numpy()]
-    if not len(repeated):
+    text = arrow_of(ids)
+    rows = positions[repeated_values(text if len(positions) == len(ids) else text.take(pa.array(positions)))]
+    if not len(rows):
         return pd.Index([], dtype="int64")
+    repeated = keys.iloc[rows][["a", "b"]].assign(session_id=ids.iloc[rows].to_numpy())
     grouped = repeated.groupby("session_id", sort=False)
     spread = (grouped["a"].transform("nunique") > 1) | (grouped["b"].transform("nunique") > 1)
     return repeated.index[spread.to_numpy()]

@@ -358,6 +358,6 @@ def _parse_columns(frame: pd.DataFrame, headers: list[str], columns: tuple[Colum
     for header in headers:
         if header in frame.columns and header not in mapped:
             out[header] = frame[header].astype("str")
-    parsed = pd.DataFrame(out)
+    parsed = pd.DataFrame(out, copy=False)
     parsed["line"] = context.lines
     return parsed

@@ -60,6 +60,9 @@ def parse_column(column: Column, values: pd.Series, context: ParseContext, repor
     sub = DistinctReport(distinct, header, column.name)
     parsed = parse_cells(column, distinct, replace(context, lines=sub.lines), sub)
     sub.spread_into(report, encoded.codes, context.lines)
+    if parsed.dtype == "str" and values.dtype == "str" and not parsed.hasnans and (
+            len(parsed) == 0 or pc.all(pc.equal(arrow_of(parsed), encoded.values)).as_py()):
+        return values  # every value kept as written (the usual case): the column itself, no copy
     return spread_values(parsed, encoded, values.index)
 
 
