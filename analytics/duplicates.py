@@ -25,9 +25,10 @@ def duplicates_and_conflicts(parsed: pd.DataFrame, cells: pd.DataFrame, lines: n
     cells: the file's cells as written (copies are exact as written); lines: each row's file line;
     patient_codes: integer codes of parsed's patient_id. Conflicts are looked for in session files only.
     """
-    keys = session_keys(parsed, patient_codes).frame(parsed.index)
+    session = session_keys(parsed, patient_codes)
+    keys = session.frame(parsed.index)
     usable = keys["usable"].to_numpy()
-    repeated = keys.duplicated(subset=["a", "b"], keep=False).to_numpy() & usable
+    repeated = _pair_repeats(session.a, session.b, usable)
     candidates = np.flatnonzero(repeated | ~usable)
     copy = np.zeros(len(parsed), dtype=bool)
     first_line = lines.copy()
@@ -44,8 +45,7 @@ def duplicates_and_conflicts(parsed: pd.DataFrame, cells: pd.DataFrame, lines: n
     no_conflicts = empty_table(CONFLICT_COLUMNS)
     if kind != "sessions":
         return duplicates, no_conflicts
-    live = keys.loc[usable & ~copy, ["a", "b"]]
-    clash_index = live.index[live.duplicated(keep=False).to_numpy()]
+    clash_index = keys.index[_pair_repeats(session.a, session.b, usable & ~copy)]
     id_clash = _session_id_clashes(parsed, keys, usable & ~copy)
     if not len(clash_index) and not len(id_clash):
         return duplicates, no_conflicts
@@ -80,6 +80,25 @@ def duplicates_and_conflicts(parsed: pd.DataFrame, cells: pd.DataFrame, lines: n
     report.reject("(row)", mask, reasons, Rejection.CONFLICT, values=values)
     conflicts = pd.concat([t for t in tables if len(t)], ignore_index=True)
     return duplicates, conflicts.sort_values("line", kind="stable").reset_index(drop=True)
+
+
+def _pair_repeats(a: np.ndarray, b: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """True on the given rows whose (a, b) pair another of those rows has too (duplicated(keep=False) of the pairs
+    among those rows); the pair is packed into one integer so one hash pass of one column does it."""
+    found = np.zeros(len(a), dtype=bool)
+    positions = np.flatnonzero(rows)
+    if len(positions) < 2:
+        return found
+    first, second = a[positions], b[positions]
+    second = second - second.min()
+    first = first - first.min()
+    span = int(second.max()) + 1
+    if (int(first.max()) + 1) * span < 2**62:
+        pairs = pd.Series(first * span + second)
+        found[positions] = pairs.duplicated(keep=False).to_numpy()
+    else:  # too wide to pack: the pairs themselves
+        found[positions] = pd.DataFrame({"a": first, "b": second}).duplicated(keep=False).to_numpy()
+    return found
 
 
 def _session_id_clashes(parsed: pd.DataFrame, keys: pd.DataFrame, live: np.ndarray) -> pd.Index:

@@ -91,6 +91,15 @@ def _unflag(pattern: str) -> str:
     return f"(?i:{pattern[4:]})" if pattern.startswith("(?i)") else pattern
 
 
+def candidate_pattern(kinds: tuple[str, ...] = ORDER) -> str:
+    """One RE2 pattern matching every cell `_candidates` could pick (a superset: dates of birth by any date)."""
+    parts = [f"(?:{_unflag(EMBEDDED[k])})" for k in kinds if k != "date of birth"]
+    if "date of birth" in kinds:
+        parts.append(rf"(?i:\b{_DOB_WORDS}\s*[:\-]?\s*(?:{DATE}|\d{{4}}))|(?i:\b\d{{1,2}}[/\-]\d{{1,2}}[/\-]\d{{2}}\b)"
+                     rf"|(?i:(?:{DATE}))")
+    return "|".join(parts) or "(?!)"
+
+
 def _candidates(array: pa.Array, cutoff_year: int, kinds: tuple[str, ...]) -> np.ndarray:
     """True on the cells RE2 says could hold a finding."""
     others = tuple(k for k in kinds if k != "date of birth")

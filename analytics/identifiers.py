@@ -157,6 +157,9 @@ def value_findings(column: str, values: pd.Series, lines: np.ndarray, cutoff_yea
     ('9434765919-01') does too. names=False: names are not looked for (a site or practitioner may be named).
     """
     cutoff = cutoff_year if cutoff_year is not None else default_cutoff_year()
+    if (values.dtype == "str" or values.dtype == object) and not _mask_of(
+            values.astype("str"), _could_find(code)).any():
+        return []  # no cell could be any identifier (the usual code column): one RE2 pass instead of several
     filled = pd.Series(values.notna().to_numpy(dtype=bool) & per_value(values.astype("str"), _filled),
                        index=values.index)
     findings: list[IdentifierFinding] = []
@@ -197,6 +200,14 @@ def value_findings(column: str, values: pd.Series, lines: np.ndarray, cutoff_yea
             mask.iloc[inside.positions] = True
             add(", ".join(PLURALS[k] for k in inside.counts), mask, "hold")
     return findings
+
+
+def _could_find(code: bool) -> str:
+    """One RE2 pattern every cell a value check could flag matches (a superset of all of them)."""
+    from .free_text import _unflag, candidate_pattern  # free_text builds on this module's neighbours
+
+    patterns = [_ANY_IDENTIFIER, WHOLE_NAME, _WHOLE_DATE] + ([candidate_pattern(CODE_KINDS)] if code else [])
+    return "|".join(f"(?:{_unflag(p)})" for p in patterns)
 
 
 def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
