@@ -13,6 +13,7 @@ holds a reference to it, so an id cannot be reused while the ingestion runs.
 """
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -125,13 +126,16 @@ def encode(values: pd.Series | pa.Array | pa.ChunkedArray) -> Encoded:
     found = cached(values)
     if found is not None:
         return found
-    array = arrow_of(values)
+    return remember(values, _encode(arrow_of(values)))
+
+
+def _encode(array: pa.Array | pa.ChunkedArray) -> Encoded:
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
     encoded = pc.dictionary_encode(array)
     indices = encoded.indices
     codes = (pc.fill_null(indices, -1) if indices.null_count else indices).to_numpy(zero_copy_only=False)
-    return remember(values, Encoded(codes, encoded.dictionary))
+    return Encoded(codes, encoded.dictionary)
 
 
 def derived(encoded: Encoded, per_value: pa.Array, index: pd.Index, dtype=None) -> pd.Series:
@@ -177,7 +181,7 @@ def repeated(values) -> np.ndarray:
     return out
 
 
-SAMPLE = 16384  # cells sampled (evenly spread) to estimate how much a column repeats
+SAMPLE = 8192  # cells sampled (evenly spread) to estimate how much a column repeats
 _NOT_WORTH = "not worth encoding"
 SMALL = 1024  # a column this short is checked cell by cell: encoding would cost more than it saves
 
@@ -189,13 +193,44 @@ def _repeats(array: pa.Array | pa.ChunkedArray) -> bool:
     if n <= SAMPLE:
         return pc.count_distinct(array, mode="all").as_py() <= WORTH * n
     positions = np.linspace(0, n - 1, SAMPLE).astype(np.int64)
-    sample = array.take(pa.array(positions))
+    sample = _take(array, positions)
     counts = pc.value_counts(sample).field("counts").to_numpy(zero_copy_only=False).astype(np.float64)
     pairs = float((counts * (counts - 1) / 2).sum())
     return pairs * 2 * WORTH * n >= SAMPLE * (SAMPLE - 1)  # estimated D = s(s-1) / 2 pairs <= WORTH x n
 
 
-def encoding_for(values) -> Encoded | None:
+def _take(array: pa.Array | pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
+    """array.take(positions) for sorted positions, chunk by chunk (a chunked take looks up each position's chunk)."""
+    if not isinstance(array, pa.ChunkedArray):
+        return array.take(pa.array(positions))
+    parts, start = [], 0
+    for chunk in array.chunks:
+        end = start + len(chunk)
+        lo, hi = np.searchsorted(positions, [start, end])
+        if hi > lo:
+            parts.append(chunk.take(pa.array(positions[lo:hi] - start)))
+        start = end
+    return pa.concat_arrays(parts) if parts else pa.array([], type=array.type)
+
+
+def encode_columns(frame: pd.DataFrame) -> None:
+    """Encode, in parallel threads (Arrow's kernels release the GIL), every text column of the frame worth
+    encoding, and keep the encodings for the ingestion: the checks that follow find them made."""
+    if _CACHE.get() is None:
+        return
+    todo = [frame[h] for h in frame.columns if (frame[h].dtype == "str" or frame[h].dtype == object)
+            and cached(frame[h]) is None and encoding_for(frame[h], encode_now=False)]
+    if not todo:
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
+        encoded = list(pool.map(_encode, [arrow_of(values) for values in todo]))
+    for values, done in zip(todo, encoded):
+        remember(values, done)
+
+
+def encoding_for(values, encode_now: bool = True) -> Encoded | None:
     """The column's encoding when working once per distinct value pays (made once per ingestion), else None."""
     cache = _CACHE.get()
     found = cached(values)
@@ -208,7 +243,7 @@ def encoding_for(values) -> Encoded | None:
             key = _key(values)
             cache[("no", id(key))] = (key, _NOT_WORTH)
         return None
-    return encode(values)
+    return encode(values) if encode_now else True
 
 
 def as_numpy(array) -> np.ndarray:

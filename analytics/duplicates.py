@@ -45,7 +45,7 @@ def duplicates_and_conflicts(parsed: pd.DataFrame, cells: pd.DataFrame, lines: n
     no_conflicts = empty_table(CONFLICT_COLUMNS)
     if kind != "sessions":
         return duplicates, no_conflicts
-    clash_index = keys.index[_pair_repeats(session.a, session.b, usable & ~copy)]
+    clash_index = keys.index[repeated if not copy.any() else _pair_repeats(session.a, session.b, usable & ~copy)]
     id_clash = _session_id_clashes(parsed, keys, usable & ~copy)
     if not len(clash_index) and not len(id_clash):
         return duplicates, no_conflicts

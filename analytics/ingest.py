@@ -23,7 +23,7 @@ import pandas as pd
 
 from . import config
 from .dates import AmbiguousDates, detect_order
-from .distinct import encoding_for, per_ingestion
+from .distinct import encode_columns, encoding_for, per_ingestion
 from .duplicates import duplicates_and_conflicts
 from .column_classifier import cutoff_year
 from .free_text import ColumnScan, label_problem
@@ -248,6 +248,7 @@ def _check(raw: RawTable, kind: str, columns: tuple[Column, ...], today: date, s
 
     lines = raw.lines
     frame = _codes_as_text(raw.frame.reset_index(drop=True), resolved.column_map, columns)
+    encode_columns(frame)  # every repeating text column encoded once, in parallel, for all the checks below
     guarded = guard(frame, lines, resolved.column_map, drop_identifiers, pseudonymise_ids, key,
                     frozenset(c.name for c in columns if c.required), redact_free_text,
                     cutoff_year(frame, resolved.column_map))

@@ -84,8 +84,8 @@ def messy() -> bytes:
 
 def test_the_messy_file_takes_the_distinct_path(messy, monkeypatch):
     encoded = []
-    real = distinct.encode
-    monkeypatch.setattr(distinct, "encode", lambda values: encoded.append(len(values)) or real(values))
+    real = distinct.remember
+    monkeypatch.setattr(distinct, "remember", lambda values, done: encoded.append(len(done)) or real(values, done))
     load_sessions(messy, today=TODAY, redact_free_text=True)
     assert len(encoded) >= 10 and set(encoded) == {N}
 
