@@ -73,6 +73,14 @@ def spread_values(parsed: pd.Series, encoded: Encoded, index: pd.Index) -> pd.Se
         return pd.Series(np.append(values, np.array(["NaT"], dtype=values.dtype))[encoded.codes], index=index)
     if parsed.dtype == "str":
         return derived(encoded, arrow_of(parsed), index)
+    if isinstance(parsed.dtype, (pd.Float64Dtype, pd.Int64Dtype)):  # numpy takes: no Arrow round trip
+        array = parsed.array
+        data = np.append(array._data, array._data[:1] if len(array) else np.zeros(1, array._data.dtype))
+        mask = np.append(array._mask, True)
+        kind = pd.arrays.FloatingArray if isinstance(parsed.dtype, pd.Float64Dtype) else pd.arrays.IntegerArray
+        return pd.Series(kind(data[encoded.codes], mask[encoded.codes]), index=index)
+    if parsed.dtype == np.float64:
+        return pd.Series(encoded.spread(parsed.to_numpy(), np.nan), index=index)
     rows = encoded.take(pa.array(parsed, from_pandas=True))
     if isinstance(parsed.dtype, pd.api.extensions.ExtensionDtype):
         out = rows.to_pandas(types_mapper=lambda t: parsed.dtype)

@@ -71,7 +71,7 @@ def late_followups(data: pd.DataFrame, patient_codes: np.ndarray, report: Report
     if data.empty or data["followup_days"].isna().all():
         return
     day = data["session_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
-    order = np.lexsort((day, patient_codes))
+    order = _by_patient_then_day(np.asarray(patient_codes, dtype=np.int64), day)
     same_patient_next = np.append(patient_codes[order][1:] == patient_codes[order][:-1], False)
     gap = np.append(day[order][1:] - day[order][:-1], 0).astype(float)
     gap[~same_patient_next] = np.nan
@@ -80,6 +80,18 @@ def late_followups(data: pd.DataFrame, patient_codes: np.ndarray, report: Report
     report.warn_rows(data.iloc[np.sort(late)], "followup_days",
                      "the follow-up review is dated after the patient's next injection",
                      Caution.FOLLOWUP_AFTER_NEXT_INJECTION)
+
+
+def _by_patient_then_day(codes: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """np.lexsort((day, codes)): rows by patient, then day, ties in row order; one stable sort of a packed
+    integer key when patient and day fit in one (a radix sort, several times faster than lexsort)."""
+    if not len(codes) or (day == np.iinfo(np.int64).min).any():  # none, or a missing date: lexsort itself
+        return np.lexsort((day, codes))
+    patient, days = codes - codes.min(), day - day.min()
+    span = int(days.max()) + 1
+    if (int(patient.max()) + 1) * span >= 2**62:
+        return np.lexsort((day, codes))
+    return np.argsort(patient * span + days, kind="stable")
 
 
 def muscle_units_tolerance(muscles_with_units: pd.Series, total_units: pd.Series) -> pd.Series:
