@@ -70,7 +70,8 @@ def spread_values(parsed: pd.Series, encoded: Encoded, index: pd.Index) -> pd.Se
     """One parsed value per distinct value -> one per row (blank for a missing cell), in the parsed dtype."""
     if pd.api.types.is_datetime64_any_dtype(parsed):
         values = parsed.to_numpy()
-        return pd.Series(np.append(values, np.array(["NaT"], dtype=values.dtype))[encoded.codes], index=index)
+        return pd.Series(np.append(values, np.array(["NaT"], dtype=values.dtype))[encoded.codes], index=index,
+                         copy=False)
     if parsed.dtype == "str":
         return derived(encoded, arrow_of(parsed), index)
     if isinstance(parsed.dtype, (pd.Float64Dtype, pd.Int64Dtype)):  # numpy takes: no Arrow round trip
@@ -78,9 +79,9 @@ def spread_values(parsed: pd.Series, encoded: Encoded, index: pd.Index) -> pd.Se
         data = np.append(array._data, array._data[:1] if len(array) else np.zeros(1, array._data.dtype))
         mask = np.append(array._mask, True)
         kind = pd.arrays.FloatingArray if isinstance(parsed.dtype, pd.Float64Dtype) else pd.arrays.IntegerArray
-        return pd.Series(kind(data[encoded.codes], mask[encoded.codes]), index=index)
+        return pd.Series(kind(data[encoded.codes], mask[encoded.codes]), index=index, copy=False)
     if parsed.dtype == np.float64:
-        return pd.Series(encoded.spread(parsed.to_numpy(), np.nan), index=index)
+        return pd.Series(encoded.spread(parsed.to_numpy(), np.nan), index=index, copy=False)
     rows = encoded.take(pa.array(parsed, from_pandas=True))
     if isinstance(parsed.dtype, pd.api.extensions.ExtensionDtype):
         out = rows.to_pandas(types_mapper=lambda t: parsed.dtype)
@@ -276,7 +277,7 @@ def _finite(floats, index: pd.Index) -> tuple[pd.Series, pd.Series]:
 
 def _mask(array, index: pd.Index) -> pd.Series:
     """An Arrow boolean array (no nulls) as a pandas boolean Series."""
-    return pd.Series(np.asarray(array.to_numpy(zero_copy_only=False), dtype=bool), index=index)
+    return pd.Series(np.asarray(array.to_numpy(zero_copy_only=False), dtype=bool), index=index, copy=False)
 
 
 def is_text(values: pd.Series) -> bool:
@@ -355,7 +356,8 @@ def blank_mask(values: pd.Series, nan_is_blank: bool = True) -> tuple[pd.Series,
     """(blank, not_recorded): True where a cell holds no value (an export blank or a not-recorded token), and
     where that is a not-recorded token ('?', 'n/a', '—', ...); see blanks.py. nan_is_blank: False for numbers."""
     blank, not_recorded = blank_cells(values, nan_is_blank)
-    return pd.Series(blank | not_recorded, index=values.index), pd.Series(not_recorded, index=values.index)
+    return (pd.Series(blank | not_recorded, index=values.index, copy=False),
+            pd.Series(not_recorded, index=values.index, copy=False))
 
 
 def fmt(number: float) -> str:

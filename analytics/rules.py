@@ -24,7 +24,7 @@ def check_sessions(parsed: pd.DataFrame, report: Report) -> None:
     onset, peak = parsed["onset_days"], parsed["peak_days"]
     report.warn("peak_days", (peak < onset).fillna(False), "peak_days is before onset_days",
                 Caution.PEAK_BEFORE_ONSET, parsed["peak_days"])
-    limits = pd.Series(_per_value_map(parsed["product"], IMPLAUSIBLE_UNITS), index=parsed.index)
+    limits = pd.Series(_per_value_map(parsed["product"], IMPLAUSIBLE_UNITS), index=parsed.index, copy=False)
     too_much = (parsed["total_units"] > limits).fillna(False)
     report.warn("total_units", too_much, "an unusually high dose for this product (please check)",
                 Caution.HIGH_DOSE, parsed["total_units"])
@@ -77,6 +77,8 @@ def late_followups(data: pd.DataFrame, patient_codes: np.ndarray, report: Report
     gap[~same_patient_next] = np.nan
     followup = data["followup_days"].to_numpy(dtype=float, na_value=np.nan)[order]
     late = order[followup > gap]
+    if not len(late):
+        return
     report.warn_rows(data.iloc[np.sort(late)], "followup_days",
                      "the follow-up review is dated after the patient's next injection",
                      Caution.FOLLOWUP_AFTER_NEXT_INJECTION)
@@ -121,5 +123,6 @@ def muscle_unit_totals(muscles: pd.Series) -> tuple[pd.Series, pd.Series]:
     complete = has_items & (missing == 0)
     per_unique = np.append(np.where(complete, totals, np.nan), np.nan)
     counts = np.append(np.where(complete, np.bincount(parents, minlength=n), 0), 0)
-    return (pd.Series(per_unique[codes], index=muscles.index).astype("Float64"),
-            pd.Series(counts[codes], index=muscles.index, dtype="int64"))
+    totals = pd.arrays.FloatingArray(np.nan_to_num(per_unique[codes]), np.isnan(per_unique[codes]))
+    return (pd.Series(totals, index=muscles.index, copy=False),
+            pd.Series(counts[codes], index=muscles.index, dtype="int64", copy=False))
