@@ -130,12 +130,15 @@ def encode(values: pd.Series | pa.Array | pa.ChunkedArray) -> Encoded:
 
 
 def _encode(array: pa.Array | pa.ChunkedArray) -> Encoded:
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    """Arrow's hash kernel over the column. A chunked column is encoded chunk by chunk into one memo table (no
+    copy of the chunks into one): every chunk's indices point into the last chunk's dictionary."""
+    if isinstance(array, pa.ChunkedArray) and array.num_chunks == 0:
+        array = pa.array([], type=array.type)
     encoded = pc.dictionary_encode(array)
-    indices = encoded.indices
-    codes = (pc.fill_null(indices, -1) if indices.null_count else indices).to_numpy(zero_copy_only=False)
-    return Encoded(codes, encoded.dictionary)
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    codes = [(pc.fill_null(c.indices, -1) if c.indices.null_count else c.indices).to_numpy(zero_copy_only=False)
+             for c in chunks]
+    return Encoded(codes[0] if len(codes) == 1 else np.concatenate(codes), chunks[-1].dictionary)
 
 
 def derived(encoded: Encoded, per_value: pa.Array, index: pd.Index, dtype=None) -> pd.Series:
