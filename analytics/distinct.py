@@ -136,6 +136,8 @@ def _encode(array: pa.Array | pa.ChunkedArray) -> Encoded:
         array = pa.array([], type=array.type)
     encoded = pc.dictionary_encode(array)
     chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    if not chunks:  # no cells
+        return Encoded(np.zeros(0, dtype=np.int32), pa.array([], type=array.type))
     codes = [(pc.fill_null(c.indices, -1) if c.indices.null_count else c.indices).to_numpy(zero_copy_only=False)
              for c in chunks]
     return Encoded(codes[0] if len(codes) == 1 else np.concatenate(codes), chunks[-1].dictionary)

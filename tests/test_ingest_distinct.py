@@ -152,3 +152,15 @@ def test_any_small_file_gives_the_same_report_both_ways(monkeypatch, rows, sep, 
         slow = [load_sessions(text, today=TODAY), load_assessments(text, today=TODAY)]
     for a, b in zip(fast, slow):
         assert_same(a, b)
+
+
+@pytest.mark.parametrize("chunks", [[], [[]], [["a", None, "a"], ["c", "a"], [], ["b", None]]])
+def test_encoding_a_chunked_column_gives_each_cell_its_value(chunks):
+    import pyarrow as pa
+
+    array = pa.chunked_array([pa.array(c, type=pa.large_string()) for c in chunks], type=pa.large_string())
+    encoded = distinct.encode(array)
+    cells = [v for c in chunks for v in c]
+    assert [None if k < 0 else encoded.values[int(k)].as_py() for k in encoded.codes] == cells
+    assert len(set(encoded.values.to_pylist())) == len(encoded.values)  # distinct values
+    assert encoded.spread(np.ones(len(encoded.values), dtype=bool), False).tolist() == [v is not None for v in cells]
