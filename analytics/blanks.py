@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .distinct import arrow_of, as_numpy, encoding_for
 from .schema import EXPORT_BLANKS, NAN_TOKENS, NOT_RECORDED_TOKENS
 
 
@@ -33,9 +34,7 @@ _NOT_RECORDED = pa.array(_any_case(NOT_RECORDED_TOKENS), type=pa.string())
 
 def as_arrow_text(values: pd.Series) -> pa.ChunkedArray | pa.Array:
     """A column's cells as an Arrow string array (zero-copy for the readers' pyarrow-backed text)."""
-    if not (values.dtype == "str" or values.dtype == object):
-        values = values.astype("str")
-    return pa.array(values, type=pa.string(), from_pandas=True)
+    return arrow_of(values)
 
 
 def blank_cells(values: pd.Series, nan_is_blank: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -46,10 +45,13 @@ def blank_cells(values: pd.Series, nan_is_blank: bool = True) -> tuple[np.ndarra
     """
     if not (values.dtype == "str" or values.dtype == object):
         return values.isna().to_numpy(dtype=bool), np.zeros(len(values), dtype=bool)
-    text = pc.utf8_trim_whitespace(as_arrow_text(values))
+    encoded = encoding_for(values)  # once per distinct value when the column repeats
+    text = pc.utf8_trim_whitespace(encoded.values if encoded is not None else as_arrow_text(values))
     blank = pc.fill_null(pc.is_in(text, value_set=_EXPORT_AND_NAN if nan_is_blank else _EXPORT), True)
     not_recorded = pc.fill_null(pc.is_in(text, value_set=_NOT_RECORDED), False)
-    blank, not_recorded = (np.asarray(a.to_numpy(zero_copy_only=False), dtype=bool) for a in (blank, not_recorded))
+    blank, not_recorded = (np.asarray(as_numpy(a), dtype=bool) for a in (blank, not_recorded))
+    if encoded is not None:
+        blank, not_recorded = encoded.spread(blank, True), encoded.spread(not_recorded, False)
     return blank, not_recorded & ~blank
 
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
+from .distinct import arrow_of, encoding_for
 from .identifier_patterns import ORDER, default_cutoff_year
 from .identifiers import IdentifierFinding, header_reason, value_findings
 from .schema import normalise_header
@@ -109,7 +109,8 @@ def cutoff_year(frame: pd.DataFrame, column_map: dict[str, str]) -> int:
             if pd.api.types.is_datetime64_any_dtype(column):
                 found = column.dt.year.dropna()
             else:  # distinct texts only, through RE2: a session column has few of them among millions of rows
-                distinct = pc.unique(pa.array(column.astype("str"), type=pa.string(), from_pandas=True))
+                encoded = encoding_for(column.astype("str"))
+                distinct = encoded.values if encoded is not None else pc.unique(arrow_of(column.astype("str")))
                 parts = pc.extract_regex(pc.fill_null(distinct, ""), _SESSION_YEAR)
                 found = pd.to_numeric(pd.Series(parts.field("year").to_pylist()), errors="coerce").dropna()
             if len(found):

@@ -37,24 +37,29 @@ class AmbiguousDates(Exception):
     """Some dates read both ways and nothing in the file says which order it uses."""
 
 
-def detect_order(texts: list[pd.Series]) -> str | None:
+def detect_order(texts: list[pd.Series], counts: list[np.ndarray | None] | None = None) -> str | None:
     """'dayfirst' or 'monthfirst' when the file shows it, None when no value needs the order.
 
-    Raises AmbiguousDates when ambiguous values exist and nothing decides, or when the file shows both orders.
+    counts: how many cells hold each text (texts given once per distinct value, in order of first appearance);
+    None: one cell each. Raises AmbiguousDates when ambiguous values exist and nothing decides, or when the file
+    shows both orders.
     """
     day_first = month_first = ambiguous = 0
     example = ""
-    for series in texts:
+    for series, weight in zip(texts, counts or [None] * len(texts)):
         numeric = pc.match_substring_regex(pa.array(series, type=pa.string(), from_pandas=True), _NUMERIC)
-        series = series[np.asarray(pc.fill_null(numeric, False).to_numpy(zero_copy_only=False), dtype=bool)]
+        keep = np.asarray(pc.fill_null(numeric, False).to_numpy(zero_copy_only=False), dtype=bool)
+        series = series[keep]
         parts = series.str.extract(_NUMERIC).dropna()
         if parts.empty:
             continue
         a, b = parts["a"].astype(int), parts["b"].astype(int)
-        day_first += int(((a > 12) & (b <= 12)).sum())
-        month_first += int(((b > 12) & (a <= 12)).sum())
+        n = (pd.Series(np.asarray(weight)[keep], index=series.index).loc[parts.index] if weight is not None
+             else pd.Series(1, index=parts.index))
+        day_first += int(n[(a > 12) & (b <= 12)].sum())
+        month_first += int(n[(b > 12) & (a <= 12)].sum())
         both_small = (a <= 12) & (b <= 12) & (a != b)
-        ambiguous += int(both_small.sum())
+        ambiguous += int(n[both_small].sum())
         if both_small.any() and not example:
             example = series.loc[both_small[both_small].index[0]].strip()
     if day_first and month_first:

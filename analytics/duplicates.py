@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from .distinct import arrow_of
+from .distinct import repeated as repeated_values
 from .ingest_report import CONFLICT_COLUMNS, Report, empty_table
 from .reason_codes import Rejection
 from .session_key import session_keys
@@ -22,9 +25,10 @@ def duplicates_and_conflicts(parsed: pd.DataFrame, cells: pd.DataFrame, lines: n
     cells: the file's cells as written (copies are exact as written); lines: each row's file line;
     patient_codes: integer codes of parsed's patient_id. Conflicts are looked for in session files only.
     """
-    keys = session_keys(parsed, patient_codes).frame(parsed.index)
+    session = session_keys(parsed, patient_codes)
+    keys = session.frame(parsed.index)
     usable = keys["usable"].to_numpy()
-    repeated = keys.duplicated(subset=["a", "b"], keep=False).to_numpy() & usable
+    repeated = _pair_repeats(session.a, session.b, usable)
     candidates = np.flatnonzero(repeated | ~usable)
     copy = np.zeros(len(parsed), dtype=bool)
     first_line = lines.copy()
@@ -41,8 +45,7 @@ def duplicates_and_conflicts(parsed: pd.DataFrame, cells: pd.DataFrame, lines: n
     no_conflicts = empty_table(CONFLICT_COLUMNS)
     if kind != "sessions":
         return duplicates, no_conflicts
-    live = keys.loc[usable & ~copy, ["a", "b"]]
-    clash_index = live.index[live.duplicated(keep=False).to_numpy()]
+    clash_index = keys.index[repeated if not copy.any() else _pair_repeats(session.a, session.b, usable & ~copy)]
     id_clash = _session_id_clashes(parsed, keys, usable & ~copy)
     if not len(clash_index) and not len(id_clash):
         return duplicates, no_conflicts
@@ -79,16 +82,36 @@ def duplicates_and_conflicts(parsed: pd.DataFrame, cells: pd.DataFrame, lines: n
     return duplicates, conflicts.sort_values("line", kind="stable").reset_index(drop=True)
 
 
+def _pair_repeats(a: np.ndarray, b: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """True on the given rows whose (a, b) pair another of those rows has too (duplicated(keep=False) of the pairs
+    among those rows); the pair is packed into one integer so one hash pass of one column does it."""
+    found = np.zeros(len(a), dtype=bool)
+    positions = np.flatnonzero(rows)
+    if len(positions) < 2:
+        return found
+    first, second = a[positions], b[positions]
+    second = second - second.min()
+    first = first - first.min()
+    span = int(second.max()) + 1
+    if (int(first.max()) + 1) * span < 2**62:
+        pairs = pd.Series(first * span + second)
+        found[positions] = pairs.duplicated(keep=False).to_numpy()
+    else:  # too wide to pack: the pairs themselves
+        found[positions] = pd.DataFrame({"a": first, "b": second}).duplicated(keep=False).to_numpy()
+    return found
+
+
 def _session_id_clashes(parsed: pd.DataFrame, keys: pd.DataFrame, live: np.ndarray) -> pd.Index:
     """The live rows whose session_id other live rows give to a different session (patient + date)."""
     ids = parsed["session_id"]
-    candidates = keys.loc[live & ids.notna().to_numpy(), ["a", "b"]]
-    if len(candidates) < 2:
+    positions = np.flatnonzero(live & ids.notna().to_numpy())
+    if len(positions) < 2:
         return pd.Index([], dtype="int64")
-    candidates = candidates.assign(session_id=ids[candidates.index])
-    repeated = candidates[candidates["session_id"].duplicated(keep=False).to_numpy()]
-    if not len(repeated):
+    text = arrow_of(ids)
+    rows = positions[repeated_values(text if len(positions) == len(ids) else text.take(pa.array(positions)))]
+    if not len(rows):
         return pd.Index([], dtype="int64")
+    repeated = keys.iloc[rows][["a", "b"]].assign(session_id=ids.iloc[rows].to_numpy())
     grouped = repeated.groupby("session_id", sort=False)
     spread = (grouped["a"].transform("nunique") > 1) | (grouped["b"].transform("nunique") > 1)
     return repeated.index[spread.to_numpy()]

@@ -33,6 +33,7 @@ from .identifier_patterns import (
     mask,
     name_span,
 )
+from .distinct import arrow_of
 from .regex_scan import matches
 
 SHOWN_LINES = 10  # line numbers a message lists
@@ -90,6 +91,15 @@ def _unflag(pattern: str) -> str:
     return f"(?i:{pattern[4:]})" if pattern.startswith("(?i)") else pattern
 
 
+def candidate_pattern(kinds: tuple[str, ...] = ORDER) -> str:
+    """One RE2 pattern matching every cell `_candidates` could pick (a superset: dates of birth by any date)."""
+    parts = [f"(?:{_unflag(EMBEDDED[k])})" for k in kinds if k != "date of birth"]
+    if "date of birth" in kinds:
+        parts.append(rf"(?i:\b{_DOB_WORDS}\s*[:\-]?\s*(?:{DATE}|\d{{4}}))|(?i:\b\d{{1,2}}[/\-]\d{{1,2}}[/\-]\d{{2}}\b)"
+                     rf"|(?i:(?:{DATE}))")
+    return "|".join(parts) or "(?!)"
+
+
 def _candidates(array: pa.Array, cutoff_year: int, kinds: tuple[str, ...]) -> np.ndarray:
     """True on the cells RE2 says could hold a finding."""
     others = tuple(k for k in kinds if k != "date of birth")
@@ -140,8 +150,9 @@ class ColumnScan:
                 + (f" (e.g. {examples})" if examples else ""))
 
 
-def _text_array(values: pd.Series) -> pa.Array:
-    return pa.array(values.astype("str"), type=pa.string(), from_pandas=True)
+def _text_array(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """The column's text as Arrow (the column's own buffers for reader text: its encoding is then shared)."""
+    return arrow_of(values.astype("str"))
 
 
 def scan(column: str, values: pd.Series, lines: np.ndarray, cutoff_year: int | None = None,

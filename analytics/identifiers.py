@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import config
 from .identifier_patterns import (
@@ -32,6 +33,7 @@ from .identifier_patterns import (
     default_cutoff_year,
     is_name,
 )
+from .distinct import per_value
 from .reason_codes import Refusal
 from .regex_scan import matches
 from .schema import IDENTIFIER_HEADERS, normalise_header
@@ -97,8 +99,13 @@ NAME_SHARE = 0.3  # names or dates of birth in at least this share of a column's
 CODE_KINDS = ("e-mail", "web address", "IP address", "date of birth", "NHS number", "social security number", "phone")
 
 
-def _mask_of(array: pa.Array, pattern: str) -> np.ndarray:
-    return matches(array, pattern)
+def _mask_of(values: pd.Series | pa.Array, pattern: str) -> np.ndarray:
+    return matches(values, pattern)
+
+
+def _filled(text: pa.Array) -> pa.Array:
+    """True where a cell holds something other than spaces (null: False)."""
+    return pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(text), ""), False)
 
 
 def name_mask(values: pd.Series, strict: bool = False) -> pd.Series:
@@ -106,7 +113,7 @@ def name_mask(values: pd.Series, strict: bool = False) -> pd.Series:
     muscle, site or code. strict: a known given name or a title is also needed."""
     mask = pd.Series(False, index=values.index)
     text = values.astype("str")
-    shaped = _mask_of(pa.array(text, type=pa.string(), from_pandas=True), WHOLE_NAME)
+    shaped = _mask_of(text, WHOLE_NAME)
     if shaped.any():
         candidates = text[shaped]
         verdict = {t: is_name(t, strict) for t in candidates.unique()}
@@ -121,7 +128,7 @@ def birth_date_mask(values: pd.Series, cutoff_year: int) -> pd.Series:
         return ((years >= 1900) & (years <= cutoff_year)).fillna(False).astype(bool)
     mask = pd.Series(False, index=values.index)
     text = values.astype("str")
-    dated = _mask_of(pa.array(text, type=pa.string(), from_pandas=True), _WHOLE_DATE)
+    dated = _mask_of(text, _WHOLE_DATE)
     if dated.any():
         candidates = text[dated]
         verdict = {t: 1900 <= (date_year(t) or 0) <= cutoff_year for t in candidates.unique()}
@@ -150,7 +157,11 @@ def value_findings(column: str, values: pd.Series, lines: np.ndarray, cutoff_yea
     ('9434765919-01') does too. names=False: names are not looked for (a site or practitioner may be named).
     """
     cutoff = cutoff_year if cutoff_year is not None else default_cutoff_year()
-    filled = values.notna() & (values.astype("str").str.strip() != "")
+    if (values.dtype == "str" or values.dtype == object) and not _mask_of(
+            values.astype("str"), _could_find(code)).any():
+        return []  # no cell could be any identifier (the usual code column): one RE2 pass instead of several
+    filled = pd.Series(values.notna().to_numpy(dtype=bool) & per_value(values.astype("str"), _filled),
+                       index=values.index)
     findings: list[IdentifierFinding] = []
     flagged = pd.Series(False, index=values.index)
 
@@ -164,8 +175,7 @@ def value_findings(column: str, values: pd.Series, lines: np.ndarray, cutoff_yea
             findings.append(IdentifierFinding(column, f"{count} value(s) {verb} {what}",
                                               tuple(int(n) for n in lines[positions][:20])))
 
-    array = pa.array(values.astype("str"), type=pa.string(), from_pandas=True)
-    suspect = _mask_of(array, _ANY_IDENTIFIER)
+    suspect = _mask_of(values.astype("str"), _ANY_IDENTIFIER)
     if suspect.any():
         positions = np.flatnonzero(suspect)
         text = pd.Series(values.iloc[positions].astype("str").str.strip().to_numpy(), index=values.index[positions])
@@ -184,12 +194,20 @@ def value_findings(column: str, values: pd.Series, lines: np.ndarray, cutoff_yea
         add("dates of birth", births)
     if code and n_filled:
         from .free_text import scan  # free_text builds on this module's neighbours; imported where used
-        inside = scan(column, values.where(~flagged), lines, cutoff, CODE_KINDS)
+        inside = scan(column, values.where(~flagged) if flagged.any() else values, lines, cutoff, CODE_KINDS)
         if inside.total:
             mask = pd.Series(False, index=values.index)
             mask.iloc[inside.positions] = True
             add(", ".join(PLURALS[k] for k in inside.counts), mask, "hold")
     return findings
+
+
+def _could_find(code: bool) -> str:
+    """One RE2 pattern every cell a value check could flag matches (a superset of all of them)."""
+    from .free_text import _unflag, candidate_pattern  # free_text builds on this module's neighbours
+
+    patterns = [_ANY_IDENTIFIER, WHOLE_NAME, _WHOLE_DATE] + ([candidate_pattern(CODE_KINDS)] if code else [])
+    return "|".join(f"(?:{_unflag(p)})" for p in patterns)
 
 
 def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:

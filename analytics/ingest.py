@@ -23,6 +23,7 @@ import pandas as pd
 
 from . import config
 from .dates import AmbiguousDates, detect_order
+from .distinct import encode_columns, encoding_for, per_ingestion
 from .duplicates import duplicates_and_conflicts
 from .column_classifier import cutoff_year
 from .free_text import ColumnScan, label_problem
@@ -31,7 +32,7 @@ from .ingest_report import (
     CELL_COLUMNS, CONFLICT_COLUMNS, DUPLICATE_COLUMNS, WARNING_COLUMNS, Report, as_written, empty_table,
 )
 from .mapping import missing_required, resolve_columns
-from .parsers import ParseContext, missing_column, parse_column
+from .parsers import ParseContext, is_text, missing_column, parse_column
 from .reading import FileRefused, RawTable, read_table
 from .reason_codes import Refusal
 from .rules import check_assessments, check_sessions, late_followups
@@ -176,6 +177,14 @@ def load(source: str | Path | bytes | BinaryIO, *, kind: str = "sessions", name:
         problem = label_problem(label, LABEL_LIMIT)
         if problem:
             return IngestResult.refused_with(kind, Refusal.IDENTIFYING_LABEL, problem, neutral_label(now))
+    with per_ingestion():  # each column encoded at most once (distinct.py)
+        return _load(source, kind, columns, today, label, name, mapping, date_order, drop_identifiers,
+                     pseudonymise_ids, key, max_bytes, sheet, redact_free_text, now)
+
+
+def _load(source, kind, columns, today, label, name, mapping, date_order, drop_identifiers, pseudonymise_ids, key,
+          max_bytes, sheet, redact_free_text, now) -> IngestResult:
+    """load's steps: read, then check (_check)."""
     try:
         raw = read_table(source, name=name, max_bytes=max_bytes or config.max_file_bytes(), sheet=sheet)
         if sheet not in (None, "") and raw.file_format != "xlsx":  # said, not silently ignored
@@ -239,6 +248,7 @@ def _check(raw: RawTable, kind: str, columns: tuple[Column, ...], today: date, s
 
     lines = raw.lines
     frame = _codes_as_text(raw.frame.reset_index(drop=True), resolved.column_map, columns)
+    encode_columns(frame)  # every repeating text column encoded once, in parallel, for all the checks below
     guarded = guard(frame, lines, resolved.column_map, drop_identifiers, pseudonymise_ids, key,
                     frozenset(c.name for c in columns if c.required), redact_free_text,
                     cutoff_year(frame, resolved.column_map))
@@ -274,7 +284,7 @@ def _check(raw: RawTable, kind: str, columns: tuple[Column, ...], today: date, s
     if raw.bad_rows:
         bad_lines, bad_reasons = zip(*raw.bad_rows)
         report.reject_rows(list(bad_lines), [f"the row {reason}" for reason in bad_reasons])
-    patient_codes = pd.factorize(parsed["patient_id"])[0].astype(np.int64)
+    patient_codes = _codes(parsed["patient_id"])
     duplicates, conflicts = duplicates_and_conflicts(parsed, frame, lines, kind, patient_codes, report)
 
     rejected = report.rejected()
@@ -294,6 +304,15 @@ def _check(raw: RawTable, kind: str, columns: tuple[Column, ...], today: date, s
     return result
 
 
+def _codes(values: pd.Series) -> np.ndarray:
+    """Integer codes of a column (equal code = equal value, -1 for a missing cell), from its encoding when the
+    ingestion made one (distinct.py), as pandas.factorize would tell the rows apart."""
+    encoded = encoding_for(values) if is_text(values) else None
+    if encoded is None:
+        return pd.factorize(values)[0].astype(np.int64)
+    return encoded.unique_codes()
+
+
 def _codes_as_text(frame: pd.DataFrame, column_map: dict[str, str], columns: tuple[Column, ...]) -> pd.DataFrame:
     """Typed (Parquet) columns read as codes become the text a person would write: 7 -> '7', never '7.0'.
 
@@ -310,10 +329,22 @@ def _codes_as_text(frame: pd.DataFrame, column_map: dict[str, str], columns: tup
 
 def _detect_date_order(frame: pd.DataFrame, columns: tuple[Column, ...], header_of: dict[str, str]) -> str | None:
     """'dayfirst' / 'monthfirst' when the file's text dates show it, None when they need no order."""
-    texts = [frame[header_of[c.name]].astype("str").fillna("") for c in columns
-             if c.kind == "date" and c.name in header_of
-             and not pd.api.types.is_datetime64_any_dtype(frame[header_of[c.name]])]
-    return detect_order(texts) if texts else None
+    texts, counts = [], []
+    for c in columns:
+        if c.kind != "date" or c.name not in header_of:
+            continue
+        values = frame[header_of[c.name]]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        encoded = encoding_for(values) if is_text(values) else None
+        if encoded is None:
+            texts.append(values.astype("str").fillna(""))
+            counts.append(None)
+        else:  # once per distinct date, each counted as often as it is written (a missing cell tells nothing)
+            texts.append(pd.Series(encoded.values.to_pylist(), dtype="str"))
+            codes = encoded.codes
+            counts.append(np.bincount(codes[codes >= 0], minlength=len(encoded.values)))
+    return detect_order(texts, counts) if texts else None
 
 
 def _parse_columns(frame: pd.DataFrame, headers: list[str], columns: tuple[Column, ...],
@@ -328,6 +359,6 @@ def _parse_columns(frame: pd.DataFrame, headers: list[str], columns: tuple[Colum
     for header in headers:
         if header in frame.columns and header not in mapped:
             out[header] = frame[header].astype("str")
-    parsed = pd.DataFrame(out)
+    parsed = pd.DataFrame(out, copy=False)
     parsed["line"] = context.lines
     return parsed

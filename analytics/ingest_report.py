@@ -116,6 +116,39 @@ class Report:
                              "value": written.to_numpy(), "reason": reasons, "code": str(code)})
 
 
+class DistinctReport(Report):
+    """The report of a check run once per distinct value of a column (its `line` is the value's index among the
+    distinct values): `spread_into` then gives every row holding a value that value's rejections and warnings,
+    at the row's own line, in the order the check made them."""
+
+    def __init__(self, distinct: pd.Series, header: str, canonical: str):
+        super().__init__(pd.DataFrame({header: distinct}), np.arange(len(distinct), dtype=np.int64),
+                         {canonical: header})
+
+    def warn_not_recorded(self, canonical: str, mask: np.ndarray, shown: int = 10) -> None:
+        """A column-wide warning counts rows: kept as the distinct values' mask, made per row in spread_into."""
+        self.cautions.append((canonical, np.asarray(mask, dtype=bool), shown))
+
+    def spread_into(self, report: Report, codes: np.ndarray, lines: np.ndarray) -> None:
+        """Add this report's problems to `report`, one per row whose code names a distinct value with one
+        (codes: each row's index among the distinct values, -1 for a missing cell; lines: each row's line)."""
+        n = len(self.lines)
+        for source, target in ((self.problems, report.problems), (self.cautions, report.cautions)):
+            for table in source:
+                if isinstance(table, tuple):
+                    canonical, mask, shown = table
+                    report.warn_not_recorded(canonical, np.append(mask, False)[codes], shown)
+                    continue
+                lookup = np.full(n + 1, -1, dtype=np.int64)  # the last slot: missing cells (code -1)
+                lookup[table["line"].to_numpy(dtype=np.int64)] = np.arange(len(table))
+                at = lookup[codes]
+                rows = np.flatnonzero(at >= 0)
+                if len(rows):
+                    spread = table.iloc[at[rows]].reset_index(drop=True)
+                    spread["line"] = lines[rows]
+                    target.append(spread)
+
+
 def _as_mask(mask: pd.Series) -> pd.Series:
     return mask if mask.dtype == bool else mask.fillna(False).astype(bool)
 

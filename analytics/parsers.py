@@ -6,7 +6,7 @@ distinct value (`per_unique`) where the rule needs Python.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -16,7 +16,8 @@ import pyarrow.compute as pc
 
 from .blanks import as_arrow_text, blank_cells
 from .dates import parse_dates, too_early
-from .ingest_report import Report, as_written
+from .distinct import Encoded, arrow_of, derived, encoding_for
+from .ingest_report import DistinctReport, Report, as_written
 from .reading import STR_DTYPE
 from .reason_codes import Rejection
 from .schema import SESSION_DTYPES, Column, normalise_token
@@ -28,6 +29,7 @@ _CANONICAL_MUSCLES = rf"^{_NAME}{_UNITS}(?:;{_NAME}{_UNITS})*$"
 _NUMBER = r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$"
 _NON_FINITE = r"(?i)^[-+]?(?:inf|infinity|nan(?:\([0-9a-z_]*\))?)$"
 _DECIMAL_COMMA = r"^([-+]?\d*),(\d+)$"
+_TEXT = {pa.string(): STR_DTYPE, pa.large_string(): STR_DTYPE}
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,51 @@ def parse_column(column: Column, values: pd.Series, context: ParseContext, repor
 
     A not-recorded token ('?', 'n/a', '—', ...) is a blank: rejected in a required column like any blank, and
     in an optional one reported by a single warning for the whole column.
+
+    A text column whose values repeat is parsed once per distinct value (distinct.py): every check of a cell
+    depends on its text alone, so each row gets its value's result and its value's rejections at its own line.
     """
+    encoded = encoding_for(values) if is_text(values) and not context.spans else None
+    if encoded is None:
+        return parse_cells(column, values, context, report)
+    distinct = pd.Series(encoded.values.to_pandas(types_mapper=_TEXT.get))
+    header = report.header_of.get(column.name, column.name)
+    sub = DistinctReport(distinct, header, column.name)
+    parsed = parse_cells(column, distinct, replace(context, lines=sub.lines), sub)
+    sub.spread_into(report, encoded.codes, context.lines)
+    if parsed.dtype == "str" and values.dtype == "str" and not parsed.hasnans and (
+            len(parsed) == 0 or pc.all(pc.equal(arrow_of(parsed), encoded.values)).as_py()):
+        return values  # every value kept as written (the usual case): the column itself, no copy
+    return spread_values(parsed, encoded, values.index)
+
+
+def spread_values(parsed: pd.Series, encoded: Encoded, index: pd.Index) -> pd.Series:
+    """One parsed value per distinct value -> one per row (blank for a missing cell), in the parsed dtype."""
+    if pd.api.types.is_datetime64_any_dtype(parsed):
+        values = parsed.to_numpy()
+        return pd.Series(np.append(values, np.array(["NaT"], dtype=values.dtype))[encoded.codes], index=index,
+                         copy=False)
+    if parsed.dtype == "str":
+        return derived(encoded, arrow_of(parsed), index)
+    if isinstance(parsed.dtype, (pd.Float64Dtype, pd.Int64Dtype)):  # numpy takes: no Arrow round trip
+        array = parsed.array
+        data = np.append(array._data, array._data[:1] if len(array) else np.zeros(1, array._data.dtype))
+        mask = np.append(array._mask, True)
+        kind = pd.arrays.FloatingArray if isinstance(parsed.dtype, pd.Float64Dtype) else pd.arrays.IntegerArray
+        return pd.Series(kind(data[encoded.codes], mask[encoded.codes]), index=index, copy=False)
+    if parsed.dtype == np.float64:
+        return pd.Series(encoded.spread(parsed.to_numpy(), np.nan), index=index, copy=False)
+    rows = encoded.take(pa.array(parsed, from_pandas=True))
+    if isinstance(parsed.dtype, pd.api.extensions.ExtensionDtype):
+        out = rows.to_pandas(types_mapper=lambda t: parsed.dtype)
+    else:
+        out = rows.to_pandas().astype(parsed.dtype)
+    out.index = index
+    return out
+
+
+def parse_cells(column: Column, values: pd.Series, context: ParseContext, report: Report) -> pd.Series:
+    """parse_column's checks on the cells themselves (or on a column's distinct values)."""
     if column.parser == "number" and is_text(values):
         plain = plain_numbers(values)
         if plain is not None:  # the usual column: only export blanks and numbers, read in one Arrow cast
@@ -231,7 +277,7 @@ def _finite(floats, index: pd.Index) -> tuple[pd.Series, pd.Series]:
 
 def _mask(array, index: pd.Index) -> pd.Series:
     """An Arrow boolean array (no nulls) as a pandas boolean Series."""
-    return pd.Series(np.asarray(array.to_numpy(zero_copy_only=False), dtype=bool), index=index)
+    return pd.Series(np.asarray(array.to_numpy(zero_copy_only=False), dtype=bool), index=index, copy=False)
 
 
 def is_text(values: pd.Series) -> bool:
@@ -310,7 +356,8 @@ def blank_mask(values: pd.Series, nan_is_blank: bool = True) -> tuple[pd.Series,
     """(blank, not_recorded): True where a cell holds no value (an export blank or a not-recorded token), and
     where that is a not-recorded token ('?', 'n/a', '—', ...); see blanks.py. nan_is_blank: False for numbers."""
     blank, not_recorded = blank_cells(values, nan_is_blank)
-    return pd.Series(blank | not_recorded, index=values.index), pd.Series(not_recorded, index=values.index)
+    return (pd.Series(blank | not_recorded, index=values.index, copy=False),
+            pd.Series(not_recorded, index=values.index, copy=False))
 
 
 def fmt(number: float) -> str:
