@@ -177,7 +177,8 @@ def test_an_upload_through_the_page_changes_the_kpis(server, page):
 
     page.get_by_role("button", name="Use this data").click()
     page.wait_for_selector("text=is in use on every page", timeout=60_000)
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").click()
+    wait_idle(page)  # the sidebar's page links are disabled while the page's script still runs
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").click(timeout=90_000)
     page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebarUserContent\"]')"
                            ".innerText.includes('507 rows')", timeout=60_000)
     wait_idle(page)
