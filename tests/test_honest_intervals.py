@@ -278,11 +278,15 @@ def test_overview_warns_when_the_slope_model_falls_back_and_greys_unclear_change
 
     at = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT)
     at.session_state[keys.PERIOD] = "Last 6 months"
+    at.session_state["overview_tab"] = "Over cycles"  # the slope model's tab (the Overview's tabs, issue 12)
     at.run()
     no_errors(at)
     warnings = [w.value for w in at.warning]
     assert any(w.startswith("The slope model did not fit (its estimate sits on the boundary") for w in warnings)
     assert "random intercept only" in texts(at)
+    at.session_state["overview_tab"] = "Headline"
+    at.run()
+    no_errors(at)
     grey = 2  # MetricProto.MetricColor: 0 red, 1 green, 2 grey
     deltas = {m.label: (m.proto.delta, m.proto.color) for m in at.metric}
     assert deltas["Patients"][1] == grey and deltas["Sessions"][1] == grey  # counts, whatever their change
