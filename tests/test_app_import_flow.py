@@ -70,12 +70,13 @@ def test_an_import_undone_elsewhere_offers_the_import_again(db):
 
 def test_undo_asks_first_says_what_it_removes_and_cancel_keeps_everything(db):
     result = load_sessions(MESSY, drop_identifiers=True)
-    store.import_result(result, store.file_hash(MESSY), "March export", None, db)
+    store.import_result(result, store.file_hash(MESSY), "March export: north", None, db)
     at = app(PAGE)
+    assert at.selectbox(key="undo_batch").options == ["Batch 1: March export: north"]  # plain text, no escapes
     button(at, "undo_button").click().run()
     no_errors(at)
     words = texts(at)
-    assert "**Undo batch 1** (March export, imported " in words
+    assert "**Undo batch 1** (March export: north, imported " in words
     assert "507 rows in the file, 496 accepted, 11 rejected" in words
     assert "This will remove the **496 sessions** it added. Every user's figures change" in words
     assert len(store.read_sessions(db)) == 496  # asked, nothing removed yet
@@ -92,7 +93,7 @@ def test_undo_asks_first_says_what_it_removes_and_cancel_keeps_everything(db):
     no_errors(at)
     assert store.is_empty(db)
     assert store.history(db)["status"].tolist() == ["undone"]
-    assert "Undid batch 1 (March export): removed 496 session(s)" in texts(at)
+    assert "Undid batch 1 (March export: north): removed 496 session(s)" in texts(at)
 
 
 def test_after_importing_the_banner_counts_the_rows_the_import_rejected(db):

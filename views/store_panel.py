@@ -254,8 +254,8 @@ def history_section(may_change: bool = True) -> int:
         return stored
     cols = st.columns([2, 1], vertical_alignment="bottom")
     batch = cols[0].selectbox("Import to undo", undoable, key="undo_batch",
-                              format_func=lambda b: f"Batch {b}: " + markdown_text(str(log.loc[log["batch_id"] == b,
-                                                                                 "label"].iloc[0])))
+                              format_func=lambda b: f"Batch {b}: " + str(log.loc[log["batch_id"] == b,
+                                                                                 "label"].iloc[0]))  # plain text
     if cols[1].button("Undo this import...", key="undo_button", icon=":material/undo:"):
         confirm_undo(undo_words(log.loc[log["batch_id"] == batch].iloc[0]), int(batch))
     return stored
