@@ -1,5 +1,5 @@
 """The Data page in AppTest: the messy upload's report and identifier guard, mapping, date order, assessments,
-and "use this data" switching every page for this session only."""
+and "look at this file without importing" switching every page for this session only."""
 from __future__ import annotations
 
 import re
@@ -93,15 +93,16 @@ def test_cancel_reads_nothing():
     assert not [m for m in at.metric if m.label == "Rows read"]
 
 
-def test_use_this_data_switches_every_page_for_this_session_only():
+def test_looking_without_importing_switches_every_page_for_this_session_only():
     at = app()
     sample_sessions = metric(at, "Sessions")
     at.switch_page(PAGE).run()
     upload(at, "messy_export.csv", MESSY.read_bytes())
     at.button(key="guard_drop").click().run()
+    assert at.button(key="use_data").label == "Look at this file without importing"
     at.button(key="use_data").click().run()
     no_errors(at)
-    assert "is in use on every page" in texts(at)
+    assert "is in use on every page, in this browser session only: it is not in the clinic's store" in texts(at)
     at.switch_page("views/overview.py").run()
     no_errors(at)
     assert metric(at, "Sessions") != sample_sessions

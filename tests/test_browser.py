@@ -175,7 +175,7 @@ def test_an_upload_through_the_page_changes_the_kpis(server, page):
     assert metric_value(page, "Accepted") == "496"
     screenshot(page, "data_after_upload")
 
-    page.get_by_role("button", name="Use this data").click()
+    page.get_by_role("button", name="Look at this file without importing").click()
     page.wait_for_selector("text=is in use on every page", timeout=60_000)
     wait_idle(page)  # the sidebar's page links are disabled while the page's script still runs
     page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").click(timeout=90_000)

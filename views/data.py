@@ -3,6 +3,8 @@ that were not recognised, answer the identifier guard, then use the data on ever
 use and the import history only: no upload, import, undo or erasure."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from analytics.access import DATA
@@ -12,6 +14,7 @@ from analytics.export import to_csv_bytes
 from analytics.mapping import IGNORE, mapping_json
 from analytics.presentation import markdown_text
 from analytics.reason_codes import Refusal
+from analytics.report_stream import LISTED_WARNINGS
 from analytics.settings import DEFAULT_SETTINGS
 from charts.assessments import assessment_timeline_figure
 from views import components as ui
@@ -34,6 +37,7 @@ REFUSAL_HEADLINES = {
 }
 AUTO = "auto"  # a radio cannot show None as chosen: "auto" stands for "read it from the file"
 FIRST_FITTING = ""  # the sheet box's "let the reader choose" (no Excel sheet has an empty name)
+MESSY_EXAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample" / "messy_export.csv"
 DATE_ORDERS = {AUTO: "Read it from the file", "dayfirst": "Day first (14/03/2025)",
                "monthfirst": "Month first (03/14/2025)"}
 
@@ -63,14 +67,26 @@ def start_here() -> None:
 
 
 def current_data() -> None:
+    """What every page shows now, with the right counts: for the store, its sessions and the rows its imports
+    rejected (they are not in it); for an upload or a file, what was accepted and rejected of it."""
     ctx = current()
     if ctx is None:
         return
+    source = ctx.source
     summary = ctx.result.summary()
-    st.info(f"**In use now:** {markdown_text(ctx.source.label)}: {summary['accepted_rows']:,} sessions accepted, "
-            f"{summary['rejected_rows']:,} rows rejected.", icon=":material/database:")
-    if ctx.source.kind == "upload":
-        st.button("Back to the sample data", on_click=sources.use_default, key="data_back_to_default")
+    if source.kind == "store":
+        text = store_panel.store_banner(int(summary["accepted_rows"]))
+    elif source.kind == "upload":
+        text = (f"**In use now, in this browser session only:** {markdown_text(source.label)}: "
+                f"{summary['accepted_rows']:,} sessions accepted, {summary['rejected_rows']:,} rows rejected. "
+                "Not in the clinic's store.")
+    else:
+        text = (f"**In use now:** {markdown_text(source.label)}: {summary['accepted_rows']:,} sessions accepted, "
+                f"{summary['rejected_rows']:,} rows rejected.")
+    st.info(text, icon=":material/database:")
+    if source.kind == "upload":
+        st.button(sources.back_label(), on_click=sources.use_default, key="data_back_to_default",
+                  icon=":material/undo:")
 
 
 def _set_identifiers(choices: imp.Choices, answer: str | None) -> None:
@@ -195,30 +211,38 @@ def report_section(result) -> None:
                                      "are both held back until you decide.")
     for note in result.notes:
         st.caption(f"• {markdown_text(note)}")
-    report = imp.report_table(result)
-    st.markdown("**Validation report**")
-    if len(report) == 0:
+    st.markdown("**Validation report: problems by type**")
+    groups = imp.report_groups(result)
+    if not groups:
         st.success("Every row was accepted.", icon=":material/check_circle:")
         return
-    st.markdown("By reason: rejections first, then warnings, the largest groups first.")
-    groups = imp.groups_table(result)
-    st.dataframe(groups, hide_index=True, width="stretch", height=min(300, 38 + 35 * len(groups)))
-    st.markdown("Every entry, rejected rows first:")
+    st.caption("One line per reason and column, with how many cells and rows it touches: rejected rows first "
+               "(they are left out), then warnings (accepted, worth a look), the largest groups first.")
+    summary_table = imp.groups_table(groups)
+    st.dataframe(summary_table, hide_index=True, width="stretch", height=min(300, 38 + 35 * len(summary_table)))
+    report = imp.report_table(result)
+    hidden = imp.not_listed(groups)
+    st.markdown("**The entries behind them**")
     left, mid, right = st.columns([1, 2, 2])
     kinds = left.multiselect("Kind", ["rejected", "warning"], key="report_kind", placeholder="All")
     columns = mid.multiselect("Column", sorted(report["column"].astype("str").unique()), key="report_column",
                               placeholder="All columns")
     text = right.text_input("Search problems and values", key="report_search")
-    shown = imp.filter_report(report, kinds, columns, text)
-    st.caption(f"{len(shown):,} of {len(report):,} entries shown. Lines are the line numbers in your file "
-               "(the header is line 1).")
+    if kinds or columns or text:
+        shown = imp.filter_report(report, kinds, columns, text)
+        st.caption(f"{len(shown):,} of {len(report):,} entries match. Lines are the line numbers in your file "
+                   "(the header is line 1).")
+    else:
+        shown = imp.listed_entries(groups)
+        more = (f" and the first {LISTED_WARNINGS} of each type of warning ({hidden:,} more warnings like them "
+                "are in the full report)") if hidden else ""
+        st.caption(f"Every rejected cell{more}. Lines are the line numbers in your file (the header is line 1).")
     st.dataframe(shown, hide_index=True, width="stretch", height=min(400, 38 + 35 * max(len(shown), 1)))
     left, right = st.columns(2)
     with left:
-        ui.download(report, "the full report", "validation_report", key="dl_report_full")
+        store_panel.csv_download(report, "Full report", "validation_report", key="dl_report_full")
     with right:
-        ui.download(shown, "the rows shown", "validation_report_filtered",
-                       key="dl_report_shown")
+        store_panel.csv_download(shown, "Entries shown", "validation_report_shown", key="dl_report_shown")
 
 
 def assessments_section(result) -> None:
@@ -263,7 +287,10 @@ def upload_section() -> None:
                                 key="upload_file",
                                 help="Kept in this browser session only; closing the tab forgets it.")
     if uploaded is None:
-        st.caption("Nothing uploaded yet. Try data/sample/messy_export.csv to see how problems are reported.")
+        st.caption("Nothing uploaded yet. To see how problems are reported, download the example export with "
+                   "problems (synthetic patients) and upload it here.")
+        st.download_button("Example export with problems (CSV)", MESSY_EXAMPLE.read_bytes(), "messy_export.csv",
+                           "text/csv", key="dl_messy_example", icon=":material/download:")
         return
     data = uploaded.getvalue()
     file_hash = sources.content_hash(data)
@@ -320,25 +347,27 @@ def upload_section() -> None:
     if result.kind == "assessments":
         assessments_section(result)
         if result.n_accepted:
-            store_panel.import_button(result, uploaded.name, data, choices.mapping)
+            st.subheader("4. Import it")
+            store_panel.import_button(result, uploaded.name, data, choices.mapping, key)
         return
-    st.subheader("3. Use it")
+    st.subheader("3. Import it")
     if result.n_accepted == 0:
-        st.warning("No row was accepted, so there is nothing to show. Fix the problems listed above and upload "
+        st.warning("No row was accepted, so there is nothing to import. Fix the problems listed above and upload "
                    "the file again.")
         return
-    store_panel.import_button(result, uploaded.name, data, choices.mapping)
+    if store_panel.import_button(result, uploaded.name, data, choices.mapping, key):
+        return  # imported: every page shows the clinic's store, this file's rows included
     active = sources.active_upload()
     if active and active["key"] == key:
-        st.success(f"**{markdown_text(result.source_name)}** is in use on every page of this browser session.",
-                   icon=":material/check_circle:")
+        st.info(f"**{markdown_text(result.source_name)}** is in use on every page, in this browser session only: "
+                "it is not in the clinic's store, and other users do not see it.", icon=":material/visibility:")
         st.page_link("views/overview.py", label="Go to the Overview", icon=":material/dashboard:")
         return
-    st.caption(f"{result.n_accepted:,} accepted sessions will be used on every page, in this browser session "
-               "only. Rejected rows are left out (they are listed above).")
-    if st.button("Use this data", key="use_data", type="primary", icon=":material/check:"):
-        sources.use_upload(result.source_name, key, result)
-        st.rerun()
+    st.button("Look at this file without importing", key="use_data", icon=":material/visibility:",
+              on_click=sources.use_upload, args=(result.source_name, key, result),
+              help=f"Every page shows this file's {result.n_accepted:,} accepted sessions, in this browser session "
+                   "only: nothing is kept, and other users still see the clinic's data. Rejected rows are left "
+                   "out.")
 
 
 def render() -> None:
@@ -351,7 +380,8 @@ def render() -> None:
         store_panel.history_section(may_change=False)
         start_here()
         return
-    st.caption("Load a clinic export, see what was accepted and why anything was not, then use it on every page.")
+    st.caption("Load a clinic export, see what was accepted and why anything was not, then import it into the "
+               "clinic's store.")
     current_data()
     upload_section()
     if store_panel.history_section():  # nothing to erase in an empty store

@@ -15,7 +15,8 @@ from analytics.ingest import IngestResult, load
 from analytics.mapping import IGNORE, is_mapping
 from analytics.reading import FileRefused
 from analytics.reason_codes import IDENTIFIER_REFUSALS, Refusal
-from analytics.report_groups import problem_groups
+from analytics.report_stream import LISTED_WARNINGS, CellGroup, cell_groups
+from analytics.report_stream import groups_table as stream_groups_table
 from analytics.schema import ASSESSMENT_COLUMNS, SESSION_COLUMNS
 from analytics.xlsx_reading import sheet_names
 from views import keys, sources
@@ -123,7 +124,7 @@ def report_table(result: IngestResult) -> pd.DataFrame:
     if len(result.warnings):
         parts.append(result.warnings.rename(columns={"warning": "problem"}).assign(kind="warning"))
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype="str" if c != "line" else "int64") for c in REPORT_COLUMNS})
+        return report_table_empty()
     table = pd.concat(parts, ignore_index=True)[REPORT_COLUMNS]
     table["value"] = table["value"].astype("str").where(table["value"].notna(), "")
     table["order"] = (table["kind"] != "rejected").astype("int64")
@@ -134,10 +135,41 @@ GROUP_HEADINGS = {"kind": "kind", "cells": "cells", "rows": "rows", "code": "rea
                   "reason": "reason (first example)", "first_lines": "first lines"}
 
 
-def groups_table(result: IngestResult) -> pd.DataFrame:
-    """The report grouped by reason with counts (analytics.report_groups), headed for the page."""
-    groups = problem_groups(result.rejected, result.warnings)
-    return groups[list(GROUP_HEADINGS)].rename(columns=GROUP_HEADINGS)
+def report_groups(result: IngestResult) -> list[CellGroup]:
+    """The report's problems by type (kind, reason code, column), rejections first, then the largest: each with
+    every rejected cell, or the first LISTED_WARNINGS warnings (analytics.report_stream: numpy over group codes,
+    no copy of the report's text columns, so a file with a million identical warnings groups in a moment)."""
+    return cell_groups(result.rejected, result.warnings, LISTED_WARNINGS)
+
+
+def groups_table(groups: list[CellGroup]) -> pd.DataFrame:
+    """The problems by type with their counts, headed for the page: one row per reason and column."""
+    return stream_groups_table(groups)[list(GROUP_HEADINGS)].rename(columns=GROUP_HEADINGS)
+
+
+def listed_entries(groups: list[CellGroup]) -> pd.DataFrame:
+    """The report's rows shown before any filter: every rejected cell (by line), then the first LISTED_WARNINGS
+    cells of each type of warning (type by type, in the order of the summary), in the columns of report_table.
+    A thousand identical warnings never hide the few rejected rows."""
+    parts = [g.listed.rename(columns={"reason": "problem"}).assign(kind=g.kind, column=g.column, field=g.field)
+             for g in groups if len(g.listed)]
+    if not parts:
+        return report_table_empty()
+    table = pd.concat(parts, ignore_index=True)[REPORT_COLUMNS]
+    table["line"] = table["line"].astype("int64")
+    table["value"] = table["value"].astype("str").where(table["value"].notna(), "")
+    rejected = table["kind"] == "rejected"
+    return pd.concat([table.loc[rejected].sort_values("line", kind="stable"), table.loc[~rejected]],
+                     ignore_index=True)
+
+
+def not_listed(groups: list[CellGroup]) -> int:
+    """How many warnings listed_entries leaves out (every one is in the full report)."""
+    return sum(g.not_listed for g in groups)
+
+
+def report_table_empty() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="str" if c != "line" else "int64") for c in REPORT_COLUMNS})
 
 
 def filter_report(report: pd.DataFrame, kinds=(), columns=(), text: str = "") -> pd.DataFrame:

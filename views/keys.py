@@ -48,6 +48,7 @@ MAPPING_MESSAGE = "_mapping_message"
 MAPPING_UPLOAD = "mapping_upload"  # the mapping JSON file the user uploaded
 STORE_MESSAGE = "store_message"
 STORE_CLEARING = "store_clearing"  # {file hash: {column: stored values the import would clear}}, awaiting a confirm
+STORE_IMPORTED = "_store_imported"  # {read key: {"batch", "message", "version"}}: the checked file this session imported
 UPLOAD_WIDGET_PREFIXES = ("map_", DATE_ORDER, SHEET, "report_", "assessment_")  # forgotten when a new file is uploaded
 
 

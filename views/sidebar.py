@@ -13,7 +13,7 @@ from views import keys, signin
 from views.cache import memo, settings_key
 from views.components import lazy_expander
 from views.context import Context
-from views.sources import active_source, use_default
+from views.sources import active_source, back_label, use_default
 
 
 def _keep(widget_key: str, store_key: str) -> None:
@@ -91,6 +91,24 @@ def _filters(side, source, data: pd.DataFrame) -> tuple:
     return tuple(values)
 
 
+DATA_PAGE = "Data"  # the Data page's title (dashboard.PAGES)
+
+
+def _on_data_page() -> bool:
+    """True on the Data page, whose sections use no period, filter or threshold. The entry point records the page
+    being opened (signin.page_visit) before it draws the sidebar."""
+    return st.session_state.get(keys.AUDITED_PAGE) == DATA_PAGE
+
+
+def _keep_choices() -> None:
+    """Keep the period and filter choices while their widgets are not drawn (Streamlit forgets the state of a
+    widget that was not drawn in a run), so they are as they were when the user goes back to another page. Not
+    the custom range: its widget has a default value, which Streamlit will not combine with a value set here."""
+    for key in (keys.PERIOD, *(keys.filter_values(c) for c in FILTER_COLUMNS.values())):
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def sidebar() -> Context:
     """Draw the shared sidebar and return the context every page reads. Call once per run, before the page."""
     for name, knob in knobs().items():
@@ -116,20 +134,25 @@ def sidebar() -> Context:
     side.markdown(f"**Data:** {markdown_text(source.label)}  \n**As of:** {as_of:%d %b %Y}"
                   + ("" if chosen_as_of else " (latest session)"))
     if source.kind == "upload":
-        side.button("Back to the sample data", on_click=use_default, key="back_to_default",
+        side.button(back_label(), on_click=use_default, key="back_to_default",
                     help="Stop using your upload in this browser session.")
     if clamped is not None:
         side.warning(f"The as-of date {clamped:%d %b %Y} is after the latest session in the data, so the latest "
                      f"session ({latest:%d %b %Y}) is used: nothing is known about the days in between.",
                      icon=":material/event_busy:")
-    period, start, end = _period(side, first, latest, as_of)
-    values = _filters(side, source, data)
-    with side:
-        thresholds(first, latest)
+    if _on_data_page():  # nothing on the Data page is filtered: no period, filters or thresholds to mislead
+        _keep_choices()
+        period, values = DEFAULT_PERIOD, ()
+        start, end = period_bounds(period, as_of, first)
+    else:
+        period, start, end = _period(side, first, latest, as_of)
+        values = _filters(side, source, data)
+        with side:
+            thresholds(first, latest)
 
     settings = DEFAULT_SETTINGS.with_changes(**_chosen_settings(as_of.date() if chosen_as_of else None))
     changed = changed_from_defaults(settings)
-    if changed:
+    if changed and not _on_data_page():
         side.caption("Thresholds changed from the defaults: " + "; ".join(changed) + ".")
 
     def derived() -> pd.DataFrame:

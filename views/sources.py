@@ -2,7 +2,8 @@
 
 The clinic's store (analytics/store.py, OUTCOMES_DB) as soon as it holds sessions, else the sample file
 (data/sample/sessions.csv) under a "Sample data" banner; the file named by OUTCOMES_DATA_FILE over both; and, in
-one browser session only, the user's own upload once they press "Use this data" on the Data page. `DataSource`
+one browser session only, the user's own upload once they press "Look at this file without importing" on the
+Data page. `DataSource`
 carries the content key that roots every cache key (views/cache.py).
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FILE = ROOT / "data" / "sample" / "sessions.csv"
 DATA_FILE_ENV = "OUTCOMES_DATA_FILE"
 SAMPLE_LABEL = "Sample data (synthetic patients)"
+STORE_LABEL = "Clinic store"  # never the store's file name or path: users cannot open the server's files
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def load_default_source() -> tuple[DataSource, IngestResult]:
         fingerprint = store_fingerprint(db_path)
         if fingerprint:
             result = _load_store(str(db_path), fingerprint)
-            return DataSource(f"Clinic store ({db_path.name})", "store", fingerprint, shared=True,
+            return DataSource(STORE_LABEL, "store", fingerprint, shared=True,
                               path=str(db_path)), result
     if not path.exists():
         raise FileNotFoundError(f"The data file {path} does not exist (set {DATA_FILE_ENV} to a readable file).")
@@ -127,6 +129,20 @@ def load_default_source() -> tuple[DataSource, IngestResult]:
     key, result = _load_shared_file(str(path), stat.st_size, stat.st_mtime_ns)
     label = SAMPLE_LABEL if kind == "sample" else path.name
     return DataSource(label, kind, key, shared=True), result
+
+
+def default_kind() -> str:
+    """What the pages show without an upload: "file" (OUTCOMES_DATA_FILE), "store" (the clinic's store holds
+    sessions) or "sample". Cheap: the store is only asked when its files changed."""
+    _, kind = default_file()
+    if kind == "sample" and store_fingerprint(store.default_db_path()):
+        return "store"
+    return kind
+
+
+def back_label() -> str:
+    """The words of the button that stops using an upload: back to what the pages show without it."""
+    return "Back to the sample data" if default_kind() == "sample" else "Back to the clinic's data"
 
 
 def use_upload(name: str, key: str, result: IngestResult) -> None:
