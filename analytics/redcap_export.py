@@ -122,7 +122,8 @@ def field_mapping(dictionary: Dictionary, headers: list[str], columns: tuple[Col
                   mapping: dict[str, str] | None = None) -> dict[str, str]:
     """Variable -> field for the table's headers: the user's mapping (keyed by variable or label) first, then each
     field's label through the contract's aliases (with words such as 'injection' left out when the whole label is
-    not an alias); the record ID is patient_id when no other header is. Headers matched by their own name (the
+    not an alias; a field the user maps is left to their choice); the record ID is patient_id when no other header
+    is. Headers matched by their own name (the
     alias table) are left to resolve_columns, as for any file."""
     fields = dictionary.by_name
     by_label = {}
@@ -132,12 +133,13 @@ def field_mapping(dictionary: Dictionary, headers: list[str], columns: tuple[Col
     for key, target in (mapping or {}).items():
         chosen[key if key in headers or key not in by_label else by_label[key]] = target
     aliases = alias_table(columns)
+    by_hand = set(chosen.values())
     for header in headers:
         f = fields.get(header)
         if header in chosen or f is None or not f.label:
             continue
         target = _label_target(f.label, aliases)
-        if target is not None:  # over what the variable's name says: the label is what people read
+        if target is not None and target not in by_hand:  # over what the variable's name says: the label is what people read
             chosen[header] = target
     resolved = resolve_columns(headers, columns, chosen)
     record_id = dictionary.record_id
