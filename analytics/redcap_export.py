@@ -355,7 +355,8 @@ def load_redcap(export: str | Path | bytes | BinaryIO, dictionary: str | Path | 
         except FileRefused as err:
             return RedcapImport(IngestResult.refused_with(kind, err.code, str(err), label or neutral_label(now)),
                                 None)
-        source_name = label or neutral_label(now, converted.accounting.export_rows)
+        accounting = converted.accounting  # the rows checked are the sessions (the notes count the export's rows)
+        source_name = label or neutral_label(now, accounting.sessions + accounting.unreadable)
         if not len(converted.raw.frame) and not converted.raw.bad_rows:
             return RedcapImport(IngestResult.refused_with(
                 kind, Refusal.NO_DATA_ROWS, "No session to check in this REDCap export. "
@@ -435,3 +436,24 @@ def _refer(result: IngestResult, references: pd.DataFrame) -> None:
         prefix = ("record " + rec + (", " + row).where(row != "", "") + ": ").where(rec != "", "")
         setattr(result, name, table.assign(**{text: prefix + table[text].astype("str"), "redcap_record": rec,
                                               "redcap_row": row}))
+
+
+def add_options(parser) -> None:
+    """The command line's REDCap options, on every command that reads a file."""
+    parser.add_argument("--redcap-dictionary", metavar="DICT.csv",
+                        help="the file is a REDCap records export (CSV, raw data): read it with the project's data "
+                             "dictionary (docs/redcap/, README 'REDCap')")
+    parser.add_argument("--include-unverified", action="store_true",
+                        help="with a REDCap export, also take forms marked unverified (status 1); incomplete ones "
+                             "(0) are always kept out")
+
+
+def from_args(args, options: dict) -> IngestResult | None:
+    """The ingestion of a REDCap export when the command line names its dictionary, else None (an ordinary file).
+    options: ingest.load's keyword arguments."""
+    dictionary = getattr(args, "redcap_dictionary", None)
+    if not dictionary:
+        if getattr(args, "include_unverified", False):
+            raise ValueError("--include-unverified applies to a REDCap export: give --redcap-dictionary DICT.csv too")
+        return None
+    return load_redcap(args.file, dictionary, include_unverified=args.include_unverified, **options).result
