@@ -102,6 +102,7 @@ class Converted:
     accounting: Accounting
     identifier_fields: list[Field]  # fields the dictionary flags as identifiers that are in the table
     notes: list[str] = field(default_factory=list)
+    identifier_lines: dict[str, tuple[int, ...]] = field(default_factory=dict)  # flagged field -> export lines
 
 
 @dataclass
@@ -305,7 +306,10 @@ def convert(export: RawTable, dictionary: Dictionary, kind: str = "sessions", ma
         notes.append("The export has no form status columns (<form>_complete): every session row was read. Export "
                      "them to keep unfinished forms out.")
     flagged = [f for f in dictionary.identifiers() if f.name in out_headers]
-    return Converted(raw, chosen, references, accounting, flagged, notes)
+    written = {f.name: frame[field_columns[f.name]].ne("0" if f.is_checkbox else "").any(axis=1).to_numpy()
+               & frame[field_columns[f.name]].ne("").any(axis=1).to_numpy() for f in flagged}
+    where_flagged = {name: tuple(int(n) for n in lines[mask][:20]) for name, mask in written.items()}
+    return Converted(raw, chosen, references, accounting, flagged, notes, where_flagged)
 
 
 def _form_status(frame: pd.DataFrame, table: pd.DataFrame, dictionary: Dictionary, field_columns: dict,
@@ -386,9 +390,8 @@ def _identifier_refusal(converted: Converted, kind: str, columns: tuple[Column, 
     flagged = [f for f in converted.identifier_fields if target.get(f.name) not in keyed]
     if not flagged:
         return None
-    lines = tuple(int(n) for n in raw.lines[:20])
     findings = [IdentifierFinding(f.name, "the REDCap data dictionary marks it as an identifier (Identifier? = y)",
-                                  lines) for f in flagged]
+                                  converted.identifier_lines.get(f.name, ())) for f in flagged]
     required = {c.name for c in columns if c.required}
     codes = [f for f in flagged if target.get(f.name) == "patient_id"]
     if codes:

@@ -254,7 +254,7 @@ def test_a_field_the_dictionary_flags_as_identifier_is_refused_then_dropped_when
     assert refused.refusal is Refusal.IDENTIFIERS_FOUND
     assert refused.file_errors[0].startswith(
         "The REDCap data dictionary marks field(s) as identifiers: 'enrol_ref' (Enrolment reference).")
-    assert [f.column for f in refused.identifier_findings] == ["enrol_ref"]
+    assert [(f.column, f.lines) for f in refused.identifier_findings] == [("enrol_ref", (2,))]
     assert "K-77" not in " ".join(refused.file_errors)
     dropped = load_redcap(export, dictionary_bytes(IDENTIFIER), drop_identifiers=True).result
     assert dropped.n_accepted == 1
