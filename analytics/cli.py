@@ -22,6 +22,10 @@ line is an entry point like dashboard.py, and the one place in analytics/ that r
 funnel plot's figures (analytics/compare_command.py, analytics/funnel.py). An `--as-of` date after the latest
 session is refused (exit 2).
 
+Every command that reads a file takes `--redcap-dictionary DICT.csv [--include-unverified]` for a REDCap export
+(analytics/redcap_export.py); `import --redcap-url URL` pulls one from REDCap's API, the token in REDCAP_API_TOKEN
+(analytics/redcap_api.py).
+
 `summary`, `compare` and `report` take the app's selection (--site, --practitioner, --product, --indication,
 --from, --to; analytics/selection.py), applied after each patient's whole history is worked out, and every
 threshold as an option made from its Settings field (analytics/settings.py).
