@@ -291,7 +291,8 @@ def convert(export: RawTable, dictionary: Dictionary, kind: str = "sessions", ma
                                str(Rejection.CONFLICT)))
     kept_lines = set(int(n) for n in lines[keep])
     out = pd.concat([table, frame[extras]], axis=1).loc[keep, out_headers].reset_index(drop=True)
-    where = np.where(instrument != "", "instance " + instance + " of " + instrument, "")
+    where = np.where(instrument != "", "instance " + instance + " of " + instrument,
+                     np.where(instance != "", "instance " + instance, ""))  # a repeating event's instance
     where = np.where(event != "", np.where(where != "", "event " + event + ", " + where, "event " + event), where)
     references = pd.DataFrame({"line": lines[keep], "record": records[keep].to_numpy(),
                                "where": pd.Series(where, dtype="str").to_numpy()[keep]})

@@ -315,3 +315,21 @@ def test_without_a_dictionary_the_old_path_refuses_the_export():
 
     result = load(export_bytes(CLASSIC))
     assert result.refusal is Refusal.MISSING_COLUMNS
+
+
+def test_repeating_events_are_sessions_named_by_event_and_instance():
+    rows = [{**LONGITUDINAL[0]},
+            {**LONGITUDINAL[1], "redcap_event_name": "visit_arm_1", "redcap_repeat_instance": "1"},
+            {**LONGITUDINAL[2], "redcap_event_name": "visit_arm_1", "redcap_repeat_instance": "2"}]
+    loaded = load_redcap(export_bytes(rows, longitudinal=True), DICTIONARY.read_bytes())
+    assert [row[:3] for row in shown(loaded.result)] == [["P010", "2025-01-05", "East"], ["P010", "2025-04-05", "East"]]
+    assert loaded.references["where"].tolist() == ["event visit_arm_1, instance 1", "event visit_arm_1, instance 2"]
+    assert loaded.accounting == Accounting(export_rows=3, sessions=2, base_rows=1)
+
+
+def test_a_row_that_does_not_fit_the_header_is_rejected_and_counted():
+    export = export_bytes(CLASSIC[:2]) + b"P001,injection_session,9,too,few\n"
+    loaded = load_redcap(export, DICTIONARY.read_bytes())
+    assert loaded.accounting == Accounting(export_rows=3, sessions=1, base_rows=1, unreadable=1)
+    assert loaded.result.n_accepted == 1 and loaded.result.n_rejected_rows == 1
+    assert loaded.result.rejected["line"].tolist() == [4]
