@@ -138,3 +138,34 @@ def test_a_redcap_import_twice_changes_nothing_the_second_time(tmp_path, capsys)
     second = json.loads(out)["import"]
     assert code == 0
     assert (second["new"], second["updated"], second["changed"]) == (0, 0, False)
+
+
+def test_timeline_reads_a_repeating_diary_instrument(tmp_path, capsys):
+    header = ("Variable / Field Name,Form Name,Section Header,Field Type,Field Label,\"Choices, Calculations, OR "
+              "Slider Labels\",Field Note,Text Validation Type OR Show Slider Number,Text Validation Min,Text "
+              "Validation Max,Identifier?,Branching Logic (Show field only if...),Required Field?,Custom Alignment,"
+              "Question Number (surveys only),Matrix Group Name,Matrix Ranking?,Field Annotation\n")
+    fields = [["study_id", "enrolment", "", "text", "Study ID"], ["arm", "enrolment", "", "radio", "Arm",
+                                                                   "1, Toxin | 2, Placebo"],
+              ["inj_date", "diary", "", "text", "Date of injection"], ["day", "diary", "", "text",
+                                                                       "Days after injection"],
+              ["pain", "diary", "", "text", "Pain score (0-10)"]]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(f + [""] * (18 - len(f)) for f in fields)
+    dictionary = tmp_path / "dictionary.csv"
+    dictionary.write_text(header + out.getvalue(), encoding="utf-8")
+    lines = ["study_id,redcap_repeat_instrument,redcap_repeat_instance,arm,enrolment_complete,inj_date,day,pain,"
+             "diary_complete"]
+    for n, patient in enumerate(["S1", "S2", "S3", "S4"]):
+        lines.append(f"{patient},,,{1 + n % 2},2,,,,")
+        for i, (day, drop) in enumerate([(0, 0), (14, 3), (28, 2)], start=1):
+            lines.append(f"{patient},diary,{i},,,2025-03-0{1 + n},{day},{7 - drop - n % 2},2")
+    export = tmp_path / "diary_export.csv"
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, out, err = run(capsys, "timeline", str(export), "--redcap-dictionary", str(dictionary), "--by", "arm",
+                         "--json")
+    assert code == 0, err + out
+    records = json.loads(out)["records"]
+    assert {r["arm"] for r in records} == {"Toxin", "Placebo"}
+    assert {(r["arm"], r["days_after"], r["mean_change"]) for r in records if r["days_after"] == 14} == {
+        ("Toxin", 14, -3.0), ("Placebo", 14, -3.0)}
