@@ -52,15 +52,15 @@ def reader(data: bytes) -> Callable[[bytes, str, imp.Choices], tuple[str, Ingest
             help="REDCap: Project Setup > Data Dictionary > Download the current Data Dictionary. With it, coded "
                  "choices are read as their labels, checkboxes as lists, repeat instances and events as sessions, "
                  "and unfinished forms are kept out (counted).")
-        st.checkbox("Also take forms marked unverified (status 1)", key=UNVERIFIED,
-                    help="Forms marked incomplete (0) are always kept out; complete ones (2) are always taken.")
+        unverified = st.checkbox("Also take forms marked unverified (status 1)", key=UNVERIFIED,
+                                 help="Forms marked incomplete (0) are always kept out; complete ones (2) are "
+                                      "always taken.")
     if dictionary is None:
         if is_export:
             st.warning("This looks like a **REDCap export**: add its data dictionary above, so that coded choices, "
                        "checkboxes and repeat instances are read as sessions.", icon=":material/table_view:")
         return imp.read_upload
     project = dictionary.getvalue()
-    unverified = bool(st.session_state.get(UNVERIFIED, False))
 
     def read(upload: bytes, name: str, choices: imp.Choices) -> tuple[str, IngestResult]:
         key = sources.content_hash(upload, **choices.key(), redcap=sources.content_hash(project),
