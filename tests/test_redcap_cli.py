@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+import pandas as pd
 import pytest
 
 from analytics.cli import build_parser, main
@@ -169,3 +170,16 @@ def test_timeline_reads_a_repeating_diary_instrument(tmp_path, capsys):
     assert {r["arm"] for r in records} == {"Toxin", "Placebo"}
     assert {(r["arm"], r["days_after"], r["mean_change"]) for r in records if r["days_after"] == 14} == {
         ("Toxin", 14, -3.0), ("Placebo", 14, -3.0)}
+
+
+def test_the_redcap_sessions_equal_the_canonical_files_column_by_column():
+    from analytics.ingest import load
+    from analytics.redcap_export import load_redcap
+
+    rows = sessions()
+    plain = load(canonical_csv(rows)).data.drop(columns="line")
+    loaded = load_redcap(redcap_csv(rows), DICTIONARY.read_bytes()).result.data
+    assert loaded["line"].tolist() == [n for n in range(2, 27) if (n - 2) % 5 not in (0, 4)]
+    assert sorted(loaded.columns.drop("line")) == sorted(plain.columns)
+    redcap = loaded.drop(columns="line")[list(plain.columns)]
+    pd.testing.assert_frame_equal(redcap, plain)
