@@ -36,8 +36,8 @@ import pandas as pd
 from . import config
 from .distinct import per_ingestion
 from .identifiers import IdentifierFinding
-from .ingest import LABEL_LIMIT, IngestResult, _check, neutral_label
 from .free_text import label_problem
+from .ingest import LABEL_LIMIT, IngestResult, _check, neutral_label
 from .mapping import resolve_columns
 from .reading import FileRefused, RawTable, read_table
 from .reason_codes import Refusal, Rejection
@@ -140,7 +140,7 @@ def field_mapping(dictionary: Dictionary, headers: list[str], columns: tuple[Col
         if header in chosen or f is None or not f.label:
             continue
         target = _label_target(f.label, aliases)
-        if target is not None and target not in by_hand:  # over what the variable's name says: the label is what people read
+        if target is not None and target not in by_hand:  # over the variable's name: people read the label
             chosen[header] = target
     resolved = resolve_columns(headers, columns, chosen)
     record_id = dictionary.record_id
