@@ -333,3 +333,23 @@ def test_a_row_that_does_not_fit_the_header_is_rejected_and_counted():
     assert loaded.accounting == Accounting(export_rows=3, sessions=1, base_rows=1, unreadable=1)
     assert loaded.result.n_accepted == 1 and loaded.result.n_rejected_rows == 1
     assert loaded.result.rejected["line"].tolist() == [4]
+
+
+def test_every_field_of_the_docs_dictionary_reaches_its_contract_field():
+    result = load_redcap(export_bytes(CLASSIC), DICTIONARY.read_bytes()).result
+    assert result.column_map == {
+        "record_id": "patient_id", "site": "site", "indication": "indication", "inj_date": "session_date",
+        "injector": "practitioner_id", "product": "product", "total_units": "total_units", "muscles": "muscles",
+        "pain_pre": "baseline_pain", "twstrs_pre": "baseline_twstrs", "cycle": "cycle_number",
+        "pain_post": "followup_pain", "review_days": "followup_days", "twstrs_post": "followup_twstrs",
+        "onset": "onset_days", "peak": "peak_days", "wearing_off": "wearing_off_days", "pgic": "pgic",
+        "ae": "adverse_events"}
+    assert result.extra_columns == []
+
+
+def test_the_api_metadata_headers_are_read_like_the_download():
+    from analytics.redcap_dictionary import COLUMNS
+
+    text = DICTIONARY.read_text(encoding="utf-8").split("\n", 1)[1]
+    api_style = (",".join(name for name, _ in COLUMNS) + "\n" + text).encode("utf-8")
+    assert read_dictionary(api_style) == read_dictionary(DICTIONARY)
