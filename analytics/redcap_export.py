@@ -352,6 +352,9 @@ def load_redcap(export: str | Path | bytes | BinaryIO, dictionary: str | Path | 
         project = dictionary if isinstance(dictionary, Dictionary) else read_dictionary(dictionary)
     except FileRefused as err:
         message = str(err) if "dictionary" in str(err) else f"The data dictionary: {err}"
+        if _swapped(export, dictionary):
+            message = ("The two files are the other way round: the file given as the export is the data dictionary, "
+                       "and the one given as the dictionary is the records export. Swap them.")
         return RedcapImport(IngestResult.refused_with(kind, err.code, message, label or neutral_label(now)), None)
     with per_ingestion():
         try:
@@ -376,6 +379,15 @@ def load_redcap(export: str | Path | bytes | BinaryIO, dictionary: str | Path | 
     result.notes[:0] = [accounting.sentence(include_unverified), *converted.notes]
     _refer(result, converted.references)
     return RedcapImport(result, accounting, converted.references)
+
+
+def _swapped(export, dictionary) -> bool:
+    """True when the export is a data dictionary and the dictionary an export (the two files given crosswise)."""
+    try:
+        return (looks_like_dictionary(read_table(export).headers)
+                and looks_like_export(read_table(dictionary).headers))
+    except (FileRefused, TypeError, ValueError):
+        return False
 
 
 def _identifier_refusal(converted: Converted, kind: str, columns: tuple[Column, ...], drop: bool,

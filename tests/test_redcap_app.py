@@ -53,3 +53,9 @@ def test_a_field_flagged_as_identifier_stops_the_upload_until_dropped():
 def test_a_dictionary_uploaded_as_the_file_is_recognised():
     at = upload_export(DICTIONARY.read_bytes())
     assert "This file is a **REDCap data dictionary**" in "\n".join(i.value for i in at.info)
+
+
+def test_the_two_files_in_each_others_box_are_named_so():
+    at = upload_export(DICTIONARY.read_bytes())
+    at.file_uploader(key="redcap_dictionary_upload").upload("export.csv", redcap_csv(sessions()), "text/csv").run()
+    assert "The two files are the other way round" in "\n".join(e.value for e in at.error)

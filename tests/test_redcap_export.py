@@ -353,3 +353,9 @@ def test_the_api_metadata_headers_are_read_like_the_download():
     text = DICTIONARY.read_text(encoding="utf-8").split("\n", 1)[1]
     api_style = (",".join(name for name, _ in COLUMNS) + "\n" + text).encode("utf-8")
     assert read_dictionary(api_style) == read_dictionary(DICTIONARY)
+
+
+def test_the_two_files_given_crosswise_are_named_so():
+    result = load_redcap(DICTIONARY.read_bytes(), export_bytes(CLASSIC)).result
+    assert result.file_errors == ["The two files are the other way round: the file given as the export is the data "
+                                  "dictionary, and the one given as the dictionary is the records export. Swap them."]
