@@ -22,6 +22,10 @@ line is an entry point like dashboard.py, and the one place in analytics/ that r
 funnel plot's figures (analytics/compare_command.py, analytics/funnel.py). An `--as-of` date after the latest
 session is refused (exit 2).
 
+Every command that reads a file takes `--redcap-dictionary DICT.csv [--include-unverified]` for a REDCap export
+(analytics/redcap_export.py); `import --redcap-url URL` pulls one from REDCap's API, the token in REDCAP_API_TOKEN
+(analytics/redcap_api.py).
+
 `summary`, `compare` and `report` take the app's selection (--site, --practitioner, --product, --indication,
 --from, --to; analytics/selection.py), applied after each patient's whole history is worked out, and every
 threshold as an option made from its Settings field (analytics/settings.py).
@@ -42,7 +46,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import audit, store
+from . import audit, redcap_api, redcap_export, store
 from .assessments import SCORES, timeline
 from .ingest import IngestResult, load
 from .log_privacy import scrubbed_traceback
@@ -57,12 +61,13 @@ from .settings import DEFAULT_SETTINGS, Knob, Settings, knobs
 from .summary import summarise
 
 
-def add_ingest_options(parser: argparse.ArgumentParser, file_required: bool = True) -> None:
+def add_ingest_options(parser: argparse.ArgumentParser, file_required: bool = True, instead: str = "--db") -> None:
     """The ingestion options every file-reading command shares (FILE optional where --db can replace it)."""
     if file_required:
         parser.add_argument("file", help="CSV, Excel .xlsx or Parquet file")
     else:
-        parser.add_argument("file", nargs="?", help="CSV, Excel .xlsx or Parquet file (or give --db instead)")
+        parser.add_argument("file", nargs="?", help=f"CSV, Excel .xlsx or Parquet file (or give {instead} instead)")
+    redcap_export.add_options(parser)
     parser.add_argument("--mapping", help="JSON file of {\"file header\": \"field\"} pairs, over the automatic names")
     order = parser.add_mutually_exclusive_group()
     order.add_argument("--dayfirst", action="store_true", help="dates are day-first (14/03/2025)")
@@ -161,9 +166,11 @@ def ingest_from_args(args: argparse.Namespace, kind: str = "sessions") -> Ingest
     """Run the ingestion with the options given on the command line."""
     mapping = load_mapping(args.mapping) if args.mapping else None
     order = "dayfirst" if args.dayfirst else "monthfirst" if args.monthfirst else None
-    return load(args.file, kind=kind, mapping=mapping, date_order=order,
-                drop_identifiers=args.drop_identifiers, pseudonymise_ids=args.pseudonymise, sheet=args.sheet,
-                redact_free_text=getattr(args, "redact_free_text", False), label=getattr(args, "label", None))
+    options = dict(kind=kind, mapping=mapping, date_order=order, drop_identifiers=args.drop_identifiers,
+                   pseudonymise_ids=args.pseudonymise, redact_free_text=getattr(args, "redact_free_text", False),
+                   label=getattr(args, "label", None))
+    redcap = redcap_export.from_args(args, options)  # a REDCap export read with its data dictionary, else None
+    return redcap if redcap is not None else load(args.file, sheet=args.sheet, **options)
 
 
 def report_json(result: IngestResult, every_cell: bool = False) -> dict:
@@ -379,8 +386,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         typed = store.check_label(args.label)  # a label that could identify someone is refused before any work
     except store.StoreError:
-        _audit(db, "import", _file_object(args.file), "refused: label refused", create=False)
+        _audit(db, "import", _file_object(args.file) if args.file else "", "refused: label refused", create=False)
         raise
+    redcap_api.prepare_import(args)  # --redcap-url: the export and its dictionary from REDCap's API, as bytes
     result = ingest_from_args(args, kind)
     if result.refused:
         _audit(db, "import", _file_object(args.file), f"refused: file refused ({result.refusal or 'unreadable'})",
@@ -720,7 +728,9 @@ def build_parser() -> argparse.ArgumentParser:
     dictionary = commands.add_parser("dictionary", help="print the data dictionary (Markdown)")
     dictionary.set_defaults(run=cmd_dictionary)
     importer = commands.add_parser("import", help="check a file, then add its accepted rows to the outcome store")
-    add_ingest_options(importer)
+    add_ingest_options(importer, file_required=False, instead="--redcap-url")
+    importer.add_argument("--redcap-url", metavar="URL", help="import from a REDCap project's API (e.g. "
+                          "https://redcap.example/api/), the token in REDCAP_API_TOKEN (analytics/redcap_api.py)")
     add_db_option(importer)
     importer.add_argument("--assessments", action="store_true", help="the file holds repeated assessments")
     importer.add_argument("--allow-clearing", action="store_true",

@@ -19,7 +19,7 @@ from analytics.settings import DEFAULT_SETTINGS
 from charts.assessments import assessment_timeline_figure
 from views import components as ui
 from views import data_import as imp
-from views import keys, signin, sources, store_panel
+from views import keys, redcap_upload, signin, sources, store_panel
 from views.sidebar import current
 
 # The headline over a refused file's messages, by the reason it was refused (analytics.reason_codes). The
@@ -293,6 +293,7 @@ def upload_section() -> None:
                            "text/csv", key="dl_messy_example", icon=":material/download:")
         return
     data = uploaded.getvalue()
+    read_upload = redcap_upload.reader(data)  # a REDCap export's data dictionary, or the ordinary reading
     file_hash = sources.content_hash(data)
     choices = imp.choices_for(file_hash)
     choices.kind = kind
@@ -302,7 +303,7 @@ def upload_section() -> None:
         st.button("Reconsider this file", key="guard_undo", on_click=_set_identifiers, args=(choices, None))
         return
     with st.status("Reading and checking the file...", expanded=False) as status:
-        key, result = imp.read_upload(data, uploaded.name, choices)
+        key, result = read_upload(data, uploaded.name, choices)
         label = ("refused" if result.refused else
                  f"{result.n_accepted:,} rows accepted, {result.n_rejected_rows:,} rejected")
         status.update(label=f"{markdown_text(result.source_name)}: {label}",
