@@ -24,7 +24,7 @@ from analytics.kaplan_meier import km_curves_by_group
 from analytics.kpis import change_tone
 from analytics.presentation import (
     BREAKDOWN_REPORT, GROUP_HEADINGS, PERIOD_HIDDEN, PREVIOUS_HIDDEN, display_table, format_cell, format_change,
-    format_figure, funnel_shown, hidden_note, kpi_tiles_shown, report_family, settings_rows,
+    followup_note, format_figure, funnel_shown, hidden_note, kpi_tiles_shown, kpi_value, report_family, settings_rows,
     too_few_message,
 )
 from analytics.settings import DEFAULT_SETTINGS, Settings
@@ -80,8 +80,10 @@ def _tiles_html(tiles: pd.DataFrame, k: int) -> str:
         else:
             tone = change_tone(row["kpi"], row["change"], clear)
             change_text = change + ("" if tone == "neutral" else f", a clear change ({tone})")
-        value = format_figure(row["value"], row["unit"], 1)
+        value = kpi_value(row["kpi"], row["value"], row["unit"], decimals=1, at_least=row.get("at_least"))
         detail = f"n = {int(row['n']):,}"
+        note = followup_note(row["kpi"], tiles.attrs.get("followup"))
+        detail += f"; {note}" if note else ""
         shown = _esc(change_text) if tone == "neutral" else \
             f'<span class="change {tone}" style="{tone_style[tone]}">{_esc(change_text)}</span>'
         if tone == "neutral" and change is not None and PREVIOUS_HIDDEN not in hidden:

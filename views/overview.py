@@ -13,6 +13,8 @@ from analytics.presentation import (
     display_table, hidden_note, kpi_table, kpi_tiles_shown, overview_family, pchart_shown, screen_table,
 )
 from analytics.safety import adverse_event_rates, recording_coverage
+from analytics.completeness import completeness_shown, followup_completeness
+from analytics.mdc import assurance_icon, variation_icon
 from analytics.spc import followup_lag_days, limits_sentence
 from analytics.waning import MAX_MODEL_PATIENTS, waning_by_cycle, waning_slope
 from charts.spc import p_chart_figure
@@ -29,10 +31,25 @@ def flags(ctx: Context) -> pd.DataFrame:
     return ctx.cached("flags", flag_patients, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
 
 
+def followup_lag(ctx: Context) -> int:
+    """How long follow-ups take here (days): the same for the tiles, the p-chart and the completeness chart."""
+    return ctx.cached("followup_lag", followup_lag_days, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
+
+
 def kpis(ctx: Context) -> pd.DataFrame:
     """The tiles of the selection's period against the period before, small periods suppressed."""
     f = ctx.selection
-    return ctx.cached("kpis", kpi_tiles_shown, lambda: ((ctx.scoped, ctx.settings, f.start, f.end, flags(ctx)), {}))
+    return ctx.cached("kpis", kpi_tiles_shown, lambda: ((ctx.scoped, ctx.settings, f.start, f.end, flags(ctx)),
+                                                        {"due_days": followup_lag(ctx)}))
+
+
+def monthly(ctx: Context) -> tuple[pd.DataFrame, int]:
+    """The responder rate's p-chart (small months suppressed) and the number of months hidden: the Headline's
+    chart and the responder tile's Making Data Count icon read the same table."""
+    lag = followup_lag(ctx)
+    return ctx.cached("pchart", pchart_shown, lambda: ((ctx.scoped, ctx.settings), dict(
+        period_start=ctx.selection.start or ctx.first_date, period_end=ctx.selection.end or ctx.as_of,
+        as_of=ctx.as_of, lag_days=lag)))
 
 
 def family(ctx: Context) -> dict:
@@ -51,7 +68,12 @@ def kpi_section(ctx: Context, tiles: pd.DataFrame) -> None:
                f"the small figure is the change against the {period.get('days')} days before it "
                f"({period.get('previous_start')} to {period.get('previous_end')}). The question mark on each tile "
                "gives the definition, the 95% interval and the counts.")
-    ui.kpi_row(tiles, ctx.settings)
+    chart, _ = monthly(ctx)
+    icons = {"responder_rate": (variation_icon(chart), assurance_icon(chart, None))}  # the clinic sets no target
+    ui.kpi_row(tiles, ctx.settings, icons=icons)
+    st.caption("Under the responder rate: its Making Data Count variation icon, read from the latest complete month "
+               "of the p-chart below (common cause: it varies as months usually do; improving or concern: a "
+               "pattern chance rarely gives). No assurance icon: the clinic has set no target.")
     flagged = tiles.loc[tiles["kpi"] == "patients_flagged", "value"]
     if len(flagged) and flagged.iloc[0] > 0:
         st.page_link("views/patients.py", label=f"Review the {flagged.iloc[0]:,.0f} flagged patients on the "
@@ -149,10 +171,8 @@ def pchart_section(ctx: Context) -> None:
                "least 24 months up to the end of the period (shaded), whatever the period; hollow points are "
                "months whose follow-ups are still coming in.")
     with st.spinner("Computing the monthly p-chart..."):
-        lag = ctx.cached("followup_lag", followup_lag_days, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
-        chart, hidden = ctx.cached("pchart", pchart_shown, lambda: ((ctx.scoped, ctx.settings), dict(
-            period_start=ctx.selection.start or ctx.first_date, period_end=ctx.selection.end or ctx.as_of,
-            as_of=ctx.as_of, lag_days=lag)))
+        lag = followup_lag(ctx)
+        chart, hidden = monthly(ctx)
     ui.chart(ctx.figure("pchart", p_chart_figure, lambda: ((chart, ctx.settings), {})), "fig_pchart")
     if len(chart):
         st.caption(limits_sentence(chart) + (
@@ -180,6 +200,38 @@ def pchart_section(ctx: Context) -> None:
             ui.table_with_download(table, "monthly responder rate", "monthly_responder_rate", key="dl_pchart",
                                       column_config=ui.percent_columns(table, ["rate", "centre", "lcl", "ucl",
                                                                                "lower_2sigma", "upper_2sigma"]))
+
+
+COMPLETENESS_BY = {"site": "Site", "practitioner_id": "Practitioner"}
+
+
+def completeness_section(ctx: Context) -> None:
+    """Follow-up completeness month by month by site or practitioner (small groups suppressed): which months and
+    groups lack follow-up scores, and which sessions are simply not yet due one."""
+    from charts.completeness import completeness_figure
+
+    with ui.lazy_expander("Follow-up recorded, month by month, by site or practitioner", "exp_completeness_chart",
+                          ":material/fact_check:") as is_open:
+        if not is_open:
+            return
+        lag = followup_lag(ctx)
+        st.caption(f"Every response figure rests only on the sessions with a follow-up score. A session without "
+                   f"one is 'not yet due' when it was less than {lag} days before the as-of date (how long "
+                   "follow-ups usually take here), otherwise 'missing'. Groups with fewer than "
+                   f"{ctx.settings.min_group_patients} patients in a month are suppressed.")
+        by = st.segmented_control("By", list(COMPLETENESS_BY), format_func=COMPLETENESS_BY.get, default="site",
+                                  key="completeness_by", required=True) or "site"
+        with st.spinner("Computing follow-up completeness..."):
+            table = ctx.cached(f"completeness_{by}", followup_completeness,
+                               lambda: ((ctx.sessions, ctx.as_of, lag), {"by": by}))
+            shown = ctx.cached(f"completeness_shown_{by}", completeness_shown, lambda: ((table, ctx.settings), {}))
+        label = COMPLETENESS_BY[by]
+        ui.chart(ctx.figure(f"completeness_{by}", completeness_figure, lambda: ((shown, label), {})),
+                 f"fig_completeness_{by}")
+        table = shown.assign(month=pd.to_datetime(shown["month"]).dt.strftime("%Y-%m"))  # a month, not a time
+        ui.table_with_download(display_table(table, ["month", "group"]), f"follow-up completeness by {label.lower()}",
+                               f"followup_completeness_{by}", key="dl_completeness", height=240,
+                               screen=screen_table(table, ["month", "group"], ["share_recorded", "share_of_due"]))
 
 
 def safety_section(ctx: Context) -> None:
@@ -251,6 +303,8 @@ def render() -> None:
             kpi_section(ctx, tiles)
             with ui.timed("overview: p-chart"):
                 pchart_section(ctx)
+            with ui.timed("overview: follow-up completeness"):
+                completeness_section(ctx)
     with after:
         if after.open:
             with ui.timed("overview: effect and KM"):
