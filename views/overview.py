@@ -21,6 +21,7 @@ from charts.spc import p_chart_figure
 from views import components as ui
 from views import keys, signin
 from views.context import Context
+from views.report_downloads import report_buttons
 from views.sidebar import context
 
 MODEL_BUTTON = "Estimate the change per cycle"
@@ -254,31 +255,6 @@ def safety_section(ctx: Context) -> None:
                                       screen=screen_table(shown, groups, ["rate", "ci_low", "ci_high"]))
 
 
-def report_section(ctx: Context) -> None:
-    """The meeting report of this selection as one HTML file (reports.html_report: no patient codes, small numbers
-    suppressed), for the roles that may take the clinic's figures away; built only while its expander is open."""
-    if ctx.access is not None and not ctx.access.may_report:
-        return
-    with ui.lazy_expander("Meeting report (HTML, for printing or e-mail)", "exp_report", ":material/description:") \
-            as is_open:
-        if not is_open:
-            return
-        from reports import html_report  # only when asked: the report module loads the chart builders again
-
-        def build(sessions, settings, filters, source, history, baseline):
-            return html_report(sessions, settings, filters, source, start=ctx.selection.start,
-                               end=ctx.selection.end, history=history, baseline=baseline).encode("utf-8")
-
-        with st.spinner("Writing the report..."):
-            page = ctx.cached("report_html", build, lambda: ((ctx.sessions, ctx.settings, ctx.selection.describe(),
-                                                              ctx.source.label, ctx.derived, ctx.scoped), {}))
-        st.caption("The headline figures, charts and tables of the period and filters in the sidebar, with the "
-                   "settings in force; small groups suppressed, no patient codes. Open it in a browser to print.")
-        st.download_button("Download the meeting report (HTML)", page, "toxin_outcomes_report.html", "text/html",
-                           key="dl_report", icon=":material/download:", on_click=signin.record,
-                           args=("report", f"toxin_outcomes_report.html ({ctx.period_text()})"))
-
-
 # The Overview's tabs (the names issue 13 gives them). Only the open tab's content is computed and sent: the first
 # page is the KPI tiles and one chart, and the browser draws one plotly figure instead of five.
 TABS = ("Headline", "After an injection", "Over cycles", "Safety")
@@ -297,6 +273,7 @@ def render() -> None:
         return
     if ui.small_selection(ctx):  # no figure at all, rather than figures of 1 to 4 patients
         return
+    report_buttons(ctx, "overview")  # built only when clicked
     headline, after, cycles, safety = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
     with headline:
         if headline.open:
@@ -319,7 +296,6 @@ def render() -> None:
         if safety.open:
             with ui.timed("overview: safety"):
                 safety_section(ctx)
-    report_section(ctx)
 
 
 ui.run_page(render)
