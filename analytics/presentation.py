@@ -102,10 +102,10 @@ def format_cell(value, kind: str | None = None, blank: str = "") -> str:
 # ---- KPI tiles -------------------------------------------------------------------------------------------------
 KPI_SHORT_LABELS = {  # shorter words for the app's tiles than KPI_LABELS (the help text has the full ones)
     "median_peak_days": "Median peak",
-    "median_duration_days": "Benefit lasts (median)",
+    "median_duration_days": "Benefit lasts",  # the median: the help says so (a phone tile is 168 px wide)
     "short_interval_share": "Short intervals",
     "adverse_event_rate": "Adverse events",
-    "followup_recorded": "Follow-up recorded",
+    "followup_recorded": "Followed up",  # "Follow-up recorded" is cut on a phone tile
 }
 KPI_MEANING = {
     "patients": "Distinct patients with a session in the period.",
