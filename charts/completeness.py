@@ -1,6 +1,7 @@
 """Follow-up completeness month by month, one line per site or practitioner: the share of sessions with a
-follow-up score (analytics.completeness). A month with sessions not yet due a follow-up is drawn hollow (its share
-can still rise); suppressed groups are left out and said in the subtitle."""
+follow-up score among the sessions whose follow-up was due (analytics.completeness): a recent month is not shown as
+a fall only because its reviews are still to come. A month with sessions not yet due is drawn hollow; suppressed
+groups are left out and said in the subtitle."""
 from __future__ import annotations
 
 import numpy as np
@@ -23,15 +24,15 @@ def _hover(part: pd.DataFrame, names: pd.Series) -> list[str]:
 
 
 def completeness_figure(table: pd.DataFrame, group_label: str = "Site") -> go.Figure:
-    """Share of sessions with a follow-up score by month, a line per group (table: analytics.completeness
-    .completeness_shown; suppressed rows are not drawn). Hollow markers: the month still has sessions whose
-    follow-up is not yet due."""
+    """Share of the sessions due a follow-up that have a score, by month, a line per group (table:
+    analytics.completeness.completeness_shown; suppressed rows and months with nothing due are not drawn). Hollow
+    markers: the month also has sessions whose follow-up is not yet due (left out of its share)."""
     title = f"Follow-up recorded by month and {group_label.lower()}"
     if is_empty(table):
         return empty_figure(title=title)
     suppressed = table["suppressed"].astype("boolean").fillna(False).to_numpy(dtype=bool) \
         if "suppressed" in table.columns else np.zeros(len(table), bool)
-    shown = table.loc[~suppressed]
+    shown = table.loc[~suppressed & table["share_of_due"].notna().to_numpy()]
     if len(shown) == 0:
         return empty_figure("Every group has too few patients to be shown.", title=title)
     fig = go.Figure()
@@ -42,17 +43,18 @@ def completeness_figure(table: pd.DataFrame, group_label: str = "Site") -> go.Fi
         label = plotly_labels(pd.Series([name] * len(part), index=part.index))
         open_month = (part["not_yet_due"] > 0).to_numpy()
         fig.add_trace(go.Scatter(
-            x=pd.to_datetime(part["month"]), y=100 * part["share_recorded"].astype("float64"), mode="lines+markers",
+            x=pd.to_datetime(part["month"]), y=100 * part["share_of_due"].astype("float64"), mode="lines+markers",
             name=label.iloc[0] if len(label) else name, line=dict(color=colour(i), dash=dash(i), width=2),
             marker=dict(size=8, color=[("white" if o else colour(i)) for o in open_month],
                         line=dict(color=colour(i), width=2)),
             hovertext=_hover(part, label), hoverinfo="text"))
     hidden = int(suppressed.sum())
-    subtitle = ("Share of each month's sessions with a follow-up score. Hollow points: months with sessions whose "
-                "follow-up is not yet due, so their share can still rise.")
+    lines = ["Of each month's sessions due a follow-up, the share with a score.",  # short lines: a phone is narrow
+             "Hollow: the month also has sessions not yet due (left out)."]
     if hidden:
-        subtitle += f" {hidden} month-{group_label.lower()} figures not shown: too few patients."
+        lines.append(f"{hidden} month-{group_label.lower()} figures not shown: too few patients.")
+    subtitle = "<br>".join(lines)
     base_layout(fig, title, subtitle, legend_top=True)
-    fig.update_yaxes(title_text="% of sessions with a follow-up score", range=[0, 105], ticksuffix="%")
+    fig.update_yaxes(title_text="% of the sessions due with a score", range=[0, 105], ticksuffix="%")
     fig.update_xaxes(title_text="Month of the injection")
     return fig

@@ -162,7 +162,8 @@ def test_the_completeness_chart_draws_the_shown_groups_only():
     fig = completeness_figure(shown, "Site")
     assert [t.name for t in fig.data] == ["North", "South"]
     south = fig.data[1]
-    assert list(south.y) == [0.0, 50.0, 50.0]  # Feb 0 of 1, Mar 1 of 2, Jun 1 of 2
+    # of the sessions due: Feb 0 of 1, Mar 1 of 2, Jun 1 of 1 (the 29 June session is not yet due, left out)
+    assert list(south.y) == [0.0, 50.0, 100.0]
     assert south.marker.color[-1] == "white"  # June still has a session not yet due: hollow
     assert "1 of 2 sessions have a follow-up score (50%); 1 not yet due; 0 missing" in south.hovertext[-1]
     hidden = completeness_figure(completeness_shown(table, DEFAULT_SETTINGS), "Site")

@@ -230,9 +230,13 @@ def completeness_section(ctx: Context) -> None:
         ui.chart(ctx.figure(f"completeness_{by}", completeness_figure, lambda: ((shown, label), {})),
                  f"fig_completeness_{by}")
         table = shown.assign(month=pd.to_datetime(shown["month"]).dt.strftime("%Y-%m"))  # a month, not a time
+        headings = {"month": "Month", "group": label, "sessions": "Sessions", "patients": "Patients",
+                    "recorded": "With a follow-up score", "not_yet_due": "Not yet due", "missing": "Missing",
+                    "share_recorded": "% of all sessions", "share_of_due": "% of those due"}
+        screen = screen_table(table, ["month", "group"], ["share_recorded", "share_of_due"])
+        screen = screen.drop(columns=[c for c in ("suppressed", "suppression") if c in screen]).rename(columns=headings)
         ui.table_with_download(display_table(table, ["month", "group"]), f"follow-up completeness by {label.lower()}",
-                               f"followup_completeness_{by}", key="dl_completeness", height=240,
-                               screen=screen_table(table, ["month", "group"], ["share_recorded", "share_of_due"]))
+                               f"followup_completeness_{by}", key="dl_completeness", height=240, screen=screen)
 
 
 def safety_section(ctx: Context) -> None:

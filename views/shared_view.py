@@ -140,8 +140,9 @@ def notice(side) -> None:
     """The short notice of what the address asked for that was ignored (until the page is left)."""
     ignored = st.session_state.pop(keys.ADDRESS_NOTICE, None)
     if ignored:
-        side.warning("Part of the link was ignored: " + markdown_text("; ".join(ignored)) + ".",
-                     icon=":material/link_off:")
+        text = "Part of the link was ignored: " + markdown_text("; ".join(ignored)) + "."
+        side.warning(text, icon=":material/link_off:")
+        st.toast(text, icon=":material/link_off:")  # seen on a phone too, where the sidebar starts closed
 
 
 def address_of(period: str, start, end, values, settings_shown: Mapping[str, float], as_of) -> dict[str, str]:
