@@ -3,7 +3,11 @@ six months), and the report downloads from the Overview and holds plotly charts 
 tests/screenshots/ at 1440x900 and 390x844. Skipped when chromium or Playwright is not installed."""
 from __future__ import annotations
 
+import os
+
 import pytest
+
+from analytics import audit
 
 from tests.app_support import app, metric
 from tests.browser_support import CHROMIUM, chromium, offline_page
@@ -77,6 +81,11 @@ def test_the_report_downloads_from_the_overview_and_holds_plotly_charts(server, 
             page.get_by_role("button", name="Download tables (Excel)").click()
         assert book.value.suggested_filename == "toxin_outcomes_tables.xlsx"
         assert (tmp_path / "book.xlsx").write_bytes(open(book.value.path(), "rb").read()) > 1000
+        wait_idle(page)
+        # audited like every download: one row per file, naming the view (the store the server was started on)
+        rows = audit.read(os.environ["OUTCOMES_DB"], action="report")
+        for name in ("toxin_outcomes_report.html", "toxin_outcomes_tables.xlsx"):
+            assert any(o.startswith(name) and "site: North" in o for o in rows["object"]), (name, rows["object"])
     finally:
         context.close()
     outside, errors = [], []
