@@ -35,7 +35,7 @@ from charts.funnel import funnel_figure
 from charts.spc import p_chart_figure
 from charts.survival import km_figure
 from charts.waning import waning_figure
-from reports.common import TITLE, as_of_text, derived_of, due_days_of, flags_of, pchart_of
+from reports.common import TITLE, as_of_text, derived_of, due_days_of, flags_of, pchart_of, tile_sessions
 
 CHARTS = (  # element id, heading
     ("chart-kpi-effect", "After an injection: onset and how long the benefit lasts"),
@@ -196,7 +196,8 @@ def html_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, f
     if too_few:
         body.append(f'<p class="banner">{_esc(too_few)}</p>')
     else:
-        tiles = kpi_tiles_shown(derived, settings, start, end, flags_of(derived, settings, history),
+        tiles = kpi_tiles_shown(tile_sessions(derived, settings, baseline), settings, start, end,
+                                flags_of(derived, settings, history),
                                 due_days=due_days_of(derived, settings, history))
         body.append('<section id="kpis"><h2>Headline figures</h2>' + _tiles_html(tiles, k) + "</section>")
         family = report_family(derived, settings)

@@ -53,6 +53,11 @@ def test_the_apps_report_is_the_command_lines_for_the_same_view(tmp_path):
     from_app = html_bytes(inputs).decode("utf-8")
     assert without_meta(from_app) == without_meta(out.read_text(encoding="utf-8"))
     assert from_app.count('class="plotly-graph-div"') + from_app.count("Plotly.newPlot") > 0
+    # the tiles compare with the six months before, as the Overview's do (they said "no figure to compare": the
+    # report was given the period's sessions only)
+    tiles = re.search(r'<section id="kpis">.*?</section>', from_app).group(0)
+    assert tiles.count("against the period before: ") == 11
+    assert tiles.count("no figure to compare") == 1  # only Patients flagged: flags are read from whole histories
 
     book = tmp_path / "cli.xlsx"
     assert main(["report", str(SAMPLE), "--out", str(book), *args]) == 0
