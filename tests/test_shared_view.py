@@ -96,7 +96,7 @@ def test_the_address_follows_the_filters_and_the_copy_link_holds_it():
     at.multiselect(key="filter_site").select("South").run()
     at.selectbox(key="period").select("All data").run()
     assert dict(at.query_params) == {"site": "South", "period": "all"}
-    assert at.code[0].value.endswith("?site=South&period=all")  # in the "Copy link to this view" popover
+    assert at.code[0].value.endswith("/?site=South&period=all")  # in the "Copy link to this view" popover
     assert any("Copy link to this view" in str(p.proto) for p in at.get("popover"))
 
 

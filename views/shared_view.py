@@ -176,7 +176,7 @@ def link(params: Mapping[str, str]) -> str:
     """The full address of this page with the view's parameters."""
     base = st.context.url or ""
     parts = urlsplit(base)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(dict(params), safe=","), ""))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(dict(params), safe=","), ""))
 
 
 def copy_link(side, params: Mapping[str, str]) -> None:
