@@ -7,7 +7,9 @@ as-of date (settings.as_of, else the latest session_date). A session belongs to 
 session_date; its outcomes (response, benefit duration, ...) are what is known at the as-of date.
 
 Output is one tidy row per KPI: kpi, value, ci_low, ci_high, previous, change, n, unit, plus label (words for
-the tile), previous_n, ci_too_few and clear_change. `change` is value - previous in the KPI's own unit (a change
+the tile), previous_n, ci_too_few, clear_change and at_least (a KM median not reached is at least the longest
+follow-up: "≥ 92 days"). attrs["followup"] counts the period's sessions with a follow-up score, those not yet due
+and those missing (analytics.completeness), for the tiles that rest on follow-up (FOLLOWUP_KPIS). `change` is value - previous in the KPI's own unit (a change
 in a proportion is in proportion points: 0.05 = 5 percentage points). Each figure is computed by
 analytics.headline, as in the command-line summary.
 
@@ -30,11 +32,13 @@ import numpy as np
 import pandas as pd
 
 from analytics import headline
+from analytics.completeness import followup_counts
 from analytics.kaplan_meier import KMMedian, km_median as default_km_median, too_few_events
 from analytics.settings import DEFAULT_SETTINGS, Settings
+from analytics.spc import followup_lag_days
 
 KPI_COLUMNS = ["kpi", "value", "ci_low", "ci_high", "previous", "change", "n", "unit", "label", "previous_n",
-               "ci_too_few", "change_ci_low", "change_ci_high", "clear_change"]
+               "ci_too_few", "change_ci_low", "change_ci_high", "clear_change", "at_least"]
 
 KPI_LABELS = {
     "patients": ("Patients", "patients"),
@@ -47,19 +51,24 @@ KPI_LABELS = {
     "short_interval_share": ("Short intervals", "proportion"),
     "adverse_event_rate": ("Sessions with an adverse event", "proportion"),
     "patients_flagged": ("Patients flagged", "patients"),
+    "followup_recorded": ("Follow-up recorded (of the sessions due one)", "proportion"),
 }
+
+#: The tiles whose figure rests only on the sessions with a follow-up score (they say how many have one).
+FOLLOWUP_KPIS = ("responder_rate", "median_response_pct", "median_duration_days")
 
 
 #: Which way is better for each KPI: +1 higher, -1 lower, 0 neither (a count, whose change is shown neutrally).
 KPI_DIRECTION = {
     "patients": 0, "sessions": 0, "responder_rate": 1, "median_response_pct": 1, "median_onset_days": -1,
     "median_peak_days": -1, "median_duration_days": 1, "short_interval_share": -1, "adverse_event_rate": -1,
-    "patients_flagged": 0,
+    "patients_flagged": 0, "followup_recorded": 1,
 }
 
 #: How each estimate's 95% interval is worked out, in words for the tile's help (counts have none).
 KPI_INTERVAL = {
     "responder_rate": "Wilson", "short_interval_share": "Wilson", "adverse_event_rate": "Wilson",
+    "followup_recorded": "Wilson",
     "median_response_pct": "distribution-free, from the ordered values",
     "median_onset_days": "distribution-free, from the ordered values",
     "median_peak_days": "distribution-free, from the ordered values",
@@ -85,6 +94,7 @@ class Figure:
     n: int = 0
     successes: int | None = None
     too_few: bool = False
+    at_least: float = np.nan  # a lower bound when the value is not reached (the KM median: the longest follow-up)
 
 
 def change_tone(kpi: str, change, clear) -> str:
@@ -195,7 +205,9 @@ def _km_tile(period: pd.DataFrame, km_median: Callable[[np.ndarray, np.ndarray],
         return np.nan if value is None else float(value)
 
     too_few = result.median is not None and too_few_events(result.events)
-    return Figure(num(result.median), num(result.ci_low), num(result.ci_high), len(times), too_few=too_few)
+    at_least = float(np.max(times)) if result.median is None else np.nan  # not reached: at least the longest
+    return Figure(num(result.median), num(result.ci_low), num(result.ci_high), len(times), too_few=too_few,
+                  at_least=at_least)
 
 
 def _flagged(period: pd.DataFrame, flags, history: pd.DataFrame | None) -> tuple[float, int]:
@@ -236,6 +248,12 @@ def _period_values(period: pd.DataFrame, flags, history, km_median) -> dict[str,
     return out
 
 
+def _followup_figure(counts: dict) -> Figure:
+    """The share of the sessions whose follow-up was due that have a score (Wilson): sessions not yet due are left
+    out, so a recent period is not shown as worse only because its reviews are still to come."""
+    return _share(headline.share(counts["recorded"], counts["recorded"] + counts["missing"]))
+
+
 def kpi_tiles(
     sessions: pd.DataFrame,
     settings: Settings = DEFAULT_SETTINGS,
@@ -243,6 +261,7 @@ def kpi_tiles(
     end=None,
     flags: pd.DataFrame | int | Callable[[pd.DataFrame], pd.DataFrame | int] | None = None,
     km_median: Callable[[np.ndarray, np.ndarray], KMMedian] | None = None,
+    due_days: int | None = None,
 ) -> pd.DataFrame:
     """KPI tiles for [start, end] against the previous period of the same length.
 
@@ -251,6 +270,8 @@ def kpi_tiles(
     previous value; an int is shown as is; a callable gets the sessions up to each period's end and returns
     such a table or count, so the previous period gets its own figure.
     km_median: f(times, events) -> KMMedian; default analytics.kaplan_meier.km_median.
+    due_days: how long a follow-up takes here (default analytics.spc.followup_lag_days of `sessions`): a session
+    without a follow-up score less than due_days before the period's end is "not yet due" (attrs["followup"]).
     """
     km_median = km_median or default_km_median
     bounds = period_bounds(sessions, start, end, settings)
@@ -263,6 +284,11 @@ def kpi_tiles(
 
     now = _period_values(current, flags, history_now, km_median)
     before = _period_values(previous, prev_flags, history_before, km_median)
+    if due_days is None:
+        due_days = followup_lag_days(sessions, settings)
+    followup = followup_counts(current, bounds.end, due_days)
+    now["followup_recorded"] = _followup_figure(followup)
+    before["followup_recorded"] = _followup_figure(followup_counts(previous, bounds.end, due_days))
     rows = []
     for kpi, (label, unit) in KPI_LABELS.items():
         fig, prev = now[kpi], before[kpi]
@@ -272,16 +298,17 @@ def kpi_tiles(
             "kpi": kpi, "value": fig.value, "ci_low": fig.ci_low, "ci_high": fig.ci_high, "previous": prev.value,
             "change": fig.value - prev.value, "n": fig.n, "unit": unit, "label": label, "previous_n": prev.n,
             "ci_too_few": fig.too_few, "change_ci_low": change_low, "change_ci_high": change_high,
-            "clear_change": pd.NA if clear is None else clear,
+            "clear_change": pd.NA if clear is None else clear, "at_least": fig.at_least,
         })
     table = pd.DataFrame(rows, columns=KPI_COLUMNS).astype({
         "value": "float64", "ci_low": "float64", "ci_high": "float64", "previous": "float64",
         "change": "float64", "n": "int64", "previous_n": "int64", "ci_too_few": "bool",
-        "change_ci_low": "float64", "change_ci_high": "float64", "clear_change": "boolean",
+        "change_ci_low": "float64", "change_ci_high": "float64", "clear_change": "boolean", "at_least": "float64",
     })
     table.attrs["period"] = {
         "start": bounds.start.date().isoformat(), "end": bounds.end.date().isoformat(),
         "previous_start": bounds.previous_start.date().isoformat(),
         "previous_end": bounds.previous_end.date().isoformat(), "days": bounds.days,
     }
+    table.attrs["followup"] = followup
     return table

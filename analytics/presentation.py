@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.breakdowns import _group_keys, breakdown, dose_band_edges
-from analytics.kpis import KPI_INTERVAL, KPI_LABELS, TOO_FEW_REASON, change_words, kpi_tiles
+from analytics.kpis import FOLLOWUP_KPIS, KPI_INTERVAL, KPI_LABELS, TOO_FEW_REASON, change_words, kpi_tiles
 from analytics.safety import ALL_SESSIONS, SUPPRESSION_OPTIONS, adverse_event_rates
 from analytics.sessions import NOT_RECORDED, group_labels
 from analytics.settings import Settings, knobs, label
@@ -102,9 +102,10 @@ def format_cell(value, kind: str | None = None, blank: str = "") -> str:
 # ---- KPI tiles -------------------------------------------------------------------------------------------------
 KPI_SHORT_LABELS = {  # shorter words for the app's tiles than KPI_LABELS (the help text has the full ones)
     "median_peak_days": "Median peak",
-    "median_duration_days": "Benefit lasts (median)",
+    "median_duration_days": "Benefit lasts",  # the median: the help says so (a phone tile is 168 px wide)
     "short_interval_share": "Short intervals",
     "adverse_event_rate": "Adverse events",
+    "followup_recorded": "Followed up",  # "Follow-up recorded" is cut on a phone tile
 }
 KPI_MEANING = {
     "patients": "Distinct patients with a session in the period.",
@@ -120,6 +121,9 @@ KPI_MEANING = {
     "adverse_event_rate": "Sessions with any adverse event / sessions where adverse events were recorded.",
     "patients_flagged": "Patients seen in the period with a 'diminished' or 'watch' flag (full history). "
                         "A prompt to review, not a diagnosis.",
+    "followup_recorded": "Sessions with a follow-up score / sessions whose follow-up was due by the end of the "
+                         "period ({due} days after the injection: how long follow-ups usually take here). Sessions "
+                         "more recent than that are not yet due and are left out.",
 }
 PERIOD_HIDDEN, PREVIOUS_HIDDEN = "period", "previous period"
 
@@ -134,7 +138,8 @@ def suppress_kpi_periods(tiles: pd.DataFrame, settings: Settings) -> pd.DataFram
     hidden = []
     change = [c for c in ("change", "change_ci_low", "change_ci_high") if c in out.columns]
     if patients["value"] < k:
-        out[["value", "ci_low", "ci_high", *change]] = np.nan
+        out[["value", "ci_low", "ci_high", *change, *(["at_least"] if "at_least" in out.columns else [])]] = np.nan
+        out.attrs.pop("followup", None)  # its counts would give the hidden period's sessions away
         hidden.append(PERIOD_HIDDEN)
     if 0 < patients["previous"] < k:
         out[["previous", *change]] = np.nan
@@ -145,28 +150,50 @@ def suppress_kpi_periods(tiles: pd.DataFrame, settings: Settings) -> pd.DataFram
     return out
 
 
-def kpi_tiles_shown(sessions: pd.DataFrame, settings: Settings, start=None, end=None, flags=None) -> pd.DataFrame:
+def kpi_tiles_shown(sessions: pd.DataFrame, settings: Settings, start=None, end=None, flags=None,
+                    due_days: int | None = None) -> pd.DataFrame:
     """The KPI tiles of [start, end] against the period before (analytics.kpis.kpi_tiles), small periods hidden."""
-    return suppress_kpi_periods(kpi_tiles(sessions, settings, start=start, end=end, flags=flags), settings)
+    return suppress_kpi_periods(kpi_tiles(sessions, settings, start=start, end=end, flags=flags, due_days=due_days),
+                                settings)
 
 
-def kpi_value(kpi: str, value, unit: str, hidden: Sequence[str] = (), decimals: int = 0, too_few=False) -> str:
-    """A tile's figure: 'suppressed' for a hidden period, 'not reached' for a KM median that was not, and
-    '86 days (too few to give a range)' for an estimate resting on too few values for an interval (too_few: the
-    tile's ci_too_few)."""
+def kpi_value(kpi: str, value, unit: str, hidden: Sequence[str] = (), decimals: int = 0, too_few=False,
+              at_least=None) -> str:
+    """A tile's figure: 'suppressed' for a hidden period; for a KM median that was not reached, '≥ 92 days' (at
+    least the longest follow-up, `at_least`) or 'not reached' without one; and '86 days (too few to give a range)'
+    for an estimate resting on too few values for an interval (too_few: the tile's ci_too_few)."""
     if PERIOD_HIDDEN in hidden:
         return SUPPRESSED
     if missing(value) and kpi == "median_duration_days":
-        return "not reached"
+        return "not reached" if missing(at_least) else f"≥ {at_least:,.0f} days"
     text = format_figure(value, unit, decimals)
     return f"{text} (too few to give a range)" if not missing(value) and not missing(too_few) and too_few else text
 
 
-def kpi_help(row: pd.Series, settings: Settings, period: dict, hidden: Sequence[str] = ()) -> str:
-    """What a tile means, its 95% CI and n, and the previous period's figure, in sentences."""
+def followup_note(kpi: str, followup: Mapping | None) -> str:
+    """The follow-up behind a tile, in words: '160 of 265 sessions have a follow-up score' on a tile resting on
+    follow-up scores (analytics.kpis.FOLLOWUP_KPIS), '160 of 184 due; 81 not yet due' on the Follow-up recorded
+    tile; '' for other tiles or without counts (a hidden period)."""
+    if not followup:
+        return ""
+    if kpi in FOLLOWUP_KPIS:
+        return f"{followup['recorded']:,} of {followup['sessions']:,} sessions have a follow-up score"
+    if kpi == "followup_recorded":
+        due = followup["recorded"] + followup["missing"]
+        text = f"{followup['recorded']:,} of {due:,} due"
+        return text + (f"; {followup['not_yet_due']:,} not yet due" if followup["not_yet_due"] else "")
+    return ""
+
+
+def kpi_help(row: pd.Series, settings: Settings, period: dict, hidden: Sequence[str] = (),
+             followup: Mapping | None = None) -> str:
+    """What a tile means, its 95% CI and n, the follow-up it rests on, and the previous period's figure, in
+    sentences."""
     kpi, unit = row["kpi"], row["unit"]
+    due = (followup or {}).get("due_days", "")
     meaning = KPI_MEANING[kpi].format(thr=f"{settings.responder_threshold_pct:g}",
-                                      tw=f"{settings.twstrs_responder_drop:g}", short=settings.short_interval_days)
+                                      tw=f"{settings.twstrs_responder_drop:g}", short=settings.short_interval_days,
+                                      due=due)
     parts = [meaning]
     if PERIOD_HIDDEN in hidden:
         parts.append(f"Not shown: fewer than {settings.min_group_patients} patients in the period.")
@@ -181,8 +208,18 @@ def kpi_help(row: pd.Series, settings: Settings, period: dict, hidden: Sequence[
         else:
             high = "not reached" if missing(row["ci_high"]) else format_figure(row["ci_high"], unit, 1)
             parts.append(f"95% CI {format_figure(row['ci_low'], unit, 1)} to {high} ({how}).")
+    at_least = row.get("at_least", np.nan)
+    if kpi == "median_duration_days" and missing(row["value"]) and not missing(at_least):
+        parts.append(f"More than half of the sessions were still benefiting at the longest follow-up "
+                     f"({at_least:,.0f} days), so the median is at least that long.")
     what = {"patients": "patients", "patients_flagged": "patients seen"}.get(kpi, "sessions")
-    parts.append(f"Based on {int(row['n']):,} {what}.")
+    parts.append(f"Based on {int(row['n']):,} {what}" + (" whose follow-up was due." if kpi == "followup_recorded"
+                                                         else "."))
+    note = followup_note(kpi, followup)
+    if note and kpi in FOLLOWUP_KPIS:
+        parts.append(f"{note[0].upper()}{note[1:]}; the others are left out of this figure.")
+    elif note and followup and followup["not_yet_due"]:
+        parts.append(f"{followup['not_yet_due']:,} sessions of the last {due} days are not yet due a follow-up.")
     before = f"Previous period ({period.get('previous_start')} to {period.get('previous_end')})"
     if kpi == "patients_flagged":
         parts.append("No comparison with the previous period: flags are read from each patient's whole history.")

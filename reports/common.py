@@ -36,6 +36,19 @@ def flags_of(derived: pd.DataFrame, settings: Settings, history: pd.DataFrame | 
     return seen_in(flag_patients(derived_of(history, settings), settings), derived)
 
 
+def tile_sessions(derived: pd.DataFrame, settings: Settings, baseline: pd.DataFrame | None) -> pd.DataFrame:
+    """The sessions the KPI tiles are computed from: the same filters at every date when given (as the Overview's
+    tiles: the previous period of the same length is then in the data, so the tiles have a change to show), else the
+    selection."""
+    return derived if baseline is None else derived_of(baseline, settings)
+
+
+def due_days_of(derived: pd.DataFrame, settings: Settings, history: pd.DataFrame | None) -> int:
+    """How long follow-ups take (analytics.spc.followup_lag_days) from the whole history when given, as the app's
+    tiles and p-chart take it: the KPI tiles' "not yet due" count and the p-chart's provisional months agree."""
+    return followup_lag_days(derived_of(history, settings) if history is not None else derived, settings)
+
+
 def pchart_of(derived: pd.DataFrame, settings: Settings, start=None, end=None, baseline: pd.DataFrame | None = None,
               history: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
     """The report's p-chart as the Overview draws it: the months of `baseline` (the same filters at every date;

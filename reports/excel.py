@@ -23,7 +23,7 @@ from analytics.presentation import (
 )
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from analytics.suppression import SUPPRESSED
-from reports.common import TITLE, as_of_text, derived_of, flags_of, pchart_of
+from reports.common import TITLE, as_of_text, derived_of, due_days_of, flags_of, pchart_of, tile_sessions
 
 
 def _printable(value):
@@ -52,7 +52,8 @@ def _cellable(table: pd.DataFrame) -> pd.DataFrame:
 def _sheets(derived: pd.DataFrame, settings: Settings, start, end, history, baseline) -> dict[str, pd.DataFrame]:
     """Every sheet after About, display-ready."""
     flags = flags_of(derived, settings, history)
-    tiles = kpi_tiles_shown(derived, settings, start, end, flags)
+    tiles = kpi_tiles_shown(tile_sessions(derived, settings, baseline), settings, start, end, flags,
+                            due_days=due_days_of(derived, settings, history))
     family = report_family(derived, settings)  # every sheet's groups suppressed together, as in the HTML
     tables = [t for _, _, t in family["breakdowns"]]
     chart, _ = pchart_of(derived, settings, start, end, baseline, history)

@@ -24,7 +24,7 @@ from analytics.kaplan_meier import km_curves_by_group
 from analytics.kpis import change_tone
 from analytics.presentation import (
     BREAKDOWN_REPORT, GROUP_HEADINGS, PERIOD_HIDDEN, PREVIOUS_HIDDEN, display_table, format_cell, format_change,
-    format_figure, funnel_shown, hidden_note, kpi_tiles_shown, report_family, settings_rows,
+    followup_note, format_figure, funnel_shown, hidden_note, kpi_tiles_shown, kpi_value, report_family, settings_rows,
     too_few_message,
 )
 from analytics.settings import DEFAULT_SETTINGS, Settings
@@ -35,7 +35,7 @@ from charts.funnel import funnel_figure
 from charts.spc import p_chart_figure
 from charts.survival import km_figure
 from charts.waning import waning_figure
-from reports.common import TITLE, as_of_text, derived_of, flags_of, pchart_of
+from reports.common import TITLE, as_of_text, derived_of, due_days_of, flags_of, pchart_of, tile_sessions
 
 CHARTS = (  # element id, heading
     ("chart-kpi-effect", "After an injection: onset and how long the benefit lasts"),
@@ -80,8 +80,10 @@ def _tiles_html(tiles: pd.DataFrame, k: int) -> str:
         else:
             tone = change_tone(row["kpi"], row["change"], clear)
             change_text = change + ("" if tone == "neutral" else f", a clear change ({tone})")
-        value = format_figure(row["value"], row["unit"], 1)
+        value = kpi_value(row["kpi"], row["value"], row["unit"], decimals=1, at_least=row.get("at_least"))
         detail = f"n = {int(row['n']):,}"
+        note = followup_note(row["kpi"], tiles.attrs.get("followup"))
+        detail += f"; {note}" if note else ""
         shown = _esc(change_text) if tone == "neutral" else \
             f'<span class="change {tone}" style="{tone_style[tone]}">{_esc(change_text)}</span>'
         if tone == "neutral" and change is not None and PREVIOUS_HIDDEN not in hidden:
@@ -194,7 +196,9 @@ def html_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, f
     if too_few:
         body.append(f'<p class="banner">{_esc(too_few)}</p>')
     else:
-        tiles = kpi_tiles_shown(derived, settings, start, end, flags_of(derived, settings, history))
+        tiles = kpi_tiles_shown(tile_sessions(derived, settings, baseline), settings, start, end,
+                                flags_of(derived, settings, history),
+                                due_days=due_days_of(derived, settings, history))
         body.append('<section id="kpis"><h2>Headline figures</h2>' + _tiles_html(tiles, k) + "</section>")
         family = report_family(derived, settings)
         figures, notes = _figures(derived, settings, family, pchart_of(derived, settings, start, end, baseline,

@@ -17,7 +17,7 @@ def test_overview_renders_sample_data_with_every_section():
     assert "Sample data" in texts(at)  # the banner
     assert [t.label for t in at.tabs] == ["Headline", "After an injection", "Over cycles", "Safety"]
     labels = [m.label for m in at.metric]
-    assert labels[:3] == ["Patients", "Sessions", "Responder rate"] and len(labels) == 10
+    assert labels[:3] == ["Patients", "Sessions", "Responder rate"] and len(labels) == 11
     assert int(metric(at, "Sessions").replace(",", "")) > 0
     responder = next(m for m in at.metric if m.label == "Responder rate")
     assert "95% CI" in responder.help and "Wilson" in responder.help
@@ -38,7 +38,7 @@ def test_overview_renders_sample_data_with_every_section():
     open_tab(at, "Over cycles")
     assert "Change per cycle" in texts(at)  # the mixed model's sentence
     open_tab(at, "Headline")
-    assert len(at.metric) == 10 and len(plotly_charts(at)) == 1
+    assert len(at.metric) == 11 and len(plotly_charts(at)) == 1
 
 
 def test_source_and_as_of_are_always_in_the_sidebar():

@@ -166,7 +166,7 @@ def test_empty_period_gives_zero_counts_and_missing_rates(two_periods):
 def test_empty_table():
     empty = make_sessions([{"session_date": "2025-01-01"}]).iloc[:0]
     t = kpi_tiles(empty, start="2025-01-01", end="2025-01-31")
-    assert len(t) == 10 and (t.loc[t["kpi"].isin(["patients", "sessions"]), "value"] == 0).all()
+    assert len(t) == 11 and (t.loc[t["kpi"].isin(["patients", "sessions"]), "value"] == 0).all()
 
 
 def test_tiles_over_the_whole_data_match_the_command_line_summary():

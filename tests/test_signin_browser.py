@@ -298,7 +298,7 @@ def test_lead_sees_every_page_and_patient_but_cannot_change_the_store(app, page,
     assert nav_pages(page) == NAV["lead"]
     assert page.locator(CHART).count() >= 1
     assert metric_value(page, "Patients") == str(len(oidc.ALL_PATIENTS))
-    assert "Meeting report" in shown_text(page), "a lead is not offered the meeting report"
+    assert "Download report (HTML)" in shown_text(page), "a lead is not offered the report"  # issue 13: buttons
     assert_no_error(page)
 
     open_page(page, "Patients")
@@ -340,7 +340,7 @@ def test_practitioner_sees_only_own_patients_everywhere_and_is_refused_another_b
     assert nav_pages(page) == NAV["practitioner"]
     assert page.locator(CHART).count() >= 1, "the clinic's Overview is not drawn for a practitioner"
     assert metric_value(page, "Patients") == str(len(OWN)), "the practitioner's own filter is not the default"
-    assert "Meeting report" not in shown_text(page), "a practitioner is offered the clinic's meeting report"
+    assert "Download report (HTML)" not in shown_text(page), "a practitioner is offered the clinic's report"
     # Their own sessions are only the default filter: without it, the clinic's aggregates; patient-level tables
     # (below) stay limited to their patients all the same.
     page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Remove DR01").click()

@@ -18,6 +18,7 @@ from charts.waning import duration_by_cycle_figure
 from views import components as ui
 from views import signin
 from views.context import Context
+from views.report_downloads import report_buttons
 from views.sidebar import context
 
 FUNNELS = (("practitioner_id", "Practitioner", "practitioners"), ("site", "Site", "sites"))
@@ -103,6 +104,7 @@ def render() -> None:
         return
     if ui.small_selection(ctx):
         return
+    report_buttons(ctx, "compare")  # built only when clicked
     st.subheader("Practitioners and sites: funnel plots of the responder rate")
     st.caption("Each dot is a practitioner or site: its responder rate (each patient's share of responding "
                "sessions, averaged over its patients) against its number of patients. The funnel is where chance "

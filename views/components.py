@@ -17,7 +17,9 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 
 from analytics.export import csv_name, to_csv_bytes
 from analytics.kpis import change_tone
-from analytics.presentation import format_change, kpi_help, kpi_label, kpi_value, markdown_text, too_few_message
+from analytics.presentation import (
+    followup_note, format_change, kpi_help, kpi_label, kpi_value, markdown_text, too_few_message,
+)
 from views import signin
 
 LOG = logging.getLogger("outcomes.app")
@@ -34,6 +36,7 @@ KPI_COLOUR = {
     "short_interval_share": "inverse",
     "adverse_event_rate": "inverse",
     "patients_flagged": "inverse",
+    "followup_recorded": "normal",
 }
 
 
@@ -67,25 +70,38 @@ def small_selection(ctx) -> bool:
     return bool(message)
 
 
-def kpi_row(tiles: pd.DataFrame, settings, columns: int = 5) -> None:
-    """The KPI tiles in rows of `columns`, each with its change against the previous period: coloured (green
-    better, red worse) only when the change is clear (analytics.kpis.clear_change), otherwise 'no clear change'
-    in grey without an arrow; a count's change (patients, sessions, patients flagged) is always grey."""
+def kpi_row(tiles: pd.DataFrame, settings, width: int = 168, icons: dict | None = None) -> None:
+    """The KPI tiles, each `width` pixels wide, wrapping as the screen allows (two a row on a 390 px phone, five or
+    six on a desk; the tiles of a row as tall as the tallest), each with its change against the previous period:
+    coloured by good or bad (green better, red worse, whichever way the figure moved) only when the change is clear
+    (analytics.kpis.clear_change), otherwise 'no clear change' in grey without an arrow; a count's change
+    (patients, sessions, patients flagged) is always grey. Under a tile resting on follow-up scores: how many
+    sessions have one; under a tile with an SPC series (`icons`: kpi -> analytics.mdc icons): its Making Data
+    Count variation (and assurance) icon in words."""
     period = tiles.attrs.get("period", {"previous_start": "?", "previous_end": "?", "days": 0})
     hidden = tiles.attrs.get("suppressed", [])
-    for start in range(0, len(tiles), columns):
-        cols = st.columns(columns)
-        for col, (_, row) in zip(cols, tiles.iloc[start:start + columns].iterrows()):
-            kpi = row["kpi"]
-            clear = row.get("clear_change", pd.NA)
-            delta = format_change(row["change"], row["unit"], clear, short=True)  # None: previous hidden
-            still = delta is not None and delta.startswith("no ")
-            coloured = change_tone(kpi, row["change"], clear) != "neutral"
-            col.metric(kpi_label(kpi, short=True),
-                       kpi_value(kpi, row["value"], row["unit"], hidden, too_few=row.get("ci_too_few", False)),
-                       delta=delta, delta_color=KPI_COLOUR[kpi] if coloured else "off",
-                       delta_arrow="off" if still else "auto", help=kpi_help(row, settings, period, hidden),
-                       border=True)
+    followup = tiles.attrs.get("followup")
+    icons = icons or {}
+    grid = st.container(horizontal=True, wrap=True, gap="small")
+    for _, row in tiles.iterrows():
+        kpi = row["kpi"]
+        clear = row.get("clear_change", pd.NA)
+        delta = format_change(row["change"], row["unit"], clear, short=True)  # None: previous hidden
+        still = delta is not None and delta.startswith("no ")
+        coloured = change_tone(kpi, row["change"], clear) != "neutral"
+        tile = grid.container(border=True, width=width, height="stretch")
+        tile.metric(kpi_label(kpi, short=True),
+                    kpi_value(kpi, row["value"], row["unit"], hidden, too_few=row.get("ci_too_few", False),
+                              at_least=row.get("at_least")),
+                    delta=delta, delta_color=KPI_COLOUR.get(kpi, "normal") if coloured else "off",
+                    delta_arrow="off" if still else "auto",
+                    help=kpi_help(row, settings, period, hidden, followup))
+        note = followup_note(kpi, followup)
+        if note:
+            tile.caption(note)
+        for icon in icons.get(kpi, ()):
+            if icon is not None:
+                tile.markdown(f":{icon.colour}-badge[{icon.symbol} {icon.words}]", help=icon.sentence)
 
 
 def chart(fig, key: str) -> None:

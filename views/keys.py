@@ -60,3 +60,8 @@ def mapping_choice(header: str) -> str:
 def fit_model(source_key: str) -> str:
     """Set once the user asked for the mixed model on this data (big data only)."""
     return f"fit_model_{source_key}"
+
+
+# Views you can share (views/shared_view.py).
+ADDRESS_READ = "_address_read"  # the page address's choices were read into the sidebar in this browser session
+ADDRESS_NOTICE = "_address_notice"  # what the address asked for that was ignored, said once

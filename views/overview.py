@@ -13,12 +13,15 @@ from analytics.presentation import (
     display_table, hidden_note, kpi_table, kpi_tiles_shown, overview_family, pchart_shown, screen_table,
 )
 from analytics.safety import adverse_event_rates, recording_coverage
+from analytics.completeness import completeness_shown, followup_completeness
+from analytics.mdc import assurance_icon, variation_icon
 from analytics.spc import followup_lag_days, limits_sentence
 from analytics.waning import MAX_MODEL_PATIENTS, waning_by_cycle, waning_slope
 from charts.spc import p_chart_figure
 from views import components as ui
 from views import keys, signin
 from views.context import Context
+from views.report_downloads import report_buttons
 from views.sidebar import context
 
 MODEL_BUTTON = "Estimate the change per cycle"
@@ -29,10 +32,25 @@ def flags(ctx: Context) -> pd.DataFrame:
     return ctx.cached("flags", flag_patients, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
 
 
+def followup_lag(ctx: Context) -> int:
+    """How long follow-ups take here (days): the same for the tiles, the p-chart and the completeness chart."""
+    return ctx.cached("followup_lag", followup_lag_days, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
+
+
 def kpis(ctx: Context) -> pd.DataFrame:
     """The tiles of the selection's period against the period before, small periods suppressed."""
     f = ctx.selection
-    return ctx.cached("kpis", kpi_tiles_shown, lambda: ((ctx.scoped, ctx.settings, f.start, f.end, flags(ctx)), {}))
+    return ctx.cached("kpis", kpi_tiles_shown, lambda: ((ctx.scoped, ctx.settings, f.start, f.end, flags(ctx)),
+                                                        {"due_days": followup_lag(ctx)}))
+
+
+def monthly(ctx: Context) -> tuple[pd.DataFrame, int]:
+    """The responder rate's p-chart (small months suppressed) and the number of months hidden: the Headline's
+    chart and the responder tile's Making Data Count icon read the same table."""
+    lag = followup_lag(ctx)
+    return ctx.cached("pchart", pchart_shown, lambda: ((ctx.scoped, ctx.settings), dict(
+        period_start=ctx.selection.start or ctx.first_date, period_end=ctx.selection.end or ctx.as_of,
+        as_of=ctx.as_of, lag_days=lag)))
 
 
 def family(ctx: Context) -> dict:
@@ -51,7 +69,12 @@ def kpi_section(ctx: Context, tiles: pd.DataFrame) -> None:
                f"the small figure is the change against the {period.get('days')} days before it "
                f"({period.get('previous_start')} to {period.get('previous_end')}). The question mark on each tile "
                "gives the definition, the 95% interval and the counts.")
-    ui.kpi_row(tiles, ctx.settings)
+    chart, _ = monthly(ctx)
+    icons = {"responder_rate": (variation_icon(chart), assurance_icon(chart, None))}  # the clinic sets no target
+    ui.kpi_row(tiles, ctx.settings, icons=icons)
+    st.caption("Under the responder rate: its Making Data Count variation icon, read from the latest complete month "
+               "of the p-chart below (common cause: it varies as months usually do; improving or concern: a "
+               "pattern chance rarely gives). No assurance icon: the clinic has set no target.")
     flagged = tiles.loc[tiles["kpi"] == "patients_flagged", "value"]
     if len(flagged) and flagged.iloc[0] > 0:
         st.page_link("views/patients.py", label=f"Review the {flagged.iloc[0]:,.0f} flagged patients on the "
@@ -149,10 +172,8 @@ def pchart_section(ctx: Context) -> None:
                "least 24 months up to the end of the period (shaded), whatever the period; hollow points are "
                "months whose follow-ups are still coming in.")
     with st.spinner("Computing the monthly p-chart..."):
-        lag = ctx.cached("followup_lag", followup_lag_days, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
-        chart, hidden = ctx.cached("pchart", pchart_shown, lambda: ((ctx.scoped, ctx.settings), dict(
-            period_start=ctx.selection.start or ctx.first_date, period_end=ctx.selection.end or ctx.as_of,
-            as_of=ctx.as_of, lag_days=lag)))
+        lag = followup_lag(ctx)
+        chart, hidden = monthly(ctx)
     ui.chart(ctx.figure("pchart", p_chart_figure, lambda: ((chart, ctx.settings), {})), "fig_pchart")
     if len(chart):
         st.caption(limits_sentence(chart) + (
@@ -182,6 +203,42 @@ def pchart_section(ctx: Context) -> None:
                                                                                "lower_2sigma", "upper_2sigma"]))
 
 
+COMPLETENESS_BY = {"site": "Site", "practitioner_id": "Practitioner"}
+
+
+def completeness_section(ctx: Context) -> None:
+    """Follow-up completeness month by month by site or practitioner (small groups suppressed): which months and
+    groups lack follow-up scores, and which sessions are simply not yet due one."""
+    from charts.completeness import completeness_figure
+
+    with ui.lazy_expander("Follow-up recorded, month by month, by site or practitioner", "exp_completeness_chart",
+                          ":material/fact_check:") as is_open:
+        if not is_open:
+            return
+        lag = followup_lag(ctx)
+        st.caption(f"Every response figure rests only on the sessions with a follow-up score. A session without "
+                   f"one is 'not yet due' when it was less than {lag} days before the as-of date (how long "
+                   "follow-ups usually take here), otherwise 'missing'. Groups with fewer than "
+                   f"{ctx.settings.min_group_patients} patients in a month are suppressed.")
+        by = st.segmented_control("By", list(COMPLETENESS_BY), format_func=COMPLETENESS_BY.get, default="site",
+                                  key="completeness_by", required=True) or "site"
+        with st.spinner("Computing follow-up completeness..."):
+            table = ctx.cached(f"completeness_{by}", followup_completeness,
+                               lambda: ((ctx.sessions, ctx.as_of, lag), {"by": by}))
+            shown = ctx.cached(f"completeness_shown_{by}", completeness_shown, lambda: ((table, ctx.settings), {}))
+        label = COMPLETENESS_BY[by]
+        ui.chart(ctx.figure(f"completeness_{by}", completeness_figure, lambda: ((shown, label), {})),
+                 f"fig_completeness_{by}")
+        table = shown.assign(month=pd.to_datetime(shown["month"]).dt.strftime("%Y-%m"))  # a month, not a time
+        headings = {"month": "Month", "group": label, "sessions": "Sessions", "patients": "Patients",
+                    "recorded": "With a follow-up score", "not_yet_due": "Not yet due", "missing": "Missing",
+                    "share_recorded": "% of all sessions", "share_of_due": "% of those due"}
+        screen = screen_table(table, ["month", "group"], ["share_recorded", "share_of_due"])
+        screen = screen.drop(columns=[c for c in ("suppressed", "suppression") if c in screen]).rename(columns=headings)
+        ui.table_with_download(display_table(table, ["month", "group"]), f"follow-up completeness by {label.lower()}",
+                               f"followup_completeness_{by}", key="dl_completeness", height=240, screen=screen)
+
+
 def safety_section(ctx: Context) -> None:
     from charts.safety import adverse_events_figure
 
@@ -202,31 +259,6 @@ def safety_section(ctx: Context) -> None:
                                       screen=screen_table(shown, groups, ["rate", "ci_low", "ci_high"]))
 
 
-def report_section(ctx: Context) -> None:
-    """The meeting report of this selection as one HTML file (reports.html_report: no patient codes, small numbers
-    suppressed), for the roles that may take the clinic's figures away; built only while its expander is open."""
-    if ctx.access is not None and not ctx.access.may_report:
-        return
-    with ui.lazy_expander("Meeting report (HTML, for printing or e-mail)", "exp_report", ":material/description:") \
-            as is_open:
-        if not is_open:
-            return
-        from reports import html_report  # only when asked: the report module loads the chart builders again
-
-        def build(sessions, settings, filters, source, history, baseline):
-            return html_report(sessions, settings, filters, source, start=ctx.selection.start,
-                               end=ctx.selection.end, history=history, baseline=baseline).encode("utf-8")
-
-        with st.spinner("Writing the report..."):
-            page = ctx.cached("report_html", build, lambda: ((ctx.sessions, ctx.settings, ctx.selection.describe(),
-                                                              ctx.source.label, ctx.derived, ctx.scoped), {}))
-        st.caption("The headline figures, charts and tables of the period and filters in the sidebar, with the "
-                   "settings in force; small groups suppressed, no patient codes. Open it in a browser to print.")
-        st.download_button("Download the meeting report (HTML)", page, "toxin_outcomes_report.html", "text/html",
-                           key="dl_report", icon=":material/download:", on_click=signin.record,
-                           args=("report", f"toxin_outcomes_report.html ({ctx.period_text()})"))
-
-
 # The Overview's tabs (the names issue 13 gives them). Only the open tab's content is computed and sent: the first
 # page is the KPI tiles and one chart, and the browser draws one plotly figure instead of five.
 TABS = ("Headline", "After an injection", "Over cycles", "Safety")
@@ -245,12 +277,15 @@ def render() -> None:
         return
     if ui.small_selection(ctx):  # no figure at all, rather than figures of 1 to 4 patients
         return
+    report_buttons(ctx, "overview")  # built only when clicked
     headline, after, cycles, safety = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
     with headline:
         if headline.open:
             kpi_section(ctx, tiles)
             with ui.timed("overview: p-chart"):
                 pchart_section(ctx)
+            with ui.timed("overview: follow-up completeness"):
+                completeness_section(ctx)
     with after:
         if after.open:
             with ui.timed("overview: effect and KM"):
@@ -265,7 +300,6 @@ def render() -> None:
         if safety.open:
             with ui.timed("overview: safety"):
                 safety_section(ctx)
-    report_section(ctx)
 
 
 ui.run_page(render)

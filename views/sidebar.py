@@ -9,7 +9,7 @@ from analytics.presentation import markdown_text
 from analytics.selection import DEFAULT_PERIOD, FILTER_COLUMNS, PERIODS, Selection, choices, period_bounds
 from analytics.sessions import as_of_after_data, derive_sessions
 from analytics.settings import DEFAULT_SETTINGS, Knob, changed_from_defaults, knobs
-from views import keys, signin
+from views import keys, shared_view, signin
 from views.cache import memo, settings_key
 from views.components import lazy_expander
 from views.context import Context
@@ -67,8 +67,9 @@ def _period(side, first: pd.Timestamp, latest: pd.Timestamp, as_of: pd.Timestamp
     if period != "Custom range":
         return (period, *period_bounds(period, as_of, first))
     default_range = (max(first, as_of - pd.DateOffset(months=12) + pd.Timedelta(days=1)).date(), as_of.date())
-    chosen = side.date_input("From - to", value=default_range, min_value=first.date(),
-                             max_value=max(latest, as_of).date(), key=keys.CUSTOM_RANGE, format="DD/MM/YYYY")
+    value = {} if keys.CUSTOM_RANGE in st.session_state else {"value": default_range}  # a shared link may set it
+    chosen = side.date_input("From - to", min_value=first.date(), max_value=max(latest, as_of).date(),
+                             key=keys.CUSTOM_RANGE, format="DD/MM/YYYY", **value)
     if isinstance(chosen, (tuple, list)) and len(chosen) == 2:
         return period, chosen[0], chosen[1]
     # the user has picked the first day only so far
@@ -125,6 +126,7 @@ def sidebar() -> Context:
     side = st.sidebar
     latest = pd.Timestamp(data["session_date"].max()).normalize()
     first = pd.Timestamp(data["session_date"].min()).normalize()
+    shared_view.read_address(memo(source, "choices", ("choices",), choices, lambda: ((data,), {})), first, latest)
     chosen_as_of = st.session_state.get(keys.AS_OF)
     clamped = pd.Timestamp(chosen_as_of) if as_of_after_data(data, chosen_as_of) else None
     if clamped is not None:  # e.g. chosen on a longer data set: nothing is known after the latest session
@@ -140,6 +142,7 @@ def sidebar() -> Context:
         side.warning(f"The as-of date {clamped:%d %b %Y} is after the latest session in the data, so the latest "
                      f"session ({latest:%d %b %Y}) is used: nothing is known about the days in between.",
                      icon=":material/event_busy:")
+    shared_view.notice(side)
     if _on_data_page():  # nothing on the Data page is filtered: no period, filters or thresholds to mislead
         _keep_choices()
         period, values = DEFAULT_PERIOD, ()
@@ -149,6 +152,11 @@ def sidebar() -> Context:
         values = _filters(side, source, data)
         with side:
             thresholds(first, latest)
+        address = shared_view.address_of(period, start, end, values,
+                                          {name: st.session_state[keys.setting(name)] for name in knobs()},
+                                          chosen_as_of)
+        shared_view.write_address(address)
+        shared_view.copy_link(side, address)
 
     settings = DEFAULT_SETTINGS.with_changes(**_chosen_settings(as_of.date() if chosen_as_of else None))
     changed = changed_from_defaults(settings)
