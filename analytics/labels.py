@@ -112,6 +112,12 @@ def product_labels(values) -> pd.Series:
     return _words(values, PRODUCT_WORDS, PRODUCT_ALIASES)
 
 
+def product_short_labels(values) -> pd.Series:
+    """The brand alone where the contract names one ('Botox'), for tight spots such as a chart's annotation;
+    'Other product', 'not recorded', or the value as written otherwise."""
+    return _words(values, {**PRODUCT_BRANDS, "other": "Other product"}, PRODUCT_ALIASES)
+
+
 def indication_label(value) -> str:
     """'arm_pain' -> 'Arm pain'; 'cervical_dystonia' -> 'Cervical dystonia'; missing -> 'not recorded'."""
     return str(indication_labels(pd.Series([value])).iloc[0])

@@ -17,6 +17,7 @@ def test_products_show_brand_and_generic_name_from_the_contract():
     assert labels.product_label("BOTOX") == "Botox (onabotulinumtoxinA)"  # an alias, any case
     assert labels.product_label(None) == "not recorded"
     assert labels.product_label("Unknown brand") == "Unknown brand"  # never a guessed brand
+    assert labels.product_short_labels(pd.Series(["abobotulinumtoxinA", None])).tolist() == ["Dysport", "not recorded"]
 
 
 def test_every_brand_is_an_alias_of_its_generic_name_in_the_contract():
