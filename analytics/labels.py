@@ -236,3 +236,46 @@ def score_change_texts(before, after, change_pct=None, unit: str = "%", decimals
     out = text.where(a.notna() & b.notna(), NOT_RECORDED)
     index = before.index if isinstance(before, pd.Series) else out.index
     return pd.Series(out.to_numpy(), index=index, dtype="object")
+
+
+PERCENT_COLUMNS = ("response_pct",)  # columns already in % (shown with one decimal and a % sign)
+
+
+def _is_date(column: pd.Series, name: str) -> bool:
+    return pd.api.types.is_datetime64_any_dtype(column) or name.endswith("_date")
+
+
+def table_in_words(frame: pd.DataFrame, columns=None, for_csv: bool = False) -> pd.DataFrame:
+    """A table as a person reads it: headers in words (column_label), products, indications, adverse events and
+    muscles in words, dates without times, yes / no, percentages with one decimal, whole numbers without decimals
+    and 'not recorded' for a missing value. for_csv: numbers stay numbers (blank when missing) and dates are ISO
+    text ('2025-12-16'), so a spreadsheet can still sort and add them; words as on screen."""
+    columns = [c for c in (columns or frame.columns) if c in frame.columns]
+    out = {}
+    for name in columns:
+        column = frame[name]
+        if name == "product":
+            text = product_labels(column)
+        elif name == "indication":
+            text = indication_labels(column)
+        elif name == "adverse_events":
+            text = adverse_event_labels(column)
+        elif name == "muscles":
+            text = muscle_texts(column)
+        elif _is_date(column, name):
+            days = pd.to_datetime(column, errors="coerce")
+            text = days.dt.strftime("%Y-%m-%d").astype("object").where(days.notna(), "") if for_csv \
+                else date_texts(column)
+        elif pd.api.types.is_bool_dtype(column):
+            text = yes_no_texts(column)
+        elif pd.api.types.is_numeric_dtype(column):
+            if for_csv:
+                text = pd.to_numeric(column, errors="coerce").astype("float64").round(1)
+            else:
+                text = percent_texts(column) if name in PERCENT_COLUMNS or name.endswith("_pct") \
+                    else number_texts(column)
+        else:
+            absent = column.astype("object").map(missing) | (column.astype("str").str.strip() == "")
+            text = column.astype("object").where(~absent, NOT_RECORDED)
+        out[column_label(name)] = pd.Series(text.to_numpy(), index=frame.index)
+    return pd.DataFrame(out, index=frame.index)

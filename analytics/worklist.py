@@ -265,3 +265,42 @@ def outside_filters(flags: pd.DataFrame, sessions: pd.DataFrame) -> pd.Series:
                     np.where(best_in & latest_in, "",
                              "The current filters hide " + both + "; the flag is judged on the whole history."))
     return pd.Series(text, index=ids.to_numpy(), dtype="object")
+
+
+def find_patient(typed: str, patient_ids) -> list[str]:
+    """The patient codes a typed code means: trimmed, case-insensitive ('  p00091 ' finds 'P00091'). An exact
+    match wins; otherwise every code equal to it ignoring case (more than one: the caller must ask, never pick)."""
+    text = str(typed).strip()
+    if not text:
+        return []
+    ids = pd.Index(pd.unique(pd.Series(patient_ids, dtype="object").dropna().astype("str")))
+    if text in ids:
+        return [text]
+    return sorted(ids[ids.str.casefold() == text.casefold()].tolist())
+
+
+def worklist_in_words(worklist: pd.DataFrame, for_csv: bool = False) -> pd.DataFrame:
+    """The worklist as the page shows it (for_csv: as its download): headers in words, status and measure in
+    words, the evidence points on one line each ('; ' in the CSV). Dates stay dates on screen (sortable)."""
+    w = worklist.reset_index(drop=True)
+    evidence = w["evidence"].fillna("").astype("str")
+    out = pd.DataFrame({
+        "Patient": w["patient_id"].astype("str"),
+        "Status": w["status"].astype("str").str.capitalize(),
+        "Practitioner": w["practitioner_id"].astype("object").where(w["practitioner_id"].notna(), NOT_RECORDED),
+        "Last session": w["last_session"],
+        "Next due": w["next_due"],
+        "Overdue (days)": w["days_overdue"].astype("int64"),
+        "Latest response": w["latest_response"].astype("str"),
+        "Sessions": w["sessions"].astype("int64"),
+        "Typical benefit (days)": w["typical_benefit_days"].astype("float64").round(1),
+        "Benefit based on": w["benefit_basis"].astype("str"),
+    })
+    if for_csv:
+        for column in ("Last session", "Next due"):
+            out[column] = pd.to_datetime(out[column]).dt.strftime("%Y-%m-%d")
+        out["Site"] = w["site"].astype("object").where(w["site"].notna(), NOT_RECORDED)
+        latest = pd.to_datetime(w["latest_date"])
+        out["Latest response date"] = latest.dt.strftime("%Y-%m-%d").where(latest.notna(), NOT_RECORDED)
+        out["Evidence"] = evidence.str.replace("\n", "; ", regex=False)
+    return out

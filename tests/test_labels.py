@@ -80,3 +80,30 @@ def test_a_response_as_the_raw_scores_and_their_change():
     assert labels.score_change_text(47, 35, unit=" points") == "47 \u2192 35, \u221212 points"
     assert labels.score_change_text(6, None) == "not recorded"
     assert labels.score_change_text(0, 3) == "0 \u2192 3"  # no % of nothing
+
+
+def test_a_table_in_words_on_screen_and_for_csv():
+    frame = pd.DataFrame({
+        "session_date": pd.to_datetime(["2025-12-16 00:00", "2026-01-02 00:00"]),
+        "product": ["onabotulinumtoxinA", None],
+        "indication": ["arm_pain", "neck_pain"],
+        "total_units": [50.0, 52.5],
+        "muscles": ["splenius_capitis:52.5;trapezius", None],
+        "interval_days": pd.array([None, 17], dtype="Int64"),
+        "response_pct": pd.array([66.666, None], dtype="Float64"),
+        "short_interval": [False, True],
+        "responder": pd.array([True, None], dtype="boolean"),
+        "site": ["North", None],
+    })
+    screen = labels.table_in_words(frame)
+    assert list(screen.columns) == ["Session date", "Product", "Indication", "Total units", "Muscles (units)",
+                                    "Interval (days)", "Pain response (%)", "Short interval", "Responder", "Site"]
+    assert screen.iloc[0].tolist() == ["16 Dec 2025", "Botox (onabotulinumtoxinA)", "Arm pain", "50",
+                                       "Splenius capitis 52.5 U; Trapezius", "not recorded", "66.7%", "no", "yes",
+                                       "North"]
+    assert screen.iloc[1].tolist() == ["02 Jan 2026", "not recorded", "Neck pain", "52.5", "not recorded", "17",
+                                       "not recorded", "yes", "not recorded", "not recorded"]
+    csv = labels.table_in_words(frame, ["session_date", "total_units", "response_pct"], for_csv=True)
+    assert csv["Session date"].tolist() == ["2025-12-16", "2026-01-02"]
+    assert csv["Total units"].tolist() == [50.0, 52.5]
+    assert csv["Pain response (%)"].iloc[0] == 66.7 and np.isnan(csv["Pain response (%)"].iloc[1])

@@ -163,3 +163,30 @@ def test_empty_input_gives_the_columns():
     empty = build_worklist(derive_sessions(session_table(_rows()), S).iloc[0:0], flag_patients(
         derive_sessions(session_table(_rows()), S), S).iloc[0:0], AS_OF, S)
     assert list(empty.columns) == list(WORKLIST_COLUMNS) and len(empty) == 0
+
+
+def test_a_typed_code_is_found_trimmed_and_in_any_case():
+    from analytics.worklist import find_patient
+    ids = pd.Series(["P00091", "P00092", "ab1", "AB1"])
+    assert find_patient("  p00091 ", ids) == ["P00091"]
+    assert find_patient("P00092", ids) == ["P00092"]
+    assert find_patient("ab1", ids) == ["ab1"]  # an exact match wins
+    assert find_patient("Ab1", ids) == ["AB1", "ab1"]  # two codes differ only by case: both, the page asks
+    assert find_patient("nope", ids) == [] and find_patient("   ", ids) == []
+
+
+def test_the_worklist_in_words(table):
+    from analytics.worklist import worklist_in_words
+    screen = worklist_in_words(table)
+    assert list(screen.columns) == ["Patient", "Status", "Practitioner", "Last session", "Next due",
+                                    "Overdue (days)", "Latest response", "Sessions", "Typical benefit (days)",
+                                    "Benefit based on"]
+    assert screen.iloc[0].tolist() == ["A", "Diminished", "PR3", pd.Timestamp("2025-12-27"),
+                                       pd.Timestamp("2026-04-16"), 15, "8 \u2192 8, \u00b10%", 5, 110.0,
+                                       "own median of 3 recorded"]
+    csv = worklist_in_words(table, for_csv=True)
+    first = csv.iloc[0]
+    assert first["Last session"] == "2025-12-27" and first["Next due"] == "2026-04-16"
+    assert first["Evidence"].startswith("Last 2 pain responses: 12.5% (cycle 4, 2025-09-28); 0% (cycle 5, "
+                                        "2025-12-27); Below 50% of the reference 75%")
+    assert csv.iloc[2]["Evidence"] == "" and csv.iloc[2]["Status"] == "Fine"
