@@ -63,9 +63,14 @@ def own_patients_note(ctx: Context) -> None:
 
 def resolve_typed(ctx: Context, typed: str) -> str | None:
     """The patient code a typed code means (trimmed, any case), or None after saying why there is none. Two codes
-    that differ only by case are never guessed between."""
-    matches = find_patient(typed, ctx.cached("patient_ids", lambda d: pd.Index(d["patient_id"].astype("str").unique()),
-                                             lambda: ((ctx.derived,), {}), scope="all"))
+    that differ only by case are never guessed between. A practitioner's typing is matched against their own
+    patients only, so the case of a refused code cannot tell them that it exists elsewhere in the clinic."""
+    if ctx.allowed_patients is not None:
+        ids = ctx.allowed_patients
+    else:
+        ids = ctx.cached("patient_ids", lambda d: pd.Index(d["patient_id"].astype("str").unique()),
+                         lambda: ((ctx.derived,), {}), scope="all")
+    matches = find_patient(typed, ids)
     if len(matches) > 1:
         st.warning(f"Codes {', '.join(f'**{markdown_text(m)}**' for m in matches)} differ only by case: type the "
                    "code exactly as it is written.", icon=":material/help:")
@@ -144,7 +149,7 @@ def rules_caption(ctx: Context) -> None:
     st.caption(
         f"**Diminished**: each of the last {s.waning_last_n} responses is below {s.waning_fraction_pct:g}% of the "
         "patient's reference (the mean of their two best earlier responses, which reached the responder "
-        f"threshold of {s.responder_threshold_pct:g}%) and at least {PAIN_NOISE_POINTS:g} pain points "
+        f"threshold ({s.responder_threshold_pct:g}%)) and at least {PAIN_NOISE_POINTS:g} pain points "
         f"({TWSTRS_NOISE_POINTS:g} TWSTRS points) worse. **Watch**: the latest response alone is. **Next due**: "
         "the last session + the patient's own median benefit (the clinic's median with fewer than "
         f"{MIN_OWN_DURATIONS} recorded), never sooner than {s.short_interval_days} days. Each patient is judged on "
