@@ -188,9 +188,9 @@ def build_worklist(derived: pd.DataFrame, flags: pd.DataFrame, as_of, settings: 
     own_count = own.size().reindex(patients).fillna(0).astype("int64")
     use_own = own_count >= MIN_OWN_DURATIONS
     typical = own_median.where(use_own, clinic_benefit_days).astype("float64")
-    basis = pd.Series(np.where(use_own, "own median of " + own_count.astype("str") + " recorded",
-                               np.where(np.isnan(clinic_benefit_days), "12-week minimum (no median yet)",
-                                        "clinic median")), index=patients)
+    basis = pd.Series(np.where(use_own, "own (" + own_count.astype("str") + " recorded)",
+                               np.where(np.isnan(clinic_benefit_days), "12-week minimum", "clinic")),
+                      index=patients)
     floor = float(settings.short_interval_days)
     wait = np.fmax(np.ceil(typical.to_numpy(dtype="float64")), floor)
     last_session = last["session_date"]

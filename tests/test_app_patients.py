@@ -45,7 +45,7 @@ def test_the_worklist_row_of_a_hand_checked_patient(page):
     assert row["Status"] == "Diminished" and row["Practitioner"] == OWN_PRACTITIONER
     assert row["Last session"] == pd.Timestamp("2025-12-16") and row["Next due"] == pd.Timestamp("2026-03-15")
     assert row["Overdue (days)"] == 199 and row["Sessions"] == 9
-    assert row["Benefit based on"] == "own median of 5 recorded" and row["Typical benefit (days)"] == 89.0
+    assert row["Benefit based on"] == "own (5 recorded)" and row["Typical benefit (days)"] == 89.0
     assert row["Latest response"] == "7 \u2192 7, \u00b10%"
 
 

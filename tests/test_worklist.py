@@ -66,7 +66,7 @@ def test_next_due_from_the_patients_own_median_benefit(table):
     assert a["sessions"] == 5
     assert a["own_durations"] == 3
     assert a["typical_benefit_days"] == 110.0
-    assert a["benefit_basis"] == "own median of 3 recorded"
+    assert a["benefit_basis"] == "own (3 recorded)"
     assert a["next_due"] == pd.Timestamp("2026-04-16")  # 27 Dec 2025 + 110 days
     assert bool(a["overdue"]) and a["days_overdue"] == 15  # as of 1 May 2026
 
@@ -75,7 +75,7 @@ def test_too_few_own_durations_take_the_clinics_but_never_under_twelve_weeks(tab
     b = row(table, "B")
     assert b["own_durations"] == 0
     assert b["typical_benefit_days"] == 70.0
-    assert b["benefit_basis"] == "clinic median"
+    assert b["benefit_basis"] == "clinic"
     assert b["next_due"] == pd.Timestamp("2026-05-15")  # 20 Feb 2026 + 84 days, not + 70
     assert not bool(b["overdue"]) and b["days_overdue"] == 0
     c = row(table, "C")
@@ -138,7 +138,7 @@ def test_the_clinics_median_is_the_km_median_and_a_missing_one_falls_back_to_twe
     assert clinic_typical_benefit(derived) == 110.0
     none = build_worklist(derived, flag_patients(derived, S), AS_OF, S, clinic_benefit_days=float("nan"))
     b = row(none, "B")
-    assert b["benefit_basis"] == "12-week minimum (no median yet)"
+    assert b["benefit_basis"] == "12-week minimum"
     assert b["next_due"] == pd.Timestamp("2026-05-15")
 
 
@@ -183,7 +183,7 @@ def test_the_worklist_in_words(table):
                                     "Benefit based on"]
     assert screen.iloc[0].tolist() == ["A", "Diminished", "PR3", pd.Timestamp("2025-12-27"),
                                        pd.Timestamp("2026-04-16"), 15, "8 \u2192 8, \u00b10%", 5, 110.0,
-                                       "own median of 3 recorded"]
+                                       "own (3 recorded)"]
     csv = worklist_in_words(table, for_csv=True)
     first = csv.iloc[0]
     assert first["Last session"] == "2025-12-27" and first["Next due"] == "2026-04-16"

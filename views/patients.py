@@ -158,15 +158,16 @@ def rules_caption(ctx: Context) -> None:
 
 def fact_lines(row: pd.Series) -> str:
     """The chosen patient's dates and latest response as Markdown bullet points."""
-    overdue = (f"**overdue by {int(row['days_overdue']):,} days**" if row["overdue"] else "not yet")
+    overdue = f"**{int(row['days_overdue']):,} days**" if row["overdue"] else "no"
+    benefit = "not known" if pd.isna(row["typical_benefit_days"]) else f"{row['typical_benefit_days']:g} days"
     latest = markdown_text(row["latest_response"])
     if not pd.isna(row["latest_date"]):
         latest += f" ({date_text(row['latest_date'])})"
     return "\n".join([
         f"- Practitioner at the last session: **{markdown_text(row['practitioner_id'])}**",
         f"- Last session: **{date_text(row['last_session'])}** ({int(row['sessions']):,} in all)",
-        f"- Next due: **{date_text(row['next_due'])}** ({markdown_text(row['benefit_basis'])}: "
-        f"{row['typical_benefit_days']:g} days); {overdue}",
+        f"- Next due: **{date_text(row['next_due'])}** (typical benefit {benefit}, "
+        f"{markdown_text(row['benefit_basis'])}); overdue: {overdue}",
         f"- Latest response: {latest}",
     ])
 
@@ -256,9 +257,12 @@ def render() -> None:
     ui.chart(patient_timeline_figure(history, ctx.settings, flag.iloc[0] if len(flag) else None), "fig_patient")
     columns = [c for c in TIMELINE_COLUMNS if c in history.columns]
     ordered = history.sort_values("session_date", kind="stable")
+    screen = table_in_words(ordered, columns)
+    if "Interval (days)" in screen.columns:  # the first session has no interval: nothing is missing
+        screen.iloc[0, screen.columns.get_loc("Interval (days)")] = "first session"
     ui.table_with_download(table_in_words(ordered, ["patient_id", *columns], for_csv=True),
                            f"sessions of {markdown_text(patient)}", f"patient_{patient}", key="dl_patient",
-                           screen=table_in_words(ordered, columns))
+                           screen=screen)
 
 
 ui.run_page(render)
