@@ -130,6 +130,8 @@ def test_short_intervals_and_boosters_are_named_only_where_present():
     points = evidence_points(flag_patients(derived, S), S).loc["E"].split("\n")
     assert points[3] == "1 short interval (under 84 days)"
     assert not any("booster" in p for p in points)
+    sentence = flag_patients(derived, S)["evidence"].iloc[0]  # the flags' own sentence (analysts' table, workbook)
+    assert "Check: 1 interval(s) under 84 days. " in sentence and "booster" not in sentence
 
 
 def test_the_clinics_median_is_the_km_median_and_a_missing_one_falls_back_to_twelve_weeks(derived):

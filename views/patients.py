@@ -160,14 +160,16 @@ def fact_lines(row: pd.Series) -> str:
     """The chosen patient's dates and latest response as Markdown bullet points."""
     overdue = f"**{int(row['days_overdue']):,} days**" if row["overdue"] else "no"
     benefit = "not known" if pd.isna(row["typical_benefit_days"]) else f"{row['typical_benefit_days']:g} days"
+    basis = {"clinic": "the clinic's median, too few of their own recorded",
+             "12-week minimum": "no median yet, so the 12-week minimum"}.get(
+        row["benefit_basis"], f"their own median of {int(row['own_durations'])} recorded")
     latest = markdown_text(row["latest_response"])
     if not pd.isna(row["latest_date"]):
         latest += f" ({date_text(row['latest_date'])})"
     return "\n".join([
         f"- Practitioner at the last session: **{markdown_text(row['practitioner_id'])}**",
         f"- Last session: **{date_text(row['last_session'])}** ({int(row['sessions']):,} in all)",
-        f"- Next due: **{date_text(row['next_due'])}** (typical benefit {benefit}, "
-        f"{markdown_text(row['benefit_basis'])}); overdue: {overdue}",
+        f"- Next due: **{date_text(row['next_due'])}** (typical benefit {benefit}: {basis}); overdue: {overdue}",
         f"- Latest response: {latest}",
     ])
 
@@ -233,7 +235,7 @@ def render() -> None:
     pick, type_in = st.columns([3, 2])
     labels = dict(zip(options, shown["status"]))
     chosen = pick.selectbox("Patient from the worklist", options, key=PATIENT_CHOICE,
-                            format_func=lambda p: f"{p} · {labels.get(p, '')}", placeholder="No patient listed")
+                            format_func=lambda p: f"{p} · {str(labels.get(p, '')).capitalize()}", placeholder="No patient listed")
     typed = type_in.text_input("Or type any patient code", key=PATIENT_CODE, placeholder="e.g. P00091").strip()
     patient = resolve_typed(ctx, typed) if typed else chosen
     if not patient:
