@@ -44,6 +44,10 @@ WORKLIST_COLUMNS = (
 )
 
 
+_NEEDED = ("patient_id", "session_date", "practitioner_id", "site", "baseline_pain", "followup_pain", "response_pct",
+           "baseline_twstrs", "followup_twstrs", "twstrs_change", "duration_days", "duration_event", "responder")
+
+
 def clinic_typical_benefit(derived: pd.DataFrame) -> float:
     """The clinic's Kaplan-Meier median benefit duration in days over every responder session (NaN when the
     median is not reached): the typical benefit of a patient with too few recorded durations of their own."""
@@ -172,8 +176,9 @@ def build_worklist(derived: pd.DataFrame, flags: pd.DataFrame, as_of, settings: 
         return pd.DataFrame({c: pd.Series(dtype="object") for c in WORKLIST_COLUMNS})
     if clinic_benefit_days is None:
         clinic_benefit_days = clinic_typical_benefit(derived)
-    ordered = derived.assign(patient_id=derived["patient_id"].astype("str"),
-                             session_date=pd.to_datetime(derived["session_date"]).dt.normalize())
+    needed = [c for c in _NEEDED if c in derived.columns]  # a slim copy: the whole table may be millions of rows
+    ordered = derived[needed].assign(patient_id=derived["patient_id"].astype("str"),
+                                     session_date=pd.to_datetime(derived["session_date"]).dt.normalize())
     ordered = ordered.sort_values(["patient_id", "session_date"], kind="stable")
     last = _last_rows(ordered)
     patients = last.index
