@@ -286,17 +286,18 @@ def find_patient(typed: str, patient_ids) -> list[str]:
 
 def worklist_in_words(worklist: pd.DataFrame, for_csv: bool = False) -> pd.DataFrame:
     """The worklist as the page shows it (for_csv: as its download): headers in words, status and measure in
-    words, the evidence points on one line each ('; ' in the CSV). Dates stay dates on screen (sortable)."""
+    words, the evidence points on one line each ('; ' in the CSV). Dates stay dates on screen (sortable). What a
+    practitioner acts on comes first (a phone shows the first few columns)."""
     w = worklist.reset_index(drop=True)
     evidence = w["evidence"].fillna("").astype("str")
     out = pd.DataFrame({
         "Patient": w["patient_id"].astype("str"),
         "Status": w["status"].astype("str").str.capitalize(),
-        "Practitioner": w["practitioner_id"].astype("object").where(w["practitioner_id"].notna(), NOT_RECORDED),
-        "Last session": w["last_session"],
         "Next due": w["next_due"],
         "Overdue (days)": w["days_overdue"].astype("int64"),
         "Latest response": w["latest_response"].astype("str"),
+        "Last session": w["last_session"],
+        "Practitioner": w["practitioner_id"].astype("object").where(w["practitioner_id"].notna(), NOT_RECORDED),
         "Sessions": w["sessions"].astype("int64"),
         "Typical benefit (days)": w["typical_benefit_days"].astype("float64").round(1),
         "Benefit based on": w["benefit_basis"].astype("str"),

@@ -8,8 +8,8 @@ import pytest
 from tests.app_support import ROOT, app, metric, no_errors, plotly_charts, texts
 
 PAGE = "views/patients.py"
-WORKLIST_COLUMNS = ["Patient", "Status", "Practitioner", "Last session", "Next due", "Overdue (days)",
-                    "Latest response", "Sessions", "Typical benefit (days)", "Benefit based on"]
+WORKLIST_COLUMNS = ["Patient", "Status", "Next due", "Overdue (days)", "Latest response", "Last session",
+                    "Practitioner", "Sessions", "Typical benefit (days)", "Benefit based on"]
 # A patient of the sample flagged "diminished" on their whole history, every session of whom is by PR03.
 DIMINISHED, OWN_PRACTITIONER, OTHER_PRACTITIONER = "P00091", "PR03", "PR08"
 

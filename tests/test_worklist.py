@@ -180,12 +180,11 @@ def test_a_typed_code_is_found_trimmed_and_in_any_case():
 def test_the_worklist_in_words(table):
     from analytics.worklist import worklist_in_words
     screen = worklist_in_words(table)
-    assert list(screen.columns) == ["Patient", "Status", "Practitioner", "Last session", "Next due",
-                                    "Overdue (days)", "Latest response", "Sessions", "Typical benefit (days)",
+    assert list(screen.columns) == ["Patient", "Status", "Next due", "Overdue (days)", "Latest response",
+                                    "Last session", "Practitioner", "Sessions", "Typical benefit (days)",
                                     "Benefit based on"]
-    assert screen.iloc[0].tolist() == ["A", "Diminished", "PR3", pd.Timestamp("2025-12-27"),
-                                       pd.Timestamp("2026-04-16"), 15, "8 \u2192 8, \u00b10%", 5, 110.0,
-                                       "own (3 recorded)"]
+    assert screen.iloc[0].tolist() == ["A", "Diminished", pd.Timestamp("2026-04-16"), 15, "8 \u2192 8, \u00b10%",
+                                       pd.Timestamp("2025-12-27"), "PR3", 5, 110.0, "own (3 recorded)"]
     csv = worklist_in_words(table, for_csv=True)
     first = csv.iloc[0]
     assert first["Last session"] == "2025-12-27" and first["Next due"] == "2026-04-16"
