@@ -512,8 +512,9 @@ def _evidence(out: pd.DataFrame, settings: Settings) -> pd.Series:
                                           < out["latest_cycle"].to_numpy(dtype="float64")), " (before the switch)", ""))
     parts = [
         (out["frequent_injections"],
-         out["short_intervals"].astype("str") + f" interval(s) under {settings.short_interval_days} days, "
-         + out["boosters"].astype("str") + f" booster(s) under {settings.booster_days} days"),
+         out["short_intervals"].astype("str") + f" interval(s) under {settings.short_interval_days} days"
+         + pd.Series(np.where(out["boosters"].to_numpy(dtype="int64") > 0, ", " + out["boosters"].astype("str")
+                              + f" booster(s) under {settings.booster_days} days", ""))),  # never "0 booster(s)"
         (out["dose_raised"], "dose raised " + _fmt(out["dose_change_pct"]) + "% from cycle " + best_cycle
          + " to cycle " + compared + before_switch + " without benefit"),
         (out["product_switch"], "product switched since cycle " + best_cycle),

@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from analytics.labels import number_text, product_labels, product_short_labels, score_change_text
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from charts import theme
 from charts.safe_text import plotly_labels, plotly_text
@@ -42,15 +43,34 @@ def _muscle_text(cell) -> str:
     items = muscle_list(cell)
     if not items:
         return "muscles not recorded"
-    return "<br>".join(f"  {plotly_text(theme.pretty(n))}{f' {plotly_text(u)} U' if u else ''}" for n, u in items)
+    return "<br>".join(f"  {plotly_text(_muscle_name(n))}{f' {plotly_text(_units(u))} U' if u else ''}"
+                       for n, u in items)
 
 
-def _score_text(pain: float, twstrs: float) -> str:
+def _muscle_name(name: str) -> str:
+    """'splenius_capitis' -> 'Splenius capitis' (analytics.labels words)."""
+    return name.replace("_", " ").capitalize()
+
+
+def _units(text: str) -> str:
+    """'52.50' -> '52.5', '100' -> '100'; text that is no number as written."""
+    value = pd.to_numeric(text, errors="coerce")
+    return text if pd.isna(value) else number_text(value)
+
+
+def _score_text(pain: float, twstrs: float, scores: tuple = (np.nan,) * 4) -> str:
+    """The session's raw scores and its response: 'Pain 6 → 2: response 66.7%'; 'TWSTRS 47 → 35: change −12
+    points'. scores: (pain before, pain after, TWSTRS before, TWSTRS after)."""
+    pain_before, pain_after, twstrs_before, twstrs_after = scores
     parts = []
     if not np.isnan(pain):
-        parts.append(f"Pain response {theme.fmt_num(pain, 1)}%")
+        raw = score_change_text(pain_before, pain_after).split(",")[0]
+        parts.append(f"Pain {raw}: response {number_text(pain)}%" if raw != "not recorded"
+                     else f"Pain response {number_text(pain)}%")
     if not np.isnan(twstrs):
-        parts.append(f"TWSTRS change {theme.fmt_num(twstrs, 1)} points")
+        raw = score_change_text(twstrs_before, twstrs_after).split(",")[0]
+        change = f"change {number_text(twstrs)} points"
+        parts.append(f"TWSTRS {raw}: {change}" if raw != "not recorded" else f"TWSTRS {change}")
     return "<br>".join(parts) or "No follow-up score: not counted as a failure"
 
 
@@ -58,25 +78,26 @@ def _changes(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     """Per session: what changed in the muscle set and in the product since the previous session ('' = none), as
     inert plotly text."""
     muscles, products = [], []
-    previous_set, previous_product = None, None
-    for cell, product in zip(frame["muscles"] if "muscles" in frame else [None] * len(frame),
-                             frame["product"] if "product" in frame else [None] * len(frame)):
+    previous_set, previous_product, previous_words = None, None, None
+    short = product_short_labels(frame["product"]) if "product" in frame else pd.Series([None] * len(frame))
+    for cell, product, product_words in zip(frame["muscles"] if "muscles" in frame else [None] * len(frame),
+                                            frame["product"] if "product" in frame else [None] * len(frame), short):
         current = {n for n, _ in muscle_list(cell)}
         change = ""
         if previous_set and current and current != previous_set:
             added, dropped = sorted(current - previous_set), sorted(previous_set - current)
             change = "; ".join(p for p in (
-                f"added {', '.join(plotly_text(theme.pretty(m)) for m in added)}" if added else "",
-                f"dropped {', '.join(plotly_text(theme.pretty(m)) for m in dropped)}" if dropped else "") if p)
+                f"added {', '.join(plotly_text(_muscle_name(m)) for m in added)}" if added else "",
+                f"dropped {', '.join(plotly_text(_muscle_name(m)) for m in dropped)}" if dropped else "") if p)
         muscles.append(change)
         if current:
             previous_set = current
         product_known = product is not None and not pd.isna(product)
-        products.append(f"{plotly_text(previous_product)} to {plotly_text(product)}"
+        products.append(f"{plotly_text(previous_words)} to {plotly_text(product_words)}"
                         if product_known and previous_product is not None
                         and product != previous_product else "")
         if product_known:
-            previous_product = product
+            previous_product, previous_words = product, product_words
     return muscles, products
 
 
@@ -105,7 +126,8 @@ def _response_panel(fig, frame, date, head, cycle, settings: Settings, use_twstr
     threshold = settings.twstrs_responder_drop if use_twstrs else settings.responder_threshold_pct
     responder = frame["responder"].astype("boolean").fillna(False).to_numpy(dtype=bool) if "responder" in frame \
         else value >= threshold
-    hover = [f"{h}<br>{_score_text(r, t)}" for h, r, t in zip(head, pain, twstrs)]
+    scores = zip(*(_column(frame, c) for c in ("baseline_pain", "followup_pain", "baseline_twstrs", "followup_twstrs")))
+    hover = [f"{h}<br>{_score_text(r, t, s)}" for h, r, t, s in zip(head, pain, twstrs, scores)]
     green, verm = theme.OKABE_ITO["bluish_green"], theme.OKABE_ITO["vermillion"]
     fig.add_trace(go.Scatter(x=date[has], y=value[has], mode="lines", line=dict(color=theme.GREY, width=1.2),
                              showlegend=False, hoverinfo="skip", name="response line"), row=1, col=1)
@@ -130,12 +152,12 @@ def _response_panel(fig, frame, date, head, cycle, settings: Settings, use_twstr
         two = not pd.isna(flag.get("second_best_response", np.nan))
         before = f"before the last {settings.waning_last_n}" if flag["flag"] == "diminished" else "before the latest"
         what = f"mean of the two best {before}" if two else f"the best {before}"
-        theme.add_hline(fig, reference, f"reference {theme.fmt_num(reference, 1)}{unit} ({what})",
+        theme.add_hline(fig, reference, f"reference {number_text(reference)}{unit} ({what})",
                         row=1, col=1, dash="dot", color=green, position="start")
         fraction = settings.waning_fraction_pct
         half = reference * fraction / 100.0
         theme.add_hline(fig, half, f"{theme.threshold_text(fraction)}% of the reference "
-                        f"({theme.fmt_num(half, 1)}{unit})", row=1, col=1, dash="dot",
+                        f"({number_text(half)}{unit})", row=1, col=1, dash="dot",
                         color=theme.OKABE_ITO["orange"], position="start")
     low = min(0.0, float(np.nanmin(value))) if has.any() else 0.0
     if use_twstrs:
@@ -162,7 +184,7 @@ def _dose_panel(fig, frame, date, head, product) -> None:
             marker=dict(color=color, line=dict(color="#555555", width=0.8),
                         pattern=dict(shape=pattern, fgcolor="#555555", size=5)),
             width=1000 * 60 * 60 * 24 * 12,  # 12 days wide in milliseconds, so a bar shows on a multi-year axis
-            hovertext=[f"{head[j]}<br>Total dose {theme.fmt_num(units[j], 1)} U<br>Muscles:<br>"
+            hovertext=[f"{head[j]}<br>Total dose {number_text(units[j])} U<br>Muscles:<br>"
                        f"{_muscle_text(frame['muscles'].iloc[j] if 'muscles' in frame else None)}"
                        for j in np.flatnonzero(mask)],
             hovertemplate="%{hovertext}<extra></extra>"), row=2, col=1)
@@ -239,7 +261,7 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
     patient = plotly_text(frame["patient_id"].iloc[0]) if "patient_id" in frame else ""
     date = pd.to_datetime(frame["session_date"])
     cycle = theme.floats(frame["cycle"]) if "cycle" in frame else np.arange(1, len(frame) + 1, dtype="float64")
-    product = plotly_labels(frame["product"].astype("str").where(frame["product"].notna(), "product not recorded")) \
+    product = plotly_labels(product_labels(frame["product"]).str.replace("not recorded", "product not recorded")) \
         if "product" in frame else pd.Series("product not recorded", index=frame.index)
     head = [f"<b>{d:%d %b %Y}</b>, cycle {theme.fmt_num(c)}, {p}" for d, c, p in zip(date, cycle, product)]
     use_twstrs = bool(np.isnan(_column(frame, "response_pct")).all()

@@ -51,6 +51,9 @@ def test_response_panel_points_threshold_and_best():
     assert dates(below.x) == dates(["2024-05-05", "2024-10-20"]) and list(below.y) == [25.0, 12.5]
     no_score = trace(fig, "No follow-up pain score")
     assert dates(no_score.x) == dates(["2024-07-20"]) and "not counted as a failure" in no_score.hovertext[0]
+    # the hover shows the raw pain scores beside the response (issue 13)
+    assert responders.hovertext[0].endswith("Pain 8 \u2192 2: response 75%")
+    assert below.hovertext[1].endswith("Pain 8 \u2192 7: response 12.5%")
     lines = theme.reference_lines(fig)
     assert ("h", 30.0, "30% responder threshold") in lines
     # the diminished flag's reference: the mean of the two best responses before the last 2 (75 and 50)
@@ -61,16 +64,18 @@ def test_response_panel_points_threshold_and_best():
 
 def test_dose_panel_by_product_with_switch_and_muscle_change():
     fig = patient_timeline_figure(patient(), S)
-    ona, abo = trace(fig, "Dose: onabotulinumtoxinA"), trace(fig, "Dose: abobotulinumtoxinA")
+    # products in words: brand and generic name (analytics.labels)
+    ona, abo = trace(fig, "Dose: Botox (onabotulinumtoxinA)"), trace(fig, "Dose: Dysport (abobotulinumtoxinA)")
     assert list(ona.y) == [200.0, 200.0, 240.0] and list(abo.y) == [500.0, 500.0]
-    assert "sternocleidomastoid 100 U" in ona.hovertext[0]
+    assert "Sternocleidomastoid 100 U<br>  Trapezius 100 U" in ona.hovertext[0]
+    assert "Total dose 200 U<br>" in ona.hovertext[0]  # a whole number without ".0"
     switch = [line for line in theme.reference_lines(fig) if line[2].startswith("product switch")]
-    assert switch == [("v", pd.Timestamp("2024-07-20"), "product switch: onabotulinumtoxinA to abobotulinumtoxinA")]
+    assert switch == [("v", pd.Timestamp("2024-07-20"), "product switch: Botox to Dysport")]
     # the switch line runs through all four panels
     assert sum(1 for s in fig.layout.shapes if s.x0 == pd.Timestamp("2024-07-20")) == 4
     muscles = trace(fig, "Muscles changed")
     assert dates(muscles.x) == dates(["2024-05-05"])
-    assert "added scalenes; dropped trapezius" in muscles.hovertext[0]
+    assert "added Scalenes; dropped Trapezius" in muscles.hovertext[0]
     assert "not comparable across products" in fig.layout.annotations[1].text
 
 
@@ -120,6 +125,7 @@ def test_a_patient_scored_only_with_twstrs_gets_the_twstrs_drop():
         frame[column] = frame[column].astype(SESSION_DTYPES[column])
     fig = patient_timeline_figure(derive_sessions(frame, S), S)
     assert list(trace(fig, "Responder session").y) == [12.0]
+    assert trace(fig, "Responder session").hovertext[0].endswith("TWSTRS 40 \u2192 28: change \u221212 points")
     assert list(trace(fig, "Below the responder threshold").y) == [5.0]
     assert ("h", 8.0, "8 points responder threshold") in theme.reference_lines(fig)
     assert fig.layout.yaxis.title.text == "TWSTRS drop (points)"
@@ -142,7 +148,7 @@ def test_the_reference_line_is_the_flags_own_and_absent_without_a_flag():
     flag = flag_patients(watch, S).iloc[0]
     assert (flag["flag"], flag["reference_response"]) == ("watch", 75.0)  # mean of 80 and 70, before the latest
     lines = theme.reference_lines(patient_timeline_figure(watch, S, flag))
-    assert ("h", 75.0, "reference 75.0% (mean of the two best before the latest)") in lines
+    assert ("h", 75.0, "reference 75% (mean of the two best before the latest)") in lines
     assert ("h", 37.5, "50% of the reference (37.5%)") in lines
     unflagged = theme.reference_lines(patient_timeline_figure(responses([2, 3, 2]), S))
     assert [text for _, _, text in unflagged if "reference" in text] == []

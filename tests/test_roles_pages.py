@@ -137,11 +137,11 @@ def test_a_practitioner_sees_only_their_own_patients_on_the_patients_page(setup)
     no_errors(at)
     assert "Your patients only: the 86 patients with a session by PR04." in texts(at)
     watchlist = at.dataframe[0].value
-    assert len(watchlist) > 0 and set(watchlist["patient"]) <= PR04
+    assert len(watchlist) > 0 and set(watchlist["Patient"]) <= PR04  # the worklist (issue 13)
     choices = at.selectbox(key="patient_choice").options
     assert all(option.split(" · ")[0] in PR04 for option in choices)
     at.sidebar.multiselect(key="filter_practitioner_id").set_value([]).run()  # the whole clinic's sessions
-    assert set(at.dataframe[0].value["patient"]) <= PR04
+    assert set(at.dataframe[0].value["Patient"]) <= PR04
 
 
 def test_a_practitioner_typing_another_practitioners_patient_code_is_refused_and_audited(setup):

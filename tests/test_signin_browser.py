@@ -194,7 +194,7 @@ def metric_value(page, label: str) -> str:
 
 
 def patients_in(rows: list[dict]) -> set[str]:
-    return {row[c] for row in rows for c in ("patient_id", "patient") if row.get(c)}
+    return {row[c] for row in rows for c in ("patient_id", "patient", "Patient") if row.get(c)}
 
 
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))  # markdown_text puts word joiners in e-mails
@@ -304,7 +304,7 @@ def test_lead_sees_every_page_and_patient_but_cannot_change_the_store(app, page,
     open_page(page, "Patients")
     watchlist = downloads(page)
     listed = {label: patients_in(rows) for label, rows in watchlist.items()}
-    assert listed["Download watchlist (CSV)"] == set(oidc.ALL_PATIENTS)
+    assert listed["Download the worklist (CSV)"] == set(oidc.ALL_PATIENTS)
 
     open_page(page, "Data")
     assert page.locator(UPLOADER).count() == 0, "a lead is offered an upload"
@@ -360,7 +360,7 @@ def test_practitioner_sees_only_own_patients_everywhere_and_is_refused_another_b
     open_page(page, "Patients")
     assert_no_error(page)
     files = downloads(page)
-    assert patients_in(files["Download watchlist (CSV)"]) == set(OWN)
+    assert patients_in(files["Download the worklist (CSV)"]) == set(OWN)
     for label, rows in files.items():
         assert patients_in(rows) <= set(OWN), f"another practitioner's patient in {label}"
     assert [code for code in OTHERS if code in page.content()] == []
@@ -406,7 +406,7 @@ def test_a_role_change_in_the_roles_file_applies_at_the_next_page_load(app, page
         assert nav_pages(page) == NAV["practitioner"]
         assert page.locator(UPLOADER).count() == 0
         go(page, app, "patients")
-        assert patients_in(downloads(page)["Download watchlist (CSV)"]) == set(oidc.patients_of("DR02"))
+        assert patients_in(downloads(page)["Download the worklist (CSV)"]) == set(oidc.patients_of("DR02"))
         roles.write_text(ROLES_TOML.replace('[users."data@clinic.example"]\nrole = "analyst"\n', ""),
                          encoding="utf-8")
         go(page, app)
@@ -473,7 +473,7 @@ def test_the_audit_trail_holds_every_flow(app):
         pages = of(LEAD, "view_page")
         assert {"Overview", "Patients", "Data", "Audit"} <= set(pages["object"])
         assert set(pages["role"]) == {"lead"} and set(pages["outcome"]) == {"ok"}
-        assert f"watchlist.csv ({len(oidc.ALL_PATIENTS)} rows)" in set(of(LEAD, "download")["object"])
+        assert f"worklist.csv ({len(oidc.ALL_PATIENTS)} rows)" in set(of(LEAD, "download")["object"])
     if "analyst" in DONE:
         assert set(of(ANALYST, "sign_in")["role"]) == {"analyst"}
         assert "Data" in set(of(ANALYST, "view_page").query("role == 'analyst'")["object"])
@@ -486,8 +486,8 @@ def test_the_audit_trail_holds_every_flow(app):
         assert set(patients.loc[patients["object"] != OTHERS[0], "object"]) <= set(OWN)
         assert oidc.SHARED_PATIENT in set(patients.loc[patients["outcome"] == "ok", "object"])
         downloaded = of(PRACTITIONER, "download")["object"]
-        watchlists = downloaded[downloaded.str.startswith("watchlist.csv")]
-        assert len(watchlists) >= 1 and set(watchlists) == {f"watchlist.csv ({len(OWN)} rows)"}
+        watchlists = downloaded[downloaded.str.startswith("worklist.csv")]
+        assert len(watchlists) >= 1 and set(watchlists) == {f"worklist.csv ({len(OWN)} rows)"}
         assert f"patient_{oidc.SHARED_PATIENT.lower()}.csv (4 rows)" in set(downloaded)
         assert not downloaded.str.contains("|".join(p.lower() for p in OTHERS)).any()
         assert set(of(PRACTITIONER, "view_page")["object"]) <= set(NAV["practitioner"])
