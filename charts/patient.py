@@ -256,9 +256,8 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
     subtitle = (f"{theme.count(len(frame), 'session')} from {date.min():%d %b %Y} to {date.max():%d %b %Y}. "
                 f"{theme.responder_rule(settings)}.")
     theme.base_layout(fig, f"Patient {patient}: response, dose, intervals and benefit over time", subtitle,
-                      height=900, legend_right=True)
-    fig.update_layout(barmode="overlay", hovermode="closest",
-                      margin=dict(t=theme.title_space(subtitle, legend_top=False) + 20))
+                      height=900)
+    fig.update_layout(barmode="overlay", hovermode="closest", margin=dict(t=theme.title_space(subtitle) + 20))
     fig.update_annotations(x=0, xanchor="left", font=dict(size=13), selector=dict(xref="paper", yref="paper"))
     fig.update_xaxes(title_text="Session date", row=4, col=1)
     pad = pd.Timedelta(days=30)

@@ -163,9 +163,7 @@ def p_chart_figure(pchart, settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
         lines.append("Fewer than 12 months of data: the limits are provisional.")
     subtitle = "<br>".join(lines)
     theme.base_layout(fig, title, subtitle)
-    # a second legend row (the provisional months) and the longer subtitle: more room above, a taller plot
-    fig.update_layout(margin=dict(t=theme.title_space(subtitle) + (24 if provisional.any() else 0)),
-                      height=500 if provisional.any() else None)
+    fig.update_layout(height=520)  # the legend's rows come out of the height: room for them on a phone
     low = np.nanmin(np.concatenate([rate, lcl]))
     high = np.nanmax(np.concatenate([rate, ucl]))
     pad = max((high - low) * 0.08, 0.01)

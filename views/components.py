@@ -18,6 +18,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 from analytics.export import csv_name, to_csv_bytes
 from analytics.kpis import change_tone
 from analytics.presentation import format_change, kpi_help, kpi_label, kpi_value, markdown_text, too_few_message
+from charts.theme import without_heading
 from views import signin
 
 LOG = logging.getLogger("outcomes.app")
@@ -89,7 +90,15 @@ def kpi_row(tiles: pd.DataFrame, settings, columns: int = 5) -> None:
 
 
 def chart(fig, key: str) -> None:
-    """A plotly figure, full width, with the toolbar kept small."""
+    """A plotly figure, full width, with the toolbar kept small; its title and subtitle are written above it as
+    text (charts.theme.without_heading), which wraps on a phone where plotly would cut them off."""
+    title, subtitle, fig = without_heading(fig)
+    if title or subtitle:
+        with st.container(key=f"{key}_heading"):
+            if title:
+                st.markdown(f"**{markdown_text(title)}**")
+            if subtitle:
+                st.caption("  \n".join(markdown_text(line) for line in subtitle))
     st.plotly_chart(fig, key=key, width="stretch", config={"displaylogo": False,
                                                            "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
 
