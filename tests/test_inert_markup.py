@@ -135,11 +135,12 @@ def test_breakdown_bars_show_markup_as_text_with_the_same_numbers_and_order(plai
         assert list(fig.layout.yaxis.categoryarray) == plotly_labels(groups).tolist()[::-1]
         # ... with the same numbers as with the plain names
         hover = dict(zip(fig.data[0].y, fig.data[0].hovertext))
-        counts = dict(zip(fig.data[1].y, fig.data[1].text))
-        for group, text, count in zip(clean.data[0].y, clean.data[0].hovertext, clean.data[1].text):
+        counts = dict(zip(fig.layout.yaxis.tickvals, fig.layout.yaxis.ticktext))  # the line above each bar
+        clean_counts = dict(zip(clean.layout.yaxis.tickvals, clean.layout.yaxis.ticktext))
+        for group, text in zip(clean.data[0].y, clean.data[0].hovertext):
             escaped = plotly_text(names.get(group, group))
             assert hover[escaped] == text.replace(f"<b>{group}</b>", f"<b>{escaped}</b>"), (metric, group)
-            assert counts[escaped] == count
+            assert counts[escaped] == clean_counts[group].replace(f"{group}: ", f"{escaped}: ", 1)
 
 
 def test_suppressed_breakdown_groups_show_markup_as_text(hostile):
