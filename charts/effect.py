@@ -55,7 +55,7 @@ def _marker_lines(fig: go.Figure, markers: dict, end: float) -> list[str]:
 
 def effect_over_time_figure(effect_table, markers: dict | None, settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
     """Onset share, still benefiting (KM, with 95% band) and in benefit (%) over days after injection."""
-    title = "After an injection: when the benefit begins, peaks and wears off"
+    title = "When the benefit begins, peaks and wears off"
     if theme.is_empty(effect_table):
         return theme.empty_figure("No responder sessions to show the effect over time.", title)
     markers = markers or {}
@@ -124,30 +124,23 @@ AT_RISK_STEP = 28  # a row every 4 weeks, as the x axis's grid of a Kaplan-Meier
 
 def benefit_table(effect_table, settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
     """The numbers under the benefit chart, one row per 4 weeks (and per landmark day) up to the chart's end: the
-    share still benefiting with its 95% CI, the sessions still followed up (the number at risk) and the share
-    whose benefit had begun.
+    sessions still followed up (the number at risk) and the share still benefiting with its 95% CI, as text.
 
     Why a table: a row of numbers drawn under a plot runs into one string on a phone; table cells cannot overlap.
-    Percentages with one decimal (0.929 -> 92.9), '' where the curve has no value. Columns: Day, Weeks, Still
-    benefiting (%), 95% CI (%), Sessions still followed up, Benefit begun (%).
+    Three short columns so that it fits 360 px: Day ('84 (12 weeks)'), Sessions still followed up ('515'),
+    Still benefiting ('92% (89% to 94%)'; '-' where the curve has no value).
     """
-    columns = ["Day", "Weeks", "Still benefiting (%)", "95% CI (%)", "Sessions still followed up",
-               "Benefit begun (%)"]
+    columns = ["Day", "Sessions still followed up", "Still benefiting (95% CI)"]
     if theme.is_empty(effect_table):
         return pd.DataFrame(columns=columns)
     last = int(min(x_end(effect_table, settings), float(effect_table["day"].max())))
     days = sorted(set(range(0, last + 1, AT_RISK_STEP)) | {int(d) for d in settings.landmark_days if d <= last})
     rows = effect_table.set_index("day").reindex(days)
-
-    def pct(values) -> list:
-        return [round(100 * v, 1) if not np.isnan(v) else None for v in theme.floats(values)]
-
-    low, high = pct(rows["still_ci_low"]), pct(rows["still_ci_high"])
+    still, low, high = (theme.floats(rows[c]) for c in ("still_benefiting", "still_ci_low", "still_ci_high"))
     return pd.DataFrame({
-        "Day": days,
-        "Weeks": [f"{d / 7:g}" for d in days],
-        "Still benefiting (%)": pct(rows["still_benefiting"]),
-        "95% CI (%)": [f"{a:.1f} to {b:.1f}" if a is not None and b is not None else "" for a, b in zip(low, high)],
-        "Sessions still followed up": [int(v) if not np.isnan(v) else 0 for v in theme.floats(rows["at_risk"])],
-        "Benefit begun (%)": pct(rows["onset_share"]),
+        "Day": [f"{d} ({d // 7} week{'s' if d // 7 != 1 else ''})" if d % 7 == 0 and d else str(d) for d in days],
+        "Sessions still followed up": theme.ints_text(rows["at_risk"].fillna(0)),
+        "Still benefiting (95% CI)": [theme.fmt_pct(s) + (f" ({theme.fmt_pct(lo)} to {theme.fmt_pct(hi)})"
+                                                          if not (np.isnan(lo) or np.isnan(hi)) else "")
+                                      for s, lo, hi in zip(still, low, high)],
     }, columns=columns)
