@@ -21,7 +21,7 @@ PRODUCT_STYLES = [(theme.OKABE_ITO["sky_blue"], ""), (theme.OKABE_ITO["yellow"],
                   (theme.OKABE_ITO["reddish_purple"], ".")]
 LEGEND_GROUPS = {"response": "Response", "dose": "Dose", "interval": "Interval", "duration": "Benefit duration"}
 TWSTRS_PANEL = "TWSTRS drop per session (no pain scores recorded)"
-PANELS = ("Pain response per session", "Total dose (units: not comparable across products)",
+PANELS = ("Pain response per session", "Total dose (units differ by product)",
           "Days since the previous session", "Benefit duration (responder sessions)")
 
 
@@ -130,8 +130,9 @@ def _response_panel(fig, frame, date, head, cycle, settings: Settings, use_twstr
         two = not pd.isna(flag.get("second_best_response", np.nan))
         before = f"before the last {settings.waning_last_n}" if flag["flag"] == "diminished" else "before the latest"
         what = f"mean of the two best {before}" if two else f"the best {before}"
-        theme.add_hline(fig, reference, f"reference {theme.fmt_num(reference, 1)}{unit} ({what})",
-                        row=1, col=1, dash="dot", color=green, position="start")
+        label = f"reference {theme.fmt_num(reference, 1)}{unit} ({what})"
+        theme.add_hline(fig, reference, label, row=1, col=1, dash="dot", color=green, position="start",
+                        text=label.replace(" (", "<br>(", 1))  # two short lines: one ran off a phone's plot
         fraction = settings.waning_fraction_pct
         half = reference * fraction / 100.0
         theme.add_hline(fig, half, f"{theme.threshold_text(fraction)}% of the reference "

@@ -228,10 +228,14 @@ def add_vline(fig: go.Figure, x, label: str, row: int | None = None, col: int | 
 
 
 def add_hline(fig: go.Figure, y, label: str, row: int | None = None, col: int | None = None,
-              dash: str = "dash", color: str = REFERENCE, position: str = "end", width: float = 1.2) -> go.Figure:
-    """A horizontal reference line with its label above its right end (e.g. '30% responder threshold')."""
+              dash: str = "dash", color: str = REFERENCE, position: str = "end", width: float = 1.2,
+              text: str | None = None) -> go.Figure:
+    """A horizontal reference line with its label above its right end (e.g. '30% responder threshold').
+
+    text: the words drawn, when they differ from the label (a long label broken into lines with <br> so that it
+    fits a phone's plot); the shape keeps the label as its name (see `reference_lines`)."""
     fig.add_hline(y=y, line=dict(color=color, dash=dash, width=width), layer="below", name=label,
-                  label=dict(text=label, textposition=position, font=dict(size=11, color=color),
+                  label=dict(text=text or label, textposition=position, font=dict(size=11, color=color),
                              yanchor="bottom"),
                   **_axis_ref(row, col))
     return fig
