@@ -106,7 +106,7 @@ def effect_over_time_figure(effect_table, markers: dict | None, settings: Settin
     if notes:
         subtitle += "<br>" + "; ".join(notes) + "."
     theme.base_layout(fig, title, subtitle, hovermode="x unified", height=520)
-    fig.update_xaxes(title_text="Days after injection", range=[0, end * 1.03])
+    fig.update_xaxes(title_text="Days after injection", range=[0, end * 1.03], dtick=AT_RISK_STEP)  # the table's days
     fig.update_yaxes(title_text="Share of responder sessions (%)", tickformat=".0%", range=[0, 1.05])
     fig.update_layout(hoverlabel=dict(namelength=-1))
     return fig

@@ -124,6 +124,9 @@ def legend_below(title: str = "") -> dict:
 BAR_ROW_PX = 54
 
 
+BAR_LABEL = "bar label"
+
+
 def labels_above_bars(fig: go.Figure, categories: Sequence[str], texts: Sequence[str], bargap: float = 0.5,
                       row_px: float = BAR_ROW_PX) -> go.Figure:
     """A horizontal bar chart's category labels (each with its figures) written inside the plot, on a line above
@@ -132,15 +135,22 @@ def labels_above_bars(fig: go.Figure, categories: Sequence[str], texts: Sequence
     Why: labels beside the axis take their width from the plot, all of it on a phone for names like
     'abobotulinumtoxinA'; a line above the bar costs height, which a page has. The bars are thinner (bargap) to
     leave the line room, and the figure's height should give each category row_px; the first category is the top
-    row, with room above it for its label (the label is lifted by half
-    the bars' thickness, row_px * (1 - bargap) / 2).
+    row, with room above it for its label. The labels are annotations (named BAR_LABEL; `bar_labels` reads them),
+    not tick labels drawn inside: plotly hides the x axis's numbers under inside tick labels.
     """
     lift = int(round(row_px * (1 - bargap) / 2)) + 1
-    fig.update_yaxes(tickmode="array", tickvals=list(categories), ticktext=list(texts), ticklabelposition="inside top",
-                     ticklabelshift=-lift, ticklabelstandoff=0, ticks="", showgrid=False, title_text="", automargin=False,
+    fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, title_text="", automargin=False,
                      range=[-0.5, len(categories) - 0.1], categoryorder="array", categoryarray=list(categories)[::-1])
+    for category, text in zip(categories, texts):
+        fig.add_annotation(x=0, xref="x domain", y=category, yref="y", text=text, showarrow=False, xanchor="left",
+                           yanchor="bottom", yshift=lift, align="left", font=dict(size=12), name=BAR_LABEL)
     fig.update_layout(bargap=bargap, margin=dict(l=12))
     return fig
+
+
+def bar_labels(fig: go.Figure) -> dict[str, str]:
+    """{category: its line above the bar} of a chart drawn with `labels_above_bars` (for tests and checks)."""
+    return {a.y: a.text for a in fig.layout.annotations if a.name == BAR_LABEL}
 
 
 def title_space(subtitle: str) -> int:

@@ -38,10 +38,10 @@ def test_one_bar_per_event_with_rates_intervals_and_counts():
     np.testing.assert_allclose(bar.error_x.array, rates["ci_high"] - rates["rate"])
     np.testing.assert_allclose(bar.error_x.arrayminus, rates["rate"] - rates["ci_low"])
     # the rate and its counts on the line above each bar (tick text inside the plot: no label beside the axis)
-    above = dict(zip(fig.layout.yaxis.tickvals, fig.layout.yaxis.ticktext))
+    above = theme.bar_labels(fig)
     for event, rate, k, n in zip(rates["event"], rates["rate"], rates["sessions_with_event"], rates["sessions_recorded"]):
         assert above[event_label(event)] == f"{event_label(event)}: <b>{theme.fmt_pct(rate, 1)}</b> ({k} of {n} sessions)"
-    assert fig.layout.yaxis.ticklabelposition == "inside top"
+    assert not fig.layout.yaxis.showticklabels
     assert "patients with this event" in bar.hovertext[0]
     assert fig.layout.xaxis.title.text.startswith("Sessions with the event")
     assert not fig.layout.showlegend
