@@ -118,8 +118,22 @@ def test_every_page_fits_the_screen(server, browser, device):
             assert page.locator('[data-testid="stException"]').count() == 0, path
             check_layout(page, f"{path}, {device}")
             screenshot(page, f"{path}_{device}")
+            if path == "compare":  # its tabs (funnels by site, breakdowns by indication, dose band, cycle)
+                check_every_tab(page, device)
     finally:
         context.close()
+
+
+def check_every_tab(page, device: str) -> None:
+    """Open each tab of the page in turn (Streamlit draws a tab's charts when it is shown) and check the layout."""
+    tabs = page.get_by_role("tab")
+    names = [n.strip() for n in tabs.all_inner_texts()]
+    assert len(names) >= 6, names  # Practitioners, Sites, Product, Indication, Dose band, Cycle
+    for i, name in enumerate(names):
+        tabs.nth(i).click()
+        page.wait_for_timeout(800)
+        settle(page, charts=1)
+        check_layout(page, f"Compare, {name}, {device}")
 
 
 def assert_at_risk_is_a_table(page) -> None:
