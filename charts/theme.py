@@ -117,7 +117,7 @@ def legend_below(title: str = "") -> dict:
     makes room for it below the plot, however many rows it wraps into at the width it is drawn)."""
     return dict(orientation="h", x=0.0, xanchor="left", xref="container", y=0.0, yanchor="bottom",
                 yref="container", bgcolor="rgba(255,255,255,0.8)", title_text=title, title_side="top left",
-                entrywidthmode="pixels", itemsizing="constant", traceorder="normal")
+                itemsizing="constant", traceorder="normal")
 
 
 #: One category's row in a horizontal bar chart (px): its label line above the bar, then the bar.
