@@ -106,9 +106,8 @@ def breakdown_figure(table, by: str, metric: str = "responder_rate", settings: S
         axis_max = 1.0 if axis_max > 0.6 else axis_max
     else:
         axis_max = top * 1.1 if top > 0 else 1.0
-    counts_text = [f"{g}: <b>{_value_text(v, spec.unit) if not np.isnan(v) else 'not reached'}</b>  "
-                   f"n = {theme.fmt_num(m)}, {theme.fmt_num(p)} patients"
-                   for g, v, m, p in zip(shown["group"].astype("str"), value, n, patients)]
+    figures = [f"<b>{_value_text(v, spec.unit) if not np.isnan(v) else 'not reached'}</b>  "
+               f"n = {theme.fmt_num(m)}, {theme.fmt_num(p)} patients" for v, m, p in zip(value, n, patients)]
     hover = []
     for g, v, lo, hi, m, p in zip(shown["group"].astype("str"), value, low, high, n, patients):
         interval = ("too few to give a range" if np.isnan(lo) and np.isnan(hi) and not np.isnan(v) else
@@ -143,13 +142,11 @@ def breakdown_figure(table, by: str, metric: str = "responder_rate", settings: S
             theme.add_vline(fig, t, f"all sessions: {_value_text(t, spec.unit)}", dash="dot", label_y=1.0)
 
     subtitle = f"{_subtitle(spec, settings)}<br>Above each bar: the value, then n = {spec.n_words}, and patients; whiskers: 95% CI."
-    theme.base_layout(fig, title, subtitle, height=max(300, 150 + theme.BAR_ROW_PX * len(labels)))
+    figures_of = dict(zip(shown["group"].astype("str"), figures))  # a suppressed group: its name (words in its bar)
+    texts, row_px = theme.bar_label_lines(labels, [figures_of.get(g, "") for g in labels])
+    theme.base_layout(fig, title, subtitle, height=max(300, 150 + row_px * len(labels)))
     fig.update_layout(showlegend=False, barmode="overlay")
-    label_of = dict(zip(shown["group"].astype("str"), counts_text))
-    if hidden.any():
-        label_of.update(zip(table.loc[hidden, "group"].astype("str"),
-                            table.loc[hidden, "group"].astype("str")))  # the words are in the empty bar
-    theme.labels_above_bars(fig, labels, [label_of[g] for g in labels])
+    theme.labels_above_bars(fig, labels, texts, bargap=1 - theme.BAR_THICKNESS_PX / row_px, row_px=row_px)
     x_title = spec.axis
     if spec.unit == "proportion":
         fig.update_xaxes(tickformat=".0%", range=[0, axis_max], title_text=x_title)

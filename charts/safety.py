@@ -48,7 +48,7 @@ def adverse_events_figure(rates) -> go.Figure:
     single = len(groups) == 1
 
     fig = go.Figure()
-    above = {labels[e]: labels[e] for e in events}  # each event's line above its bar(s)
+    figures = {}  # each event's figures for the line above its bar (one product only)
     # Grouped horizontal bars stack each event's bars from the bottom up in the order of the traces: added last
     # group first (and the legend reversed), the first group is the top bar and the first legend entry.
     for i, group in reversed(list(enumerate(groups))):
@@ -71,8 +71,8 @@ def adverse_events_figure(rates) -> go.Figure:
                        for lab, r, lo, hi, a, b, p in zip(names, rate, low, high, k, n, pk)],
             hovertemplate="%{hovertext}<extra></extra>"))
         if single:  # the rate and its counts go on the label line above the bar
-            above.update((nm, f"{nm}: <b>{theme.fmt_pct(r, 1)}</b> ({theme.fmt_num(a)} of {theme.fmt_num(b)} "
-                              "sessions)") for nm, r, a, b in zip(names, rate, k, n))
+            figures.update((nm, f"<b>{theme.fmt_pct(r, 1)}</b> ({theme.fmt_num(a)} of {theme.fmt_num(b)} sessions)")
+                           for nm, r, a, b in zip(names, rate, k, n))
         else:  # several bars per event: each bar's rate right of its whisker (its counts are in the hover)
             fig.add_trace(go.Scatter(
                 y=names, x=np.where(np.isnan(high), rate, high), mode="text", orientation="h", offsetgroup=group,
@@ -88,14 +88,15 @@ def adverse_events_figure(rates) -> go.Figure:
         lines.append(f"Not shown: {lost} {by.replace('_', ' ') if by != 'all' else 'group'}"
                      f"{'s' if lost > 1 else ''} with too few patients (fewer than {k_min}) or suppressed to "
                      "protect one.")
-    row_px = theme.BAR_ROW_PX if single else 36 + 14 * len(groups)
+    order = [labels[e] for e in events]
+    above, row_px = theme.bar_label_lines(order, [figures.get(e, "") for e in order])
+    row_px = row_px if single else 36 + 14 * len(groups)
     theme.base_layout(fig, title, "<br>".join(lines), height=max(320, 190 + len(events) * row_px),
                       legend_title="Product" if by == "product" else "")
     top = np.nanmax(theme.floats(shown["ci_high"]))
     fig.update_layout(barmode="group", scattermode="group", bargroupgap=0.05, showlegend=not single,
                       legend=dict(traceorder="reversed"))
-    order = [labels[e] for e in events]
-    theme.labels_above_bars(fig, order, [above[e] for e in order], bargap=0.5 if single else 36 / row_px,
+    theme.labels_above_bars(fig, order, above, bargap=1 - theme.BAR_THICKNESS_PX / row_px if single else 36 / row_px,
                             row_px=row_px)
     fig.update_xaxes(title_text="Sessions with the event (%)",
                      tickformat=".0%", range=[0, max(top, 0.01) * (1.1 if single else 1.3)], rangemode="tozero")

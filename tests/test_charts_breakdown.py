@@ -121,3 +121,13 @@ def test_a_median_without_an_interval_says_too_few_in_its_hover():
     assert "(95% CI 90 days to 90 days)" in north_hover(shown)
     shown[["duration_ci_low", "duration_ci_high"]] = np.nan
     assert "Median benefit duration (Kaplan-Meier): 90 days (too few to give a range)" in north_hover(shown)
+
+
+def test_a_label_too_long_for_a_phone_goes_on_two_lines():
+    # issue 13 (found by tests/test_browser_layout.py): "abobotulinumtoxinA middle (440-630 U): 85.2%  n = 88,
+    # 39 patients" ran past a 390 px screen; the name and the figures then go on two lines, for every bar alike
+    long = "abobotulinumtoxinA middle (440-630 U)"
+    texts, row = theme.bar_label_lines([long, "Annex"], ["<b>85.2%</b>  n = 88, 39 patients", ""])
+    assert texts == [f"{long}<br><b>85.2%</b>  n = 88, 39 patients", "Annex"] and row == theme.BAR_ROW_PX + 16
+    texts, row = theme.bar_label_lines(["North", "Annex"], ["<b>85.2%</b>  n = 88, 39 patients", ""])
+    assert texts == ["North: <b>85.2%</b>  n = 88, 39 patients", "Annex"] and row == theme.BAR_ROW_PX
