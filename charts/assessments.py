@@ -79,7 +79,7 @@ def assessment_timeline_figure(timeline_table, score: str = "twstrs", by=None, b
         lines.append(f"The hover gives the number of patients and the share who {responder_words}.")
     if hidden.any():
         lines.append("Not shown: groups with too few patients.")
-    theme.base_layout(fig, title, "<br>".join(lines), hovermode="closest", legend_right=len(groups) > 3)
+    theme.base_layout(fig, title, "<br>".join(lines), hovermode="closest")
     y_title = f"Change in {name} from day 0 ({units}" + ("; lower is better)" if lower_better else ")")
     fig.update_yaxes(title_text=y_title)
     days = theme.floats(table["days_after"])

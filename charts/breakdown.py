@@ -42,7 +42,7 @@ METRICS = {
                                 "Mean pain reduction (%)", "%", "sessions with a response"),
     "short_interval_share": Metric("short_interval_share", "short_interval_ci_low", "short_interval_ci_high",
                                    "short_intervals", "intervals", "Short intervals",
-                                   "Intervals shorter than the threshold (% of intervals)", "proportion", "intervals"),
+                                   "Short intervals (% of intervals)", "proportion", "intervals"),
     "ae_rate": Metric("ae_rate", "ae_ci_low", "ae_ci_high", "ae_sessions", "ae_recorded",
                       "Sessions with an adverse event", "Sessions with an adverse event (%)", "proportion",
                       "sessions with adverse events recorded"),
@@ -106,9 +106,8 @@ def breakdown_figure(table, by: str, metric: str = "responder_rate", settings: S
         axis_max = 1.0 if axis_max > 0.6 else axis_max
     else:
         axis_max = top * 1.1 if top > 0 else 1.0
-    counts_text = [f"\u2002<b>{_value_text(v, spec.unit) if not np.isnan(v) else 'not reached'}</b>  "
-                   f"n = {theme.fmt_num(m)}, {theme.fmt_num(p)} patients"
-                   for v, m, p in zip(value, n, patients)]
+    figures = [f"<b>{_value_text(v, spec.unit) if not np.isnan(v) else 'not reached'}</b>  "
+               f"n = {theme.fmt_num(m)}, {theme.fmt_num(p)} patients" for v, m, p in zip(value, n, patients)]
     hover = []
     for g, v, lo, hi, m, p in zip(shown["group"].astype("str"), value, low, high, n, patients):
         interval = ("too few to give a range" if np.isnan(lo) and np.isnan(hi) and not np.isnan(v) else
@@ -126,11 +125,6 @@ def breakdown_figure(table, by: str, metric: str = "responder_rate", settings: S
         y=shown["group"].astype("str").tolist(), x=value, orientation="h", name=f"{spec.title} (95% CI)",
         marker=dict(color=theme.OKABE_ITO["blue"]), error_x=error, hovertext=hover,
         hovertemplate="%{hovertext}<extra></extra>"))
-    # Counts beside every bar, right of its whisker.
-    text_x = np.where(np.isnan(high), np.where(np.isnan(value), 0, value), high)
-    fig.add_trace(go.Scatter(
-        y=shown["group"].astype("str").tolist(), x=text_x, mode="text", text=counts_text, textposition="middle right",
-        textfont=dict(size=11, color="#444444"), name="Count", showlegend=False, hoverinfo="skip"))
     if hidden.any():
         suppressed = table.loc[hidden]
         words_hidden = theme.suppression_label(suppressed, settings)
@@ -147,13 +141,13 @@ def breakdown_figure(table, by: str, metric: str = "responder_rate", settings: S
         if not np.isnan(t):
             theme.add_vline(fig, t, f"all sessions: {_value_text(t, spec.unit)}", dash="dot", label_y=1.0)
 
-    subtitle = f"{_subtitle(spec, settings)}<br>Beside each bar: the value, then n = {spec.n_words}, and patients."
-    theme.base_layout(fig, title, subtitle, legend_top=False,
-                      height=max(300, 150 + 42 * len(labels)))
-    fig.update_layout(showlegend=False, barmode="overlay", bargap=0.35, margin=dict(r=220))
-    fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], title_text=words[:1].upper() + words[1:],
-                     showgrid=False, automargin=True)
-    x_title = spec.axis + ", with 95% CI"
+    subtitle = f"{_subtitle(spec, settings)}<br>Above each bar: the value, then n = {spec.n_words}, and patients; whiskers: 95% CI."
+    figures_of = dict(zip(shown["group"].astype("str"), figures))  # a suppressed group: its name (words in its bar)
+    texts, row_px = theme.bar_label_lines(labels, [figures_of.get(g, "") for g in labels])
+    theme.base_layout(fig, title, subtitle, height=max(300, 150 + row_px * len(labels)))
+    fig.update_layout(showlegend=False, barmode="overlay")
+    theme.labels_above_bars(fig, labels, texts, bargap=1 - theme.BAR_THICKNESS_PX / row_px, row_px=row_px)
+    x_title = spec.axis
     if spec.unit == "proportion":
         fig.update_xaxes(tickformat=".0%", range=[0, axis_max], title_text=x_title)
     else:  # a mean response can be negative (worse after the injection)

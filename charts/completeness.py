@@ -54,7 +54,7 @@ def completeness_figure(table: pd.DataFrame, group_label: str = "Site") -> go.Fi
     if hidden:
         lines.append(f"{hidden} month-{group_label.lower()} figures not shown: too few patients.")
     subtitle = "<br>".join(lines)
-    base_layout(fig, title, subtitle, legend_top=True)
+    base_layout(fig, title, subtitle)
     fig.update_yaxes(title_text="% of the sessions due with a score", range=[0, 105], ticksuffix="%")
     fig.update_xaxes(title_text="Month of the injection")
     return fig

@@ -101,7 +101,7 @@ def funnel_figure(funnel_result: dict | None, group_label: str = "Group",
         lines.append(f"Not shown: {int(hidden.sum())} {group_label.lower()}"
                      f"{'s' if hidden.sum() > 1 else ''} with too few patients (fewer than {k}) or suppressed to "
                      "protect one.")
-    theme.base_layout(fig, title, "<br>".join(lines), legend_right=True)
+    theme.base_layout(fig, title, "<br>".join(lines))
     # View: x from 0 (the funnel opens to the left); y around the points and the limits from half the
     # smallest group's size, so the mouth of the funnel runs off the chart rather than squashing the points.
     n_shown = theme.floats(shown["n"]) if len(shown) else np.array([1.0])

@@ -22,7 +22,7 @@ PRODUCT_STYLES = [(theme.OKABE_ITO["sky_blue"], ""), (theme.OKABE_ITO["yellow"],
                   (theme.OKABE_ITO["reddish_purple"], ".")]
 LEGEND_GROUPS = {"response": "Response", "dose": "Dose", "interval": "Interval", "duration": "Benefit duration"}
 TWSTRS_PANEL = "TWSTRS drop per session (no pain scores recorded)"
-PANELS = ("Pain response per session", "Total dose (units: not comparable across products)",
+PANELS = ("Pain response per session", "Total dose (units differ by product)",
           "Days since the previous session", "Benefit duration (responder sessions)")
 
 
@@ -152,8 +152,9 @@ def _response_panel(fig, frame, date, head, cycle, settings: Settings, use_twstr
         two = not pd.isna(flag.get("second_best_response", np.nan))
         before = f"before the last {settings.waning_last_n}" if flag["flag"] == "diminished" else "before the latest"
         what = f"mean of the two best {before}" if two else f"the best {before}"
-        theme.add_hline(fig, reference, f"reference {number_text(reference)}{unit} ({what})",
-                        row=1, col=1, dash="dot", color=green, position="start")
+        label = f"reference {number_text(reference)}{unit} ({what})"
+        theme.add_hline(fig, reference, label, row=1, col=1, dash="dot", color=green, position="start",
+                        text=label.replace(" (", "<br>(", 1))  # two short lines: one ran off a phone's plot
         fraction = settings.waning_fraction_pct
         half = reference * fraction / 100.0
         theme.add_hline(fig, half, f"{theme.threshold_text(fraction)}% of the reference "
@@ -278,9 +279,8 @@ def patient_timeline_figure(patient_sessions, settings: Settings = DEFAULT_SETTI
     subtitle = (f"{theme.count(len(frame), 'session')} from {date.min():%d %b %Y} to {date.max():%d %b %Y}. "
                 f"{theme.responder_rule(settings)}.")
     theme.base_layout(fig, f"Patient {patient}: response, dose, intervals and benefit over time", subtitle,
-                      height=900, legend_right=True)
-    fig.update_layout(barmode="overlay", hovermode="closest",
-                      margin=dict(t=theme.title_space(subtitle, legend_top=False) + 20))
+                      height=900)
+    fig.update_layout(barmode="overlay", hovermode="closest", margin=dict(t=theme.title_space(subtitle) + 20))
     fig.update_annotations(x=0, xanchor="left", font=dict(size=13), selector=dict(xref="paper", yref="paper"))
     fig.update_xaxes(title_text="Session date", row=4, col=1)
     pad = pd.Timedelta(days=30)

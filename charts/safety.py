@@ -48,7 +48,10 @@ def adverse_events_figure(rates) -> go.Figure:
     single = len(groups) == 1
 
     fig = go.Figure()
-    for i, group in enumerate(groups):
+    figures = {}  # each event's figures for the line above its bar (one product only)
+    # Grouped horizontal bars stack each event's bars from the bottom up in the order of the traces: added last
+    # group first (and the legend reversed), the first group is the top bar and the first legend entry.
+    for i, group in reversed(list(enumerate(groups))):
         part = shown.loc[shown["group"] == group]
         rate = theme.floats(part["rate"])
         low, high = theme.floats(part["ci_low"]), theme.floats(part["ci_high"])
@@ -67,13 +70,15 @@ def adverse_events_figure(rates) -> go.Figure:
                        "with this event"
                        for lab, r, lo, hi, a, b, p in zip(names, rate, low, high, k, n, pk)],
             hovertemplate="%{hovertext}<extra></extra>"))
-        # The rate and its counts right of the whisker, in the bar's own slot of the group.
-        fig.add_trace(go.Scatter(
-            y=names, x=np.where(np.isnan(high), rate, high), mode="text", orientation="h", offsetgroup=group,
-            legendgroup=group, showlegend=False, name=f"{group}: counts", hoverinfo="skip", cliponaxis=False,
-            text=[f"\u2002{theme.fmt_pct(r, 1)} ({theme.fmt_num(a)} of {theme.fmt_num(b)})"
-                  for r, a, b in zip(rate, k, n)],
-            textposition="middle right", textfont=dict(size=11, color="#444444")))
+        if single:  # the rate and its counts go on the label line above the bar
+            figures.update((nm, f"<b>{theme.fmt_pct(r, 1)}</b> ({theme.fmt_num(a)} of {theme.fmt_num(b)} sessions)")
+                           for nm, r, a, b in zip(names, rate, k, n))
+        else:  # several bars per event: each bar's rate right of its whisker (its counts are in the hover)
+            fig.add_trace(go.Scatter(
+                y=names, x=np.where(np.isnan(high), rate, high), mode="text", orientation="h", offsetgroup=group,
+                legendgroup=group, showlegend=False, name=f"{group}: rate", hoverinfo="skip", cliponaxis=False,
+                text=[f"\u2002{theme.fmt_pct(r, 1)}" for r in rate],
+                textposition="middle right", textfont=dict(size=11, color="#444444")))
 
     lines = [("Share of sessions with each event (a session counts once per event type), with 95% CI. "
               "Sessions without adverse events recorded are left out.")]
@@ -83,18 +88,16 @@ def adverse_events_figure(rates) -> go.Figure:
         lines.append(f"Not shown: {lost} {by.replace('_', ' ') if by != 'all' else 'group'}"
                      f"{'s' if lost > 1 else ''} with too few patients (fewer than {k_min}) or suppressed to "
                      "protect one.")
-    theme.base_layout(fig, title, "<br>".join(lines), legend_top=False, legend_right=not single,
-                      height=max(320, 160 + len(events) * (26 if single else 16 * len(groups) + 12)))
+    order = [labels[e] for e in events]
+    above, row_px = theme.bar_label_lines(order, [figures.get(e, "") for e in order])
+    row_px = row_px if single else 36 + 14 * len(groups)
+    theme.base_layout(fig, title, "<br>".join(lines), height=max(320, 190 + len(events) * row_px),
+                      legend_title="Product" if by == "product" else "")
     top = np.nanmax(theme.floats(shown["ci_high"]))
-    fig.update_layout(barmode="group", scattermode="group", bargap=0.25, bargroupgap=0.05, showlegend=not single,
-                      legend=dict(traceorder="normal"))
-    if single:
-        fig.update_layout(margin=dict(r=140))
-    fig.update_yaxes(categoryorder="array", categoryarray=[labels[e] for e in events][::-1], showgrid=False,
-                     title_text="")
-    fig.update_xaxes(title_text="Sessions with the event (% of sessions with adverse events recorded)",
-                     tickformat=".0%", range=[0, max(top, 0.01) * 1.25], rangemode="tozero")
-    if not single:  # grouped bars read top-down in legend order
-        fig.update_layout(legend=dict(traceorder="normal"))
-        fig.update_yaxes(autorange="reversed", categoryarray=[labels[e] for e in events])
+    fig.update_layout(barmode="group", scattermode="group", bargroupgap=0.05, showlegend=not single,
+                      legend=dict(traceorder="reversed"))
+    theme.labels_above_bars(fig, order, above, bargap=1 - theme.BAR_THICKNESS_PX / row_px if single else 36 / row_px,
+                            row_px=row_px)
+    fig.update_xaxes(title_text="Sessions with the event (%)",
+                     tickformat=".0%", range=[0, max(top, 0.01) * (1.1 if single else 1.3)], rangemode="tozero")
     return fig

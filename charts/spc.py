@@ -163,13 +163,11 @@ def p_chart_figure(pchart, settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
         lines.append("Fewer than 12 months of data: the limits are provisional.")
     subtitle = "<br>".join(lines)
     theme.base_layout(fig, title, subtitle)
-    # a second legend row (the provisional months) and the longer subtitle: more room above, a taller plot
-    fig.update_layout(margin=dict(t=theme.title_space(subtitle) + (24 if provisional.any() else 0)),
-                      height=500 if provisional.any() else None)
+    fig.update_layout(height=520)  # the legend's rows come out of the height: room for them on a phone
     low = np.nanmin(np.concatenate([rate, lcl]))
     high = np.nanmax(np.concatenate([rate, ucl]))
     pad = max((high - low) * 0.08, 0.01)
     fig.update_xaxes(title_text="Month of the injection", dtick="M3", tickformat="%b %Y")
-    fig.update_yaxes(title_text="Responders (% of sessions with a response)", tickformat=".0%",
+    fig.update_yaxes(title_text="Responders (%)", tickformat=".0%",
                      range=[max(low - pad, 0), min(high + pad, 1.0) if high + pad < 1 else 1.02])
     return fig

@@ -206,7 +206,7 @@ def km_figure(curves, at_risk=None, settings: Settings = DEFAULT_SETTINGS, group
                 f"<br>{theme.responder_rule(settings)}.")
     if notes:
         subtitle += "<br>" + ". ".join(notes) + "."
-    theme.base_layout(fig, title, subtitle, height=560 + 22 * len(order), legend_top=False)
+    theme.base_layout(fig, title, subtitle, height=600 + 22 * len(order), legend_title=group_label or "")
     fig.update_yaxes(title_text="Still benefiting (% of sessions)", tickformat=".0%", range=[0, 1.04], row=1, col=1)
     fig.update_xaxes(range=[-0.04 * end, end * 1.04], dtick=AT_RISK_STEP)  # both rows: they share the axis
     fig.update_xaxes(title_text="Days after injection", showticklabels=True, row=1, col=1)
@@ -219,11 +219,4 @@ def km_figure(curves, at_risk=None, settings: Settings = DEFAULT_SETTINGS, group
                      fixedrange=True, row=2, col=1)
     fig.add_annotation(text="<b>Number at risk</b> (sessions still observed)", xref="paper", yref="y2 domain",
                        x=0.0, y=1.0, xanchor="left", yanchor="bottom", showarrow=False, font=dict(size=12))
-    if len(order) <= 5:  # the lower left of a KM plot is empty (curves start at 100%): the legend goes there
-        fig.update_layout(legend=dict(title_text=group_label or "", orientation="v", x=0.01, xanchor="left",
-                                      y=fig.layout.yaxis.domain[0] + 0.02, yanchor="bottom", yref="paper",
-                                      bgcolor="rgba(255,255,255,0.9)", bordercolor=theme.LIGHT_GREY, borderwidth=1))
-    else:  # many groups: a column right of the chart
-        fig.update_layout(legend=dict(title_text=group_label or "", orientation="v", x=1.02, xanchor="left",
-                                      y=1.0, yanchor="top"))
     return fig

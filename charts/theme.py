@@ -6,7 +6,9 @@ wording for the same things (thresholds, "no data", special causes), and each bu
 """
 from __future__ import annotations
 
+import html
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -71,32 +73,36 @@ def rgba(hex_colour: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def base_layout(fig: go.Figure, title: str, subtitle: str = "", hovermode: str = "closest",
-                legend_top: bool = True, height: int | None = None, legend_right: bool = False) -> go.Figure:
-    """White background, light grid, the shared font and margins, a title with a caption-like subtitle.
+#: The plot's side margins (px): room for the y axis's ticks and title on the left, a little air on the right.
+#: Nothing else sits beside the plot (the legend goes under it), so on a 360 px phone the plot keeps well over
+#: 60% of the chart's width (MIN_PLOT_SHARE, checked in tests/test_browser_layout.py).
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_BOTTOM = 64, 24, 48
+MIN_PLOT_SHARE = 0.6
 
-    The legend goes in a row above the plot (legend_top), or in a column right of it (legend_right: for
-    many or long entries), or where the builder puts it.
+
+def base_layout(fig: go.Figure, title: str, subtitle: str = "", hovermode: str = "closest",
+                height: int | None = None, legend_title: str = "") -> go.Figure:
+    """White background, light grid, the shared font and margins, a title with a caption-like subtitle, and the
+    legend in rows under the plot.
+
+    Why under: plotly lays a figure out for the width it is given, which the server cannot know (390 px on a
+    phone, 1,000 on a desk). A legend beside the plot takes its width from the plot (on a phone, all of it) and a
+    legend inside covers bars; a horizontal legend under the plot wraps into as many rows as the width needs and
+    pushes the plot up instead (plotly's automargin), whatever the screen.
     """
-    legend_top = legend_top and not legend_right
     fig.update_layout(
         template="plotly_white",
         font=FONT,
         title=dict(text=title, x=0.01, xanchor="left", xref="container", y=0.98, yanchor="top",
                    font=dict(size=17), subtitle=dict(text=subtitle, font=dict(size=12, color="#555555"))),
-        margin=dict(l=80, r=40, t=title_space(subtitle, legend_top), b=60),
+        margin=dict(l=MARGIN_LEFT, r=MARGIN_RIGHT, t=title_space(subtitle), b=MARGIN_BOTTOM),
         paper_bgcolor="white",
         plot_bgcolor="white",
         hovermode=hovermode,
         hoverlabel=dict(bgcolor="white", font_size=12, align="left"),
         separators=".,",
+        legend=legend_below(legend_title),
     )
-    if legend_top:
-        fig.update_layout(legend=dict(orientation="h", x=0.0, xanchor="left", y=1.0, yanchor="bottom",
-                                      bgcolor="rgba(255,255,255,0.8)"))
-    if legend_right:
-        fig.update_layout(legend=dict(orientation="v", x=1.02, xanchor="left", y=1.0, yanchor="top",
-                                      bgcolor="rgba(255,255,255,0.8)"))
     if height:
         fig.update_layout(height=height)
     fig.update_xaxes(showgrid=True, gridcolor=GRID, zeroline=False, linecolor="#BBBBBB", showline=True,
@@ -106,10 +112,93 @@ def base_layout(fig: go.Figure, title: str, subtitle: str = "", hovermode: str =
     return fig
 
 
-def title_space(subtitle: str, legend_top: bool = True) -> int:
-    """Top margin in pixels for the title, the subtitle's lines and a legend row above the plot."""
+def legend_below(title: str = "") -> dict:
+    """The legend as rows at the bottom of the figure, under the x axis's title (container coordinates: plotly
+    makes room for it below the plot, however many rows it wraps into at the width it is drawn)."""
+    return dict(orientation="h", x=0.0, xanchor="left", xref="container", y=0.0, yanchor="bottom",
+                yref="container", bgcolor="rgba(255,255,255,0.8)", title_text=title, title_side="top left",
+                itemsizing="constant", traceorder="normal")
+
+
+#: One category's row in a horizontal bar chart (px): its label line above the bar, then the bar.
+BAR_ROW_PX = 54
+
+
+BAR_LABEL = "bar label"
+#: Characters of a label line above a bar that fit a 360 px phone (12 px text across the plot's whole width).
+BAR_LABEL_CHARS = 44
+BAR_THICKNESS_PX = BAR_ROW_PX // 2
+
+
+def bar_label_lines(names: Sequence[str], figures: Sequence[str]) -> tuple[list[str], int]:
+    """Each bar's label and the row height it needs: 'name: figures' on one line, or the name and the figures on
+    two lines for every bar when any one line would not fit a phone ('abobotulinumtoxinA middle (440-630 U): 85.2%
+    n = 88, 39 patients'); a bar without figures (suppressed) is its name alone."""
+    one = [f"{n}: {f}" if f else str(n) for n, f in zip(names, figures)]
+    if max((len(" ".join(plain_lines(t))) for t in one), default=0) <= BAR_LABEL_CHARS:
+        return one, BAR_ROW_PX
+    return [f"{n}<br>{f}" if f else str(n) for n, f in zip(names, figures)], BAR_ROW_PX + 16
+
+
+def labels_above_bars(fig: go.Figure, categories: Sequence[str], texts: Sequence[str], bargap: float = 0.5,
+                      row_px: float = BAR_ROW_PX) -> go.Figure:
+    """A horizontal bar chart's category labels (each with its figures) written inside the plot, on a line above
+    each bar, instead of beside the axis.
+
+    Why: labels beside the axis take their width from the plot, all of it on a phone for names like
+    'abobotulinumtoxinA'; a line above the bar costs height, which a page has. The bars are thinner (bargap) to
+    leave the line room, and the figure's height should give each category row_px; the first category is the top
+    row, with room above it for its label. The labels are annotations (named BAR_LABEL; `bar_labels` reads them),
+    not tick labels drawn inside: plotly hides the x axis's numbers under inside tick labels.
+    """
+    lift = int(round(row_px * (1 - bargap) / 2)) + 1  # half the bars' thickness
+    fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, title_text="", automargin=False,
+                     range=[-0.5, len(categories) - 0.1], categoryorder="array", categoryarray=list(categories)[::-1])
+    for category, text in zip(categories, texts):
+        fig.add_annotation(x=0, xref="x domain", y=category, yref="y", text=text, showarrow=False, xanchor="left",
+                           yanchor="bottom", yshift=lift, align="left", font=dict(size=12), name=BAR_LABEL)
+    fig.update_layout(bargap=bargap, margin=dict(l=12))
+    return fig
+
+
+def bar_labels(fig: go.Figure) -> dict[str, str]:
+    """{category: its line above the bar} of a chart drawn with `labels_above_bars` (for tests and checks)."""
+    return {a.y: a.text for a in fig.layout.annotations if a.name == BAR_LABEL}
+
+
+def title_space(subtitle: str) -> int:
+    """Top margin in pixels for the title and the subtitle's lines."""
     lines = subtitle.count("<br>") + 1 if subtitle else 0
-    return 48 + 16 * lines + (34 if legend_top else 0)
+    return 48 + 16 * lines
+
+
+def plain_lines(text: str) -> list[str]:
+    """Plotly title text as plain lines: split at <br>, tags dropped, entities decoded ('A&amp;E' -> 'A&E')."""
+    if not text:
+        return []
+    lines = re.split(r"<br\s*/?>", str(text), flags=re.IGNORECASE)
+    return [line for line in (html.unescape(re.sub(r"<[^>]*>", "", part)).strip() for part in lines) if line]
+
+
+def without_heading(fig: go.Figure) -> tuple[str, list[str], go.Figure]:
+    """(title, subtitle lines, a copy of the figure without them), for a page that writes the heading above the
+    chart as text that wraps.
+
+    Why: plotly draws a title on one line per <br> and cuts it at the figure's edge; on a phone a subtitle of
+    100 characters loses half of itself. The copy keeps both in layout.meta ("title", "subtitle") and its top
+    margin shrinks by the room they took (title_space), so the plot gains the height.
+    """
+    title = fig.layout.title.text or ""
+    subtitle = fig.layout.title.subtitle.text or "" if fig.layout.title.subtitle else ""
+    if not title and not subtitle:
+        return "", [], fig
+    copy = go.Figure(fig)
+    meta = dict(copy.layout.meta) if isinstance(copy.layout.meta, dict) else {}
+    meta.update(title=title, subtitle=subtitle)
+    top = copy.layout.margin.t if copy.layout.margin.t is not None else title_space(subtitle)
+    copy.update_layout(title=dict(text="", subtitle=dict(text="")), meta=meta,
+                       margin=dict(t=max(top - title_space(subtitle), 0) + 20))
+    return " ".join(plain_lines(title)), plain_lines(subtitle), copy
 
 
 def empty_figure(message: str = NO_DATA, title: str = "") -> go.Figure:
@@ -162,10 +251,14 @@ def add_vline(fig: go.Figure, x, label: str, row: int | None = None, col: int | 
 
 
 def add_hline(fig: go.Figure, y, label: str, row: int | None = None, col: int | None = None,
-              dash: str = "dash", color: str = REFERENCE, position: str = "end", width: float = 1.2) -> go.Figure:
-    """A horizontal reference line with its label above its right end (e.g. '30% responder threshold')."""
+              dash: str = "dash", color: str = REFERENCE, position: str = "end", width: float = 1.2,
+              text: str | None = None) -> go.Figure:
+    """A horizontal reference line with its label above its right end (e.g. '30% responder threshold').
+
+    text: the words drawn, when they differ from the label (a long label broken into lines with <br> so that it
+    fits a phone's plot); the shape keeps the label as its name (see `reference_lines`)."""
     fig.add_hline(y=y, line=dict(color=color, dash=dash, width=width), layer="below", name=label,
-                  label=dict(text=label, textposition=position, font=dict(size=11, color=color),
+                  label=dict(text=text or label, textposition=position, font=dict(size=11, color=color),
                              yanchor="bottom"),
                   **_axis_ref(row, col))
     return fig

@@ -4,7 +4,9 @@ Why: later injections may be less dramatic than the first. The clinic sees each 
 interval and the patients it rests on (later cycles have fewer patients, so wider intervals), and the
 change per extra cycle from the mixed model in words.
 Input: analytics.waning.waning_by_cycle (optionally after analytics.suppression with patients_col=
-"n_patients", group_cols=["cycle"]: suppressed cycles are left out) and, optionally, waning_slope.
+"n_patients", group_cols=["cycle"]: suppressed cycles are left out) and, optionally, waning_slope. The charts stop
+at the last cycle with enough patients (analytics.waning.cycles_to_chart, MIN_CYCLE_PATIENTS) and say so in one
+line.
 """
 from __future__ import annotations
 
@@ -15,49 +17,40 @@ from plotly.subplots import make_subplots
 
 from analytics.kaplan_meier import MIN_EVENTS_FOR_CI, too_few_events
 from analytics.settings import DEFAULT_SETTINGS, Settings
+from analytics.waning import MIN_CYCLE_PATIENTS, cycles_to_chart
 from charts import theme
 
-X_TITLE = "Treatment cycle (1 = first injection in the data)"
+X_TITLE = "Treatment cycle (1 = first injection)"
 MEAN_NAME = "Mean pain response (95% CI)"
 RATE_NAME = "Responder rate (95% CI)"
 DURATION_NAME = "Median benefit duration, Kaplan-Meier (95% CI)"
-
-
-def _visible(by_cycle: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The cycles to draw and a note naming the suppressed ones."""
-    mask = theme.suppressed_mask(by_cycle)
-    if not mask.any():
-        return by_cycle, ""
-    cycles = ", ".join(str(c) for c in by_cycle.loc[mask, "cycle"])
-    k = by_cycle.attrs.get("min_group_patients") or DEFAULT_SETTINGS.min_group_patients
-    return by_cycle.loc[~mask], f"Not shown: cycle{'s' if mask.sum() > 1 else ''} {cycles} (fewer than {k} patients)."
 
 
 def _error(value: np.ndarray, low: np.ndarray, high: np.ndarray) -> dict:
     return dict(type="data", symmetric=False, array=high - value, arrayminus=value - low, thickness=1.2, width=3)
 
 
-def _patients_row(fig: go.Figure, cycle: np.ndarray, patients, row: int) -> None:
-    """The number of patients per cycle as a row of numbers under the chart (like KM at-risk counts)."""
-    fig.add_trace(go.Scatter(
-        x=cycle, y=["Patients"] * len(cycle), mode="text", text=theme.ints_text(patients),
-        textfont=dict(size=10, color=theme.GREY), name="Patients in the cycle", showlegend=False,
-        hovertext=[f"Cycle {c}: {n} patients" for c, n in zip(cycle, theme.ints_text(patients))],
-        hovertemplate="%{hovertext}<extra></extra>"), row=row, col=1)
-    fig.update_yaxes(showgrid=False, showline=False, ticks="", fixedrange=True, row=row, col=1)
-    fig.update_xaxes(showgrid=False, showline=False, ticks="", row=row, col=1)
+def _patients_words(cycle: np.ndarray, patients) -> str:
+    """'Patients per cycle: 970 in cycle 1 to 23 in cycle 18.' (each cycle's count is in its hover and the table:
+    a row of numbers under the plot runs together on a phone)."""
+    n = theme.ints_text(patients)
+    if len(cycle) == 1:
+        return f"Patients: {n[0]} in cycle {cycle[0]}."
+    return f"Patients per cycle: {n[0]} in cycle {cycle[0]} to {n[-1]} in cycle {cycle[-1]}."
 
 
-def waning_figure(by_cycle, settings: Settings = DEFAULT_SETTINGS, slope: dict | None = None) -> go.Figure:
+def waning_figure(by_cycle, settings: Settings = DEFAULT_SETTINGS, slope: dict | None = None,
+                  min_patients: int = MIN_CYCLE_PATIENTS) -> go.Figure:
     """Two panels sharing the cycle axis: mean response % (t 95% CI, with the responder threshold line) and
-    responder rate (Wilson 95% CI), with the patients per cycle under them; slope: waning_slope's result,
-    whose sentence goes in the subtitle."""
+    responder rate (Wilson 95% CI), for the cycles with at least min_patients patients (one line says which);
+    slope: waning_slope's result, whose sentence goes in the subtitle."""
     title = "Is the response fading over cycles?"
     if theme.is_empty(by_cycle):
         return theme.empty_figure("No sessions to show by cycle.", title)
-    table, note = _visible(by_cycle)
+    table, note = cycles_to_chart(by_cycle, min_patients)
     if len(table) == 0:
-        return theme.empty_figure("Every cycle is suppressed (too few patients).", title)
+        return theme.empty_figure(f"No cycle has {min_patients} or more patients: the figures by cycle are in the "
+                                  "table.", title)
     cycle = table["cycle"].to_numpy(dtype="int64")
     mean = theme.floats(table["mean_response_pct"])
     m_low, m_high = theme.floats(table["mean_ci_low"]), theme.floats(table["mean_ci_high"])
@@ -66,10 +59,8 @@ def waning_figure(by_cycle, settings: Settings = DEFAULT_SETTINGS, slope: dict |
     n_pain, n_response = theme.ints_text(table["n_pain"]), theme.ints_text(table["n_response"])
     patients = theme.ints_text(table["n_patients"])
 
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.46, 0.46, 0.08], vertical_spacing=0.07,
-                        subplot_titles=("<b>Mean pain response</b> per session, with 95% CI",
-                                        "<b>Responder rate</b>: share of sessions that were responders, with 95% CI",
-                                        ""))
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.5, 0.5], vertical_spacing=0.1,
+                        subplot_titles=("<b>Mean pain response</b> (95% CI)", "<b>Responder rate</b> (95% CI)"))
     blue, green = theme.OKABE_ITO["blue"], theme.OKABE_ITO["bluish_green"]
     fig.add_trace(go.Scatter(
         x=cycle, y=mean, mode="lines+markers", name=MEAN_NAME, error_y=_error(mean, m_low, m_high),
@@ -87,19 +78,18 @@ def waning_figure(by_cycle, settings: Settings = DEFAULT_SETTINGS, slope: dict |
                    for c, v, lo, hi, k, n, p in zip(cycle, rate, r_low, r_high, theme.floats(table["responders"]),
                                                     n_response, patients)],
         hovertemplate="%{hovertext}<extra></extra>"), row=2, col=1)
-    _patients_row(fig, cycle, table["n_patients"], row=3)
 
     threshold = settings.responder_threshold_pct
     theme.add_hline(fig, threshold, f"{theme.threshold_text(threshold)}% responder threshold", row=1, col=1)
 
-    lines = [theme.responder_rule(settings) + "."]
+    lines = [theme.responder_rule(settings) + ".", _patients_words(cycle, table["n_patients"])]
     if slope and slope.get("sentence"):
         lines.insert(0, slope["sentence"] + (f" ({slope['note']})" if slope.get("note") else ""))
     if note:
         lines.append(note)
-    theme.base_layout(fig, title, "<br>".join(lines), height=720, legend_top=False)
+    theme.base_layout(fig, title, "<br>".join(lines), height=640)
     fig.update_layout(showlegend=False,  # the panel titles name the two series
-                      margin=dict(t=theme.title_space("<br>".join(lines), legend_top=False) + 26))
+                      margin=dict(t=theme.title_space("<br>".join(lines)) + 26))
     fig.update_annotations(x=0, xanchor="left", font=dict(size=13), selector=dict(xref="paper", yref="paper"))
     low_end = np.nanmin(np.concatenate([m_low, mean, [0.0]]))
     fig.update_yaxes(title_text="Pain reduction (%)", range=[max(low_end, -100) - 5, 105], ticksuffix="%",
@@ -108,12 +98,12 @@ def waning_figure(by_cycle, settings: Settings = DEFAULT_SETTINGS, slope: dict |
     dtick = 1 if len(cycle) <= 20 else 2
     fig.update_xaxes(dtick=dtick, range=[cycle.min() - 0.6, cycle.max() + 0.6])
     fig.update_xaxes(showticklabels=False, row=1, col=1)
-    fig.update_xaxes(showticklabels=False, row=2, col=1)
-    fig.update_xaxes(title_text=X_TITLE, showticklabels=True, row=3, col=1)
+    fig.update_xaxes(title_text=X_TITLE, showticklabels=True, row=2, col=1)
     return fig
 
 
-def duration_by_cycle_figure(by_cycle, settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
+def duration_by_cycle_figure(by_cycle, settings: Settings = DEFAULT_SETTINGS,
+                             min_patients: int = MIN_CYCLE_PATIENTS) -> go.Figure:
     """Kaplan-Meier median benefit duration by cycle with its 95% CI, the 12/16-week lines, and counts.
 
     A cycle whose median is not reached has no point (named in the subtitle); an upper limit not reached is
@@ -122,7 +112,7 @@ def duration_by_cycle_figure(by_cycle, settings: Settings = DEFAULT_SETTINGS) ->
     title = "Is the benefit getting shorter over cycles?"
     if theme.is_empty(by_cycle) or "median_duration_days" not in by_cycle.columns:
         return theme.empty_figure("No benefit durations to show by cycle.", title)
-    table, note = _visible(by_cycle)
+    table, note = cycles_to_chart(by_cycle, min_patients)
     table = table.loc[theme.floats(table["n_duration"]) > 0] if len(table) else table
     if len(table) == 0:
         return theme.empty_figure("No cycle has a responder session with a benefit duration.", title)
@@ -168,7 +158,7 @@ def duration_by_cycle_figure(by_cycle, settings: Settings = DEFAULT_SETTINGS) ->
         lines.append("; ".join(extra)[:1].upper() + "; ".join(extra)[1:] + ".")
     if note:
         lines.append(note)
-    theme.base_layout(fig, title, "<br>".join(lines), legend_top=False)
+    theme.base_layout(fig, title, "<br>".join(lines))
     fig.update_xaxes(title_text=X_TITLE, dtick=1 if len(cycle) <= 20 else 2,
                      range=[cycle.min() - 0.6, cycle.max() + 0.6])
     fig.update_yaxes(title_text="Median benefit duration (days)", range=[0, top])

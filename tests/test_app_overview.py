@@ -25,7 +25,7 @@ def test_overview_renders_sample_data_with_every_section():
     assert len(plotly_charts(at)) == 1 and "fig_pchart" in str(plotly_charts(at)[0].proto.id)
     assert [s.value for s in at.subheader if "month by month" in s.value]
     assert "Change per cycle" not in texts(at)  # the mixed model is not fitted for the first page
-    expected = {"After an injection": (["fig_effect", "fig_km"], "After an injection"),
+    expected = {"After an injection": (["fig_effect"], "After an injection"),  # one benefit chart (issue 13)
                 "Over cycles": (["fig_waning"], "Across cycles"),
                 "Safety": (["fig_safety"], "Adverse events")}
     for tab, (charts, heading) in expected.items():
@@ -35,8 +35,14 @@ def test_overview_renders_sample_data_with_every_section():
         assert len(ids) == len(charts) and all(any(c in i for i in ids) for c in charts), (tab, ids)
         assert any(heading in s.value for s in at.subheader), tab
         assert not at.metric  # the tiles are the Headline's
+    open_tab(at, "After an injection")
+    (at_risk,) = at.table  # the numbers at risk as a table under the chart, not text drawn in the plot
+    assert list(at_risk.value.columns) == ["Day", "Sessions still followed up", "Still benefiting (95% CI)"]
+    assert at_risk.value["Day"].iloc[0] == "0" and at_risk.value["Day"].iloc[3] == "84 (12 weeks)"
+    assert "Median benefit" in texts(at)  # the chart's subtitle, written above it as text
     open_tab(at, "Over cycles")
     assert "Change per cycle" in texts(at)  # the mixed model's sentence
+    assert "Shown: cycles 1 to " in texts(at) and "Not shown: cycles" not in texts(at)
     open_tab(at, "Headline")
     assert len(at.metric) == 11 and len(plotly_charts(at)) == 1
 

@@ -38,8 +38,9 @@ def bars(fig):
     return [t for t in fig.data if t.type == "bar"]
 
 
-def text_trace(fig):
-    return [t for t in fig.data if t.type == "scatter" and t.mode == "text"][0]
+def bar_labels(fig) -> dict:
+    """Each group's line above its bar (an annotation inside the plot): group -> text."""
+    return theme.bar_labels(fig)
 
 
 def test_bars_whiskers_and_counts_equal_the_table():
@@ -50,12 +51,14 @@ def test_bars_whiskers_and_counts_equal_the_table():
     np.testing.assert_allclose(main.x, table["responder_rate"])
     np.testing.assert_allclose(main.error_x.array, table["responder_ci_high"] - table["responder_rate"])
     np.testing.assert_allclose(main.error_x.arrayminus, table["responder_rate"] - table["responder_ci_low"])
-    counts = text_trace(fig)
-    for text, n, patients in zip(counts.text, table["sessions_with_response"], table["patients"]):
-        assert f"n = {n}, {patients} patients" in text
-    np.testing.assert_allclose(counts.x, table["responder_ci_high"])  # right of each whisker
+    labels = bar_labels(fig)
+    for group, rate, n, patients in zip(table["group"], table["responder_rate"], table["sessions_with_response"],
+                                        table["patients"]):
+        assert labels[group] == f"{group}: <b>{theme.fmt_pct(rate, 1)}</b>  n = {n}, {patients} patients"
+    assert not fig.layout.yaxis.showticklabels and fig.layout.margin.l == 12  # above the bar: no left margin
+    assert list(fig.layout.yaxis.categoryarray) == table["group"].tolist()[::-1]  # first group on top
     assert fig.layout.title.text == "Responder rate by site"
-    assert fig.layout.xaxis.title.text == "Responders (% of sessions with a response), with 95% CI"
+    assert fig.layout.xaxis.title.text == "Responders (% of sessions with a response)"
     assert "≥ 30% pain reduction" in fig.layout.title.subtitle.text
 
 
@@ -71,8 +74,8 @@ def test_suppressed_groups_are_empty_labelled_bars_without_numbers():
     assert labels[hidden.index("Annex")] == "suppressed (fewer than 5 patients)"
     assert empty.marker.color == "rgba(0,0,0,0)"  # an empty bar
     assert all(not any(ch.isdigit() for ch in h.replace("fewer than 5", "")) for h in empty.hovertext)
-    counts = text_trace(fig)
-    assert not set(hidden) & set(counts.y)
+    labels = bar_labels(fig)
+    assert labels["Annex"] == "Annex"  # no figure beside a suppressed group
 
 
 def test_long_table_is_filtered_by_dimension_and_total_is_a_line():
@@ -90,7 +93,7 @@ def test_every_metric_draws_its_own_columns(metric):
     spec = METRICS[metric]
     np.testing.assert_allclose(bars(fig)[0].x, theme.floats(table[spec.column]))
     first = table.iloc[0]
-    assert text_trace(fig).text[0].endswith(f"n = {first[spec.denominator]}, {first['patients']} patients")
+    assert bar_labels(fig)[first["group"]].endswith(f"n = {first[spec.denominator]}, {first['patients']} patients")
     assert f"n = {spec.n_words}" in fig.layout.title.subtitle.text
 
 
@@ -118,3 +121,13 @@ def test_a_median_without_an_interval_says_too_few_in_its_hover():
     assert "(95% CI 90 days to 90 days)" in north_hover(shown)
     shown[["duration_ci_low", "duration_ci_high"]] = np.nan
     assert "Median benefit duration (Kaplan-Meier): 90 days (too few to give a range)" in north_hover(shown)
+
+
+def test_a_label_too_long_for_a_phone_goes_on_two_lines():
+    # issue 13 (found by tests/test_browser_layout.py): "abobotulinumtoxinA middle (440-630 U): 85.2%  n = 88,
+    # 39 patients" ran past a 390 px screen; the name and the figures then go on two lines, for every bar alike
+    long = "abobotulinumtoxinA middle (440-630 U)"
+    texts, row = theme.bar_label_lines([long, "Annex"], ["<b>85.2%</b>  n = 88, 39 patients", ""])
+    assert texts == [f"{long}<br><b>85.2%</b>  n = 88, 39 patients", "Annex"] and row == theme.BAR_ROW_PX + 16
+    texts, row = theme.bar_label_lines(["North", "Annex"], ["<b>85.2%</b>  n = 88, 39 patients", ""])
+    assert texts == ["North: <b>85.2%</b>  n = 88, 39 patients", "Annex"] and row == theme.BAR_ROW_PX

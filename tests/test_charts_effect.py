@@ -9,7 +9,7 @@ from analytics.schema import SESSION_DTYPES
 from analytics.sessions import derive_sessions
 from analytics.settings import Settings
 from charts import theme
-from charts.effect import BAND, BEGUN, IN_BENEFIT, STILL, effect_over_time_figure
+from charts.effect import BAND, BEGUN, IN_BENEFIT, STILL, benefit_table, effect_over_time_figure
 
 S = Settings()
 
@@ -51,7 +51,8 @@ def test_marker_lines_and_axis_titles():
     lines = theme.reference_lines(fig)
     assert ("v", 1.5, "median onset: day 1.5") in lines
     assert ("v", 2.0, "median peak: day 2") in lines
-    assert ("v", 3.0, "median duration: day 3 (95% CI 2-not reached)") in lines
+    assert ("v", 3.0, "median duration: day 3") in lines  # short: a long label ran off a phone's screen
+    assert "Median benefit 3 days (95% CI 2 to not reached)" in fig.layout.title.subtitle.text
     assert fig.layout.xaxis.title.text == "Days after injection"
     assert fig.layout.yaxis.title.text == "Share of responder sessions (%)"
     assert "Responder: ≥ 30% pain reduction" in fig.layout.title.subtitle.text
@@ -90,3 +91,22 @@ def test_from_the_analytics_on_a_tiny_session_table():
     by_name = {t.name: t for t in fig.data}
     np.testing.assert_array_equal(by_name[IN_BENEFIT].y, table["in_benefit"].to_numpy(dtype=float))
     assert ("v", markers["median_onset_days"], "median onset: day 3") in theme.reference_lines(fig)
+
+
+def test_the_numbers_at_risk_are_a_table_every_4_weeks_up_to_the_charts_end():
+    # issue 13: the at-risk row under the Kaplan-Meier chart ran into one string on a phone; now table cells
+    day = np.arange(0, 201)
+    still = 1 - day / 200
+    table = pd.DataFrame({"day": day, "onset_share": np.ones(len(day)), "still_benefiting": still,
+                          "still_ci_low": still - 0.05, "still_ci_high": np.minimum(still + 0.05, 1.0),
+                          "at_risk": 200 - day, "in_benefit": still})
+    rows = benefit_table(table, S)
+    # the chart ends where fewer than 10% are still observed (day 180), at least 4 weeks past 16 weeks (140)
+    assert rows.to_dict("list") == {
+        "Day": ["0", "28 (4 weeks)", "56 (8 weeks)", "84 (12 weeks)", "112 (16 weeks)", "140 (20 weeks)",
+                "168 (24 weeks)"],
+        "Sessions still followed up": ["200", "172", "144", "116", "88", "60", "32"],
+        "Still benefiting (95% CI)": ["100% (95% to 100%)", "86% (81% to 91%)", "72% (67% to 77%)",
+                                      "58% (53% to 63%)", "44% (39% to 49%)", "30% (25% to 35%)", "16% (11% to 21%)"],
+    }
+    assert benefit_table(table.iloc[0:0], S).empty

@@ -76,7 +76,7 @@ def test_dose_panel_by_product_with_switch_and_muscle_change():
     muscles = trace(fig, "Muscles changed")
     assert dates(muscles.x) == dates(["2024-05-05"])
     assert "added Scalenes; dropped Trapezius" in muscles.hovertext[0]
-    assert "not comparable across products" in fig.layout.annotations[1].text
+    assert "units differ by product" in fig.layout.annotations[1].text
 
 
 def test_interval_panel_lines_and_boosters():

@@ -37,9 +37,11 @@ def test_one_bar_per_event_with_rates_intervals_and_counts():
     np.testing.assert_allclose(bar.x, rates["rate"])
     np.testing.assert_allclose(bar.error_x.array, rates["ci_high"] - rates["rate"])
     np.testing.assert_allclose(bar.error_x.arrayminus, rates["rate"] - rates["ci_low"])
-    counts = [t for t in fig.data if t.type == "scatter"][0]
-    for text, k, n in zip(counts.text, rates["sessions_with_event"], rates["sessions_recorded"]):
-        assert f"({k} of {n})" in text
+    # the rate and its counts on the line above each bar (tick text inside the plot: no label beside the axis)
+    above = theme.bar_labels(fig)
+    for event, rate, k, n in zip(rates["event"], rates["rate"], rates["sessions_with_event"], rates["sessions_recorded"]):
+        assert above[event_label(event)] == f"{event_label(event)}: <b>{theme.fmt_pct(rate, 1)}</b> ({k} of {n} sessions)"
+    assert not fig.layout.yaxis.showticklabels
     assert "patients with this event" in bar.hovertext[0]
     assert fig.layout.xaxis.title.text.startswith("Sessions with the event")
     assert not fig.layout.showlegend
@@ -54,9 +56,11 @@ def test_by_product_one_colour_per_product_and_suppressed_products_left_out():
     assert not any(h in n for h in hidden for n in names)
     assert len(names) == rates.loc[~rates["suppressed"], "group"].nunique()
     assert len({t.marker.color for t in bars(fig)}) == len(names)
-    first = rates.loc[~rates["suppressed"]]
-    first = first.loc[first["group"] == first["group"].iloc[0]]
-    np.testing.assert_allclose(bars(fig)[0].x, first["rate"].astype(float))
+    for group, part in rates.loc[~rates["suppressed"]].groupby("group"):
+        (bar,) = [b for b in bars(fig) if b.name.startswith(f"{group} (")]
+        np.testing.assert_allclose(bar.x, part["rate"].astype(float))
+    # the first product is the top bar of each event and the first legend entry: added last, legend reversed
+    assert bars(fig)[-1].name.startswith("onabotulinumtoxinA") and fig.layout.legend.traceorder == "reversed"
     assert "Not shown: " in fig.layout.title.subtitle.text and fig.layout.title.text.endswith("by product")
 
 

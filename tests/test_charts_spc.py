@@ -69,7 +69,7 @@ def test_titles_and_signal_summary():
     assert fig.layout.title.text.startswith("Is the responder rate changing?")
     assert "1 month of concern (Feb 2025)" in sub and "1 month of improvement (Jan 2025)" in sub
     assert "≥ 40% pain reduction" in sub
-    assert fig.layout.yaxis.title.text == "Responders (% of sessions with a response)"
+    assert fig.layout.yaxis.title.text == "Responders (%)"  # short: a long title ran off a phone
     assert fig.layout.xaxis.title.text == "Month of the injection"
 
 

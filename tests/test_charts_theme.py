@@ -80,3 +80,21 @@ def test_suppression_words():
 def test_no_streamlit_in_charts():
     for path in CHARTS.glob("*.py"):
         assert "streamlit" not in path.read_text(), path.name
+
+
+def test_the_legend_goes_in_rows_under_the_plot_never_beside_it():
+    # issue 13: a legend on the right squeezed a phone's plot to about 60 px; one inside covered bars
+    fig = theme.base_layout(go.Figure(go.Scatter(x=[1], y=[1], name="a")), "Title", legend_title="Product")
+    legend = fig.layout.legend
+    assert (legend.orientation, legend.yref, legend.y, legend.yanchor) == ("h", "container", 0.0, "bottom")
+    assert legend.title.text == "Product"
+    assert fig.layout.margin.l + fig.layout.margin.r <= (1 - theme.MIN_PLOT_SHARE) * 360 - 40
+
+
+def test_without_heading_gives_the_title_as_wrapping_text_and_keeps_it_in_meta():
+    fig = theme.base_layout(go.Figure(), "Rate by <b>site</b>", "A &amp; E line one<br>line <b>two</b>")
+    title, subtitle, body = theme.without_heading(fig)
+    assert title == "Rate by site" and subtitle == ["A & E line one", "line two"]
+    assert body.layout.title.text == "" and body.layout.meta["title"] == "Rate by <b>site</b>"
+    assert body.layout.margin.t == 20  # the title's room given back to the plot
+    assert fig.layout.title.text == "Rate by <b>site</b>"  # the figure itself (cached, and in the report) unchanged

@@ -19,6 +19,7 @@ from analytics.ingest import load_assessments, load_sessions
 from analytics.sessions import derive_sessions
 from analytics.settings import Settings
 from analytics.suppression import suppress_small_groups
+from charts import theme
 from charts.assessments import assessment_timeline_figure
 from charts.breakdown import METRICS, breakdown_figure
 from charts.funnel import funnel_figure
@@ -135,11 +136,17 @@ def test_breakdown_bars_show_markup_as_text_with_the_same_numbers_and_order(plai
         assert list(fig.layout.yaxis.categoryarray) == plotly_labels(groups).tolist()[::-1]
         # ... with the same numbers as with the plain names
         hover = dict(zip(fig.data[0].y, fig.data[0].hovertext))
-        counts = dict(zip(fig.data[1].y, fig.data[1].text))
-        for group, text, count in zip(clean.data[0].y, clean.data[0].hovertext, clean.data[1].text):
+        counts = theme.bar_labels(fig)  # the line above each bar
+        clean_counts = theme.bar_labels(clean)
+        for group, text in zip(clean.data[0].y, clean.data[0].hovertext):
             escaped = plotly_text(names.get(group, group))
             assert hover[escaped] == text.replace(f"<b>{group}</b>", f"<b>{escaped}</b>"), (metric, group)
-            assert counts[escaped] == count
+            # the same figures after the escaped name (on the name's line, or the next when the name is long)
+            clean_label = clean_counts[group]
+            assert clean_label.startswith(group)
+            figures = clean_label[len(group):].removeprefix(": ").removeprefix("<br>")
+            assert counts[escaped] in ((f"{escaped}: {figures}", f"{escaped}<br>{figures}") if figures else
+                                       (escaped,)), (metric, group)
 
 
 def test_suppressed_breakdown_groups_show_markup_as_text(hostile):

@@ -289,7 +289,8 @@ def test_overview_pchart_keeps_24_months_for_a_3_month_period():
     at.selectbox(key="period").select("Last 3 months").run()
     no_errors(at)
     specs = [json.loads(c.proto.spec) for c in plotly_charts(at)]
-    spec = next(s for s in specs if "responder rate changing" in s["layout"]["title"]["text"])
+    # the page writes the chart's title above it as text; the figure keeps it in layout.meta (charts.theme)
+    spec = next(s for s in specs if "responder rate changing" in s["layout"]["meta"]["title"])
     markers = [d for d in spec["data"] if d.get("mode") == "markers"]
     months = sorted(x for d in markers for x in d["x"])
     assert len(months) == 24 and months[0].startswith("2024-10-01") and months[-1].startswith("2026-09-01")

@@ -20,6 +20,7 @@ from analytics.kpis import change_tone
 from analytics.presentation import (
     followup_note, format_change, kpi_help, kpi_label, kpi_value, markdown_text, too_few_message,
 )
+from charts.theme import without_heading
 from views import signin
 
 LOG = logging.getLogger("outcomes.app")
@@ -105,7 +106,15 @@ def kpi_row(tiles: pd.DataFrame, settings, width: int = 168, icons: dict | None 
 
 
 def chart(fig, key: str) -> None:
-    """A plotly figure, full width, with the toolbar kept small."""
+    """A plotly figure, full width, with the toolbar kept small; its title and subtitle are written above it as
+    text (charts.theme.without_heading), which wraps on a phone where plotly would cut them off."""
+    title, subtitle, fig = without_heading(fig)
+    if title or subtitle:
+        with st.container(key=f"{key}_heading"):
+            if title:
+                st.markdown(f"**{markdown_text(title)}**")
+            if subtitle:
+                st.caption("  \n".join(markdown_text(line) for line in subtitle))
     st.plotly_chart(fig, key=key, width="stretch", config={"displaylogo": False,
                                                            "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
 

@@ -16,7 +16,7 @@ from analytics.safety import adverse_event_rates, recording_coverage
 from analytics.completeness import completeness_shown, followup_completeness
 from analytics.mdc import assurance_icon, variation_icon
 from analytics.spc import followup_lag_days, limits_sentence
-from analytics.waning import MAX_MODEL_PATIENTS, waning_by_cycle, waning_slope
+from analytics.waning import MAX_MODEL_PATIENTS, MIN_CYCLE_PATIENTS, waning_by_cycle, waning_slope
 from charts.spc import p_chart_figure
 from views import components as ui
 from views import keys, signin
@@ -85,23 +85,25 @@ def kpi_section(ctx: Context, tiles: pd.DataFrame) -> None:
 
 
 def effect_section(ctx: Context) -> None:
-    from charts.effect import effect_over_time_figure  # the charts of the other tabs: imported when opened
-    from charts.survival import km_figure
+    """One benefit chart (onset, peak and the Kaplan-Meier share still benefiting, on one axis of days) and its
+    numbers at risk as a table under it; the day-by-day tables behind it in the expander."""
+    from charts.effect import benefit_table, effect_over_time_figure  # the charts of the other tabs: when opened
 
     st.subheader("After an injection: onset, peak and how long the benefit lasts")
-    st.caption("Responder sessions only. First: day by day, the share whose benefit has begun and the share still "
-               "benefiting. Then: the Kaplan-Meier curve of benefit duration; the numbers under it are the "
-               "sessions still followed up on that day. Benefit that was still going at the next injection "
-               "counts as 'at least this long', never as its end.")
+    st.caption("Responder sessions only, day by day after the injection: the share whose benefit has begun, the "
+               "share still benefiting (Kaplan-Meier) and the share in benefit (begun, not yet worn off).")
     with st.spinner("Computing the effect over time and benefit duration..."):
         curve = ctx.cached("effect", effect_over_time, lambda: ((ctx.sessions, ctx.settings), {}))
         markers = ctx.cached("markers", effect_markers, lambda: ((ctx.sessions, ctx.settings), {}))
-        km = ctx.cached("km_curve", km_curves_by_group, lambda: ((ctx.sessions,), {}))
     ui.chart(ctx.figure("effect", effect_over_time_figure, lambda: ((curve, markers, ctx.settings), {})),
              "fig_effect")
-    ui.chart(ctx.figure("km", km_figure, lambda: ((km, None, ctx.settings), {})), "fig_km")
+    at_risk = benefit_table(curve, ctx.settings)
+    if len(at_risk):
+        st.markdown("**Number at risk**: the sessions still followed up on each day, and the share still benefiting")
+        st.table(at_risk, border="horizontal", hide_index=True)  # an HTML table: its cells wrap, never overlap
     with ui.table_expander("Effect over time and benefit duration as tables", "exp_effect") as is_open:
         if is_open:
+            km = ctx.cached("km_curve", km_curves_by_group, lambda: ((ctx.sessions,), {}))
             ui.table_with_download(curve, "effect over time", "effect_over_time", height=240, key="dl_effect")
             ui.table_with_download(km, "Kaplan-Meier curve", "benefit_duration_km", height=240, key="dl_km")
 
@@ -112,9 +114,10 @@ def waning_section(ctx: Context) -> st.delta_generator.DeltaGenerator:
 
     st.subheader("Across cycles: does the effect wane?")
     st.caption("Mean response and responder rate by the patient's treatment cycle (1 = first injection), "
-               "with 95% intervals and the number of patients behind each point. Cycles with fewer than "
-               f"{ctx.settings.min_group_patients} patients are suppressed. Benefit duration by cycle is on the "
-               "Compare page (Cycle).")
+               f"with 95% intervals. The chart draws the cycles with at least {MIN_CYCLE_PATIENTS} patients (later "
+               "cycles hold the few patients treated longest, whose figures swing widely); the table has every "
+               f"cycle, those with fewer than {ctx.settings.min_group_patients} patients suppressed. Benefit "
+               "duration by cycle is on the Compare page (Cycle).")
     with st.spinner("Computing response by cycle..."):
         shown = family(ctx)["by_cycle"]
     sentence = st.container()
