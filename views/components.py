@@ -123,7 +123,7 @@ def download(table: pd.DataFrame, label: str, name: str, key: str | None = None)
     """A CSV download of a table, with formula injection neutralised (analytics.export); the label is Markdown
     (pass user words through analytics.presentation.markdown_text)."""
     st.download_button(f"Download {label} (CSV)", data=to_csv_bytes(table), file_name=csv_name(name),
-                       mime="text/csv", key=key or f"download_{csv_name(name)}", icon=":material/download:",
+                       mime="text/csv", key=key or f"download_{csv_name(name)}",
                        on_click=audit_download, args=(csv_name(name), len(table)))
 
 
