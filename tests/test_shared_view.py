@@ -120,7 +120,7 @@ def test_a_practitioners_link_cannot_widen_what_their_role_allows(setup):  # noq
     at.switch_page("views/patients.py").run()
     no_errors(at)
     watchlist = at.dataframe[0].value
-    assert set(watchlist["patient"]) <= PR04  # patient-level rows: still only their own
+    assert set(watchlist["Patient"]) <= PR04  # patient-level rows: still only their own
     linked = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT)
     linked.secrets["auth"] = AUTH
     linked.user = {"is_logged_in": True, "iat": time.time(), "email": "dr.four@clinic.example"}
