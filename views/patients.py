@@ -12,6 +12,7 @@ from charts.patient import patient_timeline_figure
 from views import components as ui
 from views import signin
 from views.context import Context
+from views.patient_summary_ui import summary_button
 from views.sidebar import context
 
 FACTORS = {  # flag column -> words in the watchlist
@@ -145,6 +146,7 @@ def render() -> None:
     else:
         st.markdown(f"**{markdown_text(patient)}**: no flag under the current thresholds.")
     ui.chart(patient_timeline_figure(history, s, row.iloc[0] if len(row) else None), "fig_patient")
+    summary_button(ctx, patient)  # issue 16: the patient's own page (views/patient_summary_ui.py)
     columns = [c for c in TIMELINE_COLUMNS if c in history.columns]
     ui.table_with_download(history[["patient_id", *columns]], f"sessions of {markdown_text(patient)}",
                               f"patient_{patient}", key="dl_patient", column_config={
