@@ -41,14 +41,20 @@ ul { margin: 4px 0; padding-left: 1.2em; }
 li { margin: 2px 0; }
 svg { width: 100%; height: auto; max-height: 230px; display: block; }
 .note { font-size: 0.8em; color: #444; margin-top: 14px; }
-@page { margin: 11mm 12mm; }
+@page { margin: 10mm 12mm; }
 @media print {
-  body { font-size: 12.5pt; line-height: 1.32; }
+  body { font-size: 12pt; line-height: 1.25; }
   main { max-width: none; padding: 0; }
-  h1 { font-size: 1.55em; }
-  h2 { font-size: 1.1em; margin: 10px 0 3px; }
-  .card { padding: 4px 10px; break-inside: avoid; }
-  svg { max-height: 50mm; }
+  h1 { font-size: 1.45em; }
+  h2 { font-size: 1.08em; margin: 8px 0 2px; padding-bottom: 1px; }
+  p { margin: 2px 0; }
+  li { margin: 0; }
+  .cards { gap: 8px; }
+  .card { padding: 3px 10px; break-inside: avoid; }
+  .card .value { font-size: 1.15em; }
+  .window { font-size: 1.1em; }
+  svg { max-height: 34mm; }
+  .note { margin-top: 8px; }
   section { break-inside: avoid; }
 }
 """
@@ -104,25 +110,25 @@ def _benefit_value(benefit: dict) -> tuple[str, str]:
 def chart_svg(points: pd.DataFrame, measure: str) -> str:
     """A small bar chart of the response to each injection (pain: how much the pain went down, in %; TWSTRS:
     points), inline SVG with escaped text; a missing score is marked 'no score'."""
-    width, height, left, right, top, bottom = 640, 230, 46, 10, 22, 44
     n = len(points)
+    width, height, left, right, top, bottom = max(520, 48 * n + 60), 210, 50, 10, 26, 44
     values = points["response"].to_numpy(dtype="float64")
     if measure == "pain":
         y_max, unit, label = 100.0, "%", "How much your pain went down"
     else:
         finite = values[~np.isnan(values)]
         y_max = max(10.0, float(np.ceil(max(finite.max(), 0) / 10.0) * 10)) if len(finite) else 10.0
-        unit, label = "", "How many points your TWSTRS score went down"
+        unit, label = "", "How many points your TWSTRS score fell"
     plot_w, plot_h = width - left - right, height - top - bottom
     slot = plot_w / max(n, 1)
     bar_w = min(48.0, slot * 0.6)
     parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{_esc(label)}, injection by injection" '
              f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui, Arial, sans-serif">',
-             f'<text x="{left}" y="14" font-size="14" fill="#333">{_esc(label)}</text>']
+             f'<text x="{left}" y="16" font-size="16" fill="#333">{_esc(label + ", injection by injection")}</text>']
     for tick in (0.0, y_max / 2, y_max):
         y = top + plot_h * (1 - tick / y_max)
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d7dde4" />')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="12" text-anchor="end" fill="#555">'
+        parts.append(f'<text x="{left - 6}" y="{y + 5:.1f}" font-size="14" text-anchor="end" fill="#555">'
                      f'{_esc(f"{tick:g}{unit}")}</text>')
     for i, (injection, day, value) in enumerate(zip(points["injection"], points["date"], values)):
         cx = left + slot * (i + 0.5)
@@ -136,13 +142,14 @@ def chart_svg(points: pd.DataFrame, measure: str) -> str:
         if h > 0:
             parts.append(f'<rect x="{cx - bar_w / 2:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
                          f'fill="#2f6db5" rx="3" />')
-        parts.append(f'<text x="{cx:.1f}" y="{y - 4:.1f}" font-size="12" text-anchor="middle" fill="#1a1a1a">'
+        size = 12 if np.isnan(value) else 16
+        parts.append(f'<text x="{cx:.1f}" y="{y - 5:.1f}" font-size="{size}" text-anchor="middle" fill="#1a1a1a">'
                      f'{_esc(text)}</text>')
         when = pd.Timestamp(day)
-        parts.append(f'<text x="{cx:.1f}" y="{height - bottom + 17}" font-size="12" text-anchor="middle" '
-                     f'fill="#333">{_esc(f"No. {int(injection)}")}</text>')
-        parts.append(f'<text x="{cx:.1f}" y="{height - bottom + 33}" font-size="11" text-anchor="middle" '
-                     f'fill="#555">{_esc(f"{when:%b %Y}")}</text>')
+        parts.append(f'<text x="{cx:.1f}" y="{height - bottom + 18}" font-size="16" text-anchor="middle" '
+                     f'fill="#333">{_esc(int(injection))}</text>')
+        parts.append(f'<text x="{cx:.1f}" y="{height - bottom + 36}" font-size="13" text-anchor="middle" '
+                     f'fill="#555">{_esc(f"{when:%b %y}")}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -153,7 +160,7 @@ def _side_effects(events: list[dict]) -> str:
     items = []
     for event in events:
         times = "once" if event["times"] == 1 else f"{event['times']} times"
-        last = f", last after your injection on {date_words(event['last_date'])}" if event["last_date"] else ""
+        last = f", last in {pd.Timestamp(event['last_date']):%B %Y}" if event["last_date"] else ""
         text = f"{event['words'][0].upper()}{event['words'][1:]}: {times}{last}."
         items.append(f"<li>{_esc(text)}</li>")
     return "<p>These were noted after your injections:</p><ul>" + "".join(items) + "</ul>"

@@ -226,8 +226,8 @@ def test_side_effects_dose_and_muscle_change(derived):
     assert s["benefit"]["median"] == 100.0
     assert (s["next_window_start"], s["next_window_end"]) == ("2025-05-28", "2025-06-25")
     text = page_text(patient_summary_html(s))
-    assert "Trouble swallowing: 2 times, last after your injection on 3 March 2025." in text
-    assert "A weak neck: once, last after your injection on 1 November 2024." in text
+    assert "Trouble swallowing: 2 times, last in March 2025." in text
+    assert "A weak neck: once, last in November 2024." in text
     assert "dysphagia" not in text and "neck_weakness" not in text
 
 
