@@ -236,7 +236,7 @@ def discussion_lines(own: pd.DataFrame, trend: str, settings: Settings = DEFAULT
     if len(events) >= 2:
         latest, earlier = float(events.iloc[-1]), float(events.iloc[:-1].median())
         if (earlier - latest) * 100.0 >= settings.duration_shortened_pct * earlier:
-            lines.append(("shorter_benefit", f"Your last injection wore off sooner than before: after about "
+            lines.append(("shorter_benefit", f"Your latest benefit wore off sooner than before: after about "
                                              f"{_weeks(latest)} weeks, not {_weeks(earlier)}. Tell the team."))
     if trend in ("helped_less", "last_helped_less"):
         which = "injections" if trend == "helped_less" else "injection"

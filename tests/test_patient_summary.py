@@ -239,7 +239,7 @@ def test_shorter_benefit_is_a_line_to_discuss():
     frame["session_date"] = pd.to_datetime(frame["session_date"])
     s = patient_summary(derive_sessions(frame), "B1")
     assert lines(s) == ["shorter_benefit", "general_1"]
-    assert s["discuss"][0]["text"] == ("Your last injection wore off sooner than before: after about 9 weeks, not "
+    assert s["discuss"][0]["text"] == ("Your latest benefit wore off sooner than before: after about 9 weeks, not "
                                        "17. Tell the team.")
 
 
