@@ -270,6 +270,7 @@ def patient_summary(derived: pd.DataFrame, patient: str, settings: Settings = DE
     measure = _measure(own, flagged_measure)
     last_day = pd.Timestamp(own["session_date"].iloc[-1]).date()
     start, end = next_window(last_day, benefit["median"], settings)
+    as_of = pd.Timestamp(settings.as_of or pd.to_datetime(derived["session_date"]).max()).date()
     return {
         "patient": str(patient),
         "sessions": int(len(own)),
@@ -285,6 +286,9 @@ def patient_summary(derived: pd.DataFrame, patient: str, settings: Settings = DE
         "next_window_start": start.isoformat(),
         "next_window_end": end.isoformat(),
         "window_from_median": benefit["median"] is not None,
+        "as_of": as_of.isoformat(),
+        "window_passed": end < as_of,  # produced long after the last injection: the dates are history
+        "last_unscored": len(own) > 1 and not bool(own["has_response"].astype(bool).iloc[-1]),
         "adverse_events": adverse_events(own),
         "discuss": discussion_lines(own, trend, settings),
         "diary": DIARY_ADVICE,

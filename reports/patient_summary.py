@@ -43,17 +43,17 @@ svg { width: 100%; height: auto; max-height: 230px; display: block; }
 .note { font-size: 0.8em; color: #444; margin-top: 14px; }
 @page { margin: 10mm 12mm; }
 @media print {
-  body { font-size: 12pt; line-height: 1.25; }
+  body { font-size: 12pt; line-height: 1.22; }
   main { max-width: none; padding: 0; }
   h1 { font-size: 1.45em; }
-  h2 { font-size: 1.08em; margin: 8px 0 2px; padding-bottom: 1px; }
+  h2 { font-size: 1.08em; margin: 7px 0 2px; padding-bottom: 1px; }
   p { margin: 2px 0; }
   li { margin: 0; }
   .cards { gap: 8px; }
   .card { padding: 3px 10px; break-inside: avoid; }
   .card .value { font-size: 1.15em; }
   .window { font-size: 1.1em; }
-  svg { max-height: 34mm; }
+  svg { max-height: 31mm; }
   .note { margin-top: 8px; }
   section { break-inside: avoid; }
 }
@@ -174,6 +174,8 @@ def window_sentences(summary: dict) -> list[str]:
     earliest = date_words(last + pd.Timedelta(days=MIN_GAP_DAYS))
     lines.append(f"Your last injection was on {date_words(last)}. The next one should not be before {earliest}, "
                  "which is 12 weeks later.")
+    if summary.get("window_passed"):
+        lines.append("These dates have passed. Ask the team when your next injection should be.")
     if summary["window_from_median"]:
         lines.append("This is around the time your benefit usually wears off.")
     else:
@@ -193,6 +195,8 @@ def patient_summary_html(summary: dict, show_code: bool = False) -> str:
     benefit_value, benefit_basis = _benefit_value(summary["benefit"])
     window = window_sentences(summary)
     discuss = "".join(f"<li>{_esc(line['text'])}</li>" for line in summary["discuss"])
+    unscored = (" " + _esc(f"Your last injection, on {date_words(summary['last_date'])}, has no score yet, so it "
+                           "is not counted.") if summary.get("last_unscored") else "")
     chart = (chart_svg(summary["points"], summary["measure"]) if len(summary["points"]) else "")
     body = f"""<main>
 <h1>{_esc(TITLE)}</h1>
@@ -210,7 +214,7 @@ def patient_summary_html(summary: dict, show_code: bool = False) -> str:
 </section>
 <section>
 <h2>How your injections have helped</h2>
-<p><strong>{_esc(summary["trend_sentence"])}</strong></p>
+<p><strong>{_esc(summary["trend_sentence"])}</strong>{unscored}</p>
 {chart}
 </section>
 <section>

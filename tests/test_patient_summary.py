@@ -164,6 +164,22 @@ def test_steady_responder(derived):
     assert "about 3 days" in text and "about 2 weeks" in text and "about 15 weeks" in text
     assert text.count("From 4 of your injections.") == 3
     assert "This is around the time your benefit usually wears off." in text
+    assert "These dates have passed." not in text and "has no score yet" not in text
+
+
+def test_a_window_already_past_and_a_last_injection_without_a_score():
+    frame = clinic()
+    last = (frame["patient_id"] == "S1") & (frame["session_date"] == pd.Timestamp("2025-04-01"))
+    frame.loc[last, "followup_pain"] = None
+    s = patient_summary(derive_sessions(frame), "D1")
+    # D1's window ends on 2025-06-21, before the as-of date 2025-06-30
+    assert s["window_passed"] and "These dates have passed. Ask the team when your next injection should be." in \
+        page_text(patient_summary_html(s))
+    s = patient_summary(derive_sessions(frame), "S1")
+    assert s["last_unscored"] and not s["window_passed"] and s["trend"] == "about_the_same"
+    assert "Your last injection, on 1 April 2025, has no score yet, so it is not counted." in \
+        page_text(patient_summary_html(s))
+    assert s["points"]["response"].isna().tolist() == [False, False, False, True]
 
 
 def test_fading_responder_uses_the_diminished_rule_without_its_words(derived):

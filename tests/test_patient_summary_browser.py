@@ -80,3 +80,35 @@ def test_on_a_phone_and_printed_on_one_page(pages):
 
 def test_pdf_page_count_reads_the_page_objects():
     assert pdf_pages(b"<< /Type /Pages /Count 2 >> << /Type /Page >> << /Type/Page >>") == 2
+
+
+def test_the_tallest_sample_page_prints_on_one_page():
+    """The sample pages with the most to say (side effects, lines to discuss, window lines, sessions), laid out for
+    print at Letter's width (the shorter page); the tallest three are printed by chromium on A4 and Letter: one page
+    each. (Laying out all 500 takes minutes; on 2026-12-01 the tallest of all 500 was 924 px of Letter's ~980.)"""
+    from analytics.ingest import load_sessions
+    from analytics.patient_summary import patient_summary
+    from analytics.sessions import derive_sessions
+    from reports.patient_summary import patient_summary_html
+
+    derived = derive_sessions(load_sessions(SAMPLE).data)
+    summaries = {p: patient_summary(derived, p) for p in derived["patient_id"].unique()}
+
+    def bulk(s):
+        return (2 * len(s["adverse_events"]) + 2 * len(s["discuss"]) + s["window_passed"] + s["last_unscored"]
+                + (s["benefit"]["median"] is None) + s["sessions"] / 6)
+
+    chosen = sorted(summaries, key=lambda p: bulk(summaries[p]))[-12:]
+    html = {p: patient_summary_html(summaries[p], show_code=True) for p in chosen}
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 725, "height": 1000})  # Letter less 12 mm margins, 96 dpi
+        page.emulate_media(media="print")
+        heights = {}
+        for patient, text in html.items():
+            page.set_content(text)
+            heights[patient] = page.evaluate("() => document.querySelector('main').getBoundingClientRect().height")
+        tallest = sorted(heights, key=heights.get)[-3:]
+        for patient in tallest:
+            page.set_content(html[patient])
+            for paper in ("A4", "Letter"):
+                assert pdf_pages(page.pdf(format=paper)) == 1, (patient, paper, heights[patient])

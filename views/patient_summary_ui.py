@@ -17,8 +17,13 @@ from views.context import Context
 AUDIT_SUFFIX = " (summary for the patient)"
 
 
-def _page(derived, patient: str, settings, show_code: bool) -> bytes:
-    return patient_summary_html(patient_summary(derived, patient, settings), show_code=show_code).encode("utf-8")
+def _page(derived, patient: str, settings, show_code: bool) -> bytes | None:
+    """The page's bytes; None when the patient has no session up to the as-of date."""
+    try:
+        summary = patient_summary(derived, patient, settings)
+    except ValueError:
+        return None
+    return patient_summary_html(summary, show_code=show_code).encode("utf-8")
 
 
 def file_name(patient: str, show_code: bool) -> str:
@@ -31,14 +36,15 @@ def summary_button(ctx: Context, patient: str) -> None:
     """The checkbox (print the code or not) and the download button of the patient's own summary page."""
     if not ctx.may_see_patient(patient):
         return
-    if not (ctx.derived["patient_id"].astype("str") == str(patient)).any():
-        return
     st.markdown("**Summary for the patient**: one page in plain words for the patient to take home: their own "
                 "onset, peak and benefit, how their injections have helped, the next appointment window, side "
                 "effects and what to discuss. Open it in a browser to print it (A4 or Letter).")
     show_code = st.checkbox("Print the patient's code on the page (to file it)", key="summary_show_code")
     page = ctx.cached("patient_summary_page", _page, lambda: ((ctx.derived, patient, ctx.settings, show_code), {}),
                       scope="all", extra=(str(patient), show_code))
+    if page is None:
+        st.caption("No sessions for this patient up to the as-of date, so there is no summary to give.")
+        return
     st.download_button("Summary for the patient", page, file_name(patient, show_code), "text/html",
                        key="dl_patient_summary", icon=":material/description:", on_click=signin.record,
                        args=("view_patient", f"{patient}{AUDIT_SUFFIX}"))
