@@ -104,6 +104,8 @@ def _benefit_value(benefit: dict) -> tuple[str, str]:
     if benefit["basis"] == "own":
         return "longer than we could measure", (f"From {benefit['n']} of your injections. It was often still "
                                                  "working at your next injection.")
+    if benefit["patients"]:  # the clinic's curve never fell to half
+        return "longer than we could measure", "From patients like you at this clinic."
     return "not known yet", "There are not enough figures yet."
 
 

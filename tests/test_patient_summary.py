@@ -148,6 +148,16 @@ def test_too_few_patients_like_them_gives_no_clinic_figure():
     assert "We cannot yet tell when your benefit usually wears off, so this is the usual 3 to 6 months." in text
 
 
+def test_patients_like_them_still_benefiting_gives_no_median_but_says_so():
+    frame = clinic()
+    frame.loc[frame["patient_id"].str.startswith("L"), "wearing_off_days"] = None  # none has worn off yet
+    s = patient_summary(derive_sessions(frame), "F1")
+    assert (s["benefit"]["median"], s["benefit"]["basis"], s["benefit"]["patients"]) == (None, "clinic", 6)
+    assert (s["next_window_start"], s["next_window_end"]) == ("2025-08-24", "2025-11-30")
+    text = page_text(patient_summary_html(s))
+    assert "It keeps working for\nlonger than we could measure\nFrom patients like you at this clinic." in text
+
+
 def test_steady_responder(derived):
     s = patient_summary(derived, "S1")
     assert s["onset"] == {"median": 3.0, "basis": "own", "n": 4, "patients": 1}
