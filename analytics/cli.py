@@ -20,7 +20,8 @@ line is an entry point like dashboard.py, and the one place in analytics/ that r
 
 `patient-summary FILE|--db PATH --patient CODE --out FILE.html [--json] [--show-code]` writes one patient's own
 summary page (analytics/patient_summary.py, reports/patient_summary.py); audited as viewing that patient
-(`view_patient`, in --db or the default store); `--json` prints the figures the page shows.
+(`view_patient`, outcome "ok: summary for the patient", in --db or the default store); `--json` prints the
+figures the page shows.
 
 `compare FILE|--db PATH --by practitioner_id|site|product|indication [--adjust casemix|none] [--json]` gives the
 funnel plot's figures (analytics/compare_command.py, analytics/funnel.py). An `--as-of` date after the latest
@@ -687,7 +688,7 @@ def cmd_patient_summary(args: argparse.Namespace) -> int:
     """One patient's own summary page (issue 16); the sessions of FILE or --db, each patient's whole history."""
     from reports.patient_summary import patient_summary_html  # an entry point, like `report`
 
-    from .patient_summary import patient_summary, summary_json
+    from .patient_summary import AUDIT_OUTCOME, patient_summary, summary_json
     settings = settings_from_args(args)
     _file_or_store(args)
     target = _writable_target(args.out)
@@ -705,7 +706,7 @@ def cmd_patient_summary(args: argparse.Namespace) -> int:
     derived = store.read_derived(args.db, settings=settings) if args.db else derive_sessions(sessions, settings)
     summary = patient_summary(derived, args.patient, settings)  # ValueError (exit 2) for an unknown code
     target.write_text(patient_summary_html(summary, show_code=args.show_code), encoding="utf-8")
-    _audit(args.db or store.default_db_path(), "view_patient", f"{summary['patient']} (summary for the patient)")
+    _audit(args.db or store.default_db_path(), "view_patient", summary["patient"], AUDIT_OUTCOME)
     if args.json:
         print(json.dumps(summary_json(summary), indent=2))
     else:

@@ -43,6 +43,10 @@ WINDOW_DAYS = 28  # and lasts four weeks
 NO_MEDIAN_END_DAYS = 182  # without a median: 12 to 26 weeks (every 3 to 6 months)
 MIN_LINES, MAX_LINES = 2, 3
 
+#: The outcome of the audit row of a summary: a `view_patient` row whose object is the bare code (so that "who
+#: looked at this patient" finds it), told from opening the record by this outcome.
+AUDIT_OUTCOME = "ok: summary for the patient"
+
 JSON_KEYS = ("patient", "sessions", "median_onset_days", "median_peak_days", "median_benefit_days",
              "benefit_basis", "trend", "next_window_start", "next_window_end", "adverse_events")
 

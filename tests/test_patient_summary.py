@@ -349,7 +349,7 @@ def test_command_line_json_keys_page_and_audit(tmp_path, monkeypatch, capsys):
     assert out.read_bytes() == patient_summary_html(patient_summary(derive_sessions(clinic()), "E1")).encode()
     rows = audit.read(db, action="view_patient")  # a FILE: the row goes to the default store
     assert rows[["role", "object", "outcome"]].values.tolist() == [
-        ["command line", "E1 (summary for the patient)", "ok"]]
+        ["command line", "E1", "ok: summary for the patient"]]
 
     store_db = tmp_path / "store.duckdb"
     assert main(["import", str(csv), "--db", str(store_db)]) == 0
@@ -359,7 +359,8 @@ def test_command_line_json_keys_page_and_audit(tmp_path, monkeypatch, capsys):
                  "--show-code", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == figures
     assert b"Patient code: E1" in from_store.read_bytes()
-    assert audit.read(store_db, action="view_patient")["object"].tolist() == ["E1 (summary for the patient)"]
+    assert audit.read(store_db, action="view_patient")[["object", "outcome"]].values.tolist() == [
+        ["E1", "ok: summary for the patient"]]
 
     assert main(["patient-summary", "--db", str(store_db), "--patient", "NOPE", "--out", str(out)]) == 2
     assert "no sessions for patient code 'NOPE'" in capsys.readouterr().err

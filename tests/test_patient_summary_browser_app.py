@@ -1,5 +1,5 @@
 """The "Summary for the patient" button in a real browser (issue 16): clicking it downloads the patient's own page
-(no code on it unless ticked) and writes one audit row, view_patient "<code> (summary for the patient)".
+(no code on it unless ticked) and writes one audit row, view_patient, the code, outcome "ok: summary for the patient".
 Screenshots of the Patients page with the button, at 1440 and 390 px, go to tests/screenshots/ (look at them).
 Skipped when chromium or Playwright is not installed."""
 from __future__ import annotations
@@ -9,6 +9,7 @@ import time
 import pytest
 
 from analytics import audit
+from analytics.patient_summary import AUDIT_OUTCOME
 from tests.browser_support import CHROMIUM, chromium
 
 pytest.importorskip("playwright.sync_api", reason="Playwright (python) is not installed")
@@ -24,7 +25,7 @@ def summary_rows(db, expect: int, timeout: float = 60) -> int:
     deadline = time.monotonic() + timeout
     while True:
         rows = audit.read(db, action="view_patient")
-        n = int(rows["object"].str.endswith("(summary for the patient)").sum()) if len(rows) else 0
+        n = int((rows["outcome"] == AUDIT_OUTCOME).sum()) if len(rows) else 0
         if n >= expect or time.monotonic() > deadline:
             assert n == expect, f"{n} summary rows, {expect} expected"
             return n
@@ -62,6 +63,6 @@ def test_the_button_downloads_the_page_and_is_audited(tmp_path):
     code = rows.loc[rows["object"].str.fullmatch(r"P\d{5}"), "object"].iloc[0]  # the patient shown on arrival
     for text in texts:
         assert "Your treatment summary" in text and code not in text
-    summaries = rows.loc[rows["object"].str.endswith("(summary for the patient)")]
-    assert summaries[["object", "outcome"]].values.tolist() == [[f"{code} (summary for the patient)", "ok"]] * 2, \
+    summaries = rows.loc[rows["outcome"] == AUDIT_OUTCOME]
+    assert summaries[["object", "outcome"]].values.tolist() == [[code, AUDIT_OUTCOME]] * 2, \
         rows.values.tolist()

@@ -2,19 +2,18 @@
 
 Only for a patient this user may see (checked here again, not only by the page); the page is built from the
 patient's whole history (analytics/patient_summary.py, reports/patient_summary.py) and the download is audited as
-viewing that patient (`view_patient`, "<code> (summary for the patient)"), from the button's on_click as the
-other downloads are.
+viewing that patient (`view_patient`, the code, outcome "ok: summary for the patient"), from the button's on_click
+as the other downloads are.
 """
 from __future__ import annotations
 
 import streamlit as st
 
-from analytics.patient_summary import patient_summary
+from analytics.patient_summary import AUDIT_OUTCOME, patient_summary
 from reports.patient_summary import patient_summary_html
 from views import signin
 from views.context import Context
 
-AUDIT_SUFFIX = " (summary for the patient)"
 
 
 def _page(derived, patient: str, settings, show_code: bool) -> bytes | None:
@@ -47,4 +46,4 @@ def summary_button(ctx: Context, patient: str) -> None:
         return
     st.download_button("Summary for the patient", page, file_name(patient, show_code), "text/html",
                        key="dl_patient_summary", icon=":material/description:", on_click=signin.record,
-                       args=("view_patient", f"{patient}{AUDIT_SUFFIX}"))
+                       args=("view_patient", str(patient), AUDIT_OUTCOME))
