@@ -18,6 +18,11 @@ failure.
 `report --out FILE [FILE | --db PATH] [--format html|xlsx]` writes the shareable report (reports/: the command
 line is an entry point like dashboard.py, and the one place in analytics/ that reaches up to it, lazily).
 
+`patient-summary FILE|--db PATH --patient CODE --out FILE.html [--json] [--show-code]` writes one patient's own
+summary page (analytics/patient_summary.py, reports/patient_summary.py); audited as viewing that patient
+(`view_patient`, outcome "ok: summary for the patient", in --db or the default store); `--json` prints the
+figures the page shows.
+
 `compare FILE|--db PATH --by practitioner_id|site|product|indication [--adjust casemix|none] [--json]` gives the
 funnel plot's figures (analytics/compare_command.py, analytics/funnel.py). An `--as-of` date after the latest
 session is refused (exit 2).
@@ -687,6 +692,36 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_patient_summary(args: argparse.Namespace) -> int:
+    """One patient's own summary page (issue 16); the sessions of FILE or --db, each patient's whole history."""
+    from reports.patient_summary import patient_summary_html  # an entry point, like `report`
+
+    from .patient_summary import AUDIT_OUTCOME, patient_summary, summary_json
+    settings = settings_from_args(args)
+    _file_or_store(args)
+    target = _writable_target(args.out)
+    if args.db:
+        store.require_store(args.db)
+        sessions = store.selection_values(args.db)  # the latest session_date, for the as-of check
+    else:
+        read = read_sessions(args)
+        if isinstance(read, int):
+            return read
+        sessions = read[0]
+    late = as_of_after_data(sessions, settings.as_of)
+    if late:
+        raise ValueError(f"--as-of: {late}")
+    derived = store.read_derived(args.db, settings=settings) if args.db else derive_sessions(sessions, settings)
+    summary = patient_summary(derived, args.patient, settings)  # ValueError (exit 2) for an unknown code
+    target.write_text(patient_summary_html(summary, show_code=args.show_code), encoding="utf-8")
+    _audit(args.db or store.default_db_path(), "view_patient", summary["patient"], AUDIT_OUTCOME)
+    if args.json:
+        print(json.dumps(summary_json(summary), indent=2))
+    else:
+        print(f"Wrote the summary for patient {summary['patient']} ({summary['sessions']} sessions) to {args.out}.")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from .compare_command import run  # the command's logic and output live there
 
@@ -774,6 +809,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=("html", "xlsx"),
                         help="html or xlsx (default: from the --out name, else html)")
     report.set_defaults(run=cmd_report)
+    summary_page = commands.add_parser("patient-summary", help="one patient's own summary page (HTML), written "
+                                                               "for the patient; audited as viewing the patient")
+    add_ingest_options(summary_page, file_required=False)
+    add_db_option(summary_page, default_store=False)
+    add_metric_options(summary_page)
+    summary_page.add_argument("--patient", required=True, metavar="CODE", help="the patient's code")
+    summary_page.add_argument("--out", required=True, help="the HTML file to write")
+    summary_page.add_argument("--show-code", action="store_true", help="print the patient's code on the page")
+    summary_page.set_defaults(run=cmd_patient_summary)
     return parser
 
 

@@ -18,6 +18,7 @@ from charts.patient import patient_timeline_figure
 from views import components as ui
 from views import signin
 from views.context import Context
+from views.patient_summary_ui import summary_button
 from views.sidebar import context
 
 # Widget keys of this page (only this module reads them).
@@ -193,8 +194,8 @@ def chosen_patient_panel(ctx: Context, patient: str, row: pd.Series | None, hidd
 
 
 def patient_actions(ctx: Context, patient: str, history: pd.DataFrame) -> None:
-    """The spot for actions on the chosen (and permitted) patient, such as a summary for the patient to take
-    home: a later change draws its button here."""
+    """Actions on the chosen (and permitted) patient: the summary for the patient to take home (issue 16)."""
+    summary_button(ctx, patient)
 
 
 def render() -> None:
@@ -255,8 +256,8 @@ def render() -> None:
     elif str(patient) not in set(listed["patient_id"].astype("str")):
         hidden = "None of this patient's sessions is under the current filters; shown from their whole history."
     chosen_patient_panel(ctx, patient, row, hidden)
-    patient_actions(ctx, patient, history)
     ui.chart(patient_timeline_figure(history, ctx.settings, flag.iloc[0] if len(flag) else None), "fig_patient")
+    patient_actions(ctx, patient, history)
     columns = [c for c in TIMELINE_COLUMNS if c in history.columns]
     ordered = history.sort_values("session_date", kind="stable")
     screen = table_in_words(ordered, columns)
