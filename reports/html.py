@@ -21,6 +21,7 @@ from plotly.offline import get_plotlyjs
 from analytics.effect_over_time import effect_markers, effect_over_time
 from analytics.funnel import funnel
 from analytics.kaplan_meier import km_curves_by_group
+from analytics.labels import groups_in_words
 from analytics.kpis import change_tone
 from analytics.presentation import (
     BREAKDOWN_REPORT, GROUP_HEADINGS, PERIOD_HIDDEN, PREVIOUS_HIDDEN, display_table, format_cell, format_change,
@@ -214,8 +215,8 @@ def html_report(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, f
                     f"rests on. Groups with fewer than {k} patients show \"suppressed\", and so do the groups "
                     "hidden so that no small one can be worked out from the total or from another table of this "
                     "report.</p>")
-        for _by, label, table in family["breakdowns"]:
-            shown = display_table(table, ["group_by", "group"])
+        for by, label, table in family["breakdowns"]:
+            shown = display_table(groups_in_words(table, by), ["group_by", "group"])
             body.append(_table_html(shown, BREAKDOWN_REPORT, f"By {label.lower()}"))
         body.append("</section>")
         figure_data = ",".join(f'"{e}":{_figure_json(f)}' for e, f in figures.items())

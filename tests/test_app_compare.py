@@ -48,3 +48,14 @@ def test_small_groups_are_suppressed():
                  and len(t) > 5)
     late = cycle.loc[cycle["group"].astype(int) > 15]
     assert (late["sessions"] == "suppressed").all() and (late["responder rate"] == "suppressed").all()
+
+
+def test_breakdowns_name_products_and_indications_in_words():
+    at = app(PAGE)
+    no_errors(at)
+    screen = [d.value for d in at.dataframe if "group" in d.value.columns]
+    shown = set().union(*(set(t["group"].astype(str)) for t in screen))
+    assert {"Botox (onabotulinumtoxinA)", "Dysport (abobotulinumtoxinA)", "Cervical dystonia"} <= shown
+    assert not {"onabotulinumtoxinA", "abobotulinumtoxinA", "cervical_dystonia"} & shown
+    spec = plotly_charts(at)[2].proto.spec  # the product breakdown's bars
+    assert "Botox (onabotulinumtoxinA)" in spec and '"onabotulinumtoxinA"' not in spec

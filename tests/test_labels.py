@@ -107,3 +107,18 @@ def test_a_table_in_words_on_screen_and_for_csv():
     assert csv["Session date"].tolist() == ["2025-12-16", "2026-01-02"]
     assert csv["Total units"].tolist() == [50.0, 52.5]
     assert csv["Pain response (%)"].iloc[0] == 66.7 and np.isnan(csv["Pain response (%)"].iloc[1])
+
+
+def test_group_tables_show_products_and_indications_in_words_and_nothing_else_changes():
+    table = pd.DataFrame({
+        "group_by": ["product", "product", "product", "indication", "site", "cycle", "product"],
+        "group": ["onabotulinumtoxinA", "other", "All", "arm_pain", "North", "3", "not recorded"],
+        "sessions": [10, 2, 12, 5, 7, 4, 1]})
+    words = labels.groups_in_words(table)
+    assert words["group"].tolist() == ["Botox (onabotulinumtoxinA)", "Other product", "All", "Arm pain", "North",
+                                       "3", "not recorded"]
+    assert words["sessions"].tolist() == [10, 2, 12, 5, 7, 4, 1]
+    assert table["group"].iloc[0] == "onabotulinumtoxinA"  # the caller's table (and so its CSV) keeps the codes
+    no_kind = pd.DataFrame({"group": ["cervical_dystonia", "All"]})
+    assert labels.groups_in_words(no_kind, "indication")["group"].tolist() == ["Cervical dystonia", "All"]
+    assert labels.groups_in_words(no_kind, "site")["group"].tolist() == ["cervical_dystonia", "All"]

@@ -8,6 +8,7 @@ import streamlit as st
 from analytics.access import COMPARE
 from analytics.breakdowns import breakdown
 from analytics.funnel import funnel
+from analytics.labels import groups_in_words
 from analytics.presentation import (
     BREAKDOWN_SCREEN, FUNNEL_SCREEN, compare_family, display_table, funnel_shown, headed_table, markdown_text,
 )
@@ -85,13 +86,15 @@ def family(ctx: Context) -> dict:
 
 
 def breakdown_section(ctx: Context, by: str, label: str, metric: str, shown) -> None:
-    """The chart and table of one breakdown; `shown` is the table as the page's family suppression left it."""
+    """The chart and table of one breakdown; `shown` is the table as the page's family suppression left it.
+    Products and indications are shown in words; the downloaded CSV keeps the codes."""
+    words = groups_in_words(shown, by)
     ui.chart(ctx.figure(f"breakdown_{by}", breakdown_figure,
-                        lambda: ((shown, by, metric, ctx.settings, label.lower()), {}), extra=(metric,)),
+                        lambda: ((words, by, metric, ctx.settings, label.lower()), {}), extra=(metric,)),
              f"fig_breakdown_{by}")
     ui.table_with_download(display_table(shown, GROUP_COLUMNS), f"breakdown by {label.lower()}",
                            f"breakdown_{by}", key=f"dl_breakdown_{by}",
-                           screen=headed_table(shown, GROUP_COLUMNS, BREAKDOWN_SCREEN))
+                           screen=headed_table(words, GROUP_COLUMNS, BREAKDOWN_SCREEN))
 
 
 def render() -> None:

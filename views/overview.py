@@ -9,6 +9,7 @@ from analytics.access import OVERVIEW
 from analytics.effect_over_time import effect_markers, effect_over_time
 from analytics.flags import flag_patients
 from analytics.kaplan_meier import km_curves_by_group
+from analytics.labels import groups_in_words
 from analytics.presentation import (
     display_table, hidden_note, kpi_table, kpi_tiles_shown, overview_family, pchart_shown, screen_table,
 )
@@ -252,7 +253,8 @@ def safety_section(ctx: Context) -> None:
     st.caption(f"Sessions with each event / sessions where adverse events were recorded "
                f"({coverage['recorded']:,} of {coverage['sessions']:,} sessions), with 95% intervals. Sessions "
                "with nothing recorded are left out rather than counted as 'no event'.")
-    views = {"type": shown.loc[shown["group_by"] != "product"], "product": shown.loc[shown["group_by"] == "product"]}
+    views = {"type": shown.loc[shown["group_by"] != "product"],
+             "product": groups_in_words(shown.loc[shown["group_by"] == "product"])}
     ui.chart(ctx.figure("safety", adverse_events_figure, lambda: ((views,), {})), "fig_safety")
     with ui.table_expander("Adverse events as a table", "exp_safety") as is_open:
         if is_open:
