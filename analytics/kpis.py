@@ -289,9 +289,15 @@ def kpi_tiles(
     followup = followup_counts(current, bounds.end, due_days)
     now["followup_recorded"] = _followup_figure(followup)
     before["followup_recorded"] = _followup_figure(followup_counts(previous, bounds.end, due_days))
+    # A previous period that ends before the data's first session (the period "All data", or one starting at
+    # the first session) has nothing to compare with: no previous figure and no change, rather than "+3,104
+    # sessions" against a time before the clinic's records begin.
+    before_the_data = len(sessions) == 0 or bounds.previous_end < day.min()
     rows = []
     for kpi, (label, unit) in KPI_LABELS.items():
         fig, prev = now[kpi], before[kpi]
+        if before_the_data:
+            prev = Figure(np.nan, np.nan, np.nan, 0)
         clear = clear_change(kpi, fig, prev)
         change_low, change_high = change_interval(kpi, fig, prev)
         rows.append({

@@ -225,7 +225,7 @@ def kpi_help(row: pd.Series, settings: Settings, period: dict, hidden: Sequence[
         parts.append("No comparison with the previous period: flags are read from each patient's whole history.")
     elif PREVIOUS_HIDDEN in hidden:
         parts.append(f"{before}: not shown, fewer than {settings.min_group_patients} patients.")
-    elif int(row["previous_n"]) or kpi in ("patients", "sessions"):
+    elif int(row["previous_n"]) or (kpi in ("patients", "sessions") and not missing(row["previous"])):
         parts.append(f"{before}: {kpi_value(kpi, row['previous'], unit)} from {int(row['previous_n']):,} {what}.")
         change = format_change(row["change"], unit)
         if change:

@@ -161,6 +161,7 @@ async def main_async(args) -> None:
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     db = args.copy
+    bench_first_page.ensure_default_store(args.db)
     results = {}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium, headless=True, args=LAUNCH_ARGS)

@@ -87,3 +87,14 @@ def test_the_monthly_completeness_chart_by_site_and_practitioner():
     at.run()
     no_errors(at)
     assert any("fig_completeness_practitioner_id" in str(c.proto.id) for c in at.get("plotly_chart"))
+
+
+def test_all_data_shows_no_change_against_a_time_before_the_records():
+    """Reviewer's case: with 'All data' the Sessions tile said '+3,104' (against an empty period before the first
+    session); now no tile shows a change and the help says there is no previous data."""
+    at = app()
+    at.selectbox(key="period").select("All data").run()
+    no_errors(at)
+    assert tile(at, "Sessions").value == "3,104"
+    assert all(m.delta in (None, "") for m in at.metric), [(m.label, m.delta) for m in at.metric]
+    assert "no data." in tile(at, "Sessions").help and "+3,104" not in tile(at, "Sessions").help

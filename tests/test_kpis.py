@@ -187,3 +187,15 @@ def test_tiles_over_the_whole_data_match_the_command_line_summary():
     assert duration["n"] == summary["duration_sessions"]
     assert t.loc["short_interval_share", "n"] == summary["intervals"]
     assert t.loc["patients_flagged", "value"] == len(summary["diminished_patients"]) + len(summary["watch_patients"])
+
+
+def test_a_previous_period_before_the_first_session_has_nothing_to_compare(two_periods):
+    """'All data' (or a period starting at the first session): the previous period lies before the records begin,
+    so no previous figure and no change, never '+7 sessions' against a time with no data at all."""
+    t = kpi_tiles(two_periods, start="2025-01-02", end="2025-01-21")
+    assert t["previous"].isna().all() and t["change"].isna().all() and (t["previous_n"] == 0).all()
+    assert t["clear_change"].isna().all()
+    assert tile(t, "sessions")["value"] == 7
+    # a previous period that reaches into the data keeps its figure, even a partial one
+    t = kpi_tiles(two_periods, start="2025-01-11", end="2025-01-20")
+    assert tile(t, "sessions")["previous"] == 2 and tile(t, "sessions")["change"] == 2  # 4 now
