@@ -238,17 +238,18 @@ def score_change_texts(before, after, change_pct=None, unit: str = "%", decimals
     return pd.Series(out.to_numpy(), index=index, dtype="object")
 
 
-def groups_in_words(table: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+def groups_in_words(table: pd.DataFrame, by: str | None = None, short: bool = False) -> pd.DataFrame:
     """A group table (breakdowns, adverse events by product) with its `group` column in words where it holds
     products or indications: the rows whose `group_by` (or, without that column, `by`) is 'product' or
     'indication'. Other groups ('All', sites, cycles, 'suppressed' rows' names) stay as written. For the screen and
-    charts only; a download keeps the codes."""
+    charts only; a download keeps the codes. short: the brand alone ('Botox'), for a chart's legend on a phone."""
     if "group" not in table.columns or len(table) == 0:
         return table
     kind = table["group_by"].astype("str") if "group_by" in table.columns else pd.Series(by, index=table.index)
     group = table["group"].astype("object")
     words = group.copy()
-    for name, convert in (("product", product_labels), ("indication", indication_labels)):
+    products = product_short_labels if short else product_labels
+    for name, convert in (("product", products), ("indication", indication_labels)):
         rows = (kind == name).to_numpy()
         if rows.any():
             words.loc[rows] = convert(group.loc[rows]).to_numpy()

@@ -122,3 +122,5 @@ def test_group_tables_show_products_and_indications_in_words_and_nothing_else_ch
     no_kind = pd.DataFrame({"group": ["cervical_dystonia", "All"]})
     assert labels.groups_in_words(no_kind, "indication")["group"].tolist() == ["Cervical dystonia", "All"]
     assert labels.groups_in_words(no_kind, "site")["group"].tolist() == ["cervical_dystonia", "All"]
+    short = labels.groups_in_words(table, short=True)  # a legend on a phone: the brand alone
+    assert short["group"].tolist()[:2] == ["Botox", "Other product"] and short["group"].iloc[3] == "Arm pain"

@@ -254,7 +254,7 @@ def safety_section(ctx: Context) -> None:
                f"({coverage['recorded']:,} of {coverage['sessions']:,} sessions), with 95% intervals. Sessions "
                "with nothing recorded are left out rather than counted as 'no event'.")
     views = {"type": shown.loc[shown["group_by"] != "product"],
-             "product": groups_in_words(shown.loc[shown["group_by"] == "product"])}
+             "product": groups_in_words(shown.loc[shown["group_by"] == "product"], short=True)}
     ui.chart(ctx.figure("safety", adverse_events_figure, lambda: ((views,), {})), "fig_safety")
     with ui.table_expander("Adverse events as a table", "exp_safety") as is_open:
         if is_open:
