@@ -173,6 +173,9 @@ def test_an_upload_through_the_page_changes_the_kpis(server, page):
     wait_idle(page)
     assert metric_value(page, "Rejected rows") == "11"
     assert metric_value(page, "Accepted") == "496"
+    cut = page.evaluate("() => [...document.querySelectorAll('[data-testid=\"stMetricLabel\"] *')]"
+                        ".filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
+    assert not cut, ("a tile's label is cut off", cut)  # 'Duplicates / conf...' was
     screenshot(page, "data_after_upload")
 
     page.get_by_role("button", name="Look at this file without importing").click()

@@ -44,7 +44,8 @@ LAYOUT = """() => {
     }).map(t => t.textContent.trim());
     charts.push({width: box.width, plots: plots, outside: outside});
   });
-  const cutValues = [...document.querySelectorAll('[data-testid="stMetricValue"], [data-testid="stMetricValue"] *')]
+  const cutValues = [...document.querySelectorAll(
+      '[data-testid="stMetricValue"], [data-testid="stMetricValue"] *, [data-testid="stMetricLabel"] *')]
     .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent.trim());
   return {scrollWidth: se.scrollWidth, clientWidth: se.clientWidth, cutValues: cutValues,
           mainScrollWidth: main ? main.scrollWidth : 0, mainClientWidth: main ? main.clientWidth : 0, charts: charts};
@@ -81,7 +82,7 @@ def check_layout(page, where: str) -> dict:
     layout = page.evaluate(LAYOUT)
     assert layout["scrollWidth"] <= layout["clientWidth"] + 1, (where, "sideways scroll", layout)
     assert layout["mainScrollWidth"] <= layout["mainClientWidth"] + 1, (where, "sideways scroll in the main area")
-    assert not layout["cutValues"], (where, "a KPI tile's value cut off ('...')", layout["cutValues"])
+    assert not layout["cutValues"], (where, "a tile's value or label cut off ('...')", layout["cutValues"])
     for chart in layout["charts"]:
         assert chart["plots"], (where, "a chart without a plot area", chart)
         assert min(chart["plots"]) >= MIN_PLOT_SHARE * chart["width"], (where, "plot squeezed", chart)
@@ -127,6 +128,9 @@ def test_every_page_fits_the_screen(server, browser, device):
             settle(page)
             assert page.locator('[data-testid="stException"]').count() == 0, path
             check_layout(page, f"{path}, {device}")
+            if path == "patients":  # the count tiles wrap two a row on a phone (they stacked one a row, each tall)
+                tops = [round(page.locator('[data-testid="stMetric"]').nth(i).bounding_box()["y"]) for i in range(2)]
+                assert tops[0] == tops[1], (device, "the first two count tiles are not side by side", tops)
             screenshot(page, f"{path}_{device}")
             if path == "compare":  # its tabs (funnels by site, breakdowns by indication, dose band, cycle)
                 check_every_tab(page, device)

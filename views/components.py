@@ -105,6 +105,14 @@ def kpi_row(tiles: pd.DataFrame, settings, width: int = 168, icons: dict | None 
                 tile.markdown(f":{icon.colour}-badge[{icon.symbol} {icon.words}]", help=icon.sentence)
 
 
+def count_tiles(tiles, width: int = 168) -> None:
+    """Tiles of plain counts, (label, value, help) each, `width` pixels wide and wrapping as the screen allows:
+    two a row on a 390 px phone instead of one tall tile a row (st.columns stacks them there)."""
+    grid = st.container(horizontal=True, wrap=True, gap="small")
+    for label, value, help_text in tiles:
+        grid.container(border=True, width=width, height="stretch").metric(label, value, help=help_text)
+
+
 def chart(fig, key: str) -> None:
     """A plotly figure, full width, with the toolbar kept small; its title and subtitle are written above it as
     text (charts.theme.without_heading), which wraps on a phone where plotly would cut them off."""

@@ -199,16 +199,16 @@ def mapping_editor(result, choices: imp.Choices, headers: list[str]) -> None:
 
 def report_section(result) -> None:
     summary = result.summary()
-    cols = st.columns(5)
-    cols[0].metric("Rows read", f"{summary['rows']:,}", border=True)
-    cols[1].metric("Accepted", f"{summary['accepted_rows']:,}", border=True)
-    cols[2].metric("Rejected rows", f"{summary['rejected_rows']:,}", border=True,
-                   help="Every rejected row is listed below with its line, column, value and reason.")
-    cols[3].metric("Warnings", f"{summary['warnings']:,}", border=True,
-                   help="Accepted, but worth a look (e.g. an unusually high dose).")
-    cols[4].metric("Duplicates / conflicts", f"{summary['duplicate_rows']:,} / {summary['conflicting_rows']:,}",
-                   border=True, help="Exact duplicate rows are counted once; two different rows for one session "
-                                     "are both held back until you decide.")
+    ui.count_tiles([
+        ("Rows read", f"{summary['rows']:,}", None),
+        ("Accepted", f"{summary['accepted_rows']:,}", None),
+        ("Rejected rows", f"{summary['rejected_rows']:,}",
+         "Every rejected row is listed below with its line, column, value and reason."),
+        ("Warnings", f"{summary['warnings']:,}", "Accepted, but worth a look (e.g. an unusually high dose)."),
+        ("Duplicates", f"{summary['duplicate_rows']:,}", "Exact copies of another row: counted once."),
+        ("Conflicts", f"{summary['conflicting_rows']:,}",
+         "Two different rows for one session (same patient and date): both are held back until you decide."),
+    ])
     for note in result.notes:
         st.caption(f"• {markdown_text(note)}")
     st.markdown("**Validation report: problems by type**")

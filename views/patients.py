@@ -212,16 +212,15 @@ def render() -> None:
     rules_caption(ctx)
     own_patients_note(ctx)
     counts = listed["status"].value_counts()
-    cells = st.columns(4)
-    cells[0].metric("Diminished", f"{int(counts.get('diminished', 0)):,}", border=True,
-                    help="Each of the last responses is low: secondary non-response may be developing.")
-    cells[1].metric("Watch", f"{int(counts.get('watch', 0)):,}", border=True,
-                    help="The latest response alone is low: one cycle before a 'diminished' flag could go up.")
-    cells[2].metric("Overdue", f"{int(listed['overdue'].sum()):,}", border=True,
-                    help=f"Past their next-due date as of {ctx.as_of:%d %b %Y}.")
-    cells[3].metric("Patients seen", f"{len(listed):,}", border=True,
-                    help="Distinct patients with a session under the current filters"
-                         + (" (your patients only)." if ctx.allowed_patients is not None else "."))
+    ui.count_tiles([
+        ("Diminished", f"{int(counts.get('diminished', 0)):,}",
+         "Each of the last responses is low: secondary non-response may be developing."),
+        ("Watch", f"{int(counts.get('watch', 0)):,}",
+         "The latest response alone is low: one cycle before a 'diminished' flag could go up."),
+        ("Overdue", f"{int(listed['overdue'].sum()):,}", f"Past their next-due date as of {ctx.as_of:%d %b %Y}."),
+        ("Patients seen", f"{len(listed):,}", "Distinct patients with a session under the current filters"
+         + (" (your patients only)." if ctx.allowed_patients is not None else ".")),
+    ])
 
     st.subheader("Worklist")
     shown = worklist_section(ctx, listed)
