@@ -315,6 +315,7 @@ def kpi_tiles(
         "start": bounds.start.date().isoformat(), "end": bounds.end.date().isoformat(),
         "previous_start": bounds.previous_start.date().isoformat(),
         "previous_end": bounds.previous_end.date().isoformat(), "days": bounds.days,
+        "previous_before_data": bool(before_the_data),
     }
     table.attrs["followup"] = followup
     return table

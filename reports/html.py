@@ -98,6 +98,9 @@ def _tiles_html(tiles: pd.DataFrame, k: int) -> str:
     caption = (f"Period {period.get('start')} to {period.get('end')} ({period.get('days')} days), against the "
                f"{period.get('days')} days before it ({period.get('previous_start')} to "
                f"{period.get('previous_end')}).") if period else ""
+    if period.get("previous_before_data"):
+        caption = (f"Period {period.get('start')} to {period.get('end')} ({period.get('days')} days). The data begin "
+                   "with this period: there is nothing earlier to compare with.")
     return f'<div class="tiles">{"".join(cells)}</div><p class="note">{_esc(caption)}</p>'
 
 

@@ -98,3 +98,6 @@ def test_all_data_shows_no_change_against_a_time_before_the_records():
     assert tile(at, "Sessions").value == "3,104"
     assert all(m.delta in (None, "") for m in at.metric), [(m.label, m.delta) for m in at.metric]
     assert "no data." in tile(at, "Sessions").help and "+3,104" not in tile(at, "Sessions").help
+    said = " ".join(c.value for c in at.caption)
+    assert "the data begin with this period, so there is nothing earlier to compare with" in said
+    assert "the small figure is the change" not in said

@@ -65,6 +65,7 @@ def test_html_is_self_contained_with_its_charts_tables_and_settings(report_html)
         assert f"<caption>{label}</caption>" in body
     assert "<td>Botox (onabotulinumtoxinA)</td>" in body and "<td>Cervical dystonia</td>" in body  # words
     assert "<td>onabotulinumtoxinA</td>" not in body and "<td>cervical_dystonia</td>" not in body
+    assert "The data begin with this period: there is nothing earlier to compare with." in body  # all dates
     assert "Settings in force" in body and "2026-09-30 (the latest session date)" in body
     assert "As of 2026-09-30" in body and "Filters: all sites, all dates." in body
 

@@ -66,10 +66,14 @@ def family(ctx: Context) -> dict:
 
 def kpi_section(ctx: Context, tiles: pd.DataFrame) -> None:
     period = tiles.attrs.get("period", {})
+    if period.get("previous_before_data"):
+        against = ("no change is shown: the data begin with this period, so there is nothing earlier to compare "
+                   "with")
+    else:
+        against = (f"the small figure is the change against the {period.get('days')} days before it "
+                   f"({period.get('previous_start')} to {period.get('previous_end')})")
     st.caption(f"Each tile: the period {period.get('start')} to {period.get('end')} ({period.get('days')} days); "
-               f"the small figure is the change against the {period.get('days')} days before it "
-               f"({period.get('previous_start')} to {period.get('previous_end')}). The question mark on each tile "
-               "gives the definition, the 95% interval and the counts.")
+               f"{against}. The question mark on each tile gives the definition, the 95% interval and the counts.")
     chart, _ = monthly(ctx)
     icons = {"responder_rate": (variation_icon(chart), assurance_icon(chart, None))}  # the clinic sets no target
     ui.kpi_row(tiles, ctx.settings, icons=icons)
