@@ -19,6 +19,8 @@ Each rule is a small function on plain vectors so it can be tested against NHSRp
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
@@ -237,15 +239,36 @@ def dispersion_test(n, x, centre: float) -> tuple[float, float]:
     """Pearson chi-square of the monthly counts against one common rate: (chi-square / (k - 1), one-sided p-value
     of chi-square on k - 1 degrees of freedom). A ratio well above 1 means the months vary more than sessions
     alone explain (overdispersion); NaN with fewer than 2 months or p_bar of 0 or 1."""
-    from scipy.stats import chi2
-
     n = np.asarray(n, dtype="float64")
     x = np.asarray(x, dtype="float64")
     if n.size < 2 or not 0 < centre < 1:
         return float("nan"), float("nan")
     statistic = float(np.sum((x - n * centre) ** 2 / (n * centre * (1 - centre))))
     df = n.size - 1
-    return statistic / df, float(chi2.sf(statistic, df))
+    return statistic / df, chi2_sf(statistic, df)
+
+
+def chi2_sf(x: float, df: int) -> float:
+    """P(X >= x) for X ~ chi-square with a whole number `df` of degrees of freedom, from the standard library
+    (scipy.stats takes about a second to import, on the dashboard's first page). Q(df/2, x/2), the regularised
+    upper incomplete gamma function, is a finite sum for a whole df: from Q(1, y) = e^-y (even df) or
+    Q(1/2, y) = erfc(sqrt y) (odd df), each step adds y^a e^-y / Gamma(a + 1) (Abramowitz & Stegun 6.5.13 and
+    26.4.4/5), the terms summed in log space. Checked against scipy.stats.chi2.sf in tests/test_spc.py."""
+    if df < 1 or df != int(df):
+        raise ValueError(f"degrees of freedom must be a whole number >= 1, not {df}")
+    if not math.isfinite(x):
+        return 0.0 if x > 0 else (1.0 if x < 0 else float("nan"))
+    if x <= 0:
+        return 1.0
+    y = x / 2.0
+    half = int(df) % 2 == 1
+    total = math.erfc(math.sqrt(y)) if half else 0.0
+    a = 0.5 if half else 0.0
+    terms = []
+    while a < df / 2.0 - 1e-9:
+        terms.append(math.exp(a * math.log(y) - y - math.lgamma(a + 1.0)))
+        a += 1.0
+    return min(1.0, total + math.fsum(terms))
 
 
 def overdispersed(sigma_z: float, dispersion_p: float, alpha: float = DISPERSION_ALPHA) -> bool:

@@ -305,3 +305,17 @@ def test_the_app_tile_says_no_clear_change_in_full_and_its_help_gives_the_figure
     rate = tile(t, "responder_rate")
     help_text = kpi_help(rate, S, t.attrs["period"])
     assert f"Change: {format_change(rate['change'], 'proportion')}." in help_text
+
+
+def test_median_ci_ranks_equal_scipys_binomial_for_every_n_up_to_3000_and_large_n():
+    """The ranks come from numpy's binomial sums (no scipy import on a first page); scipy.stats.binom is the
+    oracle, with the rule written as before: j = ppf(alpha/2), one less where cdf(j) > alpha/2, k = j + 1."""
+    sizes = np.array([*range(0, 3001), 5_000, 10_007, 99_999, 250_000, 1_267_616])
+    for alpha in (0.05, 0.01, 0.1):
+        j = stats.binom.ppf(alpha / 2, np.maximum(sizes, 1), 0.5)
+        j = np.where(stats.binom.cdf(j, np.maximum(sizes, 1), 0.5) > alpha / 2, j - 1, j)
+        expected = np.where(sizes > 0, np.maximum(j + 1, 0), 0).astype("int64")
+        low, high = median_ci_ranks(sizes, alpha)
+        assert low.tolist() == expected.tolist(), alpha
+        assert high.tolist() == np.where(expected > 0, sizes - expected + 1, 0).tolist()
+    assert median_ci_ranks(1_267_616, 0.1) == (int(low[-1]), int(high[-1]))  # scalar in, scalar out (alpha 0.1)

@@ -257,3 +257,20 @@ def test_empty_and_single_month():
     one = p_chart_from_counts(counts([40]))
     assert one["special_cause_type"].tolist() == ["Common Cause"]
     assert one["relative_to_centre"].tolist() == [0]
+
+
+def test_chi2_sf_equals_scipys_for_whole_degrees_of_freedom():
+    """The dispersion test's p-value without importing scipy on the first page; scipy.stats.chi2 is the oracle."""
+    from scipy.stats import chi2
+
+    from analytics.spc import chi2_sf
+
+    for df in (*range(1, 41), 59, 60, 119, 120, 239):
+        for x in (1e-6, 0.01, 0.5, 1.0, df * 0.5, df - 1.0, float(df), df + 3.0, 2.0 * df, 5.0 * df + 40.0):
+            if x <= 0:
+                continue
+            expected = float(chi2.sf(x, df))
+            assert chi2_sf(x, df) == pytest.approx(expected, rel=1e-9, abs=1e-300), (x, df)
+    assert chi2_sf(0.0, 3) == 1.0 and chi2_sf(float("inf"), 3) == 0.0
+    with pytest.raises(ValueError):
+        chi2_sf(1.0, 0)
