@@ -27,6 +27,10 @@ PAGES = {  # url path -> (title, plotly charts expected at least)
     "compare": ("Compare", 2),
     "data": ("Data", 0),
 }
+# The text of every KPI or count tile (value and label) that the browser cut short with '...': it should fit.
+CUT_TILE_TEXT = """() => [...document.querySelectorAll(
+    '[data-testid="stMetricValue"], [data-testid="stMetricValue"] *, [data-testid="stMetricLabel"] *')]
+  .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent.trim())"""
 # The app is idle: the script is not running, the sidebar is drawn and no spinner is left.
 IDLE = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
@@ -173,9 +177,8 @@ def test_an_upload_through_the_page_changes_the_kpis(server, page):
     wait_idle(page)
     assert metric_value(page, "Rejected rows") == "11"
     assert metric_value(page, "Accepted") == "496"
-    cut = page.evaluate("() => [...document.querySelectorAll('[data-testid=\"stMetricLabel\"] *')]"
-                        ".filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
-    assert not cut, ("a tile's label is cut off", cut)  # 'Duplicates / conf...' was
+    cut = page.evaluate(CUT_TILE_TEXT)
+    assert not cut, ("a tile's text is cut off", cut)  # 'Duplicates / conf...' was
     screenshot(page, "data_after_upload")
 
     page.get_by_role("button", name="Look at this file without importing").click()

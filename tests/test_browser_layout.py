@@ -20,7 +20,7 @@ if CHROMIUM is None:
     pytest.skip("chromium is not installed (apt-get install chromium): browser tests skipped",
                 allow_module_level=True)
 
-from tests.test_browser import SHOTS, start_app, wait_idle  # noqa: E402 - after the skip: it needs Playwright too
+from tests.test_browser import CUT_TILE_TEXT, SHOTS, start_app, wait_idle  # noqa: E402 - needs Playwright too
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "layout"
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desk": {"width": 1440, "height": 900}}
@@ -44,10 +44,7 @@ LAYOUT = """() => {
     }).map(t => t.textContent.trim());
     charts.push({width: box.width, plots: plots, outside: outside});
   });
-  const cutValues = [...document.querySelectorAll(
-      '[data-testid="stMetricValue"], [data-testid="stMetricValue"] *, [data-testid="stMetricLabel"] *')]
-    .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1).map(e => e.textContent.trim());
-  return {scrollWidth: se.scrollWidth, clientWidth: se.clientWidth, cutValues: cutValues,
+  return {scrollWidth: se.scrollWidth, clientWidth: se.clientWidth,
           mainScrollWidth: main ? main.scrollWidth : 0, mainClientWidth: main ? main.clientWidth : 0, charts: charts};
 }"""
 
@@ -82,7 +79,8 @@ def check_layout(page, where: str) -> dict:
     layout = page.evaluate(LAYOUT)
     assert layout["scrollWidth"] <= layout["clientWidth"] + 1, (where, "sideways scroll", layout)
     assert layout["mainScrollWidth"] <= layout["mainClientWidth"] + 1, (where, "sideways scroll in the main area")
-    assert not layout["cutValues"], (where, "a tile's value or label cut off ('...')", layout["cutValues"])
+    cut = page.evaluate(CUT_TILE_TEXT)
+    assert not cut, (where, "a tile's value or label cut off ('...')", cut)
     for chart in layout["charts"]:
         assert chart["plots"], (where, "a chart without a plot area", chart)
         assert min(chart["plots"]) >= MIN_PLOT_SHARE * chart["width"], (where, "plot squeezed", chart)
