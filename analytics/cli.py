@@ -409,7 +409,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         report = store.import_result(result, digest, label,
                                      load_mapping(args.mapping) if args.mapping else None, db,
-                                     allow_clearing=args.allow_clearing)
+                                     allow_clearing=args.allow_clearing, first_page=not args.no_first_page)
     except store.StoreError as err:
         _audit(db, "import", f"file {digest}", f"refused: {_short_reason(err)}", create=False)
         return _import_refused(args, result, label, err)
@@ -771,6 +771,9 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--allow-clearing", action="store_true",
                           help="let blank cells clear the values the store holds (without it such an import is "
                                "refused and lists how many values per column it would clear)")
+    importer.add_argument("--no-first-page", action="store_true",
+                          help="do not compute the dashboard's first page for the store (for all but the last part "
+                               "of a large import in parts; without it the dashboard computes it on first use)")
     importer.set_defaults(run=cmd_import)
     log = commands.add_parser("history", help="the imports into the outcome store, newest first")
     add_db_option(log)

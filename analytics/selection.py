@@ -119,11 +119,11 @@ def period_bounds(period: str, as_of: pd.Timestamp, first: pd.Timestamp) -> tupl
 
 def choices(data: pd.DataFrame) -> dict[str, list[str]]:
     """The values offered for each filter column, sorted; a column the data lacks offers none."""
-    out = {}
-    for column in FILTER_COLUMNS.values():
-        if column in data.columns:
-            values = data[column].dropna().astype("str").unique()
-            out[column] = sorted(v for v in values if v.strip())
-        else:
-            out[column] = []
-    return out
+    return choices_of({column: data[column].dropna().astype("str").unique()
+                       for column in FILTER_COLUMNS.values() if column in data.columns})
+
+
+def choices_of(found: dict) -> dict[str, list[str]]:
+    """choices from each filter column's distinct values as text (a column not in `found` offers none): blanks
+    dropped, sorted."""
+    return {column: sorted(v for v in found.get(column, ()) if v.strip()) for column in FILTER_COLUMNS.values()}

@@ -3,6 +3,7 @@ each one (`Knob`), from which the app's sidebar, the command line's options and 
 all made: a new threshold is one field here."""
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date
 
@@ -91,6 +92,11 @@ class Settings:
         out["as_of"] = self.as_of.isoformat() if self.as_of else None
         out["landmark_days"] = list(self.landmark_days)
         return out
+
+    def key(self) -> str:
+        """A stable text of every value: the part of a cache key (the app's, the store's first page) that says
+        which settings a result was computed with."""
+        return json.dumps(self.to_dict(), sort_keys=True)
 
     def with_changes(self, **changes) -> "Settings":
         """A copy with some thresholds changed; unknown names raise."""

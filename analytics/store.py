@@ -828,7 +828,7 @@ def _check_key(con, fingerprint: str | None) -> None:
 
 def import_result(result: IngestResult, file_bytes_hash: str, label: str | None, mapping: dict | None = None,
                   db_path: str | Path | None = None, *, lock_timeout: float | None = None,
-                  allow_clearing: bool = False) -> ImportReport:
+                  allow_clearing: bool = False, first_page: bool = True) -> ImportReport:
     """Import the accepted rows of a checked file into the store, in one transaction.
 
     result: what load_sessions / load_assessments returned (refused results are refused here too).
@@ -837,6 +837,8 @@ def import_result(result: IngestResult, file_bytes_hash: str, label: str | None,
     (`stored_label`): the store never keeps a file's name;
     mapping: the manual mapping the user chose (stored with the automatic one in import_log).
     allow_clearing: let blank cells clear stored values (else ClearingNeeded with the counts, nothing written).
+    first_page: compute the default view's first page for the app in the same transaction (store_results); False
+    for all but the last part of a large import in parts: the results are then cleared, and the app computes them.
     Returns the counts; when nothing would change nothing is written and report.batch_id is None.
     Raises StoreError (refused file, repeated keys, a path that is not a store), ClearingNeeded and StoreBusy
     (lock timeout); the store is then unchanged.
@@ -885,6 +887,10 @@ def import_result(result: IngestResult, file_bytes_hash: str, label: str | None,
             _insert_rows(con, kind, batch_id)
             if kind is SESSIONS:  # the derived table of the patients this import touched, same transaction
                 store_derived.refresh(con, "SELECT patient_id FROM incoming WHERE status IN ('new', 'updated')")
+            if first_page:
+                _refresh_results(con)
+            else:
+                _clear_results(con)
             writing.commit()
         # else: nothing to write, and the writer rolls back: the file stays exactly as it was
         notes = writing.notes if writing.committed else []
@@ -980,6 +986,7 @@ def undo(batch_id: int | str, db_path: str | Path | None = None, *,
             con.execute("DROP TABLE _undo_patients")
         con.execute("UPDATE import_log SET status = 'undone', undone_at = ? WHERE batch_id = ?",
                     [datetime.now().replace(microsecond=0), batch])
+        _refresh_results(con)
         mark_pending(con)  # the rows it removed are rewritten out of the file after the commit
         writing.commit()
     return UndoReport(batch, kind.name, label, int(removed) - int(restored), int(restored), writing.notes)
@@ -1091,6 +1098,7 @@ def purge(patient_id: str, db_path: str | Path | None = None, *, lock_timeout: f
         con.execute(f"INSERT INTO import_log ({', '.join(LOG_COLUMNS)}) VALUES "
                     "(?, ?, ?, NULL, ?, NULL, '[]', NULL, ?, 0, 0, 0, 0, 0, 0, 'active', NULL)",
                     [batch_id, PURGE, label, when, erased])
+        _refresh_results(con)  # the flags table held the erased code: every result is written again
         mark_pending(con)  # the erased rows are rewritten out of the file after the commit
         writing.commit()
     return PurgeReport(batch_id, label, found[SESSIONS.name], found[ASSESSMENTS.name],
@@ -1496,10 +1504,64 @@ def data_version(db_path: str | Path | None = None, *, lock_timeout: float | Non
     with _reader(db_path, lock_timeout) as reading:
         if reading is None or not reading.con.execute("SELECT EXISTS (SELECT 1 FROM sessions)").fetchone()[0]:
             return None
-        log = reading.con.execute("SELECT batch_id, kind, status, imported_at, file_hash FROM import_log "
-                                  "ORDER BY batch_id").fetchall()
-        text = repr((reading.version, log))
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+        return _version_of(reading.con, reading.version)
+
+
+def _version_of(con, schema: int | None) -> str:
+    """data_version on an open connection (a writer's too: the version its transaction leaves)."""
+    log = con.execute("SELECT batch_id, kind, status, imported_at, file_hash FROM import_log "
+                      "ORDER BY batch_id").fetchall()
+    return hashlib.blake2b(repr((schema, log)).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _refresh_results(con) -> None:
+    """Compute the default view's first page (analytics/first_page.py) for the state this write transaction
+    leaves, from the derived table it holds, and keep it in place of the earlier results (store_results)."""
+    from . import first_page, store_results  # the metrics' modules: only a writer of sessions needs them
+    from .selection import choices
+
+    if not con.execute("SELECT EXISTS (SELECT 1 FROM sessions)").fetchone()[0]:
+        store_results.clear(con)
+        return
+    base = _read_derived(con, None, None, None, False).frame
+    options = choices(base)
+    derived = derived_for(base, DEFAULT_SETTINGS)
+    del base
+    results = first_page.compute(derived, DEFAULT_SETTINGS, options)
+    store_results.replace_all(con, _version_of(con, SCHEMA_VERSION), results)
+
+
+def _clear_results(con) -> None:
+    from . import store_results
+    store_results.clear(con)
+
+
+def read_result(key: tuple, version: str, db_path: str | Path | None = None, *,
+                lock_timeout: float | None = None):
+    """A result the store keeps ready (store_results: the default view's first page) under the cache key `key`
+    for the store state `version` (data_version); store_results.MISSING when it holds none for that state."""
+    from . import store_results
+    with _reader(db_path, lock_timeout) as reading:
+        if reading is None:
+            return store_results.MISSING
+        return store_results.read(reading.con, version, key)
+
+
+def facts(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> dict:
+    """What the app's sidebar needs to start, without reading the sessions: the number of sessions, the first and
+    the latest session_date, and the values of each filter column (analytics.selection.choices)."""
+    from .selection import FILTER_COLUMNS, choices_of
+    with _reader(db_path, lock_timeout) as reading:
+        if reading is None:
+            return {"sessions": 0, "first": None, "latest": None, "options": choices_of({})}
+        source = reading.sessions
+        n, first, latest = reading.con.execute(
+            f"SELECT count(*), min(session_date), max(session_date) FROM {source}").fetchone()
+        found = {c: [r[0] for r in reading.con.execute(
+            f"SELECT DISTINCT CAST({_q(c)} AS VARCHAR) FROM {source} WHERE {_q(c)} IS NOT NULL").fetchall()]
+            for c in FILTER_COLUMNS.values()}
+    return {"sessions": int(n), "first": pd.Timestamp(first) if first else None,
+            "latest": pd.Timestamp(latest) if latest else None, "options": choices_of(found)}
 
 
 def key_fingerprint(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> str | None:

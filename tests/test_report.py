@@ -256,13 +256,13 @@ def test_the_report_p_chart_keeps_its_24_baseline_months_for_a_short_period(tmp_
 
 
 def test_the_apps_filtered_frame_gives_the_same_report_figures_as_the_full_table():
-    # review of issue 11: the app hands the report its slim filtered frame (views/context.py ANALYSIS_COLUMNS);
+    # review of issue 11: the app hands the report its slim filtered frame (analytics/first_page.py ANALYSIS_COLUMNS);
     # it lacked 4 derived columns and the baselines, so the report derived it again without its scores (responder
     # rate "-", an empty p-chart) and the Compare page's case mix had no severity bands
     from analytics.funnel import funnel
     from analytics.sessions import derive_sessions
     from reports.common import pchart_of
-    from views.context import ANALYSIS_COLUMNS
+    from analytics.first_page import ANALYSIS_COLUMNS
 
     derived = derive_sessions(load_sessions(SAMPLE).data, DEFAULT_SETTINGS)
     slim = derived[[c for c in ANALYSIS_COLUMNS if c in derived.columns]]

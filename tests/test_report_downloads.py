@@ -18,7 +18,7 @@ from analytics.sessions import derive_sessions
 from analytics.settings import DEFAULT_SETTINGS
 from tests.app_support import ROOT, app, no_errors
 from tests.test_roles_pages import run_as, setup  # noqa: F401 - setup is the roles tests' fixture
-from views.context import ANALYSIS_COLUMNS
+from analytics.first_page import ANALYSIS_COLUMNS
 from views.report_downloads import excel_bytes, html_bytes, report_inputs
 
 SAMPLE = ROOT / "data" / "sample" / "sessions.csv"

@@ -12,13 +12,16 @@ as underscore arguments that Streamlit does not hash, through a zero-argument ca
 """
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Callable
 
+import duckdb
 import streamlit as st
 
+from analytics import store, store_results
+from analytics.first_page import STORED
 from analytics.settings import Settings
+from analytics.store import StoreError
 from views import keys
 
 MAX_SESSION_RESULTS = 64
@@ -27,7 +30,7 @@ MAX_SESSION_BIG = 2
 
 def settings_key(settings: Settings) -> str:
     """A stable text key for a Settings value (part of every cache key)."""
-    return json.dumps(settings.to_dict(), sort_keys=True)
+    return settings.key()
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
@@ -60,12 +63,31 @@ def session_memo(store_key: str, limit: int, name: str, key: tuple, func: Callab
     return value
 
 
+def _kept_or_computed(source, key: tuple, func: Callable, inputs: Callable[[], tuple]) -> tuple[Callable, Callable]:
+    """(func, inputs) that first read the result the clinic's store keeps ready under `key` for its current state
+    (analytics/store_results.py) and only compute when it holds none (or cannot be read now): the default view's
+    first page is then drawn without reading a single session."""
+    def read_or_compute():
+        try:
+            kept = store.read_result(key, source.key, source.path, lock_timeout=1.0)
+        except (StoreError, duckdb.Error):  # busy (an import is writing) or unreadable: compute as always
+            kept = store_results.MISSING
+        if kept is not store_results.MISSING:
+            return kept
+        args, kwargs = inputs()
+        return func(*args, **kwargs)
+    return read_or_compute, lambda: ((), {})
+
+
 def memo(source, name: str, key: tuple, func: Callable, inputs: Callable[[], tuple], big: bool = False):
     """func(*args, **kwargs) with (args, kwargs) = inputs(), cached under (name, source.key, *key).
 
-    Shared data: st.cache_data (big=False) or st.cache_resource (big=True). Uploads: this session only.
+    Shared data: st.cache_data (big=False) or st.cache_resource (big=True). Uploads: this session only. On a miss,
+    a result the store keeps ready (first_page.STORED) is read from it instead of computed.
     """
     full_key = (source.key, *key)
+    if source.kind == "store" and source.path and name in STORED and key and key[0] == name:
+        func, inputs = _kept_or_computed(source, key, func, inputs)
     if source.shared:
         cache = _shared_big if big else _shared_result
         return cache(name, full_key, func, inputs)

@@ -15,10 +15,11 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
+from analytics import first_page
 from analytics.export import csv_name, to_csv_bytes
 from analytics.kpis import change_tone
 from analytics.presentation import (
-    followup_note, format_change, kpi_help, kpi_label, kpi_value, markdown_text, too_few_message,
+    followup_note, format_change, kpi_help, kpi_label, kpi_value, markdown_text,
 )
 from charts.theme import without_heading
 from views import signin
@@ -64,7 +65,7 @@ def no_sessions_message(ctx) -> None:
 def small_selection(ctx) -> bool:
     """When the selection has fewer patients than the suppression threshold, say so instead of any figure (as the
     shared report does) and return True: the page shows nothing more."""
-    message = ctx.cached("too_few", too_few_message, lambda: ((ctx.sessions, ctx.settings), {}))
+    message = ctx.cached("too_few", first_page.too_few, lambda: ((ctx.sessions, ctx.settings), {}))
     if message:
         st.info(f"{message} The threshold is under **Thresholds and as-of date** in the sidebar (small-number "
                 "suppression).", icon=":material/visibility_off:")

@@ -7,32 +7,20 @@ from functools import cached_property
 
 import pandas as pd
 from analytics.access import Access, own_patients, patients_mask
+from analytics import first_page
 from analytics.ingest import IngestResult
 from analytics.selection import Selection, period_mask, take, value_mask
-from analytics.sessions import DERIVED_COLUMNS
 from analytics.settings import Settings
 from analytics.store import derived_for
 from views.cache import memo, settings_key
 from views.sources import DataSource, store_base
-
-# The columns the filtered views need (every analytics call of the Overview, Patients and Compare pages reads
-# only these): the grouping columns, the baselines the case-mix adjustment bands on, and every derived column, so
-# that the reports take a filtered frame as already derived (reports.common.derived_of) instead of deriving it
-# again without its scores. Filtering a slim frame is several times faster than filtering all ~40 columns of 1.3M
-# sessions.
-ANALYSIS_COLUMNS = tuple(dict.fromkeys((
-    "patient_id", "session_date", "site", "practitioner_id", "indication", "product", "total_units",
-    "baseline_pain", "baseline_twstrs", "followup_days", "onset_days", "peak_days", "adverse_events",
-    *DERIVED_COLUMNS,
-)))
-
 
 @dataclass
 class Context:
     """The data, settings and selection in force for this run of a page."""
 
     source: DataSource
-    result: IngestResult
+    load_result: Callable[[], IngestResult] = field(repr=False)  # the sessions: read when a page needs them
     settings: Settings
     selection: Selection
     as_of: pd.Timestamp
@@ -40,6 +28,12 @@ class Context:
     first_date: pd.Timestamp
     _derived: Callable[[], pd.DataFrame] = field(repr=False, default=None)
     access: Access | None = None  # who is looking (views/signin.py); None only outside the app
+
+    @cached_property
+    def result(self) -> IngestResult:
+        """The accepted sessions of the source (for the clinic's store: read on first use, once per store
+        state)."""
+        return self.load_result()
 
     @cached_property
     def allowed_patients(self) -> pd.Index | None:
@@ -80,9 +74,9 @@ class Context:
     @cached_property
     def scoped(self) -> pd.DataFrame:
         """Derived sessions of the chosen sites, practitioners, products and indications (any date), with the
-        columns the filtered views read (ANALYSIS_COLUMNS); the whole rows stay in `derived`."""
+        columns the filtered views read (first_page.ANALYSIS_COLUMNS); the whole rows stay in `derived`."""
         derived = self.derived
-        slim = derived[[c for c in ANALYSIS_COLUMNS if c in derived.columns]]
+        slim = first_page.slim(derived)
         return take(slim, value_mask(slim, self.selection.values))
 
     @cached_property

@@ -5,18 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics import first_page
 from analytics.access import OVERVIEW
 from analytics.effect_over_time import effect_markers, effect_over_time
-from analytics.flags import flag_patients
 from analytics.kaplan_meier import km_curves_by_group
 from analytics.labels import groups_in_words
 from analytics.presentation import (
-    display_table, hidden_note, kpi_table, kpi_tiles_shown, overview_family, pchart_shown, screen_table,
+    display_table, hidden_note, kpi_table, overview_family, screen_table,
 )
 from analytics.safety import adverse_event_rates, recording_coverage
 from analytics.completeness import completeness_shown, followup_completeness
 from analytics.mdc import assurance_icon, variation_icon
-from analytics.spc import followup_lag_days, limits_sentence
+from analytics.spc import limits_sentence
 from analytics.waning import MAX_MODEL_PATIENTS, MIN_CYCLE_PATIENTS, waning_by_cycle, waning_slope
 from charts.spc import p_chart_figure
 from views import components as ui
@@ -30,28 +30,26 @@ MODEL_BUTTON = "Estimate the change per cycle"
 
 def flags(ctx: Context) -> pd.DataFrame:
     """Diminished / watch patients over each patient's whole history (cached per data and settings)."""
-    return ctx.cached("flags", flag_patients, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
+    return ctx.cached("flags", first_page.flags, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
 
 
 def followup_lag(ctx: Context) -> int:
     """How long follow-ups take here (days): the same for the tiles, the p-chart and the completeness chart."""
-    return ctx.cached("followup_lag", followup_lag_days, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
+    return ctx.cached("followup_lag", first_page.followup_lag, lambda: ((ctx.derived, ctx.settings), {}),
+                      scope="all")
 
 
 def kpis(ctx: Context) -> pd.DataFrame:
     """The tiles of the selection's period against the period before, small periods suppressed."""
-    f = ctx.selection
-    return ctx.cached("kpis", kpi_tiles_shown, lambda: ((ctx.scoped, ctx.settings, f.start, f.end, flags(ctx)),
-                                                        {"due_days": followup_lag(ctx)}))
+    return ctx.cached("kpis", first_page.kpis, lambda: (
+        (ctx.scoped, ctx.settings, ctx.selection, flags(ctx), followup_lag(ctx)), {}))
 
 
 def monthly(ctx: Context) -> tuple[pd.DataFrame, int]:
     """The responder rate's p-chart (small months suppressed) and the number of months hidden: the Headline's
     chart and the responder tile's Making Data Count icon read the same table."""
-    lag = followup_lag(ctx)
-    return ctx.cached("pchart", pchart_shown, lambda: ((ctx.scoped, ctx.settings), dict(
-        period_start=ctx.selection.start or ctx.first_date, period_end=ctx.selection.end or ctx.as_of,
-        as_of=ctx.as_of, lag_days=lag)))
+    return ctx.cached("pchart", first_page.pchart, lambda: (
+        (ctx.scoped, ctx.settings, ctx.selection, ctx.first_date, ctx.as_of, followup_lag(ctx)), {}))
 
 
 def family(ctx: Context) -> dict:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from analytics import first_page
 from analytics.access import PATIENTS
-from analytics.flags import PAIN_NOISE_POINTS, TWSTRS_NOISE_POINTS, flag_patients
+from analytics.flags import PAIN_NOISE_POINTS, TWSTRS_NOISE_POINTS
 from analytics.labels import date_text, table_in_words
 from analytics.presentation import markdown_text
 from analytics.worklist import (
@@ -36,7 +37,7 @@ TIMELINE_COLUMNS = ["session_date", "cycle", "product", "total_units", "muscles"
 
 def all_flags(ctx: Context) -> pd.DataFrame:
     """Every flagged patient of the clinic, each judged on their whole history (never on the filtered sessions)."""
-    return ctx.cached("flags", flag_patients, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
+    return ctx.cached("flags", first_page.flags, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
 
 
 def all_patients(ctx: Context) -> pd.DataFrame:

@@ -55,9 +55,10 @@ def excel_bytes(inputs: dict) -> bytes:
                         options.pop("source_name"), **options)
 
 
-def _later(build: Callable[[dict], bytes], inputs: dict) -> Callable[[], bytes]:
-    """A callable Streamlit runs when the button is clicked (no Streamlit command inside: it runs off the page)."""
-    return lambda: build(inputs)
+def _later(build: Callable[[dict], bytes], inputs: dict | Callable[[], dict]) -> Callable[[], bytes]:
+    """A callable Streamlit runs when the button is clicked (no Streamlit command inside: it runs off the page);
+    `inputs` may itself be a callable, run then."""
+    return lambda: build(inputs() if callable(inputs) else inputs)
 
 
 def report_buttons(ctx: Context, page: str) -> None:
@@ -65,7 +66,10 @@ def report_buttons(ctx: Context, page: str) -> None:
     may not take the clinic's figures away."""
     if ctx.access is not None and not ctx.access.may_report:
         return
-    inputs = report_inputs(ctx)
+    # The clinic's store: its sessions are read when the button is clicked, not to draw the button (the first page
+    # is drawn from the results the store keeps ready; reading the store's sessions calls no Streamlit command).
+    # Other sources are in memory already, and an upload's caches live in the session: taken now.
+    inputs = (lambda: report_inputs(ctx)) if ctx.source.kind == "store" else report_inputs(ctx)
     what = f"{ctx.period_text()}; {ctx.selection.describe()}"
     left, right = st.columns(2)
     left.download_button("Download report (HTML)", _later(html_bytes, inputs), HTML_NAME, "text/html",

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics.presentation import markdown_text
-from analytics.selection import DEFAULT_PERIOD, FILTER_COLUMNS, PERIODS, Selection, choices, period_bounds
+from analytics.selection import DEFAULT_PERIOD, FILTER_COLUMNS, PERIODS, Selection, period_bounds
 from analytics.sessions import as_of_after_data, derive_sessions
 from analytics.settings import DEFAULT_SETTINGS, Knob, changed_from_defaults, knobs
 from views import keys, shared_view, signin
@@ -76,9 +76,8 @@ def _period(side, first: pd.Timestamp, latest: pd.Timestamp, as_of: pd.Timestamp
     return period, (chosen[0] if isinstance(chosen, (tuple, list)) and chosen else first.date()), as_of.date()
 
 
-def _filters(side, source, data: pd.DataFrame) -> tuple:
+def _filters(side, options: dict) -> tuple:
     side.subheader("Filters")
-    options = memo(source, "choices", ("choices",), choices, lambda: ((data,), {}))
     who = signin.current()
     own_key = keys.filter_values("practitioner_id")
     if who is not None and who.practitioner_ids and own_key not in st.session_state:  # a practitioner starts on
@@ -118,17 +117,14 @@ def sidebar() -> Context:
     st.session_state.setdefault(keys.AS_OF, None)
 
     with st.spinner("Loading and checking the data..."):
-        source, result = active_source()
-    data = result.data
-    if result.refused or len(data) == 0:
-        raise RuntimeError("the data source has no accepted sessions: " + " ".join(result.file_errors))
+        source, facts, load = active_source()
 
     side = st.sidebar
-    latest = pd.Timestamp(data["session_date"].max()).normalize()
-    first = pd.Timestamp(data["session_date"].min()).normalize()
-    shared_view.read_address(memo(source, "choices", ("choices",), choices, lambda: ((data,), {})), first, latest)
+    latest, first = facts.latest, facts.first
+    shared_view.read_address(facts.options, first, latest)
     chosen_as_of = st.session_state.get(keys.AS_OF)
-    clamped = pd.Timestamp(chosen_as_of) if as_of_after_data(data, chosen_as_of) else None
+    clamped = (pd.Timestamp(chosen_as_of) if as_of_after_data(pd.DataFrame({"session_date": [latest]}), chosen_as_of)
+               else None)
     if clamped is not None:  # e.g. chosen on a longer data set: nothing is known after the latest session
         st.session_state[keys.AS_OF] = chosen_as_of = None
     as_of = pd.Timestamp(chosen_as_of).normalize() if chosen_as_of else latest
@@ -149,7 +145,7 @@ def sidebar() -> Context:
         start, end = period_bounds(period, as_of, first)
     else:
         period, start, end = _period(side, first, latest, as_of)
-        values = _filters(side, source, data)
+        values = _filters(side, facts.options)
         with side:
             thresholds(first, latest)
         address = shared_view.address_of(period, start, end, values,
@@ -166,9 +162,9 @@ def sidebar() -> Context:
     def derived() -> pd.DataFrame:
         with st.spinner("Working out cycles, intervals, responses and benefit durations..."):
             return memo(source, "derive", ("derive", settings_key(settings)), derive_sessions,
-                        lambda: ((data, settings), {}), big=True)
+                        lambda: ((load().data, settings), {}), big=True)
 
-    return Context(source, result, settings, Selection(period, start, end, values), as_of, bool(chosen_as_of),
+    return Context(source, load, settings, Selection(period, start, end, values), as_of, bool(chosen_as_of),
                    first, derived, signin.current())
 
 

@@ -11,15 +11,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from analytics import store
 from analytics.ingest import IngestResult, load_sessions
+from analytics.selection import choices
 from views import keys
-from views.cache import forget_session_results
+from views.cache import forget_session_results, memo
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FILE = ROOT / "data" / "sample" / "sessions.csv"
@@ -113,22 +116,58 @@ def store_base(db_path: str, fingerprint: str):
     return store.read_derived_base(db_path)
 
 
-def load_default_source() -> tuple[DataSource, IngestResult]:
-    """The configured file (OUTCOMES_DATA_FILE), else the clinic's store when it holds sessions, else the sample."""
+@dataclass(frozen=True)
+class Facts:
+    """What the sidebar needs to start: the first and latest session_date and the values of each filter column."""
+
+    sessions: int
+    first: pd.Timestamp
+    latest: pd.Timestamp
+    options: dict  # filter column -> the values offered (analytics.selection.choices)
+
+
+def facts_of(data: pd.DataFrame) -> Facts:
+    return Facts(len(data), pd.Timestamp(data["session_date"].min()).normalize(),
+                 pd.Timestamp(data["session_date"].max()).normalize(), choices(data))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _store_facts(db_path: str, fingerprint: str) -> Facts:
+    """store.facts once per store state: a few aggregate queries, no session read into memory."""
+    del fingerprint  # only part of the key
+    found = store.facts(db_path)
+    return Facts(found["sessions"], found["first"].normalize(), found["latest"].normalize(), found["options"])
+
+
+def _accepted(result: IngestResult) -> IngestResult:
+    if result.refused or len(result.data) == 0:
+        raise RuntimeError("the data source has no accepted sessions: " + " ".join(result.file_errors))
+    return result
+
+
+def load_default_source() -> tuple[DataSource, Facts, Callable[[], IngestResult]]:
+    """The configured file (OUTCOMES_DATA_FILE), else the clinic's store when it holds sessions, else the sample:
+    the source, its facts, and how to get its sessions. The store's sessions are read only when a page needs them
+    (the default view's first page is kept ready in the store: views/cache.py)."""
     path, kind = default_file()
     if kind == "sample":
         db_path = store.default_db_path()
         fingerprint = store_fingerprint(db_path)
         if fingerprint:
-            result = _load_store(str(db_path), fingerprint)
-            return DataSource(STORE_LABEL, "store", fingerprint, shared=True,
-                              path=str(db_path)), result
+            source = DataSource(STORE_LABEL, "store", fingerprint, shared=True, path=str(db_path))
+            return (source, _store_facts(str(db_path), fingerprint),
+                    lambda: _accepted(_load_store(str(db_path), fingerprint)))
     if not path.exists():
         raise FileNotFoundError(f"The data file {path} does not exist (set {DATA_FILE_ENV} to a readable file).")
     stat = path.stat()
     key, result = _load_shared_file(str(path), stat.st_size, stat.st_mtime_ns)
     label = SAMPLE_LABEL if kind == "sample" else path.name
-    return DataSource(label, kind, key, shared=True), result
+    source = DataSource(label, kind, key, shared=True)
+    return source, _file_facts(source, _accepted(result)), lambda: result
+
+
+def _file_facts(source: DataSource, result: IngestResult) -> Facts:
+    return memo(source, "facts", ("facts",), facts_of, lambda: ((result.data,), {}))
 
 
 def default_kind() -> str:
@@ -162,11 +201,13 @@ def active_upload() -> dict | None:
     return st.session_state.get(keys.UPLOAD)
 
 
-def active_source() -> tuple[DataSource, IngestResult]:
-    """The upload in use in this session, else the default source."""
+def active_source() -> tuple[DataSource, Facts, Callable[[], IngestResult]]:
+    """The upload in use in this session, else the default source: the source, its facts and how to get its
+    sessions. RuntimeError when it has no accepted session."""
     upload = active_upload()
     if upload:
         name = upload["name"]  # the ingest's label ("upload <time>, <rows> rows" or the user's), never a file name
         label = name[:1].upper() + name[1:] if name.startswith("upload ") else f"Upload: {name}"
-        return DataSource(label, "upload", upload["key"], shared=False), upload["result"]
+        source, result = DataSource(label, "upload", upload["key"], shared=False), upload["result"]
+        return source, _file_facts(source, _accepted(result)), lambda: result
     return load_default_source()

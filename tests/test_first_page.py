@@ -1,0 +1,165 @@
+"""The first page the store keeps ready (analytics/first_page.py, analytics/store_results.py): equal to the one
+computed from the sessions, never used for another state of the store, and enough to draw the Overview of a fresh
+server without reading a session."""
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import streamlit as st
+
+from analytics import first_page, store, store_results
+from analytics.ingest import load_sessions
+from analytics.selection import choices
+from analytics.sessions import derive_sessions
+from analytics.settings import DEFAULT_SETTINGS
+from tests.app_support import app, metric, no_errors, texts
+
+SAMPLE_BYTES = (Path(__file__).resolve().parent.parent / "data" / "sample" / "sessions.csv").read_bytes()
+
+
+def _import(db, data: bytes = SAMPLE_BYTES, name: str = "sessions.csv", **options):
+    result = load_sessions(data, name=name)
+    return store.import_result(result, store.file_hash(data), None, db_path=db, **options)
+
+
+def _same(got, expected) -> None:
+    if isinstance(expected, pd.DataFrame):
+        pd.testing.assert_frame_equal(got, expected)
+        assert got.attrs == expected.attrs
+    elif isinstance(expected, tuple):
+        assert isinstance(got, tuple) and len(got) == len(expected)
+        for g, e in zip(got, expected):
+            _same(g, e)
+    else:
+        assert type(got) is type(expected) and got == expected
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    path = tmp_path / "outcomes.duckdb"
+    monkeypatch.setenv("OUTCOMES_DB", str(path))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield path
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def test_the_store_keeps_each_result_equal_to_the_one_computed_from_the_file(db):
+    _import(db)
+    data = load_sessions(SAMPLE_BYTES, name="sessions.csv").data
+    expected = first_page.compute(derive_sessions(data, DEFAULT_SETTINGS), DEFAULT_SETTINGS, choices(data))
+    assert [key[0] for key in expected] == list(first_page.STORED)
+    version = store.data_version(db)
+    for key, value in expected.items():
+        _same(store.read_result(key, version, db), value)
+    tiles = store.read_result(first_page.cache_key("kpis", DEFAULT_SETTINGS, first_page.default_selection(
+        pd.Timestamp("2023-10-01"), pd.Timestamp("2026-09-30"), choices(data))), version, db)
+    assert tiles.loc[tiles["kpi"] == "sessions", "value"].iloc[0] == len(data[data["session_date"] >= "2025-10-01"])
+
+
+def test_a_result_of_another_state_of_the_store_is_never_read(db):
+    _import(db)
+    old = store.data_version(db)
+    key = first_page.cache_key("followup_lag", DEFAULT_SETTINGS)
+    assert store.read_result(key, old, db) == 32
+    lines = SAMPLE_BYTES.decode("utf-8").splitlines()
+    more = "\n".join(lines[:1] + ["Q" + line[1:].replace(",S0", ",T0", 1) for line in lines[1:40]]) + "\n"
+    assert _import(db, more.encode("utf-8"), "more.csv", first_page=False).new == 39  # a part of a big import
+    new = store.data_version(db)
+    assert new != old
+    assert store.read_result(key, old, db) is store_results.MISSING
+    assert store.read_result(key, new, db) is store_results.MISSING
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM page_results").fetchone()[0] == 0
+
+
+def test_undo_and_erasure_write_the_results_again_and_an_erased_code_is_gone_from_them(db):
+    first = _import(db)
+    flags = store.read_result(first_page.cache_key("flags", DEFAULT_SETTINGS), store.data_version(db), db)
+    erased = str(flags["patient_id"].iloc[0])
+    store.purge(erased, db)
+    after = store.read_result(first_page.cache_key("flags", DEFAULT_SETTINGS), store.data_version(db), db)
+    assert erased not in set(after["patient_id"]) and len(after) == len(flags) - 1
+    assert erased.encode("utf-8") not in db.read_bytes()  # the old results were rewritten out of the file
+    store.undo(first.batch_id, db)
+    assert store.data_version(db) is None
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM page_results").fetchone()[0] == 0
+
+
+def test_the_overview_of_a_fresh_server_reads_no_session_and_shows_the_computed_figures(db, monkeypatch):
+    _import(db)
+    with duckdb.connect(str(db)) as con:  # set the kept results aside: the figures computed from the sessions
+        con.execute("CREATE TABLE kept AS SELECT * FROM page_results")
+        con.execute("DELETE FROM page_results")
+    computed = app()
+    no_errors(computed)
+    with duckdb.connect(str(db)) as con:
+        con.execute("INSERT INTO page_results SELECT * FROM kept")
+        assert con.execute("SELECT count(*) FROM page_results").fetchone()[0] == len(first_page.STORED)
+        con.execute("DROP TABLE kept")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the first page read the store's sessions")
+
+    monkeypatch.setattr(store, "read_derived_base", no_reading)
+    monkeypatch.setattr(store, "read_sessions", no_reading)
+    fresh = app()
+    no_errors(fresh)
+    for label in ("Patients", "Sessions", "Responder rate", "Median response", "Benefit lasts", "Patients flagged",
+                  "Followed up"):
+        assert metric(fresh, label) == metric(computed, label)
+    assert "Clinic store" in texts(fresh)
+    assert len(fresh.get("plotly_chart")) == 1  # the p-chart, drawn from the kept table
+
+
+def test_without_kept_results_the_overview_computes_them(db):
+    _import(db, first_page=False)
+    assert store.read_result(first_page.cache_key("followup_lag", DEFAULT_SETTINGS), store.data_version(db),
+                             db) is store_results.MISSING
+    at = app()
+    no_errors(at)
+    dates = load_sessions(SAMPLE_BYTES, name="sessions.csv").data["session_date"]
+    assert metric(at, "Sessions") == f"{int((dates >= '2025-10-01').sum()):,}" == "1,075"  # the last 12 months
+
+
+@pytest.mark.parametrize("value", [
+    32, None, "fewer than 5 patients", 0.1 + 0.2, math.inf,
+    {"a": pd.Timestamp("2026-09-30"), "b": pd.Timestamp("2026-09-30 12:00").as_unit("us"), "c": date(2026, 1, 2),
+     "d": datetime(2026, 1, 2, 3, 4), "e": [1, (2, "x")], "f": np.int64(7), "g": np.float32(0.5),
+     "h": np.bool_(True), "i": pd.NA, 3: "int key"},
+])
+def test_values_come_back_as_they_went_in(value):
+    meta, frame = store_results.encode(value)
+    assert frame is None
+    back = store_results.decode(meta, frame)
+    assert back == value and type(back) is type(value)
+    if isinstance(value, dict):
+        assert all(type(back[k]) is type(v) for k, v in value.items() if v is not pd.NA)
+        assert back["b"].unit == "us" and back["a"].unit == value["a"].unit
+
+
+def test_nan_comes_back_as_nan_and_a_table_keeps_its_dtypes_index_and_attrs():
+    assert math.isnan(store_results.decode(*store_results.encode(float("nan"))))
+    frame = pd.DataFrame({"text": pd.array(["a", None], dtype="str"), "n": pd.array([1, None], dtype="Int64"),
+                          "x": pd.array([0.5, None], dtype="Float64"), "flag": pd.array([True, None], dtype="boolean"),
+                          "month": pd.to_datetime(["2026-01-01", "2026-02-01"]).as_unit("us")}, index=[3, 9])
+    frame.attrs = {"as_of": pd.Timestamp("2026-09-30"), "ratio": float("nan"), "hidden": ["month"]}
+    back, hidden = store_results.decode(*store_results.encode((frame, 2)))
+    pd.testing.assert_frame_equal(back, frame)
+    assert hidden == 2 and back.attrs["as_of"] == frame.attrs["as_of"] and math.isnan(back.attrs["ratio"])
+    assert back.attrs["hidden"] == ["month"]
+
+
+def test_an_unknown_type_is_refused_rather_than_kept_wrong():
+    with pytest.raises(TypeError, match="cannot be kept"):
+        store_results.encode({"when": object()})
