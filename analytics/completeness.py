@@ -26,23 +26,29 @@ COMPLETENESS_COLUMNS = ["month", "sessions", "patients", "recorded", "not_yet_du
 def followup_status(sessions: pd.DataFrame, as_of, due_days: int) -> pd.Series:
     """Per session: 'recorded', 'not yet due' (no score, and the session less than due_days before as_of) or
     'missing' (no score though it was due)."""
+    has, due = _scored_and_due(sessions, as_of, due_days)
+    status = np.where(has, RECORDED, np.where(due, MISSING, NOT_YET_DUE))
+    return pd.Series(status, index=sessions.index, dtype="object")
+
+
+def _scored_and_due(sessions: pd.DataFrame, as_of, due_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per session: whether it has a follow-up score, and whether one was due by as_of."""
     if "has_response" in sessions.columns:
         has = sessions["has_response"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     else:
         has = np.zeros(len(sessions), bool)
     day = pd.to_datetime(sessions["session_date"]).dt.normalize().to_numpy()
     due = day + np.timedelta64(int(due_days), "D") <= np.datetime64(pd.Timestamp(as_of).normalize())
-    status = np.where(has, RECORDED, np.where(due, MISSING, NOT_YET_DUE))
-    return pd.Series(status, index=sessions.index, dtype="object")
+    return has, due
 
 
 def followup_counts(sessions: pd.DataFrame, as_of, due_days: int) -> dict:
-    """{'sessions', 'recorded', 'not_yet_due', 'missing', 'due_days'} over the given sessions (one period)."""
-    status = followup_status(sessions, as_of, due_days)
-    counts = status.value_counts()
-    return {"sessions": int(len(status)), "recorded": int(counts.get(RECORDED, 0)),
-            "not_yet_due": int(counts.get(NOT_YET_DUE, 0)), "missing": int(counts.get(MISSING, 0)),
-            "due_days": int(due_days)}
+    """{'sessions', 'recorded', 'not_yet_due', 'missing', 'due_days'} over the given sessions (one period): the
+    counts of followup_status's three values."""
+    has, due = _scored_and_due(sessions, as_of, due_days)
+    missing = int((~has & due).sum())
+    return {"sessions": int(len(has)), "recorded": int(has.sum()), "not_yet_due": int(len(has) - has.sum() - missing),
+            "missing": missing, "due_days": int(due_days)}
 
 
 def followup_completeness(sessions: pd.DataFrame, as_of, due_days: int, by: str | None = None) -> pd.DataFrame:

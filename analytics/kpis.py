@@ -176,10 +176,16 @@ def period_bounds(sessions: pd.DataFrame, start=None, end=None, settings: Settin
     return Period(start, end, start - length, start - pd.Timedelta(days=1))
 
 
+# Text columns no tile reads (groups and free text): left out of a period's rows, since copying 1.3M strings is
+# most of the time a period's selection takes. patient_id stays (patients, flagged patients).
+NOT_READ = ("site", "practitioner_id", "indication", "product", "adverse_events", "muscles", "session_id", "notes")
+
+
 def _in_range(sessions: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """Sessions whose session_date falls on a day in [start, end]."""
+    """Sessions whose session_date falls on a day in [start, end], without the NOT_READ columns."""
     day = pd.to_datetime(sessions["session_date"]).dt.normalize()
-    return sessions.loc[(day >= start) & (day <= end)]
+    kept = [c for c in sessions.columns if c not in NOT_READ]
+    return sessions.loc[((day >= start) & (day <= end)).to_numpy(), kept]
 
 
 def _share(figure: headline.Share) -> Figure:
@@ -222,9 +228,9 @@ def _flagged(period: pd.DataFrame, flags, history: pd.DataFrame | None) -> tuple
         table = flags
         if "flag" in table:
             table = table.loc[table["flag"].notna() & (table["flag"].astype("str") != "")]
-        seen = set(period["patient_id"].dropna().astype("str"))
-        flagged = set(table["patient_id"].dropna().astype("str")) & seen
-        return float(len(flagged)), len(seen)
+        seen = pd.Index(period["patient_id"].dropna().astype("str").unique())
+        flagged = seen.isin(table["patient_id"].dropna().astype("str").unique())
+        return float(flagged.sum()), len(seen)
     return float(flags), int(period["patient_id"].nunique())
 
 

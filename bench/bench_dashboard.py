@@ -180,21 +180,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="warm first renders to time (the median is reported)")
     parser.add_argument("--no-store", action="store_true", help="only the file, not the DuckDB store")
+    parser.add_argument("--db", type=Path, help="only this store (copied first: the app writes audit rows), e.g. "
+                        "bench/data/registry_10m/registry_store.duckdb; not the file")
     args = parser.parse_args()
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(chromium).exists():
         sys.exit("chromium is not installed: apt-get install chromium")
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
-    data_file = ensure_big_file()
-    print(f"file: {data_file.name}, {data_file.stat().st_size / 1048576:.0f} MB")
-    db = None if args.no_store else ensure_store(data_file)
+    if args.db:
+        data_file, db = None, args.db.with_name("dashboard_copy.duckdb")
+        shutil.copyfile(args.db, db)
+        print(f"store: {args.db} ({args.db.stat().st_size / 1048576:,.0f} MB), measured on a copy")
+    else:
+        data_file = ensure_big_file()
+        print(f"file: {data_file.name}, {data_file.stat().st_size / 1048576:.0f} MB")
+        db = None if args.no_store else ensure_store(data_file)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=LAUNCH_ARGS)
-        from_file = measure(browser, {"OUTCOMES_DATA_FILE": str(data_file)}, args.runs)
+        from_file = None if data_file is None else measure(browser, {"OUTCOMES_DATA_FILE": str(data_file)},
+                                                           args.runs)
         from_store = None if db is None else measure(browser, {"OUTCOMES_DB": str(db)}, args.runs)
         browser.close()
-    report("The file (OUTCOMES_DATA_FILE): read and checked when the server starts", from_file, args.runs)
+    if from_file:
+        report("The file (OUTCOMES_DATA_FILE): read and checked when the server starts", from_file, args.runs)
     if from_store:
         report("The clinic's store (OUTCOMES_DB) holding the same sessions", from_store, args.runs)
 

@@ -7,8 +7,10 @@ bench/data/registry_<size>/ (git-ignored, with bench/data/), beside the store im
 the importer's default size limit, so the product's steps run with OUTCOMES_MAX_FILE_MB raised.
 
 Run: .venv/bin/python bench/bench_registry.py [--sessions 10000000] [--data-dir DIR] [--repeats 1] [--peer-sql F]
-     [--max-gb 12]
-     --sessions 2000000 is a quicker check (316,000 patients, 2,003,621 sessions).
+     [--max-gb 12] [--parts 5]
+     --sessions 2000000 is a quicker check (316,000 patients, 2,003,621 sessions). --parts 5 imports the file cut
+     by patient into five CSVs (made once beside it), one after the other, all but the last with --no-first-page;
+     the time is their sum (the cutting is not counted).
 Each step is a fresh process timed by /usr/bin/time (wall seconds, peak resident memory):
 1. `python -m analytics import FILE --db STORE` (a fresh store) against DuckDB's own
    `CREATE TABLE sessions AS SELECT * FROM read_csv(FILE)` into a fresh database file: target <= 3x.
@@ -129,6 +131,45 @@ def shown(name: str, argv: list[str], ok=(0,)) -> tuple[float, float]:
     return seconds, mb
 
 
+SPLIT = """
+import duckdb, sys
+file, folder, parts = sys.argv[1], sys.argv[2], int(sys.argv[3])
+con = duckdb.connect()
+quoted = "'" + file.replace("'", "''") + "'"
+for part in range(parts):
+    out = "'" + f"{folder}/part_{part + 1}_of_{parts}.csv".replace("'", "''") + "'"
+    con.execute(f"COPY (SELECT * FROM read_csv({quoted}, all_varchar = true) WHERE hash(patient_id) % {parts} = {part}) "
+                f"TO {out} (HEADER, DELIMITER ',')")
+"""
+
+
+def split_file(path: Path, parts: int) -> list[Path]:
+    """The file cut into `parts` CSVs by patient (every session of a patient in one part), made once beside it:
+    a registry's history imported in parts, as the README advises for files past a few million sessions."""
+    folder = path.with_name(f"parts_{parts}")
+    files = [folder / f"part_{i + 1}_of_{parts}.csv" for i in range(parts)]
+    if not all(f.exists() for f in files):
+        folder.mkdir(exist_ok=True)
+        print(f"Splitting {path.name} into {parts} parts by patient ...", flush=True)
+        timed([sys.executable, "-c", SPLIT, str(path), str(folder), str(parts)], max_mb=MAX_MB)
+    return files
+
+
+def import_in_parts(files: list[Path], store: Path) -> tuple[float, float]:
+    """Each part imported in turn into a fresh store, all but the last with --no-first-page (the last computes
+    the dashboard's first page once for the whole store): (total seconds, largest peak MB)."""
+    total, peak = 0.0, 0.0
+    for number, part in enumerate(files, 1):
+        last = number == len(files)
+        seconds, mb = shown(f"  import part {number} of {len(files)}" + (" (+ first page)" if last else ""),
+                            [sys.executable, "-m", "analytics", "import", str(part), "--db", str(store),
+                             *([] if last else ["--no-first-page"])], ok=(0, 1))
+        total, peak = total + seconds, max(peak, mb)
+    print(f"{'python -m analytics import, ' + str(len(files)) + ' parts in turn':<52} {total:8.1f} {peak:8.0f}",
+          flush=True)
+    return total, peak
+
+
 def remove_db(path: Path) -> None:
     for p in (path, Path(str(path) + ".wal")):
         p.unlink(missing_ok=True)
@@ -146,6 +187,8 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(ROOT / "bench" / "data"))
     parser.add_argument("--repeats", type=int, default=1, help="runs of each step; the best time is kept")
     parser.add_argument("--peer-sql", default=str(PEER_SQL), help="the SQL peer (default bench/summary_peer.sql)")
+    parser.add_argument("--parts", type=int, default=1,
+                        help="import the file cut into this many parts by patient, in turn (default 1: whole)")
     parser.add_argument("--max-gb", type=float, default=12.0,
                         help="kill a step past this much resident memory (default 12; the target is 6)")
     args = parser.parse_args()
@@ -171,8 +214,11 @@ def main() -> None:
         ctas_runs.append(shown("DuckDB CREATE TABLE AS SELECT * FROM read_csv", [py, "-c", CTAS, str(path),
                                                                                  str(peer_db)]))
         remove_db(store)
-        import_runs.append(shown("python -m analytics import FILE --db STORE",
-                                 [py, "-m", "analytics", "import", str(path), "--db", str(store)], ok=(0, 1)))
+        if args.parts > 1:
+            import_runs.append(import_in_parts(split_file(path, args.parts), store))
+        else:
+            import_runs.append(shown("python -m analytics import FILE --db STORE",
+                                     [py, "-m", "analytics", "import", str(path), "--db", str(store)], ok=(0, 1)))
     for _ in range(args.repeats):
         peer_runs.append(shown("DuckDB summary_peer.sql over read_csv(FILE)", [py, "-c", peer, str(path), sql]))
         summary_runs.append(shown("python -m analytics summary --db STORE --json",

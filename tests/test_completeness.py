@@ -168,3 +168,13 @@ def test_the_completeness_chart_draws_the_shown_groups_only():
     assert "1 of 2 sessions have a follow-up score (50%); 1 not yet due; 0 missing" in south.hovertext[-1]
     hidden = completeness_figure(completeness_shown(table, DEFAULT_SETTINGS), "Site")
     assert not hidden.data  # every group too small: nothing drawn
+
+
+def test_the_counts_of_a_period_are_those_of_each_sessions_status():
+    sessions = small_table()
+    for due_days in (0, 10, 30, 400):
+        counts = followup_counts(sessions, pd.Timestamp("2026-03-31"), due_days)
+        status = followup_status(sessions, pd.Timestamp("2026-03-31"), due_days).value_counts()
+        assert [counts["recorded"], counts["not_yet_due"], counts["missing"]] == [
+            int(status.get(s, 0)) for s in ("recorded", "not yet due", "missing")]
+        assert counts["sessions"] == len(sessions)

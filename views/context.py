@@ -1,11 +1,15 @@
 """The data, settings and selection in force for one run of a page, and the cached ways to compute from them."""
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import pandas as pd
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
 from analytics.access import Access, own_patients, patients_mask
 from analytics import first_page
 from analytics.ingest import IngestResult
@@ -14,6 +18,11 @@ from analytics.settings import Settings
 from analytics.store import derived_for
 from views.cache import memo, settings_key
 from views.sources import DataSource, store_base
+
+LOG = logging.getLogger("outcomes")
+_PRELOADING: set = set()  # (store state, settings) being read in the background
+_PRELOADING_LOCK = threading.Lock()
+
 
 @dataclass
 class Context:
@@ -70,6 +79,32 @@ class Context:
                 return memo(self.source, "derive", ("derive", self.skey), derived_for,
                             lambda: ((base, self.settings), {}), big=True)
         return self._derived()
+
+    def preload(self) -> None:
+        """Read the clinic's store's sessions in the background (once per store state and settings): the first
+        page was drawn from the results the store keeps ready, and the first filter, period or page change should
+        not then wait for the read. A later run needing them waits for this one read (Streamlit's cache computes
+        a value once)."""
+        if self.source.kind != "store" or "derived" in self.__dict__:
+            return
+        key = (self.source.key, self.skey)
+        with _PRELOADING_LOCK:
+            if key in _PRELOADING:
+                return
+            _PRELOADING.add(key)
+
+        def read() -> None:
+            try:
+                self.derived  # noqa: B018 - cached in the process-wide cache
+            except Exception:  # noqa: BLE001 - a page that needs them reads them again and says what failed
+                LOG.exception("reading the store's sessions in the background failed")
+            finally:
+                with _PRELOADING_LOCK:
+                    _PRELOADING.discard(key)
+
+        thread = threading.Thread(target=read, name="preload-store-sessions", daemon=True)
+        add_script_run_ctx(thread, get_script_run_ctx())  # the caches it fills are this app's
+        thread.start()
 
     @cached_property
     def scoped(self) -> pd.DataFrame:

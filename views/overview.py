@@ -307,6 +307,7 @@ def render() -> None:
         if safety.open:
             with ui.timed("overview: safety"):
                 safety_section(ctx)
+    ctx.preload()  # drawn, perhaps from the store's kept results: read its sessions now, before the user asks
 
 
 ui.run_page(render)
