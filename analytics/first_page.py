@@ -9,6 +9,10 @@ computed one cannot differ (tests/test_first_page.py).
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+from pathlib import Path
+
 import pandas as pd
 
 from .flags import flag_patients
@@ -30,6 +34,17 @@ ANALYSIS_COLUMNS = tuple(dict.fromkeys((
 # The results the store keeps for the default view, and whether each depends on the selection ("sessions") or
 # only on the data and settings ("all"): the scopes of views.context.Context.cached.
 STORED = {"flags": "all", "followup_lag": "all", "kpis": "sessions", "pchart": "sessions", "too_few": "sessions"}
+
+
+@functools.cache
+def code_version() -> str:
+    """A hash of the analytics package's source: part of every kept result's version, so a result computed by an
+    earlier version of the program (whose definitions may differ) is never read; the next import computes it
+    again, and until then the app does."""
+    digest = hashlib.blake2b(digest_size=8)
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        digest.update(path.name.encode("utf-8") + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def cache_key(name: str, settings: Settings, selection: Selection | None = None) -> tuple:

@@ -1528,7 +1528,7 @@ def _refresh_results(con) -> None:
     derived = derived_for(base, DEFAULT_SETTINGS)
     del base
     results = first_page.compute(derived, DEFAULT_SETTINGS, options)
-    store_results.replace_all(con, _version_of(con, SCHEMA_VERSION), results)
+    store_results.replace_all(con, f"{_version_of(con, SCHEMA_VERSION)}:{first_page.code_version()}", results)
 
 
 def _clear_results(con) -> None:
@@ -1539,12 +1539,13 @@ def _clear_results(con) -> None:
 def read_result(key: tuple, version: str, db_path: str | Path | None = None, *,
                 lock_timeout: float | None = None):
     """A result the store keeps ready (store_results: the default view's first page) under the cache key `key`
-    for the store state `version` (data_version); store_results.MISSING when it holds none for that state."""
-    from . import store_results
+    for the store state `version` (data_version), computed by this version of the program; store_results.MISSING
+    when it holds none for both."""
+    from . import first_page, store_results
     with _reader(db_path, lock_timeout) as reading:
         if reading is None:
             return store_results.MISSING
-        return store_results.read(reading.con, version, key)
+        return store_results.read(reading.con, f"{version}:{first_page.code_version()}", key)
 
 
 def facts(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> dict:

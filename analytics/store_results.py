@@ -2,8 +2,9 @@
 written by every import, undo and erasure in the same transaction as the change, for the store's state after it.
 
 Table `page_results`: one row per result, (version, name, key, meta, frame):
-  version  store.data_version of the state the result was computed on: a reader takes a row only when it equals the
-           store's version now, so a stale result is never used, even one left by a write that skipped the refresh;
+  version  store.data_version of the state the result was computed on and first_page.code_version of the program
+           that computed it: a reader takes a row only when both equal its own, so a stale result is never used
+           (one left by a write that skipped the refresh, or computed under another definition of a metric);
   name     the result's name ("kpis", "pchart", ...); key: its cache key as JSON (first_page.cache_key);
   meta     JSON: what the value is (a table, a table and a number, a plain value) and the table's attrs, with
            dates and numpy numbers tagged so they come back as they went in;

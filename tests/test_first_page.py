@@ -188,3 +188,11 @@ def test_once_the_first_page_is_drawn_the_sessions_are_read_once_in_the_backgrou
     at.selectbox(key="period").select("Last 3 months").run()
     no_errors(at)
     assert reads == [1] and metric(at, "Sessions") != metric(again, "Sessions")
+
+
+def test_a_result_computed_by_another_version_of_the_program_is_never_read(db, monkeypatch):
+    _import(db)
+    key = first_page.cache_key("followup_lag", DEFAULT_SETTINGS)
+    assert store.read_result(key, store.data_version(db), db) == 32
+    monkeypatch.setattr(first_page, "code_version", lambda: "a later version")
+    assert store.read_result(key, store.data_version(db), db) is store_results.MISSING
