@@ -45,6 +45,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 import uuid
 from datetime import date, datetime
 from pathlib import Path
@@ -464,6 +465,17 @@ def _history_records(log) -> list[dict]:
     return out
 
 
+def cmd_first_page(args: argparse.Namespace) -> int:
+    """Compute the dashboard's first page for the store (after an import in parts made with --no-first-page)."""
+    db = args.db or store.default_db_path()
+    started = time.perf_counter()
+    if not store.prepare_first_page(db):
+        print(f"The store {db} holds no session: there is no first page to compute.")
+        return 0
+    print(f"The dashboard's first page is kept ready in {db} ({time.perf_counter() - started:.1f} s).")
+    return 0
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     db = args.db or store.default_db_path()
     store.require_store(db)
@@ -775,6 +787,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="do not compute the dashboard's first page for the store (for all but the last part "
                                "of a large import in parts; without it the dashboard computes it on first use)")
     importer.set_defaults(run=cmd_import)
+    ready = commands.add_parser("first-page", help="compute the dashboard's first page for the store (after "
+                                "imports made with --no-first-page)")
+    add_db_option(ready)
+    ready.set_defaults(run=cmd_first_page)
     log = commands.add_parser("history", help="the imports into the outcome store, newest first")
     add_db_option(log)
     log.add_argument("--json", action="store_true", help="print JSON instead of text")

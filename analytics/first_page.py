@@ -31,6 +31,10 @@ ANALYSIS_COLUMNS = tuple(dict.fromkeys((
     *DERIVED_COLUMNS,
 )))
 
+# What `compute` reads: the filtered views' columns and the muscles (the flags' "muscles changed" factor). An
+# import reads only these from the store (every column of 10M sessions would not fit in its memory).
+INPUT_COLUMNS = (*ANALYSIS_COLUMNS, "muscles")
+
 # The results the store keeps for the default view, and whether each depends on the selection ("sessions") or
 # only on the data and settings ("all"): the scopes of views.context.Context.cached.
 STORED = {"flags": "all", "followup_lag": "all", "kpis": "sessions", "pchart": "sessions", "too_few": "sessions"}

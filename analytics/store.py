@@ -1523,12 +1523,22 @@ def _refresh_results(con) -> None:
     if not con.execute("SELECT EXISTS (SELECT 1 FROM sessions)").fetchone()[0]:
         store_results.clear(con)
         return
-    base = _read_derived(con, None, None, None, False).frame
-    options = choices(base)
-    derived = derived_for(base, DEFAULT_SETTINGS)
-    del base
-    results = first_page.compute(derived, DEFAULT_SETTINGS, options)
+    derived = _read_derived(con, DEFAULT_SETTINGS, None, list(first_page.INPUT_COLUMNS), False).frame
+    results = first_page.compute(derived, DEFAULT_SETTINGS, choices(derived))
     store_results.replace_all(con, f"{_version_of(con, SCHEMA_VERSION)}:{first_page.code_version()}", results)
+
+
+def prepare_first_page(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> bool:
+    """Compute the default view's first page for the store as it is (after imports made with first_page=False),
+    in a transaction of its own; False when the store holds no session (nothing to compute)."""
+    path = _path(db_path)
+    require_store(path)
+    with _writer(path, lock_timeout) as writing:
+        if not writing.con.execute("SELECT EXISTS (SELECT 1 FROM sessions)").fetchone()[0]:
+            return False
+        _refresh_results(writing.con)
+        writing.commit()
+    return True
 
 
 def _clear_results(con) -> None:

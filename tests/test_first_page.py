@@ -196,3 +196,27 @@ def test_a_result_computed_by_another_version_of_the_program_is_never_read(db, m
     assert store.read_result(key, store.data_version(db), db) == 32
     monkeypatch.setattr(first_page, "code_version", lambda: "a later version")
     assert store.read_result(key, store.data_version(db), db) is store_results.MISSING
+
+
+def test_the_first_page_needs_only_its_input_columns():
+    # an import reads only first_page.INPUT_COLUMNS from the store: every result must be the same as from every
+    # column (the sample has patients whose flag rests on a change of muscles, so dropping them would show)
+    data = load_sessions(SAMPLE_BYTES, name="sessions.csv").data
+    derived = derive_sessions(data, DEFAULT_SETTINGS)
+    full = first_page.compute(derived, DEFAULT_SETTINGS, choices(data))
+    narrow = first_page.compute(derived[list(first_page.INPUT_COLUMNS)], DEFAULT_SETTINGS, choices(data))
+    for key, value in full.items():
+        _same(narrow[key], value)
+    assert full[first_page.cache_key("flags", DEFAULT_SETTINGS)]["muscle_change"].any()
+
+
+def test_the_first_page_command_computes_what_an_import_in_parts_skipped(db, capsys):
+    from analytics.cli import main
+
+    _import(db, first_page=False)
+    key = first_page.cache_key("followup_lag", DEFAULT_SETTINGS)
+    assert store.read_result(key, store.data_version(db), db) is store_results.MISSING
+    assert main(["first-page", "--db", str(db)]) == 0
+    assert "first page is kept ready" in capsys.readouterr().out
+    assert store.read_result(key, store.data_version(db), db) == 32
+    assert len(store.history(db)) == 1  # no batch: the sessions are as they were
