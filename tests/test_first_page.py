@@ -220,3 +220,22 @@ def test_the_first_page_command_computes_what_an_import_in_parts_skipped(db, cap
     assert "first page is kept ready" in capsys.readouterr().out
     assert store.read_result(key, store.data_version(db), db) == 32
     assert len(store.history(db)) == 1  # no batch: the sessions are as they were
+
+
+def test_a_registry_sized_store_is_not_read_in_the_background(db, monkeypatch):
+    # the background read holds the store's lock, and every visitor's audit row waits for it: at registry scale
+    # (13 s at 10M sessions) the sessions are read only when a page needs them
+    from views import context
+
+    _import(db)
+    monkeypatch.setattr(context, "PRELOAD_MAX_SESSIONS", 3_000)  # the sample holds 3,104 sessions
+    reads = []
+    real = store.read_derived_base
+    monkeypatch.setattr(store, "read_derived_base", lambda *a, **k: reads.append(1) or real(*a, **k))
+    at = app()
+    no_errors(at)
+    _join_preloads()
+    assert reads == []
+    at.selectbox(key="period").select("Last 3 months").run()
+    no_errors(at)
+    assert reads == [1]

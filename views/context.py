@@ -20,6 +20,7 @@ from views.cache import memo, settings_key
 from views.sources import DataSource, store_base
 
 LOG = logging.getLogger("outcomes")
+PRELOAD_MAX_SESSIONS = 2_000_000
 _PRELOADING: set = set()  # (store state, settings) being read in the background
 _PRELOADING_LOCK = threading.Lock()
 
@@ -37,6 +38,7 @@ class Context:
     first_date: pd.Timestamp
     _derived: Callable[[], pd.DataFrame] = field(repr=False, default=None)
     access: Access | None = None  # who is looking (views/signin.py); None only outside the app
+    stored_sessions: int = 0  # the source's sessions, before any as-of date, setting or filter
 
     @cached_property
     def result(self) -> IngestResult:
@@ -84,8 +86,9 @@ class Context:
         """Read the clinic's store's sessions in the background (once per store state and settings): the first
         page was drawn from the results the store keeps ready, and the first filter, period or page change should
         not then wait for the read. A later run needing them waits for this one read (Streamlit's cache computes
-        a value once)."""
-        if self.source.kind != "store" or "derived" in self.__dict__:
+        a value once). Not past PRELOAD_MAX_SESSIONS: the read holds the store's lock, and every visitor's audit
+        row waits for it (13 s at 10M sessions), while at a clinic's size it takes a second or two."""
+        if self.source.kind != "store" or "derived" in self.__dict__ or self.stored_sessions > PRELOAD_MAX_SESSIONS:
             return
         key = (self.source.key, self.skey)
         with _PRELOADING_LOCK:

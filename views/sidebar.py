@@ -165,7 +165,7 @@ def sidebar() -> Context:
                         lambda: ((load().data, settings), {}), big=True)
 
     return Context(source, load, settings, Selection(period, start, end, values), as_of, bool(chosen_as_of),
-                   first, derived, signin.current())
+                   first, derived, signin.current(), facts.sessions)
 
 
 def current() -> Context | None:
