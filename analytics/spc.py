@@ -411,7 +411,7 @@ def p_chart(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, run_l
     window_start, window_end = chart_window(dates.min() if len(dates) else None, period_start, end,
                                             baseline_months)
     inside = ((dates >= window_start) & (dates < window_end + pd.Timedelta(days=1))).to_numpy(dtype=bool)
-    counts = monthly_counts(sessions.loc[inside])
+    counts = monthly_counts(sessions.loc[inside, ["session_date", "has_response", "responder"]])  # all it reads
     reference = as_of if not pd.isna(as_of) else window_end
     counts["provisional"] = provisional_months(counts["month"], window_end, reference, lag_days)
     chart = p_chart_from_counts(counts, run_length, improvement_direction, limits)
