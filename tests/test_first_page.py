@@ -43,13 +43,17 @@ def _same(got, expected) -> None:
 
 @pytest.fixture
 def db(tmp_path, monkeypatch):
+    from views import context
+
     path = tmp_path / "outcomes.duckdb"
     monkeypatch.setenv("OUTCOMES_DB", str(path))
     st.cache_data.clear()
     st.cache_resource.clear()
+    context._PRELOADED.clear()  # two stores imported in the same second share a version
     yield path
     st.cache_data.clear()
     st.cache_resource.clear()
+    context._PRELOADED.clear()
 
 
 def test_the_store_keeps_each_result_equal_to_the_one_computed_from_the_file(db):
@@ -172,11 +176,17 @@ def _join_preloads() -> None:
             thread.join(60)
 
 
-def test_once_the_first_page_is_drawn_the_sessions_are_read_once_in_the_background(db, monkeypatch):
-    _import(db)
+def _counted_reads(monkeypatch) -> list:
+    """A list that gets one item each time the store's sessions are read (store.read_derived_base)."""
     reads = []
     real = store.read_derived_base
     monkeypatch.setattr(store, "read_derived_base", lambda *a, **k: reads.append(1) or real(*a, **k))
+    return reads
+
+
+def test_once_the_first_page_is_drawn_the_sessions_are_read_once_in_the_background(db, monkeypatch):
+    _import(db)
+    reads = _counted_reads(monkeypatch)
     at = app()
     no_errors(at)
     _join_preloads()
@@ -229,9 +239,7 @@ def test_a_registry_sized_store_is_not_read_in_the_background(db, monkeypatch):
 
     _import(db)
     monkeypatch.setattr(context, "PRELOAD_MAX_SESSIONS", 3_000)  # the sample holds 3,104 sessions
-    reads = []
-    real = store.read_derived_base
-    monkeypatch.setattr(store, "read_derived_base", lambda *a, **k: reads.append(1) or real(*a, **k))
+    reads = _counted_reads(monkeypatch)
     at = app()
     no_errors(at)
     _join_preloads()

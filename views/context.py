@@ -10,8 +10,8 @@ from functools import cached_property
 import pandas as pd
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from analytics.access import Access, own_patients, patients_mask
 from analytics import first_page
+from analytics.access import Access, own_patients, patients_mask
 from analytics.ingest import IngestResult
 from analytics.selection import Selection, period_mask, take, value_mask
 from analytics.settings import Settings
@@ -22,6 +22,7 @@ from views.sources import DataSource, store_base
 LOG = logging.getLogger("outcomes")
 PRELOAD_MAX_SESSIONS = 2_000_000
 _PRELOADING: set = set()  # (store state, settings) being read in the background
+_PRELOADED: set = set()  # and those read (a later visit starts no thread: the caches hold them)
 _PRELOADING_LOCK = threading.Lock()
 
 
@@ -92,13 +93,14 @@ class Context:
             return
         key = (self.source.key, self.skey)
         with _PRELOADING_LOCK:
-            if key in _PRELOADING:
+            if key in _PRELOADING or key in _PRELOADED:
                 return
             _PRELOADING.add(key)
 
         def read() -> None:
             try:
                 self.derived  # noqa: B018 - cached in the process-wide cache
+                _PRELOADED.add(key)
             except Exception:  # noqa: BLE001 - a page that needs them reads them again and says what failed
                 LOG.exception("reading the store's sessions in the background failed")
             finally:
