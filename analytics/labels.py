@@ -147,13 +147,20 @@ def number_text(value, decimals: int = 1) -> str:
 def number_texts(values, decimals: int = 1, unit: str = "") -> pd.Series:
     """number_text of every value, vectorised, with an optional unit after it ('52.5 U')."""
     series = values if isinstance(values, pd.Series) else pd.Series(values, dtype="object")
-    x = pd.to_numeric(series.astype("object").where(~series.map(missing), np.nan), errors="coerce")
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        x = series.astype("float64")  # NA and NaN become NaN
+    else:
+        x = pd.to_numeric(series.astype("object").where(~series.map(missing), np.nan), errors="coerce")
     x = x.astype("float64").round(decimals) + 0.0  # + 0.0: no "-0"
-    text = x.map(lambda v: f"{v:,.{decimals}f}" if not math.isnan(v) else "")
+    # each distinct value is written once (scores and changes repeat across a clinic's patients)
+    codes, uniques = pd.factorize(x.to_numpy(), use_na_sentinel=True)
+    text = pd.Series([f"{v:,.{decimals}f}" for v in uniques], dtype="object")
     if decimals:
         text = text.str.replace(r"\.?0+$", "", regex=True).where(text.str.contains(".", regex=False), text)
-    text = text.str.replace("-", MINUS, regex=False) + unit
-    return text.where(x.notna(), NOT_RECORDED)
+    text = (text.str.replace("-", MINUS, regex=False) + unit).to_numpy(dtype=object)
+    out = np.full(len(codes), NOT_RECORDED, dtype=object)
+    out[codes >= 0] = text[codes[codes >= 0]]
+    return pd.Series(out, index=series.index, dtype="str")
 
 
 def percent_text(value, decimals: int = 1) -> str:

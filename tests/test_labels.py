@@ -1,6 +1,8 @@
 """analytics/labels.py: the words a person reads instead of codes, with exact values."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -124,3 +126,25 @@ def test_group_tables_show_products_and_indications_in_words_and_nothing_else_ch
     assert labels.groups_in_words(no_kind, "site")["group"].tolist() == ["cervical_dystonia", "All"]
     short = labels.groups_in_words(table, short=True)  # a legend on a phone: the brand alone
     assert short["group"].tolist()[:2] == ["Botox", "Other product"] and short["group"].iloc[3] == "Arm pain"
+
+
+def _one_number(value, decimals: int, unit: str) -> str:
+    """number_texts' reference, one value at a time: rounded, thousands separated, trailing zeros dropped."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return "not recorded"
+    text = f"{round(float(value), decimals) + 0.0:,.{decimals}f}"
+    if decimals and "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.replace("-", "\u2212") + unit
+
+
+def test_numbers_are_written_once_per_distinct_value_and_as_one_at_a_time():
+    # issue 12: the worklist writes 200,000 patients' scores; each distinct value is now formatted once
+    rng = np.random.default_rng(12)
+    values = list(rng.choice([0, 1, 2.5, 7, 10, -3, 0.04, -0.04, 1234.567], 500)) + [None, float("nan")]
+    for series in (pd.Series(values, dtype="object"), pd.Series(values, dtype="Float64"),
+                   pd.Series([1, None, 3], dtype="Int64")):
+        for decimals, unit in ((0, "%"), (1, ""), (2, " U")):
+            got = labels.number_texts(series, decimals, unit)
+            assert got.tolist() == [_one_number(v, decimals, unit) for v in series.astype("object")]
+            assert got.index.equals(series.index) and str(got.dtype) == "str"
