@@ -784,8 +784,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="let blank cells clear the values the store holds (without it such an import is "
                                "refused and lists how many values per column it would clear)")
     importer.add_argument("--no-first-page", action="store_true",
-                          help="do not compute the dashboard's first page for the store (for all but the last part "
-                               "of a large import in parts; without it the dashboard computes it on first use)")
+                          help="do not compute the dashboard's first page for the store (for the parts of a large "
+                               "import in parts; then run first-page once, else the dashboard computes it on first "
+                               "use)")
     importer.set_defaults(run=cmd_import)
     ready = commands.add_parser("first-page", help="compute the dashboard's first page for the store (after "
                                 "imports made with --no-first-page)")

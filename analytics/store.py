@@ -138,7 +138,7 @@ from .store_locking import (  # noqa: F401  (re-exported: the store's public nam
     DB_ENV, DEFAULT_DB, DEFAULT_LOCK_TIMEOUT, LOCK_TIMEOUT_ENV, StoreBusy, StoreError, StoreMissing,
     check_is_outcome_store, check_store_file, connect, default_db_path, given_path, resolved_path, store_lock,
 )
-from . import store_derived
+from . import store_derived, store_results
 from .store_derived import SUMMARY_COLUMNS  # noqa: F401  (re-exported: what `summary --db` reads)
 from .selection import Selection, select
 from .sessions import DERIVED_COLUMNS, derive_sessions, resolve_as_of
@@ -838,7 +838,8 @@ def import_result(result: IngestResult, file_bytes_hash: str, label: str | None,
     mapping: the manual mapping the user chose (stored with the automatic one in import_log).
     allow_clearing: let blank cells clear stored values (else ClearingNeeded with the counts, nothing written).
     first_page: compute the default view's first page for the app in the same transaction (store_results); False
-    for all but the last part of a large import in parts: the results are then cleared, and the app computes them.
+    for the parts of a large import in parts: the results are then cleared, and `prepare_first_page` (or the app,
+    on first use) computes them once after the last part.
     Returns the counts; when nothing would change nothing is written and report.batch_id is None.
     Raises StoreError (refused file, repeated keys, a path that is not a store), ClearingNeeded and StoreBusy
     (lock timeout); the store is then unchanged.
@@ -890,7 +891,7 @@ def import_result(result: IngestResult, file_bytes_hash: str, label: str | None,
             if first_page:
                 _refresh_results(con)
             else:
-                _clear_results(con)
+                store_results.clear(con)
             writing.commit()
         # else: nothing to write, and the writer rolls back: the file stays exactly as it was
         notes = writing.notes if writing.committed else []
@@ -1514,10 +1515,17 @@ def _version_of(con, schema: int | None) -> str:
     return hashlib.blake2b(repr((schema, log)).encode("utf-8"), digest_size=16).hexdigest()
 
 
+def _results_version(data_version_: str) -> str:
+    """The version a kept result is written and read under: the store's state and the program that computed it
+    (first_page.code_version), so a result of another state or another program is never read."""
+    from . import first_page
+    return f"{data_version_}:{first_page.code_version()}"
+
+
 def _refresh_results(con) -> None:
     """Compute the default view's first page (analytics/first_page.py) for the state this write transaction
     leaves, from the derived table it holds, and keep it in place of the earlier results (store_results)."""
-    from . import first_page, store_results  # the metrics' modules: only a writer of sessions needs them
+    from . import first_page  # the metrics' modules: only a writer of sessions needs them
     from .selection import choices
 
     if not con.execute("SELECT EXISTS (SELECT 1 FROM sessions)").fetchone()[0]:
@@ -1525,7 +1533,7 @@ def _refresh_results(con) -> None:
         return
     derived = _read_derived(con, DEFAULT_SETTINGS, None, list(first_page.INPUT_COLUMNS), False).frame
     results = first_page.compute(derived, DEFAULT_SETTINGS, choices(derived))
-    store_results.replace_all(con, f"{_version_of(con, SCHEMA_VERSION)}:{first_page.code_version()}", results)
+    store_results.replace_all(con, _results_version(_version_of(con, SCHEMA_VERSION)), results)
 
 
 def prepare_first_page(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> bool:
@@ -1541,21 +1549,15 @@ def prepare_first_page(db_path: str | Path | None = None, *, lock_timeout: float
     return True
 
 
-def _clear_results(con) -> None:
-    from . import store_results
-    store_results.clear(con)
-
-
 def read_result(key: tuple, version: str, db_path: str | Path | None = None, *,
                 lock_timeout: float | None = None):
     """A result the store keeps ready (store_results: the default view's first page) under the cache key `key`
     for the store state `version` (data_version), computed by this version of the program; store_results.MISSING
     when it holds none for both."""
-    from . import first_page, store_results
     with _reader(db_path, lock_timeout) as reading:
         if reading is None:
             return store_results.MISSING
-        return store_results.read(reading.con, f"{version}:{first_page.code_version()}", key)
+        return store_results.read(reading.con, _results_version(version), key)
 
 
 def facts(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> dict:

@@ -140,6 +140,11 @@ class Context:
         like the tables it is drawn from; inputs() gives the builder's (args, kwargs) and only runs on a miss."""
         return self.cached(f"figure_{name}", build, inputs, **options)
 
+    def flags(self) -> pd.DataFrame:
+        """Diminished / watch patients, each judged on their whole history (never on the filtered sessions); kept
+        in the store for the default settings (first_page.STORED)."""
+        return self.cached("flags", first_page.flags, lambda: ((self.derived, self.settings), {}), scope="all")
+
     def n_sessions(self) -> int:
         """Sessions under the whole selection; cached, so a rerun does not filter the big table for it."""
         return self.cached("n_sessions", len, lambda: ((self.sessions,), {}))

@@ -28,11 +28,6 @@ from views.sidebar import context
 MODEL_BUTTON = "Estimate the change per cycle"
 
 
-def flags(ctx: Context) -> pd.DataFrame:
-    """Diminished / watch patients over each patient's whole history (cached per data and settings)."""
-    return ctx.cached("flags", first_page.flags, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
-
-
 def followup_lag(ctx: Context) -> int:
     """How long follow-ups take here (days): the same for the tiles, the p-chart and the completeness chart."""
     return ctx.cached("followup_lag", first_page.followup_lag, lambda: ((ctx.derived, ctx.settings), {}),
@@ -42,7 +37,7 @@ def followup_lag(ctx: Context) -> int:
 def kpis(ctx: Context) -> pd.DataFrame:
     """The tiles of the selection's period against the period before, small periods suppressed."""
     return ctx.cached("kpis", first_page.kpis, lambda: (
-        (ctx.scoped, ctx.settings, ctx.selection, flags(ctx), followup_lag(ctx)), {}))
+        (ctx.scoped, ctx.settings, ctx.selection, ctx.flags(), followup_lag(ctx)), {}))
 
 
 def monthly(ctx: Context) -> tuple[pd.DataFrame, int]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics import first_page
 from analytics.access import PATIENTS
 from analytics.flags import PAIN_NOISE_POINTS, TWSTRS_NOISE_POINTS
 from analytics.labels import date_text, table_in_words
@@ -35,14 +34,9 @@ TIMELINE_COLUMNS = ["session_date", "cycle", "product", "total_units", "muscles"
                     "practitioner_id"]
 
 
-def all_flags(ctx: Context) -> pd.DataFrame:
-    """Every flagged patient of the clinic, each judged on their whole history (never on the filtered sessions)."""
-    return ctx.cached("flags", first_page.flags, lambda: ((ctx.derived, ctx.settings), {}), scope="all")
-
-
 def all_patients(ctx: Context) -> pd.DataFrame:
     """The worklist of every patient in the data (whole histories, as of the as-of date), whatever the filters."""
-    flags = all_flags(ctx)
+    flags = ctx.flags()
     return ctx.cached("worklist", build_worklist, lambda: ((ctx.derived, flags, ctx.as_of, ctx.settings), {}),
                       scope="all")
 
@@ -227,7 +221,7 @@ def render() -> None:
     shown = worklist_section(ctx, listed)
     with ui.table_expander("All the flag's figures (for analysts)", "exp_flags") as is_open:
         if is_open:
-            ui.table_with_download(ctx.patient_rows(all_flags(ctx)), "flags with every figure", "flags_full", height=300, key="dl_flags")
+            ui.table_with_download(ctx.patient_rows(ctx.flags()), "flags with every figure", "flags_full", height=300, key="dl_flags")
 
     st.subheader("Chosen patient")
     options = shown["patient_id"].astype("str").tolist()
@@ -248,7 +242,7 @@ def render() -> None:
     everyone = all_patients(ctx)
     match = everyone.loc[everyone["patient_id"].astype("str") == str(patient)]
     row = match.iloc[0] if len(match) else None
-    flag = all_flags(ctx)
+    flag = ctx.flags()
     flag = flag.loc[flag["patient_id"].astype("str") == str(patient)]
     hidden = ""
     if len(flag):
