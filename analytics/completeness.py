@@ -37,8 +37,8 @@ def _scored_and_due(sessions: pd.DataFrame, as_of, due_days: int) -> tuple[np.nd
         has = sessions["has_response"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     else:
         has = np.zeros(len(sessions), bool)
-    day = pd.to_datetime(sessions["session_date"]).dt.normalize().to_numpy()
-    due = day + np.timedelta64(int(due_days), "D") <= np.datetime64(pd.Timestamp(as_of).normalize())
+    day = pd.to_datetime(sessions["session_date"]).to_numpy().astype("datetime64[D]")
+    due = day + np.timedelta64(int(due_days), "D") <= np.datetime64(pd.Timestamp(as_of).date(), "D")
     return has, due
 
 

@@ -12,15 +12,17 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from .flags import flag_patients
 from .presentation import kpi_tiles_shown, pchart_shown, too_few_message
-from .selection import DEFAULT_PERIOD, FILTER_COLUMNS, Selection, period_bounds, period_mask, take
+from .selection import DEFAULT_PERIOD, FILTER_COLUMNS, Selection, period_bounds, period_rows, take, value_mask
 from .sessions import DERIVED_COLUMNS
 from .settings import Settings
-from .spc import followup_lag_days
+from .spc import chart_window, followup_lag_days
 
 # The columns the filtered views need (every analytics call of the Overview, Patients and Compare pages reads only
 # these): the grouping columns, the baselines the case-mix adjustment bands on, and every derived column. Filtering
@@ -34,6 +36,13 @@ ANALYSIS_COLUMNS = tuple(dict.fromkeys((
 # What `compute` reads: the filtered views' columns and the muscles (the flags' "muscles changed" factor). An
 # import reads only these from the store (every column of 10M sessions would not fit in its memory).
 INPUT_COLUMNS = (*ANALYSIS_COLUMNS, "muscles")
+
+# What the Headline's tiles, p-chart and too-few check read (analytics.headline's figures, the follow-up counts, the
+# monthly counts): no text but the patient codes. tests/test_headline_window.py holds their figures equal to those
+# from every column.
+HEADLINE_COLUMNS = ("patient_id", "session_date", "has_response", "responder", "response_pct", "onset_days",
+                    "peak_days", "duration_days", "duration_event", "interval_days", "short_interval",
+                    "any_adverse_event")
 
 # The results the store keeps for the default view, and whether each depends on the selection ("sessions") or
 # only on the data and settings ("all"): the scopes of views.context.Context.cached.
@@ -71,6 +80,73 @@ def default_selection(first: pd.Timestamp, as_of: pd.Timestamp, options: dict[st
     return Selection(DEFAULT_PERIOD, start, end, values)
 
 
+def window_bounds(selection: Selection, as_of: pd.Timestamp) -> tuple[pd.Timestamp | None, pd.Timestamp]:
+    """The first and last day the Headline reads for a selection: its period, the period of the same length before
+    it (the tiles' comparison) and the p-chart's baseline months before the period's end (spc.chart_window). No
+    start ("All data"): every day up to the end."""
+    end = pd.Timestamp(selection.end or as_of).normalize()
+    if selection.start is None:
+        return None, end
+    start = pd.Timestamp(selection.start).normalize()
+    previous_start = start - (end - start + pd.Timedelta(days=1))
+    return min(previous_start, chart_window(None, start, end)[0]), end
+
+
+class Window(NamedTuple):
+    """The sessions of a selection's filters dated within window_bounds (HEADLINE_COLUMNS, the patient codes
+    categorical), and the first session date of those filters at any date (where the tiles' comparison and the
+    p-chart begin when the data begin later)."""
+
+    sessions: pd.DataFrame
+    first: pd.Timestamp | None
+
+
+def date_order(dates: pd.Series) -> np.ndarray:
+    """The positions that put `dates` in day order, ties in their order (a stable sort). Days spanning less than
+    65,536 are sorted as 16-bit offsets, which numpy sorts by radix in linear time (10M sessions: a tenth of the
+    time of sorting the dates themselves); blank dates go last."""
+    days = pd.to_datetime(dates).to_numpy().astype("datetime64[D]").astype("int64")
+    known = ~pd.isna(dates).to_numpy()
+    if known.any():
+        lowest, span = days[known].min(), days[known].max() - days[known].min()
+        if span < 65_535:
+            offsets = np.where(known, days - lowest, 65_535).astype("uint16")
+            return np.argsort(offsets, kind="stable")
+    return np.argsort(np.where(known, days, np.iinfo("int64").max), kind="stable")
+
+
+def headline_base(derived: pd.DataFrame) -> pd.DataFrame:
+    """Every derived session's HEADLINE_COLUMNS and filter columns in date order, with the patient codes and the
+    filter values as categoricals: made once per data and settings, so that each filter change compares small
+    integer codes and copies no text (choosing a site among 10M sessions, and counting their patients, compared
+    and copied strings for most of its time), and a period is a slice found by binary search, not a copy
+    (selection.period_rows). Counting gives the same figures from codes in date order as from text in any order."""
+    columns = [c for c in (*HEADLINE_COLUMNS, *FILTER_COLUMNS.values()) if c in derived.columns]
+    coded = [c for c in ("patient_id", *FILTER_COLUMNS.values()) if c in derived.columns]
+    order = date_order(derived["session_date"])  # a period is then a slice of it
+    coded_first = derived[columns].astype({c: "category" for c in coded})  # codes move faster than text
+    return coded_first.take(order).reset_index(drop=True)
+
+
+def window(base: pd.DataFrame, selection: Selection, as_of: pd.Timestamp) -> Window:
+    """The rows of `base` (headline_base, or any derived sessions at any date) the Headline reads for `selection`:
+    its filters' values within window_bounds, HEADLINE_COLUMNS only. A filter change on 10M sessions then copies
+    the numbers of the days the tiles and the p-chart read, not every column of ten years (the same tiles and
+    chart: tests/test_headline_window.py)."""
+    chosen = value_mask(base, selection.values)
+    dates = base["session_date"].to_numpy()
+    first = pd.Timestamp(dates[chosen].min()) if chosen.any() else None
+    start, end = window_bounds(selection, as_of)
+    days = period_rows(base, start, end)  # a slice of headline_base: nothing copied
+    kept = [c for c in HEADLINE_COLUMNS if c in base.columns]
+    return Window(take(days[kept], value_mask(days, selection.values)), first)
+
+
+def in_period(rows: Window, selection: Selection) -> pd.DataFrame:
+    """The window's sessions dated in the selection's period (what the too-few check counts)."""
+    return period_rows(rows.sessions, selection.start, selection.end)
+
+
 def flags(derived: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Diminished / watch patients over each patient's whole history."""
     return flag_patients(derived, settings)
@@ -81,17 +157,19 @@ def followup_lag(derived: pd.DataFrame, settings: Settings) -> int:
     return followup_lag_days(derived, settings)
 
 
-def kpis(scoped: pd.DataFrame, settings: Settings, selection: Selection, flag_table: pd.DataFrame,
+def kpis(rows: Window, settings: Settings, selection: Selection, flag_table: pd.DataFrame,
          lag: int) -> pd.DataFrame:
     """The tiles of the selection's period against the period before, small periods suppressed."""
-    return kpi_tiles_shown(scoped, settings, selection.start, selection.end, flag_table, due_days=lag)
+    return kpi_tiles_shown(rows.sessions, settings, selection.start, selection.end, flag_table, due_days=lag,
+                           first=rows.first)
 
 
-def pchart(scoped: pd.DataFrame, settings: Settings, selection: Selection, first: pd.Timestamp,
+def pchart(rows: Window, settings: Settings, selection: Selection, first: pd.Timestamp,
            as_of: pd.Timestamp, lag: int) -> tuple[pd.DataFrame, int]:
-    """The responder rate's p-chart (small months suppressed) and the number of months hidden."""
-    return pchart_shown(scoped, settings, period_start=selection.start or first, period_end=selection.end or as_of,
-                        as_of=as_of, lag_days=lag)
+    """The responder rate's p-chart (small months suppressed) and the number of months hidden. `first`: the data's
+    first session (where "All data" starts)."""
+    return pchart_shown(rows.sessions, settings, period_start=selection.start or first,
+                        period_end=selection.end or as_of, as_of=as_of, lag_days=lag, first=rows.first)
 
 
 def too_few(sessions: pd.DataFrame, settings: Settings) -> str | None:
@@ -106,14 +184,13 @@ def compute(derived: pd.DataFrame, settings: Settings, options: dict[str, list[s
     latest = pd.Timestamp(derived["session_date"].max()).normalize()
     as_of = pd.Timestamp(settings.as_of).normalize() if settings.as_of is not None else latest
     selection = default_selection(first, as_of, options)
-    scoped = slim(derived)  # no filter chosen: every session
+    rows = window(headline_base(derived), selection, as_of)  # no filter chosen: every session of the window
     flag_table = flags(derived, settings)
     lag = followup_lag(derived, settings)
-    in_period = take(scoped, period_mask(scoped, selection.start, selection.end))
     return {
         cache_key("flags", settings): flag_table,
         cache_key("followup_lag", settings): lag,
-        cache_key("kpis", settings, selection): kpis(scoped, settings, selection, flag_table, lag),
-        cache_key("pchart", settings, selection): pchart(scoped, settings, selection, first, as_of, lag),
-        cache_key("too_few", settings, selection): too_few(in_period, settings),
+        cache_key("kpis", settings, selection): kpis(rows, settings, selection, flag_table, lag),
+        cache_key("pchart", settings, selection): pchart(rows, settings, selection, first, as_of, lag),
+        cache_key("too_few", settings, selection): too_few(in_period(rows, selection), settings),
     }

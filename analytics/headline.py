@@ -34,6 +34,16 @@ def share(successes: int, n: int, alpha: float = 0.05) -> Share:
     return Share(float(proportion(successes, n)), float(low), float(high), int(successes), int(n))
 
 
+def distinct_count(values: pd.Series) -> int:
+    """How many distinct values (blanks not counted): for a categorical by marking its integer codes, which is
+    several times faster than hashing them (the patient codes of millions of sessions)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        codes = codes[codes >= 0]
+        return int(np.count_nonzero(np.bincount(codes))) if len(codes) else 0
+    return int(values.nunique())
+
+
 def _true_and_known(derived: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
     """(True, known) per session of a boolean column (nullable or plain); nothing known when it is absent."""
     if column not in derived.columns:

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from analytics.headline import distinct_count
 from analytics.breakdowns import _group_keys, breakdown, dose_band_edges
 from analytics.kpis import FOLLOWUP_KPIS, KPI_INTERVAL, KPI_LABELS, TOO_FEW_REASON, change_words, kpi_tiles
 from analytics.safety import ALL_SESSIONS, SUPPRESSION_OPTIONS, adverse_event_rates
@@ -151,10 +152,10 @@ def suppress_kpi_periods(tiles: pd.DataFrame, settings: Settings) -> pd.DataFram
 
 
 def kpi_tiles_shown(sessions: pd.DataFrame, settings: Settings, start=None, end=None, flags=None,
-                    due_days: int | None = None) -> pd.DataFrame:
+                    due_days: int | None = None, first=None) -> pd.DataFrame:
     """The KPI tiles of [start, end] against the period before (analytics.kpis.kpi_tiles), small periods hidden."""
-    return suppress_kpi_periods(kpi_tiles(sessions, settings, start=start, end=end, flags=flags, due_days=due_days),
-                                settings)
+    return suppress_kpi_periods(kpi_tiles(sessions, settings, start=start, end=end, flags=flags, due_days=due_days,
+                                          first=first), settings)
 
 
 def kpi_value(kpi: str, value, unit: str, hidden: Sequence[str] = (), decimals: int = 0, too_few=False,
@@ -291,6 +292,31 @@ def adverse_events_shown(by_type: pd.DataFrame, by_product: pd.DataFrame, settin
     return suppress_small_groups(rates, settings, **SUPPRESSION_OPTIONS)
 
 
+BITMAP_CELLS = 400_000_000  # months x patients up to which patients_per_month marks a bitmap (at most 400 MB)
+
+
+def patients_per_month(dates: np.ndarray, patients: pd.Series) -> pd.Series:
+    """How many distinct patients (a blank code not counted) have a session in each calendar month of `dates`,
+    indexed by the month's first day: from integer codes of the months and patients (a categorical's codes as
+    they are), never grouping text."""
+    codes, uniques = pd.factorize(patients)
+    known = codes >= 0
+    months = pd.to_datetime(dates).to_numpy().astype("datetime64[M]").astype("int64")[known]
+    if len(months) == 0:
+        return pd.Series(dtype="int64")
+    lowest = months.min()
+    span, width = int(months.max() - lowest) + 1, len(uniques)
+    pairs = (months - lowest) * np.int64(width) + codes[known]
+    if span * width <= BITMAP_CELLS:  # one cell per month and patient: marking them is faster than hashing pairs
+        seen = np.zeros(span * width, dtype=bool)
+        seen[pairs] = True
+        counts = seen.reshape(span, width).sum(axis=1)
+    else:
+        counts = np.bincount(pd.unique(pairs) // np.int64(width), minlength=span)
+    index = (np.arange(span) + lowest).astype("datetime64[M]").astype("datetime64[ns]")
+    return pd.Series(counts, index=pd.DatetimeIndex(index), dtype="int64")[counts > 0]
+
+
 def pchart_shown(derived: pd.DataFrame, settings: Settings, **options) -> tuple[pd.DataFrame, int]:
     """The monthly p-chart (analytics.spc.p_chart; options such as period_start, period_end, as_of, lag_days go
     to it) with months of fewer than k patients with a response (and their complement) left out, and how many
@@ -300,9 +326,9 @@ def pchart_shown(derived: pd.DataFrame, settings: Settings, **options) -> tuple[
     if len(chart) == 0:
         return chart, 0
     inside = window_mask(derived, chart)
-    month = pd.to_datetime(derived["session_date"]).dt.to_period("M").dt.to_timestamp()
     has_response = derived["has_response"].astype("boolean").fillna(False).to_numpy(dtype=bool) & inside
-    patients = derived.loc[has_response, "patient_id"].groupby(month[has_response]).nunique()
+    patients = patients_per_month(derived["session_date"].to_numpy()[has_response],
+                                  derived["patient_id"].loc[has_response])
     counted = chart.assign(patients=pd.to_datetime(chart["month"]).map(patients).fillna(0).astype("int64"))
     marked = suppress_small_groups(counted[["month", "patients"]], settings, group_cols=["month"])
     keep = ~marked["suppressed"].to_numpy(dtype=bool)
@@ -443,7 +469,7 @@ def report_family(derived: pd.DataFrame, settings: Settings, km: bool = True) ->
 
 def too_few_patients(derived: pd.DataFrame, settings: Settings) -> bool:
     """The whole selection has fewer patients than the suppression threshold (so no figure may be shown)."""
-    return derived["patient_id"].nunique() < settings.min_group_patients if len(derived) else True
+    return distinct_count(derived["patient_id"]) < settings.min_group_patients if len(derived) else True
 
 
 def too_few_message(sessions: pd.DataFrame, settings: Settings) -> str | None:

@@ -96,6 +96,18 @@ def period_mask(frame: pd.DataFrame, start: date | None, end: date | None) -> np
     return keep
 
 
+def period_rows(frame: pd.DataFrame, start: date | None, end: date | None) -> pd.DataFrame:
+    """The rows dated on a day in [start, end] (None: open), as take(frame, period_mask(...)) gives them; from a
+    frame sorted by session_date, a slice of it found by binary search, which copies nothing."""
+    dates = frame["session_date"]
+    if not dates.is_monotonic_increasing or dates.hasnans:
+        return take(frame, period_mask(frame, start, end))
+    days = dates.to_numpy().astype("datetime64[D]")
+    first = np.searchsorted(days, np.datetime64(start, "D"), "left") if start is not None else 0
+    last = np.searchsorted(days, np.datetime64(end, "D"), "right") if end is not None else len(frame)
+    return frame.iloc[first:last] if (first, last) != (0, len(frame)) else frame
+
+
 def take(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
     """The kept rows; the frame itself (no copy) when every row is kept."""
     return frame if keep.all() else frame.loc[keep].reset_index(drop=True)

@@ -382,8 +382,8 @@ def p_chart_from_counts(counts: pd.DataFrame, run_length: int = RUN_LENGTH,
 
 def p_chart(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, run_length: int = RUN_LENGTH,
             improvement_direction: int = 1, *, period_start=None, period_end=None, as_of=None,
-            lag_days: int | None = None, baseline_months: int = BASELINE_MONTHS, limits: str = "auto"
-            ) -> pd.DataFrame:
+            lag_days: int | None = None, baseline_months: int = BASELINE_MONTHS, limits: str = "auto",
+            first=None) -> pd.DataFrame:
     """Monthly responder rate (responder per settings, over sessions with a response) as a p-chart with rules.
 
     sessions: the derived sessions of the chosen filters at any date (not cut to the period), so the chart can
@@ -391,7 +391,9 @@ def p_chart(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, run_l
     the selected period, shaded on the chart (None: open; the end defaults to the as-of date). as_of: the
     analysis date (default settings.as_of, else the latest session). lag_days: how long follow-ups take
     (default `followup_lag_days` of these sessions); months whose follow-ups were not all due at as_of are
-    provisional: drawn, but left out of the limits and the rules.
+    provisional: drawn, but left out of the limits and the rules. first: the first session date of the data
+    `sessions` was cut from, when they hold only the days the chart may show (first_page.window); default the
+    first of `sessions`.
 
     One row per month with data: month, n, responders, rate, centre, sigma (the sigma used: binomial, times
     sigma_z for Laney p'), sigma_p (binomial), z, lcl, ucl, lower_2sigma, upper_2sigma, relative_to_centre,
@@ -408,8 +410,9 @@ def p_chart(sessions: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS, run_l
     end = period_end if period_end is not None else as_of
     if end is None or pd.isna(end):
         end = dates.max() if len(dates) else pd.Timestamp("1970-01-01")
-    window_start, window_end = chart_window(dates.min() if len(dates) else None, period_start, end,
-                                            baseline_months)
+    if first is None:
+        first = dates.min() if len(dates) else None
+    window_start, window_end = chart_window(first, period_start, end, baseline_months)
     inside = ((dates >= window_start) & (dates < window_end + pd.Timedelta(days=1))).to_numpy(dtype=bool)
     counts = monthly_counts(sessions.loc[inside, ["session_date", "has_response", "responder"]])  # all it reads
     reference = as_of if not pd.isna(as_of) else window_end

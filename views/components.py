@@ -65,7 +65,8 @@ def no_sessions_message(ctx) -> None:
 def small_selection(ctx) -> bool:
     """When the selection has fewer patients than the suppression threshold, say so instead of any figure (as the
     shared report does) and return True: the page shows nothing more."""
-    message = ctx.cached("too_few", first_page.too_few, lambda: ((ctx.sessions, ctx.settings), {}))
+    message = ctx.cached("too_few", first_page.too_few,
+                         lambda: ((first_page.in_period(ctx.window, ctx.selection), ctx.settings), {}))
     if message:
         st.info(f"{message} The threshold is under **Thresholds and as-of date** in the sidebar (small-number "
                 "suppression).", icon=":material/visibility_off:")

@@ -120,6 +120,15 @@ class Context:
         return take(slim, value_mask(slim, self.selection.values))
 
     @cached_property
+    def window(self) -> first_page.Window:
+        """Derived sessions of the chosen filters dated in the days the Headline reads (the period, the period
+        before it and the p-chart's baseline months; first_page.HEADLINE_COLUMNS), with the filters' first session
+        date: a filter change copies the numbers of those days, not every column of the whole history."""
+        base = self.cached("headline_base", first_page.headline_base, lambda: ((self.derived,), {}), scope="all",
+                           big=True)
+        return first_page.window(base, self.selection, self.as_of)
+
+    @cached_property
     def sessions(self) -> pd.DataFrame:
         """Derived sessions obeying the whole selection, the period too: what the charts and tables show."""
         scoped = self.scoped

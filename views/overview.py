@@ -37,14 +37,14 @@ def followup_lag(ctx: Context) -> int:
 def kpis(ctx: Context) -> pd.DataFrame:
     """The tiles of the selection's period against the period before, small periods suppressed."""
     return ctx.cached("kpis", first_page.kpis, lambda: (
-        (ctx.scoped, ctx.settings, ctx.selection, ctx.flags(), followup_lag(ctx)), {}))
+        (ctx.window, ctx.settings, ctx.selection, ctx.flags(), followup_lag(ctx)), {}))
 
 
 def monthly(ctx: Context) -> tuple[pd.DataFrame, int]:
     """The responder rate's p-chart (small months suppressed) and the number of months hidden: the Headline's
     chart and the responder tile's Making Data Count icon read the same table."""
     return ctx.cached("pchart", first_page.pchart, lambda: (
-        (ctx.scoped, ctx.settings, ctx.selection, ctx.first_date, ctx.as_of, followup_lag(ctx)), {}))
+        (ctx.window, ctx.settings, ctx.selection, ctx.first_date, ctx.as_of, followup_lag(ctx)), {}))
 
 
 def family(ctx: Context) -> dict:
