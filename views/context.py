@@ -10,7 +10,7 @@ from functools import cached_property
 import pandas as pd
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from analytics import first_page
+from analytics import first_page, store
 from analytics.access import Access, own_patients, patients_mask
 from analytics.ingest import IngestResult
 from analytics.selection import Selection, period_mask, take, value_mask
@@ -87,9 +87,10 @@ class Context:
         """Read the clinic's store's sessions in the background (once per store state and settings): the first
         page was drawn from the results the store keeps ready, and the first filter, period or page change should
         not then wait for the read. A later run needing them waits for this one read (Streamlit's cache computes
-        a value once). Not past PRELOAD_MAX_SESSIONS: the read holds the store's lock, and every visitor's audit
-        row waits for it (13 s at 10M sessions), while at a clinic's size it takes a second or two."""
-        if self.source.kind != "store" or "derived" in self.__dict__ or self.stored_sessions > PRELOAD_MAX_SESSIONS:
+        a value once). First the Headline's columns (any size: the store's lock is held 0.8 s at 10M sessions),
+        then every column, not past PRELOAD_MAX_SESSIONS: that read holds the lock longer, and every visitor's
+        audit row waits for it (8 s at 10M sessions), while at a clinic's size it takes a second or two."""
+        if self.source.kind != "store" or "derived" in self.__dict__:
             return
         key = (self.source.key, self.skey)
         with _PRELOADING_LOCK:
@@ -99,7 +100,9 @@ class Context:
 
         def read() -> None:
             try:
-                self.derived  # noqa: B018 - cached in the process-wide cache
+                self.headline_base()  # cached in the process-wide cache
+                if self.stored_sessions <= PRELOAD_MAX_SESSIONS:
+                    self.derived  # noqa: B018 - the same
                 _PRELOADED.add(key)
             except Exception:  # noqa: BLE001 - a page that needs them reads them again and says what failed
                 LOG.exception("reading the store's sessions in the background failed")
@@ -124,9 +127,19 @@ class Context:
         """Derived sessions of the chosen filters dated in the days the Headline reads (the period, the period
         before it and the p-chart's baseline months; first_page.HEADLINE_COLUMNS), with the filters' first session
         date: a filter change copies the numbers of those days, not every column of the whole history."""
-        base = self.cached("headline_base", first_page.headline_base, lambda: ((self.derived,), {}), scope="all",
-                           big=True)
-        return first_page.window(base, self.selection, self.as_of)
+        return first_page.window(self.headline_base(), self.selection, self.as_of)
+
+    def headline_base(self) -> pd.DataFrame:
+        """first_page.headline_base of the sessions, once per data and settings: from the clinic's store, a read of
+        only its columns (the Headline of a filter never waits for every column of every session)."""
+        if self.source.kind == "store" and self.source.path:
+            def inputs() -> tuple:
+                columns = list(first_page.HEADLINE_INPUT)
+                return (store.read_derived(self.source.path, settings=self.settings, columns=columns),), {}
+        else:
+            def inputs() -> tuple:
+                return (self.derived,), {}
+        return self.cached("headline_base", first_page.headline_base, inputs, scope="all", big=True)
 
     @cached_property
     def sessions(self) -> pd.DataFrame:
