@@ -183,13 +183,19 @@ def too_few(sessions: pd.DataFrame, settings: Settings) -> str | None:
 def compute(derived: pd.DataFrame, settings: Settings, options: dict[str, list[str]]) -> dict[tuple, object]:
     """Every STORED result of the default view of `derived` (derive_sessions' output under `settings`), keyed by
     cache_key: what an import writes into the store."""
-    first = pd.Timestamp(derived["session_date"].min()).normalize()
-    latest = pd.Timestamp(derived["session_date"].max()).normalize()
+    return compute_from(headline_base(derived), flags(derived, settings), followup_lag(derived, settings), settings,
+                        options)
+
+
+def compute_from(base: pd.DataFrame, flag_table: pd.DataFrame, lag: int, settings: Settings,
+                 options: dict[str, list[str]]) -> dict[tuple, object]:
+    """`compute` from its parts: the headline_base of the derived sessions, their flags and follow-up lag (the
+    store makes each with as little in memory as it can: analytics.store._refresh_results)."""
+    first = pd.Timestamp(base["session_date"].min()).normalize()
+    latest = pd.Timestamp(base["session_date"].max()).normalize()
     as_of = pd.Timestamp(settings.as_of).normalize() if settings.as_of is not None else latest
     selection = default_selection(first, as_of, options)
-    rows = window(headline_base(derived), selection, as_of)  # no filter chosen: every session of the window
-    flag_table = flags(derived, settings)
-    lag = followup_lag(derived, settings)
+    rows = window(base, selection, as_of)  # no filter chosen: every session of the window
     return {
         cache_key("flags", settings): flag_table,
         cache_key("followup_lag", settings): lag,

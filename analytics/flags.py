@@ -38,6 +38,8 @@ poor response is being explained) against the best session:
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
@@ -468,9 +470,24 @@ def flag_patients(derived: pd.DataFrame, settings: Settings = DEFAULT_SETTINGS) 
     out["evidence"] = _evidence(out, settings)
     for column in ("patient_id", "flag", "measure", "best_date", "latest_date", "last_responses", "evidence"):
         out[column] = out[column].astype("str")
+    return _clearest_first(out)
+
+
+def _clearest_first(out: pd.DataFrame) -> pd.DataFrame:
+    """Diminished before watch, then the lowest latest/reference ratio, then more factors, then patient_id."""
     order = np.lexsort((out["patient_id"].to_numpy(dtype=object).astype(str), -out["n_factors"].to_numpy(),
                         out["reference_ratio"].to_numpy(), (out["flag"] != "diminished").to_numpy()))
     return out.iloc[order].reset_index(drop=True)[list(FLAG_COLUMNS)]
+
+
+def flag_patients_in_parts(parts: Iterable[pd.DataFrame], settings: Settings = DEFAULT_SETTINGS) -> pd.DataFrame:
+    """flag_patients of the sessions given as parts holding whole patients (each patient's every session in one
+    part): each patient is judged on their own history only, so the flags of the parts, put in the same order, are
+    those of the whole. Why: 10M sessions' columns at once need more memory than a server may give an import."""
+    flagged = [table for table in (flag_patients(part, settings) for part in parts) if len(table)]
+    if not flagged:
+        return flag_patients(pd.DataFrame(columns=["patient_id", "session_date"]), settings)
+    return _clearest_first(pd.concat(flagged, ignore_index=True))
 
 
 def _evidence(out: pd.DataFrame, settings: Settings) -> pd.Series:

@@ -1326,14 +1326,15 @@ class _Fetched:
 
 
 def _read_derived(con, settings: Settings | None, selection: Selection | None, columns: list[str] | None,
-                  patients_of_selection: bool) -> DerivedRead:
+                  patients_of_selection: bool, part: tuple[int, int] | None = None) -> DerivedRead:
     """The read; settings None: every session, with the stored helper columns (names '__' + STORED_NAMES) and
-    no derived column yet (read_derived_base)."""
-    return _finish_derived(_fetch_derived(con, settings, selection, columns, patients_of_selection))
+    no derived column yet (read_derived_base). part (i, k): only the patients whose code hashes to i of k parts
+    (whole patients: what analytics.flags.flag_patients_in_parts takes)."""
+    return _finish_derived(_fetch_derived(con, settings, selection, columns, patients_of_selection, part))
 
 
 def _fetch_derived(con, settings: Settings | None, selection: Selection | None, columns: list[str] | None,
-                   patients_of_selection: bool) -> _Fetched:
+                   patients_of_selection: bool, part: tuple[int, int] | None = None) -> _Fetched:
     """The part of the read that needs the store: its rows as Arrow columns. Made into pandas and completed by
     `_finish_derived` after the lock is let go, so a visitor's audit row waits for the scan only (10M sessions:
     seconds less)."""
@@ -1396,6 +1397,8 @@ def _fetch_derived(con, settings: Settings | None, selection: Selection | None, 
     else:
         conditions += chosen
         params += chosen_params
+    if part is not None:
+        conditions.append(f"hash(d.patient_id) % {int(part[1])} = {int(part[0])}")
     where = " AND ".join(conditions)
     light = [expr for expr, column in zip(select_, [*read_inputs, *helper, "ord"])
              if column not in read_inputs or column in store_derived.COPIED]
@@ -1556,17 +1559,30 @@ def _results_version(data_version_: str) -> str:
     return f"{data_version_}:{first_page.code_version()}"
 
 
+# The first page's flags are judged on at most about this many sessions at once (whole patients), so computing
+# them for a registry does not hold every session's columns in memory at once.
+FIRST_PAGE_PART_SESSIONS = 2_000_000
+
+
 def _refresh_results(con) -> None:
     """Compute the default view's first page (analytics/first_page.py) for the state this write transaction
     leaves, from the derived table it holds, and keep it in place of the earlier results (store_results)."""
     from . import first_page  # the metrics' modules: only a writer of sessions needs them
+    from .flags import flag_patients_in_parts
     from .selection import choices
 
     if not con.execute("SELECT EXISTS (SELECT 1 FROM sessions)").fetchone()[0]:
         store_results.clear(con)
         return
-    derived = _read_derived(con, DEFAULT_SETTINGS, None, list(first_page.INPUT_COLUMNS), False).frame
-    results = first_page.compute(derived, DEFAULT_SETTINGS, choices(derived))
+    settings = DEFAULT_SETTINGS
+    sessions = con.execute(f"SELECT count(*) FROM {store_derived.TABLE}").fetchone()[0]
+    parts = max(1, -(-int(sessions) // FIRST_PAGE_PART_SESSIONS))
+    flag_table = flag_patients_in_parts(
+        (_read_derived(con, settings, None, list(first_page.INPUT_COLUMNS), False, (i, parts)).frame
+         for i in range(parts)), settings)
+    lag = first_page.followup_lag(_read_derived(con, settings, None, ["followup_days"], False).frame, settings)
+    base = first_page.headline_base(_read_derived(con, settings, None, list(first_page.HEADLINE_INPUT), False).frame)
+    results = first_page.compute_from(base, flag_table, lag, settings, choices(base))
     store_results.replace_all(con, _results_version(_version_of(con, SCHEMA_VERSION)), results)
 
 

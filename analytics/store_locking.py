@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from pathlib import Path
 import duckdb
 
 DB_ENV = "OUTCOMES_DB"
+MEMORY_ENV = "OUTCOMES_DB_MEMORY"
+DEFAULT_WRITER_MEMORY = "3GB"
 LOCK_TIMEOUT_ENV = "OUTCOMES_DB_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 120.0
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "outcomes.duckdb"
@@ -134,11 +137,26 @@ def check_store_file(db_path: str | Path | None) -> None:
                          "Check the file with `validate` and add it with `import`).")
 
 
+def writer_memory() -> str:
+    """How much memory DuckDB may use while writing the store (OUTCOMES_DB_MEMORY, default 3GB); past it, it sorts
+    on disk. Why: an import rewrites the derived table in order, and at registry scale (10M sessions) DuckDB would
+    otherwise take 5 GB for it beside the import's own frames; at a clinic's size it never reaches the limit."""
+    value = os.environ.get(MEMORY_ENV, "").strip() or DEFAULT_WRITER_MEMORY
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, flags=re.IGNORECASE):
+        raise StoreError(f"{MEMORY_ENV}={value!r} is not an amount of memory: write it like 3GB or 1500MB.")
+    return value
+
+
 def connect(db_path: str | Path | None, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection to the store's resolved path; a damaged file gives a StoreError in plain words."""
+    """A DuckDB connection to the store's resolved path; a damaged file gives a StoreError in plain words. A
+    writer's memory is bounded (writer_memory)."""
     shown, path = given_path(db_path), resolved_path(db_path)
+    memory = None if read_only else writer_memory()
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only)
+        if memory is not None:
+            con.execute(f"SET memory_limit = '{memory}'")
+        return con
     except duckdb.Error as err:
         detail = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise StoreError(f"The outcome store {shown} cannot be opened: the file is damaged, truncated or not a "

@@ -279,3 +279,20 @@ def test_the_headline_read_from_the_store_is_the_one_made_from_every_column(db):
         every = store.derived_for(store.read_derived_base(db), settings)
         assert len(narrow) == sessions
         pd.testing.assert_frame_equal(first_page.headline_base(narrow), first_page.headline_base(every))
+
+
+def test_a_store_judging_flags_in_parts_keeps_the_same_first_page(db, monkeypatch):
+    # at registry scale the import judges the flags on parts of whole patients (10M sessions' columns at once do
+    # not fit); the sample cut into four parts keeps exactly what every session at once gives
+    monkeypatch.setattr(store, "FIRST_PAGE_PART_SESSIONS", 1_000)  # 3,104 sessions: 4 parts
+    seen = []
+    real = store._read_derived
+    monkeypatch.setattr(store, "_read_derived", lambda *a, **k: seen.append(a[5] if len(a) > 5 else None)
+                        or real(*a, **k))
+    _import(db)
+    assert [p for p in seen if p is not None] == [(0, 4), (1, 4), (2, 4), (3, 4)]
+    data = load_sessions(SAMPLE_BYTES, name="sessions.csv").data
+    expected = first_page.compute(derive_sessions(data, DEFAULT_SETTINGS), DEFAULT_SETTINGS, choices(data))
+    version = store.data_version(db)
+    for key, value in expected.items():
+        _same(store.read_result(key, version, db), value)

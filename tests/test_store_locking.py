@@ -144,3 +144,27 @@ def test_require_store_on_a_missing_path_raises_store_missing(tmp_path):
     report = store.import_result(load_sessions(make_file(tmp_path / "a.csv", range(3), 3)), "h", "a.csv", None,
                                  missing)  # an import may create a new store
     assert report.new == 3 and store.require_store(missing) == missing
+
+
+def test_a_writer_s_memory_is_bounded_and_a_reader_s_is_not(tmp_path, monkeypatch):
+    from analytics.store_locking import MEMORY_ENV, connect
+
+    path = tmp_path / "outcomes.duckdb"
+    monkeypatch.delenv(MEMORY_ENV, raising=False)
+    with connect(path, read_only=False) as con:  # 3GB, as DuckDB writes it back
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] in ("2.7 GiB", "2.8 GiB")
+    monkeypatch.setenv(MEMORY_ENV, "1500MB")
+    with connect(path, read_only=False) as con:
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] in ("1.3 GiB", "1.4 GiB")
+    with connect(path, read_only=True) as con:  # DuckDB's own default: a fixed share of the machine's memory
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] not in ("1.3 GiB", "1.4 GiB")
+
+
+@pytest.mark.parametrize("value", ["lots", "3 GB please", "-1GB", "3"])
+def test_a_writer_memory_that_is_not_an_amount_is_refused_in_words(tmp_path, monkeypatch, value):
+    from analytics.store_locking import MEMORY_ENV, connect
+
+    monkeypatch.setenv(MEMORY_ENV, value)
+    with pytest.raises(StoreError, match="OUTCOMES_DB_MEMORY=.* is not an amount of memory: write it like 3GB"):
+        connect(tmp_path / "outcomes.duckdb", read_only=False)
+    assert not (tmp_path / "outcomes.duckdb").exists()  # refused before anything was opened
