@@ -880,6 +880,7 @@ def import_result(result: IngestResult, file_bytes_hash: str, label: str | None,
         counts = staged.counts
         batch_id = None
         if counts["new"] or counts["updated"]:
+            before = _version_of(con, SCHEMA_VERSION)
             batch_id = int(con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM import_log").fetchone()[0])
             _log_batch(con, batch_id, kind, result, file_bytes_hash, label, mapping, counts,
                        len(staged.held_back), when)
@@ -889,7 +890,7 @@ def import_result(result: IngestResult, file_bytes_hash: str, label: str | None,
             if kind is SESSIONS:  # the derived table of the patients this import touched, same transaction
                 store_derived.refresh(con, "SELECT patient_id FROM incoming WHERE status IN ('new', 'updated')")
             if first_page:
-                _refresh_results(con)
+                _results_after(con, kind, before)
             else:
                 store_results.clear(con)
             writing.commit()
@@ -960,6 +961,7 @@ def undo(batch_id: int | str, db_path: str | Path | None = None, *,
         if status != "active":
             raise StoreError(f"Batch {batch} ({label}) was already undone on {undone_at}.")
         kind = KINDS[kind_name]
+        before = _version_of(con, SCHEMA_VERSION)
         blockers = _blockers(con, kind, batch)
         if blockers:
             later = ", ".join(f"batch {b} ({n:,} row(s))" for b, n in blockers)
@@ -987,7 +989,7 @@ def undo(batch_id: int | str, db_path: str | Path | None = None, *,
             con.execute("DROP TABLE _undo_patients")
         con.execute("UPDATE import_log SET status = 'undone', undone_at = ? WHERE batch_id = ?",
                     [datetime.now().replace(microsecond=0), batch])
-        _refresh_results(con)
+        _results_after(con, kind, before)
         mark_pending(con)  # the rows it removed are rewritten out of the file after the commit
         writing.commit()
     return UndoReport(batch, kind.name, label, int(removed) - int(restored), int(restored), writing.notes)
@@ -1562,6 +1564,17 @@ def _results_version(data_version_: str) -> str:
 # The first page's flags are judged on at most about this many sessions at once (whole patients), so computing
 # them for a registry does not hold every session's columns in memory at once.
 FIRST_PAGE_PART_SESSIONS = 2_000_000
+
+
+def _results_after(con, kind: _Kind, before: str) -> None:
+    """Keep the first page ready for the state this write leaves (`before`: the store's version when it began). A
+    change of assessments only leaves every session, so the results kept for `before` are kept for the new state
+    as they are (re-keyed: 10M sessions' first page is not computed again for a batch of assessments); otherwise,
+    or when none was kept for `before`, they are computed (_refresh_results)."""
+    if kind is ASSESSMENTS and store_results.rekey(con, _results_version(before),
+                                                   _results_version(_version_of(con, SCHEMA_VERSION))):
+        return
+    _refresh_results(con)
 
 
 def _refresh_results(con) -> None:

@@ -148,6 +148,19 @@ def replace_all(con, version: str, results: dict[tuple, object]) -> None:
         con.executemany(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?)", rows)
 
 
+def rekey(con, old: str, new: str) -> bool:
+    """Keep every stored result, written for the store state `old`, for the state `new` instead (in the caller's
+    transaction); False, changing nothing, unless every stored result was for `old`."""
+    if not exists(con):
+        return False
+    total, matching = con.execute(f"SELECT count(*), count(*) FILTER (WHERE version = ?) FROM {TABLE}",
+                                  [old]).fetchone()
+    if not total or total != matching:
+        return False
+    con.execute(f"UPDATE {TABLE} SET version = ? WHERE version = ?", [new, old])
+    return True
+
+
 def clear(con) -> None:
     """Drop every stored result (a write that does not compute them again)."""
     if exists(con):

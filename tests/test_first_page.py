@@ -296,3 +296,42 @@ def test_a_store_judging_flags_in_parts_keeps_the_same_first_page(db, monkeypatc
     version = store.data_version(db)
     for key, value in expected.items():
         _same(store.read_result(key, version, db), value)
+
+
+def _import_assessments(db, data: bytes, name: str = "assessments.csv"):
+    from analytics.ingest import load_assessments
+
+    result = load_assessments(data, name=name)
+    return store.import_result(result, store.file_hash(data), name, db_path=db)
+
+
+ASSESSMENTS_BYTES = (Path(__file__).resolve().parent.parent / "data" / "sample" / "assessments.csv").read_bytes()
+
+
+def test_assessments_alone_keep_the_first_page_without_computing_it_again(db, monkeypatch):
+    # the first page reads no assessment: a batch of them (or its undo) keeps what was kept, under the new state
+    _import(db)
+    key = first_page.cache_key("kpis", DEFAULT_SETTINGS, first_page.default_selection(
+        pd.Timestamp("2023-10-01"), pd.Timestamp("2026-09-30"), choices(load_sessions(SAMPLE_BYTES).data)))
+    tiles = store.read_result(key, store.data_version(db), db)
+
+    def no_computing(*args, **kwargs):
+        raise AssertionError("the first page was computed again for assessments")
+
+    monkeypatch.setattr(store, "_refresh_results", no_computing)
+    sessions_only = store.data_version(db)
+    batch = _import_assessments(db, ASSESSMENTS_BYTES).batch_id
+    version = store.data_version(db)
+    assert batch == 2 and version != sessions_only
+    assert store.read_result(key, sessions_only, db) is store_results.MISSING  # kept for the new state only
+    _same(store.read_result(key, version, db), tiles)
+    store.undo(batch, db)
+    assert store.data_version(db) != version
+    _same(store.read_result(key, store.data_version(db), db), tiles)
+
+
+def test_assessments_after_an_import_that_kept_nothing_compute_the_first_page(db):
+    _import(db, first_page=False)  # a part of a big import: nothing kept
+    _import_assessments(db, ASSESSMENTS_BYTES)
+    assert store.read_result(first_page.cache_key("followup_lag", DEFAULT_SETTINGS), store.data_version(db),
+                             db) == 32
