@@ -55,6 +55,26 @@ def test_uploads_are_memoised_in_the_session_and_shared_data_in_the_process_cach
     assert list(memo) == [("double", ("abc", "k"))]  # only the upload's result is in the session
 
 
+def test_an_upload_keeps_every_big_table_a_page_run_uses():
+    # an uploaded file's Overview uses three big tables per run (the derived sessions, the Headline's base and
+    # the flags): kept fewer, they would push each other out and be computed again on every rerun
+    def page():
+        import streamlit as st
+
+        from views.cache import memo
+        from views.sources import DataSource
+        calls = st.session_state.setdefault("big_calls", [])
+        upload = DataSource("Upload: x.csv", "upload", "abc", shared=False)
+        for name in ("derive", "headline_base", "flags"):
+            memo(upload, name, (name,), lambda n: calls.append(n) or n, lambda name=name: ((name,), {}), big=True)
+        st.markdown(",".join(calls))
+
+    at = AppTest.from_function(page).run()
+    at.run()
+    at.run()
+    assert at.markdown[0].value == "derive,headline_base,flags"  # computed once each over three runs
+
+
 def test_content_hash_depends_on_bytes_and_options():
     assert sources.content_hash(b"a") == sources.content_hash(b"a")
     assert sources.content_hash(b"a") != sources.content_hash(b"b")

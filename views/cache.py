@@ -25,7 +25,7 @@ from analytics.store import StoreError
 from views import keys
 
 MAX_SESSION_RESULTS = 64
-MAX_SESSION_BIG = 2
+MAX_SESSION_BIG = 4  # the derived sessions, the Headline's base and the flags, and one more
 
 
 def settings_key(settings: Settings) -> str:
@@ -40,7 +40,7 @@ def _shared_result(name: str, key: tuple, _func: Callable, _inputs: Callable[[],
     return _func(*args, **kwargs)
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
+@st.cache_resource(max_entries=9, show_spinner=False)  # derived, Headline base, flags: 3 settings
 def _shared_big(name: str, key: tuple, _func: Callable, _inputs: Callable[[], tuple]):
     """A big read-only result (the derived session table) for shared data: kept as one object, not copied."""
     args, kwargs = _inputs()

@@ -165,7 +165,8 @@ class Context:
     def flags(self) -> pd.DataFrame:
         """Diminished / watch patients, each judged on their whole history (never on the filtered sessions); kept
         in the store for the default settings (first_page.STORED)."""
-        return self.cached("flags", first_page.flags, lambda: ((self.derived, self.settings), {}), scope="all")
+        return self.cached("flags", first_page.flags, lambda: ((self.derived, self.settings), {}), scope="all",
+                           big=True)  # one object, read-only: not unpickled on every rerun (72 MB at 10M sessions)
 
     def n_sessions(self) -> int:
         """Sessions under the whole selection; cached, so a rerun does not filter the big table for it."""
