@@ -148,3 +148,28 @@ def test_a_filter_changes_the_worklist():
     at.multiselect(key="filter_site").select("South").run()
     no_errors(at)
     assert metric(at, "Patients seen") != seen
+
+
+def test_a_long_worklist_offers_its_first_patients_in_the_choice_box(monkeypatch):
+    # 200,000 patients' codes in the choice box took 5 s a run to send and label: it offers the worklist's first
+    # (a patient chosen by a row of the table further down is offered too: the test below)
+    from views import components
+
+    monkeypatch.setattr(components, "MAX_CHOICES", 5)
+    at = app(PAGE)
+    no_errors(at)
+    table = at.dataframe[0].value
+    choice = at.selectbox(key="patient_choice")
+    assert [o.split(" · ")[0] for o in choice.options] == table["Patient"].iloc[:5].tolist()
+    assert f"The first 5 of the {len(table):,} patients listed" in texts(at)
+    assert choice.value == table["Patient"].iloc[0] and choice.options[0] == f"{choice.value} · Diminished"
+
+
+def test_a_patient_chosen_further_down_the_worklist_is_offered_too():
+    from views.patients import choice_rows
+
+    shown = pd.DataFrame({"patient_id": [f"P{i:05d}" for i in range(10)], "status": ["diminished"] * 10})
+    assert choice_rows(shown, None, 3)["patient_id"].tolist() == ["P00000", "P00001", "P00002"]
+    assert choice_rows(shown, "P00001", 3)["patient_id"].tolist() == ["P00000", "P00001", "P00002"]
+    assert choice_rows(shown, "P00007", 3)["patient_id"].tolist() == ["P00000", "P00001", "P00002", "P00007"]
+    assert choice_rows(shown, "P99999", 3)["patient_id"].tolist() == ["P00000", "P00001", "P00002"]  # not listed

@@ -122,7 +122,9 @@ def worklist_section(ctx: Context, listed: pd.DataFrame) -> pd.DataFrame:
                 icon=":material/filter_alt_off:")
         return shown
     codes = shown["patient_id"].astype("str").tolist()
-    st.dataframe(worklist_in_words(shown), hide_index=True, width="stretch", height=min(420, 38 + 35 * len(shown)),
+    with ui.timed("patients: worklist in words"):
+        words = worklist_in_words(shown)
+    st.dataframe(words, hide_index=True, width="stretch", height=min(420, 38 + 35 * len(shown)),
                  key=WORKLIST_TABLE, on_select=lambda: choose_from_table(codes), selection_mode="single-row",
                  column_config={
                      "Last session": st.column_config.DateColumn(format="D MMM YYYY"),
@@ -136,7 +138,8 @@ def worklist_section(ctx: Context, listed: pd.DataFrame) -> pd.DataFrame:
                      "Typical benefit (days)": st.column_config.NumberColumn(format="%g"),
                  })
     st.caption("Click a column's heading to sort, a row to see that patient below.")
-    ui.download(worklist_in_words(shown, for_csv=True), "the worklist", "worklist", key="dl_worklist")
+    ui.download(lambda: worklist_in_words(shown, for_csv=True), "the worklist", "worklist", key="dl_worklist",
+                rows=len(shown))
     return shown
 
 
@@ -202,7 +205,7 @@ def render() -> None:
     if ctx.n_sessions() == 0:
         ui.no_sessions_message(ctx)
         return
-    with st.spinner("Reading every patient's history..."):
+    with ui.timed("patients: worklist"), st.spinner("Reading every patient's history..."):
         listed = listed_patients(ctx)
     rules_caption(ctx)
     own_patients_note(ctx)
@@ -218,19 +221,40 @@ def render() -> None:
     ])
 
     st.subheader("Worklist")
-    shown = worklist_section(ctx, listed)
+    with ui.timed("patients: worklist table"):
+        shown = worklist_section(ctx, listed)
     with ui.table_expander("All the flag's figures (for analysts)", "exp_flags") as is_open:
         if is_open:
             ui.table_with_download(ctx.patient_rows(ctx.flags()), "flags with every figure", "flags_full", height=300, key="dl_flags")
 
     st.subheader("Chosen patient")
-    options = shown["patient_id"].astype("str").tolist()
-    if st.session_state.get(PATIENT_CHOICE) not in options:
+    with ui.timed("patients: chosen patient"):
+        chosen_patient_section(ctx, listed, shown)
+
+
+def choice_rows(shown: pd.DataFrame, current: str | None, limit: int) -> pd.DataFrame:
+    """The worklist rows the choice box offers: the first `limit`, and the patient chosen now (a row clicked
+    further down the table) when it is listed; a patient no longer listed is not offered."""
+    first = shown.iloc[:limit]
+    if current is None or (first["patient_id"].astype("str") == str(current)).any():
+        return first
+    further = (shown["patient_id"].astype("str") == str(current)).to_numpy()
+    return pd.concat([first, shown.loc[further]]) if further.any() else first
+
+
+def chosen_patient_section(ctx: Context, listed: pd.DataFrame, shown: pd.DataFrame) -> None:
+    """The patient chosen from the worklist or typed: their flag, timeline, actions and sessions."""
+    listed_first = choice_rows(shown, st.session_state.get(PATIENT_CHOICE), ui.MAX_CHOICES)
+    options = listed_first["patient_id"].astype("str").tolist()
+    if st.session_state.get(PATIENT_CHOICE) not in options:  # no longer listed under these choices
         st.session_state.pop(PATIENT_CHOICE, None)
     pick, type_in = st.columns([3, 2])
-    labels = dict(zip(options, shown["status"]))
+    labels = dict(zip(options, listed_first["status"]))
     chosen = pick.selectbox("Patient from the worklist", options, key=PATIENT_CHOICE,
                             format_func=lambda p: f"{p} · {str(labels.get(p, '')).capitalize()}", placeholder="No patient listed")
+    if len(shown) > ui.MAX_CHOICES:
+        pick.caption(f"The first {ui.MAX_CHOICES:,} of the {len(shown):,} patients listed, in the worklist's order; "
+                     "click a row of the worklist or type a code for any other.")
     typed = type_in.text_input("Or type any patient code", key=PATIENT_CODE, placeholder="e.g. P00091").strip()
     patient = resolve_typed(ctx, typed) if typed else chosen
     if not patient:
@@ -247,7 +271,7 @@ def render() -> None:
     hidden = ""
     if len(flag):
         hidden = outside_filters(flag, ctx.sessions).iloc[0]
-    elif str(patient) not in set(listed["patient_id"].astype("str")):
+    elif not (listed["patient_id"].astype("str") == str(patient)).any():
         hidden = "None of this patient's sessions is under the current filters; shown from their whole history."
     chosen_patient_panel(ctx, patient, row, hidden)
     ui.chart(patient_timeline_figure(history, ctx.settings, flag.iloc[0] if len(flag) else None), "fig_patient")
