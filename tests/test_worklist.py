@@ -152,6 +152,9 @@ def test_outside_filters_says_what_a_filter_hides(derived):
                           "judged on the whole history.")
     assert notes["A"].startswith("None of this patient's sessions is under the current filters")
     assert outside_filters(flags, derived).eq("").all()
+    for patient in ("A", "C"):  # one flag alone (the Patients page's chosen patient) reads the same
+        one = outside_filters(flags.loc[flags["patient_id"] == patient], pr1)
+        assert one.to_dict() == {patient: notes[patient]}
 
 
 def test_seen_patients_keeps_whole_history_rows(table, derived):
