@@ -81,7 +81,14 @@ def value_mask(frame: pd.DataFrame, values: tuple) -> np.ndarray:
     keep = np.ones(len(frame), dtype=bool)
     for column, chosen in values:
         if chosen and column in frame.columns:
-            keep &= frame[column].isin(list(chosen)).to_numpy(dtype=bool, na_value=False)
+            series = frame[column]
+            if isinstance(series.dtype, pd.CategoricalDtype):  # by code: a lookup per row, no text compared
+                wanted = series.cat.categories.get_indexer(pd.Index(list(chosen), dtype=series.cat.categories.dtype))
+                chosen_code = np.zeros(len(series.cat.categories) + 1, dtype=bool)
+                chosen_code[wanted[wanted >= 0] + 1] = True  # position 0: a blank cell (code -1), never chosen
+                keep &= chosen_code[series.cat.codes.to_numpy().astype(np.int64) + 1]
+            else:
+                keep &= series.isin(list(chosen)).to_numpy(dtype=bool, na_value=False)
     return keep
 
 

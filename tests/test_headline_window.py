@@ -224,3 +224,15 @@ def test_date_order_is_a_stable_sort_with_blanks_last(span_days, expected):
     dates[3] = pd.Timestamp("2024-01-01") + pd.Timedelta(days=span_days)
     assert list(first_page.date_order(dates)) == expected
     assert expected == list(dates.sort_values(kind="stable", na_position="last").index)
+
+
+def test_choosing_values_of_coded_and_of_text_columns_keeps_the_same_rows():
+    from analytics.selection import value_mask
+
+    frame = pd.DataFrame({"site": pd.Series(["North", "South", None, "North", "East"], dtype="str"),
+                          "product": pd.Series(["A", "B", "A", None, "B"], dtype="str")})
+    coded = frame.astype("category")
+    for values in (by_values(site=["North"]), by_values(site=["North", "West"]), by_values(site=["West"]),
+                   by_values(site=["South", "East"], product=["B"]), ()):
+        assert value_mask(coded, values).tolist() == value_mask(frame, values).tolist()
+    assert value_mask(coded, by_values(site=["North"], product=["A"])).tolist() == [True, False, False, False, False]
