@@ -114,6 +114,7 @@ def funnel_figure(funnel_result: dict | None, group_label: str = "Group",
     low, high = np.nanmin(y_values), np.nanmax(y_values)
     pad = max((high - low) * 0.08, 0.01)
     fig.update_xaxes(title_text="Patients with a response score (n)", range=[0, x_max], tickformat=",")
-    fig.update_yaxes(title_text=f"{rate_words} (mean over patients)",
-                     tickformat=".0%", range=[max(low - pad, 0.0), min(high + pad, 1.02)])
+    y_range = [max(low - pad, 0.0), min(high + pad, 1.02)]
+    fig.update_yaxes(title_text=f"{rate_words} (mean over patients)", tickformat=theme.percent_ticks(*y_range),
+                     range=y_range)
     return fig

@@ -168,6 +168,6 @@ def p_chart_figure(pchart, settings: Settings = DEFAULT_SETTINGS) -> go.Figure:
     high = np.nanmax(np.concatenate([rate, ucl]))
     pad = max((high - low) * 0.08, 0.01)
     fig.update_xaxes(title_text="Month of the injection", dtick="M3", tickformat="%b %Y")
-    fig.update_yaxes(title_text="Responders (%)", tickformat=".0%",
-                     range=[max(low - pad, 0), min(high + pad, 1.0) if high + pad < 1 else 1.02])
+    y_range = [max(low - pad, 0), min(high + pad, 1.0) if high + pad < 1 else 1.02]
+    fig.update_yaxes(title_text="Responders (%)", tickformat=theme.percent_ticks(*y_range), range=y_range)
     return fig

@@ -365,3 +365,10 @@ def suppression_label(table: pd.DataFrame, settings: Settings | None = None) -> 
 def pretty(name) -> str:
     """'injection_site_pain' -> 'injection site pain'; other values as text."""
     return str(name).replace("_", " ")
+
+
+def percent_ticks(low: float, high: float) -> str:
+    """The tick format of a percentage axis from `low` to `high` (proportions): whole percents, or one decimal when
+    the axis spans under 10 points, so that neighbouring ticks never read the same ("85%, 85%" on a funnel of
+    200,000 patients, whose limits are a point apart)."""
+    return ".1%" if round(high - low, 9) < 0.1 else ".0%"

@@ -146,3 +146,14 @@ def test_selected_period_is_shaded_and_labelled():
     assert [a.text for a in fig.layout.annotations if a.text == PERIOD_TEXT] == [PERIOD_TEXT]
     # no period in the attrs (a report of the selection alone): nothing shaded
     assert not [s for s in p_chart_figure(chart()).layout.shapes if s.type == "rect"]
+
+
+def test_a_big_clinic_s_narrow_chart_reads_its_ticks_with_a_decimal():
+    # 40,000 sessions with a response a month: the limits are a point apart and whole percents read "85%, 85%"
+    counts = pd.DataFrame({"month": pd.date_range("2024-01-01", periods=14, freq="MS"), "n": [40_000] * 14,
+                           "responders": [34_000 + 40 * (i % 3) for i in range(14)]})
+    fig = p_chart_figure(p_chart_from_counts(counts, limits="p"), Settings())
+    assert fig.layout.yaxis.tickformat == ".1%"
+    assert fig.layout.yaxis.range[1] - fig.layout.yaxis.range[0] < 0.1
+    wide = p_chart_figure(chart(), Settings())  # 50 sessions a month, from 10% to 100%: whole percents
+    assert wide.layout.yaxis.tickformat == ".0%"

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -98,3 +100,10 @@ def test_without_heading_gives_the_title_as_wrapping_text_and_keeps_it_in_meta()
     assert body.layout.title.text == "" and body.layout.meta["title"] == "Rate by <b>site</b>"
     assert body.layout.margin.t == 20  # the title's room given back to the plot
     assert fig.layout.title.text == "Rate by <b>site</b>"  # the figure itself (cached, and in the report) unchanged
+
+
+@pytest.mark.parametrize(("low", "high", "expected"), [(0.83, 0.875, ".1%"), (0.0, 1.02, ".0%"),
+                                                       (0.5, 0.6, ".0%"), (0.5, 0.599, ".1%")])
+def test_a_narrow_percentage_axis_shows_a_decimal_so_its_ticks_differ(low, high, expected):
+    assert theme.percent_ticks(low, high) == expected
+
