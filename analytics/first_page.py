@@ -19,7 +19,10 @@ import pandas as pd
 
 from .flags import flag_patients
 from .presentation import kpi_tiles_shown, pchart_shown, too_few_message
-from .selection import DEFAULT_PERIOD, FILTER_COLUMNS, Selection, period_bounds, period_rows, take, value_mask
+from .selection import (
+    DEFAULT_PERIOD, FILTER_COLUMNS, Selection, period_bounds, period_mask, period_positions, period_rows, take,
+    value_mask,
+)
 from .sessions import DERIVED_COLUMNS
 from .settings import Settings
 from .spc import chart_window, followup_lag_days
@@ -140,9 +143,11 @@ def window(base: pd.DataFrame, selection: Selection, as_of: pd.Timestamp) -> Win
     dates = base["session_date"].to_numpy()
     first = pd.Timestamp(dates[chosen].min()) if chosen.any() else None
     start, end = window_bounds(selection, as_of)
-    days = period_rows(base, start, end)  # a slice of headline_base: nothing copied
-    kept = [c for c in HEADLINE_COLUMNS if c in base.columns]
-    return Window(take(days[kept], value_mask(days, selection.values)), first)
+    kept = base[[c for c in HEADLINE_COLUMNS if c in base.columns]]
+    span = period_positions(base, start, end)  # headline_base is in date order: the window's days are a slice
+    if span is None:
+        return Window(take(kept, chosen & period_mask(base, start, end)), first)
+    return Window(take(kept.iloc[span], chosen[span]), first)
 
 
 def in_period(rows: Window, selection: Selection) -> pd.DataFrame:

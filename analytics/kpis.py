@@ -35,8 +35,8 @@ import pyarrow.compute as pc
 
 from analytics import headline
 from analytics.completeness import followup_counts
-from analytics.selection import period_rows
 from analytics.kaplan_meier import KMMedian, km_median as default_km_median, too_few_events
+from analytics.selection import period_rows
 from analytics.settings import DEFAULT_SETTINGS, Settings
 from analytics.spc import followup_lag_days
 

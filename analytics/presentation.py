@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analytics.headline import distinct_count
 from analytics.breakdowns import _group_keys, breakdown, dose_band_edges
+from analytics.headline import distinct_count
 from analytics.kpis import FOLLOWUP_KPIS, KPI_INTERVAL, KPI_LABELS, TOO_FEW_REASON, change_words, kpi_tiles
 from analytics.safety import ALL_SESSIONS, SUPPRESSION_OPTIONS, adverse_event_rates
 from analytics.sessions import NOT_RECORDED, group_labels

@@ -103,16 +103,25 @@ def period_mask(frame: pd.DataFrame, start: date | None, end: date | None) -> np
     return keep
 
 
-def period_rows(frame: pd.DataFrame, start: date | None, end: date | None) -> pd.DataFrame:
-    """The rows dated on a day in [start, end] (None: open), as take(frame, period_mask(...)) gives them; from a
-    frame sorted by session_date, a slice of it found by binary search, which copies nothing."""
+def period_positions(frame: pd.DataFrame, start: date | None, end: date | None) -> slice | None:
+    """The positions of the rows dated on a day in [start, end] (None: open) of a frame sorted by session_date,
+    found by binary search; None when the frame is not in date order (period_mask then)."""
     dates = frame["session_date"]
     if not dates.is_monotonic_increasing or dates.hasnans:
-        return take(frame, period_mask(frame, start, end))
+        return None
     days = dates.to_numpy().astype("datetime64[D]")
     first = np.searchsorted(days, np.datetime64(start, "D"), "left") if start is not None else 0
     last = np.searchsorted(days, np.datetime64(end, "D"), "right") if end is not None else len(frame)
-    return frame.iloc[first:last] if (first, last) != (0, len(frame)) else frame
+    return slice(int(first), int(last))
+
+
+def period_rows(frame: pd.DataFrame, start: date | None, end: date | None) -> pd.DataFrame:
+    """The rows dated on a day in [start, end] (None: open), as take(frame, period_mask(...)) gives them; from a
+    frame sorted by session_date, a slice of it, which copies nothing."""
+    span = period_positions(frame, start, end)
+    if span is None:
+        return take(frame, period_mask(frame, start, end))
+    return frame if (span.start, span.stop) == (0, len(frame)) else frame.iloc[span]
 
 
 def take(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:

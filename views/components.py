@@ -135,6 +135,8 @@ def download(table: pd.DataFrame | Callable[[], pd.DataFrame], label: str, name:
     neutralised (analytics.export); the label is Markdown (pass user words through
     analytics.presentation.markdown_text). The file is written when the button is clicked, not on every run of
     the page (150,000 rows of a worklist: about a second each run)."""
+    if callable(table) and rows is None:
+        raise TypeError("a table written when the button is clicked needs its row count (rows=) for the audit row")
     make = table if callable(table) else (lambda: table)
     count = rows if rows is not None else len(table)
     st.download_button(f"Download {label} (CSV)", data=lambda: to_csv_bytes(make()), file_name=csv_name(name),

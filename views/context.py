@@ -87,9 +87,9 @@ class Context:
         """Read the clinic's store's sessions in the background (once per store state and settings): the first
         page was drawn from the results the store keeps ready, and the first filter, period or page change should
         not then wait for the read. A later run needing them waits for this one read (Streamlit's cache computes
-        a value once). First the Headline's columns (any size: the store's lock is held 0.8 s at 10M sessions),
-        then every column, not past PRELOAD_MAX_SESSIONS: that read holds the lock longer, and every visitor's
-        audit row waits for it (8 s at 10M sessions), while at a clinic's size it takes a second or two."""
+        a value once). Every column up to PRELOAD_MAX_SESSIONS (at a clinic's size a second or two); past it only
+        the Headline's columns (headline_base): reading every column holds the store's lock, and every visitor's
+        audit row waits for it (8 s at 10M sessions), while the Headline's columns hold it 0.8 s."""
         if self.source.kind != "store" or "derived" in self.__dict__:
             return
         key = (self.source.key, self.skey)
@@ -130,9 +130,11 @@ class Context:
         return first_page.window(self.headline_base(), self.selection, self.as_of)
 
     def headline_base(self) -> pd.DataFrame:
-        """first_page.headline_base of the sessions, once per data and settings: from the clinic's store, a read of
-        only its columns (the Headline of a filter never waits for every column of every session)."""
-        if self.source.kind == "store" and self.source.path:
+        """first_page.headline_base of the sessions, once per data and settings: from a registry-sized store (past
+        PRELOAD_MAX_SESSIONS, where every column is not read in the background), a read of only its columns, so
+        the Headline of a filter never waits for every column of every session; otherwise from `derived`, which
+        is read anyway (one read of the store, not two)."""
+        if self.source.kind == "store" and self.source.path and self.stored_sessions > PRELOAD_MAX_SESSIONS:
             def inputs() -> tuple:
                 columns = list(first_page.HEADLINE_INPUT)
                 return (store.read_derived(self.source.path, settings=self.settings, columns=columns),), {}
