@@ -129,19 +129,14 @@ def chart(fig, key: str) -> None:
                                                            "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
 
 
-def download(table: pd.DataFrame | Callable[[], pd.DataFrame], label: str, name: str, key: str | None = None,
-             rows: int | None = None) -> None:
-    """A CSV download of a table (or of what a callable makes, with `rows` its row count), with formula injection
-    neutralised (analytics.export); the label is Markdown (pass user words through
-    analytics.presentation.markdown_text). The file is written when the button is clicked, not on every run of
-    the page (150,000 rows of a worklist: about a second each run)."""
-    if callable(table) and rows is None:
-        raise TypeError("a table written when the button is clicked needs its row count (rows=) for the audit row")
-    make = table if callable(table) else (lambda: table)
-    count = rows if rows is not None else len(table)
-    st.download_button(f"Download {label} (CSV)", data=lambda: to_csv_bytes(make()), file_name=csv_name(name),
+def download(table: pd.DataFrame, label: str, name: str, key: str | None = None) -> None:
+    """A CSV download of a table, with formula injection neutralised (analytics.export); the label is Markdown
+    (pass user words through analytics.presentation.markdown_text). The file is written with the page, not when
+    the button is clicked: a click must give the file every time (a file made on click missed one in three
+    full test runs under load)."""
+    st.download_button(f"Download {label} (CSV)", data=to_csv_bytes(table), file_name=csv_name(name),
                        mime="text/csv", key=key or f"download_{csv_name(name)}",
-                       on_click=audit_download, args=(csv_name(name), count))
+                       on_click=audit_download, args=(csv_name(name), len(table)))
 
 
 # The patients a choice box offers: the worklist's first (flagged first). Offering 150,000 codes sent them all to

@@ -138,8 +138,7 @@ def worklist_section(ctx: Context, listed: pd.DataFrame) -> pd.DataFrame:
                      "Typical benefit (days)": st.column_config.NumberColumn(format="%g"),
                  })
     st.caption("Click a column's heading to sort, a row to see that patient below.")
-    ui.download(lambda: worklist_in_words(shown, for_csv=True), "the worklist", "worklist", key="dl_worklist",
-                rows=len(shown))
+    ui.download(worklist_in_words(shown, for_csv=True), "the worklist", "worklist", key="dl_worklist")
     return shown
 
 
