@@ -17,7 +17,7 @@ from analytics.kpis import FOLLOWUP_KPIS, KPI_INTERVAL, KPI_LABELS, TOO_FEW_REAS
 from analytics.safety import ALL_SESSIONS, SUPPRESSION_OPTIONS, adverse_event_rates
 from analytics.sessions import NOT_RECORDED, group_labels
 from analytics.settings import Settings, knobs, label
-from analytics.spc import p_chart, window_mask
+from analytics.spc import month_numbers, p_chart, window_mask
 from analytics.suppression import (
     SUPPRESSED, FamilyMember, for_display, hide_more, suppress_family, suppress_small_groups,
 )
@@ -300,13 +300,14 @@ def patients_per_month(dates: np.ndarray, patients: pd.Series) -> pd.Series:
     indexed by the month's first day: from integer codes of the months and patients (a categorical's codes as
     they are), never grouping text."""
     codes, uniques = pd.factorize(patients)
-    known = codes >= 0
-    months = pd.to_datetime(dates).to_numpy().astype("datetime64[M]").astype("int64")[known]
+    numbers, dated = month_numbers(dates)
+    known = (codes >= 0) & dated
+    codes, months = codes[known], numbers[known]
     if len(months) == 0:
         return pd.Series(dtype="int64")
     lowest = months.min()
     span, width = int(months.max() - lowest) + 1, len(uniques)
-    pairs = (months - lowest) * np.int64(width) + codes[known]
+    pairs = (months - lowest) * np.int64(width) + codes
     if span * width <= BITMAP_CELLS:  # one cell per month and patient: marking them is faster than hashing pairs
         seen = np.zeros(span * width, dtype=bool)
         seen[pairs] = True

@@ -109,9 +109,14 @@ def period_positions(frame: pd.DataFrame, start: date | None, end: date | None) 
     dates = frame["session_date"]
     if not dates.is_monotonic_increasing or dates.hasnans:
         return None
-    days = dates.to_numpy().astype("datetime64[D]")
-    first = np.searchsorted(days, np.datetime64(start, "D"), "left") if start is not None else 0
-    last = np.searchsorted(days, np.datetime64(end, "D"), "right") if end is not None else len(frame)
+    moments = dates.to_numpy()  # searched as they are (a day's bounds in their unit), not copied as days
+
+    def midnight(day) -> np.datetime64:
+        return np.datetime64(day, "D").astype(moments.dtype)
+
+    first = np.searchsorted(moments, midnight(start), "left") if start is not None else 0
+    last = (np.searchsorted(moments, midnight(end) + np.timedelta64(1, "D"), "left") if end is not None
+            else len(frame))  # the end day's last moment: before the next midnight
     return slice(int(first), int(last))
 
 

@@ -1,6 +1,12 @@
 """The Overview page in AppTest: renders on the sample data, obeys the sidebar, shows the source and as-of."""
 from __future__ import annotations
 
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+
 from tests.app_support import app, metric, no_errors, plotly_charts, texts
 
 
@@ -63,6 +69,51 @@ def test_a_site_filter_changes_the_figures():
     assert after != before
     assert int(after.replace(",", "")) < int(before.replace(",", ""))
     assert "site: North" in texts(at)
+
+
+def test_a_filter_change_works_the_chart_out_beside_the_tiles_and_shows_that_very_chart(monkeypatch):
+    """Issue 12: on a filter change the p-chart's table is computed in a worker thread while the page's thread
+    computes the tiles (two cores: at 10M sessions the tile waits for the slower, not both). It is computed once,
+    for the selection on screen (the page takes the job it started, not a second computation), and the chart
+    drawn is the one computed directly from the sample for that selection."""
+    import threading
+
+    import streamlit as st
+
+    from analytics import first_page
+    from analytics.ingest import load_sessions
+    from analytics.sessions import derive_sessions
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "sessions.csv"
+
+    computed = first_page.pchart
+    calls = []
+
+    def counted(*args):
+        calls.append((threading.current_thread().name, args[2]))
+        return computed(*args)
+
+    st.cache_data.clear()  # results of earlier tests of this process (the same sample and selections)
+    monkeypatch.setattr(first_page, "pchart", counted)
+    at = app()
+    assert len(calls) == 1  # the sample's first page (no store keeps it ready)
+    for site, chosen in (("North", ("North",)), ("South", ("North", "South"))):
+        calls.clear()
+        at.multiselect(key="filter_site").select(site).run()
+        no_errors(at)
+        assert len(calls) == 1 and calls[0][0].startswith("ahead"), calls
+        selection = calls[0][1]
+        assert dict(selection.values)["site"] == chosen
+        derived = derive_sessions(load_sessions(sample).data, first_page.Settings())
+        as_of = derived["session_date"].max().normalize()
+        direct, _ = computed(first_page.window(derived, selection, as_of), first_page.Settings(), selection,
+                             derived["session_date"].min().normalize(), as_of,
+                             first_page.followup_lag(derived, first_page.Settings()))
+        (chart,) = plotly_charts(at)
+        line = [t for t in json.loads(chart.proto.spec)["data"] if t.get("name") == "Monthly responder rate"][0]
+        drawn = np.frombuffer(base64.b64decode(line["y"]["bdata"]), dtype=line["y"]["dtype"])
+        complete = direct.loc[~direct["provisional"].to_numpy(dtype=bool), "rate"].to_numpy(dtype=float)
+        assert len(complete) > 6 and np.allclose(drawn, complete, rtol=0, atol=1e-12)
 
 
 def test_the_period_changes_the_figures():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -216,6 +217,32 @@ def test_a_period_of_date_ordered_sessions_is_the_rows_a_mask_keeps(derived, sta
     masked = period_rows(shuffled, start, end)
     assert sorted(masked["session_date"]) == sorted(expected["session_date"])
     assert sorted(masked["patient_id"]) == sorted(expected["patient_id"])
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_a_period_keeps_every_moment_of_its_first_and_last_day(unit):
+    """Sessions timed within a day: the slice found by searching the moments keeps 00:00 of the first day to
+    23:59:59.999 of the last, as the day mask does, whatever unit the dates are stored in."""
+    from analytics.selection import period_mask, period_positions, period_rows
+
+    moments = pd.to_datetime(["2025-02-28 23:59:59.999", "2025-03-01 00:00:00.000", "2025-03-01 12:30:00.000",
+                              "2025-03-31 23:59:59.999", "2025-04-01 00:00:00.000", "2025-04-01 00:00:00.001"])
+    frame = pd.DataFrame({"session_date": moments.astype(f"datetime64[{unit}]"), "n": range(6)})
+    start, end = date(2025, 3, 1), date(2025, 3, 31)
+    assert period_positions(frame, start, end) == slice(1, 4)
+    assert list(period_rows(frame, start, end)["n"]) == [1, 2, 3] == list(frame["n"][period_mask(frame, start, end)])
+    assert period_positions(frame, date(2025, 4, 1), None) == slice(4, 6)
+    assert period_positions(frame, None, date(2025, 2, 28)) == slice(0, 1)
+
+
+def test_the_first_chosen_date_is_found_in_date_order_and_out_of_it():
+    """Window.first: the earliest chosen session, by position in date order, by a minimum otherwise; None when
+    nothing is chosen."""
+    dates = pd.Series(pd.to_datetime(["2024-01-05", "2024-02-01", "2024-03-09", "2024-04-01"]))
+    chosen = np.array([False, True, True, False])
+    assert first_page._first_date(dates, chosen) == pd.Timestamp("2024-02-01")
+    assert first_page._first_date(dates[::-1].reset_index(drop=True), chosen[::-1]) == pd.Timestamp("2024-02-01")
+    assert first_page._first_date(dates, np.zeros(4, dtype=bool)) is None
 
 
 @pytest.mark.parametrize(("span_days", "expected"), [(40, [2, 4, 3, 0, 1]), (70_000, [2, 4, 0, 3, 1])])

@@ -219,3 +219,26 @@ def test_the_tiles_are_the_same_without_the_text_columns_no_tile_reads(monkeypat
         pd.testing.assert_frame_equal(narrow, wide)
         assert narrow.attrs == wide.attrs
     assert tile(narrow, "patients_flagged")["value"] > 0
+
+
+def test_tiles_computed_by_many_callers_at_once_equal_those_computed_alone():
+    """kpi_tiles works the previous period out in a thread of a pool every caller shares (issue 12: two cores for a
+    filter change on 10M sessions). Eight server sessions asking at once, each for its own period, get exactly the
+    tiles they get alone, their follow-up counts included."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from analytics.flags import flag_patients
+
+    data = load_sessions(SAMPLE_SESSIONS).data
+    derived = derive_sessions(data, Settings())
+    flags = flag_patients(derived, Settings())
+    periods = [(None, None), ("2026-04-01", "2026-09-30"), ("2025-01-01", "2025-12-31"), ("2024-06-01", "2024-06-30"),
+               ("2026-01-01", "2026-03-31"), ("2023-10-01", "2026-09-30"), ("2025-07-01", "2025-07-01"),
+               ("2030-01-01", "2030-12-31")]
+    alone = [kpi_tiles(derived, Settings(), start, end, flags) for start, end in periods]
+    with ThreadPoolExecutor(max_workers=8) as callers:
+        at_once = list(callers.map(lambda p: kpi_tiles(derived, Settings(), p[0], p[1], flags), periods))
+    for one, other in zip(alone, at_once):
+        pd.testing.assert_frame_equal(one, other)
+        assert one.attrs == other.attrs
+    assert tile(alone[1], "sessions")["previous_n"] > 0  # a previous period with sessions was worked out

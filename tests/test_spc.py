@@ -274,3 +274,54 @@ def test_chi2_sf_equals_scipys_for_whole_degrees_of_freedom():
     assert chi2_sf(0.0, 3) == 1.0 and chi2_sf(float("inf"), 3) == 0.0
     with pytest.raises(ValueError):
         chi2_sf(1.0, 0)
+
+
+def _grouped_monthly_counts(sessions: pd.DataFrame) -> pd.DataFrame:
+    """The reference: monthly_counts as pandas' groupby of month timestamps (its definition before issue 12)."""
+    has_response = sessions["has_response"].astype("boolean").fillna(False)
+    responder = sessions["responder"].astype("boolean").fillna(False) & has_response
+    month = pd.to_datetime(sessions["session_date"]).dt.to_period("M").dt.to_timestamp()
+    frame = pd.DataFrame({"month": month, "n": has_response.astype(int), "responders": responder.astype(int)})
+    counts_ = frame.groupby("month", sort=True)[["n", "responders"]].sum().reset_index()
+    counts_ = counts_.loc[counts_["n"] > 0].reset_index(drop=True)
+    return counts_.astype({"n": "int64", "responders": "int64"})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_monthly_counts_by_month_number_equal_grouped_months(seed):
+    """Counting by month number (bincount) gives the grouped table exactly: random dates over 1 to 200 months,
+    in any unit, blank dates and blank responses, months with sessions but no response left out."""
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 3_000))
+    days = rng.integers(0, int(rng.choice([20, 400, 6_000])), size)
+    dates = (pd.Timestamp("1999-12-15") + pd.to_timedelta(days, unit="D")).astype(
+        f"datetime64[{rng.choice(['s', 'ms', 'us', 'ns'])}]").to_series().reset_index(drop=True)
+    dates[rng.random(size) < 0.05] = pd.NaT
+    has_response = pd.array(rng.random(size) < 0.7, dtype="boolean")
+    has_response[rng.random(size) < 0.05] = pd.NA
+    responder = pd.array(rng.random(size) < 0.6, dtype="boolean")
+    responder[rng.random(size) < 0.2] = pd.NA
+    sessions = pd.DataFrame({"session_date": dates, "has_response": has_response, "responder": responder})
+    pd.testing.assert_frame_equal(monthly_counts(sessions), _grouped_monthly_counts(sessions))
+    nothing = sessions.assign(has_response=False)
+    assert len(monthly_counts(nothing)) == 0 and list(monthly_counts(nothing).columns) == ["month", "n", "responders"]
+
+
+@pytest.mark.parametrize("unit", ["D", "s", "ms", "us", "ns"])
+def test_month_numbers_are_numpys_months_in_every_unit_and_blank_dates_have_none(unit):
+    """month_numbers (a day table) against numpy's own conversion to months, over 1890 to 2090 (days before 1970
+    counted down to the right month), at any time of day, with blanks."""
+    from analytics.spc import month_numbers
+
+    rng = np.random.default_rng(7)
+    seconds = rng.integers(-80 * 365 * 86_400, 120 * 365 * 86_400, 5_000)
+    moments = (np.datetime64("1970-01-01T00:00:00", "s") + seconds.astype("timedelta64[s]")).astype(
+        f"datetime64[{unit}]")
+    moments[::97] = np.datetime64("NaT")
+    numbers, known = month_numbers(moments)
+    assert known.tolist() == (~np.isnat(moments)).tolist() and (~known).sum() == len(moments[::97])
+    expected = moments[known].astype("datetime64[M]").astype("int64")
+    assert numbers[known].tolist() == expected.tolist() and (numbers[~known] == 0).all()
+    edge = np.array(["1969-12-31T23:59:59.999", "1970-01-01T00:00:00.000", "2024-02-29T23:59:59.999",
+                     "2024-03-01T00:00:00.000"], dtype="datetime64[ms]")
+    assert month_numbers(edge)[0].tolist() == [-1, 0, 649, 650]

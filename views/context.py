@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -20,6 +22,10 @@ from views.cache import memo, settings_key
 from views.sources import DataSource, store_base
 
 LOG = logging.getLogger("outcomes")
+
+# Worker threads for results a page starts ahead of needing them (Context.start): shared by every visitor of the
+# process. Their jobs call analytics functions only, never Streamlit, on inputs the page's own thread made.
+_AHEAD = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="ahead")
 PRELOAD_MAX_SESSIONS = 2_000_000
 _PRELOADING: set = set()  # (store state, settings) being read in the background
 _PRELOADED: set = set()  # and those read (a later visit starts no thread: the caches hold them)
@@ -40,6 +46,9 @@ class Context:
     _derived: Callable[[], pd.DataFrame] = field(repr=False, default=None)
     access: Access | None = None  # who is looking (views/signin.py); None only outside the app
     stored_sessions: int = 0  # the source's sessions, before any as-of date, setting or filter
+    # results already being worked out in another thread, by their cache key (views/overview.py: the p-chart
+    # beside the tiles); taken by the first that needs that very result
+    ahead: dict[tuple, Future] = field(default_factory=dict, repr=False)
 
     @cached_property
     def result(self) -> IngestResult:
@@ -86,7 +95,8 @@ class Context:
     def preload(self) -> None:
         """Read the clinic's store's sessions in the background (once per store state and settings): the first
         page was drawn from the results the store keeps ready, and the first filter, period or page change should
-        not then wait for the read. A later run needing them waits for this one read (Streamlit's cache computes
+        not then wait for the read. The flags and the follow-up lag the store keeps are read first (every
+        filter change needs them). A later run needing them waits for this one read (Streamlit's cache computes
         a value once). Every column up to PRELOAD_MAX_SESSIONS (at a clinic's size a second or two); past it only
         the Headline's columns (headline_base): reading every column holds the store's lock, and every visitor's
         audit row waits for it (8 s at 10M sessions), while the Headline's columns hold it 0.8 s."""
@@ -100,6 +110,8 @@ class Context:
 
         def read() -> None:
             try:
+                self.flags()  # kept in the store: read once here, not by the first filter change (0.3 s at 10M)
+                self.followup_lag()
                 self.headline_base()  # cached in the process-wide cache
                 if self.stored_sessions <= PRELOAD_MAX_SESSIONS:
                     self.derived  # noqa: B018 - the same
@@ -163,6 +175,22 @@ class Context:
         """A figure built once per data, settings and selection (plotly figures take a while to build), cached
         like the tables it is drawn from; inputs() gives the builder's (args, kwargs) and only runs on a miss."""
         return self.cached(f"figure_{name}", build, inputs, **options)
+
+    def start(self, key: tuple, func: Callable, *args) -> None:
+        """Begin func(*args) in a worker thread for the result cached under `key` (once: a second call for the same
+        key does nothing). func must be an analytics function: it runs outside the page's Streamlit context."""
+        if key not in self.ahead:
+            self.ahead[key] = _AHEAD.submit(func, *args)
+
+    def started(self, key: tuple) -> Future | None:
+        """The job begun for `key` (taken: a later call gets None), or None when none was begun."""
+        return self.ahead.pop(key, None)
+
+    def followup_lag(self) -> int:
+        """How long follow-ups take here (days), over the whole data: kept in the store for the default settings
+        (first_page.STORED)."""
+        return self.cached("followup_lag", first_page.followup_lag, lambda: ((self.derived, self.settings), {}),
+                           scope="all")
 
     def flags(self) -> pd.DataFrame:
         """Diminished / watch patients, each judged on their whole history (never on the filtered sessions); kept
