@@ -72,8 +72,8 @@ def test_a_site_filter_changes_the_figures():
 
 
 def test_a_filter_change_works_the_chart_out_beside_the_tiles_and_shows_that_very_chart(monkeypatch):
-    """Issue 12: on a filter change the p-chart's table is computed in a worker thread while the page's thread
-    computes the tiles (two cores: at 10M sessions the tile waits for the slower, not both). It is computed once,
+    """Issue 12: on a filter change the p-chart's table (and the too-few check) is computed in a worker thread
+    while the page's thread computes the tiles (two cores: at 10M sessions the tile waits for the slower, not both). It is computed once,
     for the selection on screen (the page takes the job it started, not a second computation), and the chart
     drawn is the one computed directly from the sample for that selection."""
     import threading
@@ -95,13 +95,18 @@ def test_a_filter_change_works_the_chart_out_beside_the_tiles_and_shows_that_ver
 
     st.cache_data.clear()  # results of earlier tests of this process (the same sample and selections)
     monkeypatch.setattr(first_page, "pchart", counted)
+    checked, too_few = [], first_page.too_few
+    monkeypatch.setattr(first_page, "too_few",
+                        lambda *a: checked.append(threading.current_thread().name) or too_few(*a))
     at = app()
     assert len(calls) == 1  # the sample's first page (no store keeps it ready)
     for site, chosen in (("North", ("North",)), ("South", ("North", "South"))):
         calls.clear()
+        checked.clear()
         at.multiselect(key="filter_site").select(site).run()
         no_errors(at)
         assert len(calls) == 1 and calls[0][0].startswith("ahead"), calls
+        assert len(checked) == 1 and checked[0].startswith("ahead")  # the too-few check too
         selection = calls[0][1]
         assert dict(selection.values)["site"] == chosen
         derived = derive_sessions(load_sessions(sample).data, first_page.Settings())

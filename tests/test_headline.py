@@ -1,7 +1,9 @@
 """analytics.headline: the one computation of each headline figure (summary and KPI tiles), by hand."""
 import math
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from analytics import headline
 from analytics.proportions import wilson_ci
@@ -37,3 +39,26 @@ def test_absent_columns_count_as_nothing_recorded():
     value, n = headline.median_of(bare, "onset_days")
     assert math.isnan(value) and n == 0
     assert len(headline.duration_sample(bare)[0]) == 0
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_median_with_ci_from_one_partial_sort_equals_the_median_and_the_sorted_interval(seed):
+    """median_with_ci places the middle value(s) and both interval ranks with one np.partition; it must give
+    exactly np.median and median_ci (a full sort) for odd and even counts, ties, blanks, and counts below 6
+    (no interval)."""
+    from analytics.headline import median_ci, median_with_ci
+
+    rng = np.random.default_rng(seed)
+    for size in (1, 2, 5, 6, 7, 8, int(rng.integers(9, 60)), int(rng.integers(1_000, 20_000))):
+        values = rng.choice([rng.integers(0, 40, size).astype(float), rng.normal(50, 20, size)])
+        values[rng.random(size) < 0.1] = np.nan
+        frame = pd.DataFrame({"onset_days": values})
+        known = values[~np.isnan(values)]
+        got = median_with_ci(frame, "onset_days")
+        if len(known) == 0:
+            assert np.isnan(got[0]) and got[3] == 0
+            continue
+        low, high = median_ci(known)
+        expected = (float(np.median(known)), low, high, len(known))
+        assert got[3] == expected[3] and got[0] == expected[0], (size, got, expected)
+        assert (np.isnan(got[1]) and np.isnan(low)) or (got[1], got[2]) == (low, high), (size, got, expected)

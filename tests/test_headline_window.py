@@ -264,3 +264,19 @@ def test_choosing_values_of_coded_and_of_text_columns_keeps_the_same_rows():
                    by_values(site=["South", "East"], product=["B"]), ()):
         assert value_mask(coded, values).tolist() == value_mask(frame, values).tolist()
     assert value_mask(coded, by_values(site=["North"], product=["A"])).tolist() == [True, False, False, False, False]
+
+
+def test_flagged_patients_remembered_for_the_same_codes_are_never_those_of_another_flags_table():
+    """_flagged remembers which codes are flagged for the last (categories, flags table) pair: a second table
+    over the same codes (other settings, another import) gets its own answer, and so does the first again."""
+    from analytics.kpis import _flagged
+
+    period = pd.DataFrame({"patient_id": pd.Categorical(["A", "B", "C", "A"], categories=["A", "B", "C", "D"])})
+    first = pd.DataFrame({"patient_id": ["A", "D"], "flag": ["diminished", "watch"]})
+    second = pd.DataFrame({"patient_id": ["B", "C"], "flag": ["diminished", "diminished"]})
+    assert _flagged(period, first, None) == (1.0, 3)
+    assert _flagged(period, first, None) == (1.0, 3)
+    assert _flagged(period, second, None) == (2.0, 3)
+    assert _flagged(period, first.copy(), None) == (1.0, 3)
+    recoded = pd.DataFrame({"patient_id": pd.Categorical(["D", "B"], categories=["A", "B", "C", "D"])})
+    assert _flagged(recoded, first, None) == (1.0, 2)  # the same codes' answer, other patients seen

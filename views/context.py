@@ -161,30 +161,38 @@ class Context:
         scoped = self.scoped
         return take(scoped, period_mask(scoped, self.selection.start, self.selection.end))
 
-    def cached(self, name: str, func: Callable, inputs: Callable[[], tuple], *, scope: str = "sessions",
-               extra: tuple = (), big: bool = False):
-        """func on this context's data, cached under data + settings (+ selection unless scope == 'all')."""
+    def _key(self, name: str, scope: str, extra: tuple) -> tuple:
+        """The cache key of `name` on this context (without the data's own key): settings, plus the selection
+        (scope "sessions") or its filters only ("scoped"), plus `extra`."""
         key: tuple = (name, self.skey)
         if scope == "sessions":
             key += self.selection.key()
         elif scope == "scoped":
             key += (self.selection.values,)
-        return memo(self.source, name, key + tuple(extra), func, inputs, big=big)
+        return key + tuple(extra)
+
+    def cached(self, name: str, func: Callable, inputs: Callable[[], tuple], *, scope: str = "sessions",
+               extra: tuple = (), big: bool = False):
+        """func on this context's data, cached under data + settings (+ selection unless scope == 'all'). A
+        result `start`ed for the same key is taken from its thread (on a miss) instead of being computed again."""
+        key = self._key(name, scope, extra)
+        job = self.ahead.pop(key, None)
+        if job is not None:
+            func, inputs = job.result, (lambda: ((), {}))
+        return memo(self.source, name, key, func, inputs, big=big)
 
     def figure(self, name: str, build: Callable, inputs: Callable[[], tuple], **options):
         """A figure built once per data, settings and selection (plotly figures take a while to build), cached
         like the tables it is drawn from; inputs() gives the builder's (args, kwargs) and only runs on a miss."""
         return self.cached(f"figure_{name}", build, inputs, **options)
 
-    def start(self, key: tuple, func: Callable, *args) -> None:
-        """Begin func(*args) in a worker thread for the result cached under `key` (once: a second call for the same
-        key does nothing). func must be an analytics function: it runs outside the page's Streamlit context."""
+    def start(self, name: str, func: Callable, *args, scope: str = "sessions", extra: tuple = ()) -> None:
+        """Begin func(*args) in a worker thread for the result `cached` will be asked for under the same name,
+        scope and extra (once: a second call for the same key does nothing). func must be an analytics function:
+        it runs outside the page's Streamlit context, on inputs this thread made."""
+        key = self._key(name, scope, extra)
         if key not in self.ahead:
             self.ahead[key] = _AHEAD.submit(func, *args)
-
-    def started(self, key: tuple) -> Future | None:
-        """The job begun for `key` (taken: a later call gets None), or None when none was begun."""
-        return self.ahead.pop(key, None)
 
     def followup_lag(self) -> int:
         """How long follow-ups take here (days), over the whole data: kept in the store for the default settings

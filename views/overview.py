@@ -37,31 +37,26 @@ def _chart_args(ctx: Context) -> tuple:
     return ctx.window, ctx.settings, ctx.selection, ctx.first_date, ctx.as_of, followup_lag(ctx)
 
 
-def _chart_key(ctx: Context) -> tuple:
-    """The p-chart's own cache key: a chart started for one selection is never taken for another."""
-    return ("pchart", ctx.skey, *ctx.selection.key())
-
-
 def kpis(ctx: Context) -> pd.DataFrame:
     """The tiles of the selection's period against the period before, small periods suppressed. When they are
-    not cached, the p-chart's table (`monthly`) is started in a second thread beside them: the tiles wait for it
-    (the responder tile shows the chart's Making Data Count icon), and on two cores a filter change among 10M
-    sessions then waits for the slower of the two, not for both."""
+    not cached, the p-chart's table (`monthly`) and the too-few check (ui.small_selection) are started in worker
+    threads beside them (Context.start): the tiles wait for both (the responder tile shows the chart's Making
+    Data Count icon), and on two cores a filter change among 10M sessions then waits for the slowest, not for
+    the sum."""
     def inputs() -> tuple:
-        args = (ctx.window, ctx.settings, ctx.selection, ctx.flags(), followup_lag(ctx))
-        ctx.start(_chart_key(ctx), first_page.pchart, *_chart_args(ctx))
+        with ui.timed("overview: the Headline's window of sessions"):
+            args = (ctx.window, ctx.settings, ctx.selection, ctx.flags(), followup_lag(ctx))
+        ctx.start("pchart", first_page.pchart, *_chart_args(ctx))
+        ctx.start("too_few", first_page.too_few, first_page.in_period(ctx.window, ctx.selection), ctx.settings)
         return args, {}
     return ctx.cached("kpis", first_page.kpis, inputs)
 
 
 def monthly(ctx: Context) -> tuple[pd.DataFrame, int]:
     """The responder rate's p-chart (small months suppressed) and the number of months hidden: the Headline's
-    chart and the responder tile's Making Data Count icon read the same table. If `kpis` started it, its result
-    (the same function on the same arguments) is taken, not computed again."""
-    def pchart(*args):
-        started = ctx.started(_chart_key(ctx))
-        return started.result() if started is not None else first_page.pchart(*args)
-    return ctx.cached("pchart", pchart, lambda: (_chart_args(ctx), {}))
+    chart and the responder tile's Making Data Count icon read the same table (started beside the tiles by
+    `kpis`, and then taken from there)."""
+    return ctx.cached("pchart", first_page.pchart, lambda: (_chart_args(ctx), {}))
 
 
 def family(ctx: Context) -> dict:
@@ -294,13 +289,16 @@ def render() -> None:
     if int(tiles.loc[tiles["kpi"] == "sessions", "n"].iloc[0]) == 0:
         ui.no_sessions_message(ctx)
         return
-    if ui.small_selection(ctx):  # no figure at all, rather than figures of 1 to 4 patients
-        return
-    report_buttons(ctx, "overview")  # built only when clicked
-    headline, after, cycles, safety = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
+    with ui.timed("overview: too few to show"):
+        if ui.small_selection(ctx):  # no figure at all, rather than figures of 1 to 4 patients
+            return
+    with ui.timed("overview: header and tabs"):
+        report_buttons(ctx, "overview")  # built only when clicked
+        headline, after, cycles, safety = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
     with headline:
         if headline.open:
-            kpi_section(ctx, tiles)
+            with ui.timed("overview: tiles drawn (with the p-chart's icon)"):
+                kpi_section(ctx, tiles)
             with ui.timed("overview: p-chart"):
                 pchart_section(ctx)
             with ui.timed("overview: follow-up completeness"):
