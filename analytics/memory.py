@@ -2,8 +2,10 @@
 
 Why: a command reads a whole file, checks it, then derives from it; the columns it no longer needs are freed, but
 two allocators kept the freed pages for later instead of returning them, so the process's peak was the sum of
-every step's tables. `summary FILE` on 1.27M sessions peaked at 1.32 GB; with the two settings below, 0.96 GB, and
-no slower (bench/bench_peer.py):
+every step's tables. `summary FILE` on 1.27M sessions peaked at 1.30-1.36 GB; with the two settings below,
+0.97 GB, in the same time (four interleaved runs each, bench/bench_peer.py); `first-page` of 10M sessions peaked at
+5.5-5.8 GB, now 4.5-4.6 GB, at the cost of four times as many page faults (a freed column's pages are fresh again
+when the next one is made):
 - Arrow's buffers (the file's text columns) come from the system allocator instead of mimalloc, which held freed
   buffers in its own pages;
 - glibc serves every block of 128 kB or more (every column of a big table) by its own mapping, handed back to the

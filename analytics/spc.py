@@ -215,7 +215,7 @@ PROVISIONAL = "provisional"
 def month_numbers(moments) -> tuple[np.ndarray, np.ndarray]:
     """Each date's calendar month as months since January 1970 (int64), and whether it has a date at all (a blank
     one's number is 0). From its day number, looked up in a table of the days spanned: numpy's own conversion to
-    months is several times slower (3M sessions: 40 ms against 6)."""
+    months took 40 ms for 2.8M dates here, this 16 ms."""
     moments = pd.to_datetime(pd.Series(moments) if not isinstance(moments, pd.Series) else moments).to_numpy()
     known = ~np.isnat(moments)
     numbers = np.zeros(len(moments), dtype="int64")
@@ -240,7 +240,7 @@ def month_numbers(moments) -> tuple[np.ndarray, np.ndarray]:
 def monthly_counts(sessions: pd.DataFrame) -> pd.DataFrame:
     """Sessions with a response and responders per calendar month of session_date (months with none omitted;
     a blank date counted in none). Counted by month number (np.bincount), not by grouping timestamps: a filter
-    change among 10M sessions counts 3M of them (0.16 s grouped, a fifth of that here)."""
+    change among 10M sessions counts 3M of them (0.16 s grouped, 0.07 s here)."""
     has_response = sessions["has_response"].astype("boolean").to_numpy(dtype=bool, na_value=False)
     responder = sessions["responder"].astype("boolean").to_numpy(dtype=bool, na_value=False) & has_response
     months, dated = month_numbers(sessions["session_date"])

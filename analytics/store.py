@@ -1623,6 +1623,16 @@ def read_result(key: tuple, version: str, db_path: str | Path | None = None, *,
         return store_results.read(reading.con, _results_version(version), key)
 
 
+def kept_result_keys(version: str, db_path: str | Path | None = None, *,
+                     lock_timeout: float | None = None) -> frozenset[str]:
+    """The keys (store_results.key_text) of the results `read_result` can find for the store state `version`
+    (the default view's first page, once computed); empty when there is no store."""
+    with _reader(db_path, lock_timeout) as reading:
+        if reading is None:
+            return frozenset()
+        return store_results.keys(reading.con, _results_version(version))
+
+
 def facts(db_path: str | Path | None = None, *, lock_timeout: float | None = None) -> dict:
     """What the app's sidebar needs to start, without reading the sessions: the number of sessions, the first and
     the latest session_date, and the values of each filter column (analytics.selection.choices)."""

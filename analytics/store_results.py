@@ -174,3 +174,11 @@ def read(con, version: str, key: tuple):
     row = con.execute(f"SELECT meta, frame FROM {TABLE} WHERE version = ? AND name = ? AND key = ?",
                       [version, key[0], key_text(key)]).fetchone()
     return MISSING if row is None else decode(row[0], row[1])
+
+
+def keys(con, version: str) -> frozenset[str]:
+    """The keys (key_text) of every value stored for the store state `version`: what a reader can find, listed
+    once instead of looked for one by one."""
+    if not exists(con):
+        return frozenset()
+    return frozenset(row[0] for row in con.execute(f"SELECT key FROM {TABLE} WHERE version = ?", [version]).fetchall())

@@ -63,13 +63,28 @@ def session_memo(store_key: str, limit: int, name: str, key: tuple, func: Callab
     return value
 
 
+@st.cache_data(ttl=60, max_entries=16, show_spinner=False)
+def _kept_keys(path: str, version: str) -> frozenset[str] | None:
+    """The keys of the results the store keeps for its state `version` (None: they cannot be listed now), listed
+    at most once a minute: a filter change then opens the store only for a result it may hold (it keeps the
+    default view's), not three times to find nothing (30 ms each)."""
+    try:
+        return store.kept_result_keys(version, path, lock_timeout=1.0)
+    except (StoreError, duckdb.Error):  # busy (an import is writing) or unreadable: look each one up as before
+        return None
+
+
 def _kept_or_computed(source, key: tuple, func: Callable, inputs: Callable[[], tuple]) -> tuple[Callable, Callable]:
     """(func, inputs) that first read the result the clinic's store keeps ready under `key` for its current state
     (analytics/store_results.py) and only compute when it holds none (or cannot be read now): the default view's
     first page is then drawn without reading a single session."""
     def read_or_compute():
+        listed = _kept_keys(str(source.path), source.key)
         try:
-            kept = store.read_result(key, source.key, source.path, lock_timeout=1.0)
+            if listed is not None and store_results.key_text(key) not in listed:
+                kept = store_results.MISSING  # not kept: nothing to open the store for
+            else:
+                kept = store.read_result(key, source.key, source.path, lock_timeout=1.0)
         except (StoreError, duckdb.Error):  # busy (an import is writing) or unreadable: compute as always
             kept = store_results.MISSING
         if kept is not store_results.MISSING:
