@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -109,12 +110,15 @@ class Context:
             _PRELOADING.add(key)
 
         def read() -> None:
+            started = time.perf_counter()
             try:
                 self.flags()  # kept in the store: read once here, not by the first filter change (0.3 s at 10M)
                 self.followup_lag()
                 self.headline_base()  # cached in the process-wide cache
+                LOG.debug("background read: the Headline's sessions: %.3f s", time.perf_counter() - started)
                 if self.stored_sessions <= PRELOAD_MAX_SESSIONS:
                     self.derived  # noqa: B018 - the same
+                    LOG.debug("background read: every column: %.3f s", time.perf_counter() - started)
                 _PRELOADED.add(key)
             except Exception:  # noqa: BLE001 - a page that needs them reads them again and says what failed
                 LOG.exception("reading the store's sessions in the background failed")
