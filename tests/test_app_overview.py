@@ -73,9 +73,9 @@ def test_a_site_filter_changes_the_figures():
 
 def test_a_filter_change_works_the_chart_out_beside_the_tiles_and_shows_that_very_chart(monkeypatch):
     """Issue 12: on a filter change the p-chart's table (and the too-few check) is computed in a worker thread
-    while the page's thread computes the tiles (two cores: at 10M sessions the tile waits for the slower, not both). It is computed once,
-    for the selection on screen (the page takes the job it started, not a second computation), and the chart
-    drawn is the one computed directly from the sample for that selection."""
+    while the page's thread computes the tiles (two cores: at 10M sessions the tile waits for the slower, not
+    both). It is computed once, for the selection on screen (the page takes the job it started, not a second
+    computation), and the chart drawn is the one computed directly from the sample for that selection."""
     import threading
 
     import streamlit as st
