@@ -140,24 +140,22 @@ def window(base: pd.DataFrame, selection: Selection, as_of: pd.Timestamp) -> Win
     the numbers of the days the tiles and the p-chart read, not every column of ten years (the same tiles and
     chart: tests/test_headline_window.py)."""
     chosen = value_mask(base, selection.values)
-    first = _first_date(base["session_date"], chosen)
     start, end = window_bounds(selection, as_of)
     kept = base[[c for c in HEADLINE_COLUMNS if c in base.columns]]
     span = period_positions(base, start, end)  # headline_base is in date order: the window's days are a slice
+    first = _first_date(base["session_date"], chosen, in_date_order=span is not None)
     if span is None:
         return Window(take(kept, chosen & period_mask(base, start, end)), first)
     return Window(take(kept.iloc[span], chosen[span]), first)
 
 
-def _first_date(dates: pd.Series, chosen: np.ndarray) -> pd.Timestamp | None:
-    """The earliest of the chosen rows' dates (None: none chosen, or none dated): in date order (headline_base,
-    blanks last) the first chosen row's, found without copying the chosen dates."""
+def _first_date(dates: pd.Series, chosen: np.ndarray, in_date_order: bool) -> pd.Timestamp | None:
+    """The earliest of the chosen rows' dates (None: none chosen, or none dated): when `dates` are in date order
+    with none blank (what period_positions found), the first chosen row's, found without copying the chosen
+    dates; otherwise their minimum."""
     if not chosen.any():
         return None
-    if dates.is_monotonic_increasing:
-        found = dates.iloc[int(np.argmax(chosen))]
-    else:
-        found = dates[chosen].min()  # blanks skipped
+    found = dates.iloc[int(np.argmax(chosen))] if in_date_order else dates[chosen].min()  # min skips blanks
     return None if pd.isna(found) else pd.Timestamp(found)
 
 

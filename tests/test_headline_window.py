@@ -240,9 +240,16 @@ def test_the_first_chosen_date_is_found_in_date_order_and_out_of_it():
     nothing is chosen."""
     dates = pd.Series(pd.to_datetime(["2024-01-05", "2024-02-01", "2024-03-09", "2024-04-01"]))
     chosen = np.array([False, True, True, False])
-    assert first_page._first_date(dates, chosen) == pd.Timestamp("2024-02-01")
-    assert first_page._first_date(dates[::-1].reset_index(drop=True), chosen[::-1]) == pd.Timestamp("2024-02-01")
-    assert first_page._first_date(dates, np.zeros(4, dtype=bool)) is None
+    assert first_page._first_date(dates, chosen, in_date_order=True) == pd.Timestamp("2024-02-01")
+    backwards = dates[::-1].reset_index(drop=True)
+    assert first_page._first_date(backwards, chosen[::-1], in_date_order=False) == pd.Timestamp("2024-02-01")
+    assert first_page._first_date(dates, np.zeros(4, dtype=bool), in_date_order=True) is None
+    blank_first = pd.Series([pd.NaT, *dates[1:]])  # not in date order: the blank is skipped
+    assert first_page._first_date(blank_first, np.array([True, True, False, False]), False) == dates[1]
+    # the window tells which: a base with a blank date is searched by mask, and its first date is still found
+    base = pd.DataFrame({"session_date": blank_first, "patient_id": ["A", "B", "C", "D"]})
+    window = first_page.window(base, Selection("All data", None, date(2024, 4, 1), ()), pd.Timestamp("2024-04-01"))
+    assert window.first == dates[1] and len(window.sessions) == 3
 
 
 @pytest.mark.parametrize(("span_days", "expected"), [(40, [2, 4, 3, 0, 1]), (70_000, [2, 4, 0, 3, 1])])
