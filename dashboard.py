@@ -17,6 +17,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 
 from analytics import access
 from analytics.log_privacy import ScrubbingFormatter
+from analytics.memory import keep_freed_memory
 from views import components as ui
 from views import keys, signin
 from views.sidebar import sidebar
@@ -26,6 +27,8 @@ if not logging.getLogger("outcomes").handlers:  # errors (with tracebacks) go to
     handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("outcomes").addHandler(handler)
     logging.getLogger("outcomes").setLevel(os.environ.get("OUTCOMES_LOG_LEVEL", "INFO").upper())
+
+keep_freed_memory()  # once per server: a filter change reuses the pages the last one freed (analytics/memory.py)
 
 st.set_page_config(page_title="Toxin outcomes", page_icon=":material/monitoring:", layout="wide")
 

@@ -1,4 +1,5 @@
-"""analytics.memory: a command's freed columns go back to the machine (issue 12: `summary FILE` under 1 GB).
+"""analytics.memory: a command's freed columns go back to the machine (issue 12: `summary FILE` under 1 GB), and the
+dashboard's server keeps them for the next filter change (issue 12: a filter change at 10M sessions).
 
 Each check runs in a fresh process, since the allocators are set once per process."""
 from __future__ import annotations
@@ -61,3 +62,63 @@ def test_return_freed_memory_says_what_took_effect():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"arrow_system_pool": True,
                                                                  "glibc_mmap_threshold": True}
+
+
+# The dashboard's server the other way round: a freed 80 MB column (10M sessions' dates) stays in the process, and
+# the next column of that size is made in those pages, none new (glibc's default maps each such column afresh and
+# unmaps it when freed: the pages go and come back on every filter change).
+KEPT_FOR_NEXT = """
+import sys
+sys.path.insert(0, {root!r})
+import numpy as np
+from analytics.memory import keep_freed_memory
+took = keep_freed_memory() if sys.argv[1] == "keep" else None
+def resident_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+before = resident_mb()
+column = np.ones(10_000_000); del column
+after_free = resident_mb()
+column = np.ones(10_000_000)
+print(took, after_free - before, resident_mb() - after_free)
+"""
+
+
+def kept_for_next(mode: str, env: dict | None = None) -> tuple[str, float, float]:
+    code = KEPT_FOR_NEXT.format(root=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True,
+                          env=env)
+    took, kept, grown = done.stdout.strip().splitlines()[-1].split()
+    return took, float(kept), float(grown)
+
+
+@glibc
+def test_the_server_keeps_a_freed_column_for_the_next_one():
+    took, kept, grown = kept_for_next("keep")
+    assert took == "True"
+    assert kept > 70  # the freed 76 MB stayed in the process
+    assert grown < 2  # and the next column was made in them
+    took, kept, grown = kept_for_next("default")
+    assert kept < 2  # glibc's default hands the column back...
+    assert grown > 70  # ...and maps the next one afresh
+
+
+@glibc
+def test_the_server_can_be_told_to_hand_freed_memory_back(monkeypatch):
+    import os
+    env = {**os.environ, "OUTCOMES_KEEP_MEMORY": "0"}
+    took, kept, grown = kept_for_next("keep", env)
+    assert took == "False"
+    assert kept < 2 and grown > 70
+
+
+def test_the_dashboard_keeps_freed_memory_once_per_server(monkeypatch, tmp_path):
+    from analytics import memory
+    from tests.app_support import app
+
+    monkeypatch.setenv("OUTCOMES_DB", str(tmp_path / "empty.duckdb"))  # the sample, not a store
+    memory.keep_freed_memory.cache_clear()
+    at = app()
+    at.run()  # a rerun runs the script again, not the setting
+    info = memory.keep_freed_memory.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
