@@ -13,6 +13,9 @@ with no spinner left, any error element on the page, any JavaScript error. The s
 resident set sizes of the streamlit process and its children, sampled every 0.1 s; the peak is printed. Targets
 (issue 12, item 5): every page drawn within 6 s, server memory <= 4 GB, no error. Beside the ten, the same
 browser opens one visitor alone on the warm server (the peer), so the ratio says what the crowd costs.
+
+--peer: the same crowd opens bench/peer_page.py instead (ten tiles and one small plotly chart, no data, no
+computation): the floor ten browsers on this machine's cores set, whatever the dashboard does.
 """
 from __future__ import annotations
 
@@ -141,8 +144,9 @@ def report(name: str, runs: list[dict], peak: int, alone: float | None, server: 
         f"{r['server']:.2f}" for r in sorted(runs, key=lambda r: r["seconds"]))
           + f"; max {max(r['server'] for r in runs):.2f} s")
     done, bodies = server
-    print(f"  the server, from its log: every run ended {done:.2f} s after the visitors set off; page bodies "
-          + ", ".join(f"{b:.2f}" for b in sorted(bodies)) + " s")
+    if bodies:
+        print(f"  the server, from its log: every run ended {done:.2f} s after the visitors set off; page bodies "
+              + ", ".join(f"{b:.2f}" for b in sorted(bodies)) + " s")
     print(f"  boot (scripts fetched and compiled) max {max(r['boot'] for r in runs):.2f} s, drawing after the "
           f"last message max {max(r['drawing'] for r in runs):.2f} s (browser work: on this machine's 2 cores too)")
     print(f"  max {worst:.2f} s (target <= {PAGE_TARGET:g} s, ratio to target {worst / PAGE_TARGET:.2f})"
@@ -167,8 +171,12 @@ async def main_async(args) -> None:
         browser = await p.chromium.launch(executable_path=chromium, headless=True, args=LAUNCH_ARGS)
         try:
             for phase in ("cold", "warm"):
+                if args.peer and phase == "cold":
+                    continue  # the peer page has no data to read: warm and cold are alike
                 shutil.copyfile(args.db, db)  # the app writes audit rows into its store: never into the shared one
-                process, url = start_app(db, db.with_suffix(".log"), args.app.resolve() / "dashboard.py")
+                script = bench_first_page.ROOT / "bench" / "peer_page.py" if args.peer else \
+                    args.app.resolve() / "dashboard.py"
+                process, url = start_app(db, db.with_suffix(".log"), script)
                 try:
                     with MemoryWatch(process.pid) as memory:
                         alone = None
@@ -185,6 +193,11 @@ async def main_async(args) -> None:
         Path(str(db) + suffix).unlink(missing_ok=True)
     db.with_suffix(".log").unlink(missing_ok=True)
     print(f"store: {args.db} ({args.db.stat().st_size / 1e6:.0f} MB), {os.cpu_count()} cores")
+    if args.peer:
+        ok = report("Peer page (bench/peer_page.py, no data), warm server", *results["warm"])
+        print("\npeer page: " + ("within" if ok else "over") + " the dashboard's targets: the floor of "
+              f"{args.users} browsers on {os.cpu_count()} cores")
+        return
     ok = [report(f"{phase.capitalize()} server", *results[phase]) for phase in ("warm", "cold")]
     print("\nwarm: " + ("meets" if ok[0] else "misses") + " the targets; cold: " + ("meets" if ok[1] else "misses"))
 
@@ -197,6 +210,8 @@ def main() -> None:
                         help="the checkout whose dashboard.py is measured")
     parser.add_argument("--copy", type=Path, default=STORE.parent / "concurrent_store.duckdb",
                         help="where to copy it (deleted at the end)")
+    parser.add_argument("--peer", action="store_true",
+                        help="the crowd opens bench/peer_page.py (no data): the floor of the browsers alone")
     args = parser.parse_args()
     bench_first_page.APP = args.app.resolve()  # start_app runs the server in that checkout
     asyncio.run(main_async(args))
