@@ -48,6 +48,9 @@ case "${1:-}" in
     shift
     ensure_venv
     .venv/bin/python -m views.preflight "$@"  # refuses a misconfigured server (sign-in, roles, address) with why
+    # glibc keeps the memory a filter change frees for the next one (analytics/memory.py; OUTCOMES_KEEP_MEMORY=0: not)
+    tunables=$(.venv/bin/python -m analytics.memory)
+    if [ -n "$tunables" ]; then export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}$tunables"; fi
     exec .venv/bin/python -m streamlit run dashboard.py "$@"
     ;;
   test)

@@ -14,13 +14,20 @@ when the next one is made):
   columns stay in the process's heap.
 Nothing else changes: the same arrays, the same results.
 
-The dashboard's server is the other way round (keep_freed_memory). Every filter change makes and frees the same
-few columns of the selection (10M sessions: up to 80 MB each); glibc maps each one afresh and hands it back when
-freed, so the next change pays to have those pages found and zeroed again, and on a virtual machine that hands
-freed pages back to its host that is the larger part of the time. Served from the process's heap and kept there,
-the same 12 filter changes over 10M sessions took 12.3 s a pass instead of 21-27 s (system time 0.2 s instead of
-8-13 s, 1,700 page faults instead of 170,000), at a resident size that stays at the server's peak (4.24 GB
-against 3.51 GB between passes), and did not grow over five passes.
+The dashboard's server is the other way round (SERVER_TUNABLES, keep_freed_memory). Every filter change makes and
+frees the same few columns of the selection (10M sessions: up to 80 MB each); glibc maps each one afresh and hands
+it back when freed, so the next change pays to have those pages found and zeroed again, and on a virtual machine
+that hands freed pages back to its host that is the larger part of the time. Three settings keep them:
+- no block gets its own mapping (mmap_max=0): every block comes from the heap;
+- up to 2 GB free at the heap's top is kept (trim_threshold);
+- one heap for every thread (arena_max=1). Streamlit runs each rerun in a new thread; glibc gives a thread its own
+  arena of 64 MB heaps, which it unmaps as they empty whatever the other two settings say.
+In one process, 12 filter changes over 10M sessions, each in a new thread as Streamlit runs them: 11.7-11.9 s a
+pass with all three, 17.4 s with the first two, 21-27 s with none (system time 0.0 / 5.1 / 8-13 s; page faults
+300 / 130,000 / 170,000); the resident size stays at the server's peak (4.35 GB, against 3.51 GB between passes
+with none) and did not grow over five passes. A thread's arena is chosen when it first allocates, so arena_max
+works only from the process's start: `./run.sh app` sets SERVER_TUNABLES in GLIBC_TUNABLES; keep_freed_memory
+sets what can still be set once the server runs (for `streamlit run dashboard.py` without it).
 """
 from __future__ import annotations
 
@@ -34,8 +41,11 @@ import pyarrow as pa
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameters (malloc.h)
 M_MMAP_THRESHOLD = -3
 M_MMAP_MAX = -4
+M_ARENA_MAX = -8
 MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's own starting threshold, here fixed
 KEPT_TOP_BYTES = 2**31 - 1  # free memory at the top of the heap kept before any is handed back (mallopt takes an int)
+#: The server's glibc settings from its start (GLIBC_TUNABLES; run.sh sets exactly this, tests/test_memory.py checks).
+SERVER_TUNABLES = f"glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold={KEPT_TOP_BYTES}"
 
 
 def _mallopt(*settings: tuple[int, int]) -> bool:
@@ -61,10 +71,20 @@ def return_freed_memory() -> dict[str, bool]:
 
 @functools.cache  # once per process: the dashboard's script runs again on every rerun
 def keep_freed_memory() -> bool:
-    """For the dashboard's server: glibc serves every block from the process's heap (no block gets its own mapping)
-    and keeps up to 2 GB free at its top, so a freed column's pages serve the next filter change. Call it once,
-    early; True when it took effect. OUTCOMES_KEEP_MEMORY=0 leaves glibc's defaults (the server then hands freed
-    columns back, smaller between visits, slower on big data)."""
-    if os.environ.get("OUTCOMES_KEEP_MEMORY", "1").strip() == "0":
+    """For the dashboard's server, what of SERVER_TUNABLES can be set while it runs: glibc serves every block from
+    the heap, keeps up to 2 GB free at its top, and makes no arena for a thread that has none yet (threads that
+    have one keep it: hence GLIBC_TUNABLES from the start, as run.sh does). Call it once, early; True when it took
+    effect. OUTCOMES_KEEP_MEMORY=0 leaves glibc's defaults (the server then hands freed columns back: smaller
+    between visits, slower on big data; run.sh then sets no GLIBC_TUNABLES either)."""
+    if not keeps_memory():
         return False
-    return _mallopt((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, KEPT_TOP_BYTES))
+    return _mallopt((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, KEPT_TOP_BYTES), (M_ARENA_MAX, 1))
+
+
+def keeps_memory() -> bool:
+    """Whether the server keeps freed memory (OUTCOMES_KEEP_MEMORY is not 0)."""
+    return os.environ.get("OUTCOMES_KEEP_MEMORY", "1").strip() != "0"
+
+
+if __name__ == "__main__":  # `python -m analytics.memory`: the GLIBC_TUNABLES a server starts with (none: opted out)
+    print(SERVER_TUNABLES if keeps_memory() else "")

@@ -31,6 +31,9 @@ from pathlib import Path
 
 from common import ROOT, ensure_big_file
 
+sys.path.insert(0, str(ROOT))
+from analytics.memory import SERVER_TUNABLES  # noqa: E402 - the server's glibc settings, as run.sh sets them
+
 FIRST_RENDER_TARGET = 3.0
 FILTER_TARGET = 1.0
 CHARTS = 1  # the Overview opens on its Headline tab: the KPI tiles and the p-chart
@@ -66,6 +69,8 @@ def start_app(env_extra: dict[str, str]) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("OUTCOMES_DATA_FILE", "OUTCOMES_DB")}
     env.update(env_extra)
+    if env.get("OUTCOMES_KEEP_MEMORY", "1") != "0":  # as `./run.sh app` starts it (analytics/memory.py)
+        env["GLIBC_TUNABLES"] = SERVER_TUNABLES
     log = open(ROOT / "bench" / "data" / "streamlit_bench.log", "w")  # noqa: SIM115 - lives as long as the server
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),

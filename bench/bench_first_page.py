@@ -35,6 +35,9 @@ from pathlib import Path
 
 from common import ROOT
 
+sys.path.insert(0, str(ROOT))
+from analytics.memory import SERVER_TUNABLES  # noqa: E402 - the server's glibc settings, as run.sh sets them
+
 COLD_TARGET = 4.0
 WARM_TARGET = 2.0
 CHARTS = 1  # the Headline tab: the p-chart (the other tabs are computed and drawn when opened)
@@ -104,6 +107,8 @@ def start_app(db: Path, log_path: Path, script: Path = ROOT / "dashboard.py") ->
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("OUTCOMES_DATA_FILE", "OUTCOMES_DB")}
     env.update({"OUTCOMES_DB": str(db), "OUTCOMES_LOG_LEVEL": "DEBUG"})
+    if env.get("OUTCOMES_KEEP_MEMORY", "1") != "0":  # as `./run.sh app` starts it (analytics/memory.py)
+        env["GLIBC_TUNABLES"] = SERVER_TUNABLES
     log = open(log_path, "w")  # noqa: SIM115 - lives as long as the server
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),

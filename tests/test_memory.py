@@ -122,3 +122,62 @@ def test_the_dashboard_keeps_freed_memory_once_per_server(monkeypatch, tmp_path)
     at.run()  # a rerun runs the script again, not the setting
     info = memory.keep_freed_memory.cache_info()
     assert (info.misses, info.hits) == (1, 1)
+
+
+# Streamlit runs each rerun in a new thread. Three 40 MB columns made and freed by one thread, then three made by the
+# next: with the server's settings from the start (GLIBC_TUNABLES, as run.sh sets them) the next are made in the
+# freed pages. With glibc's defaults each was a mapping of its own, handed back when freed; with every setting but
+# arena_max=1 the first thread's arena made 64 MB heaps for them and unmapped them as they emptied. Both times the
+# next thread's columns are made in fresh pages.
+NEXT_THREAD = """
+import threading
+import numpy as np
+def resident_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+def make_and_free():
+    columns = [np.ones(5_000_000) for _ in range(3)]; del columns
+def make_and_measure(out):
+    before = resident_mb()
+    columns = [np.ones(5_000_000) for _ in range(3)]
+    out.append(resident_mb() - before)
+for target in (make_and_free,):
+    thread = threading.Thread(target=target); thread.start(); thread.join()
+grown = []
+thread = threading.Thread(target=make_and_measure, args=(grown,)); thread.start(); thread.join()
+print(grown[0])
+"""
+
+
+def grown_in_next_thread(tunables: str | None) -> float:
+    import os
+    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+    if tunables:
+        env["GLIBC_TUNABLES"] = tunables
+    done = subprocess.run([sys.executable, "-c", NEXT_THREAD], capture_output=True, text=True, check=True, env=env)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+@glibc
+def test_the_servers_tunables_let_the_next_rerun_thread_reuse_freed_pages():
+    from analytics.memory import SERVER_TUNABLES
+    assert grown_in_next_thread(SERVER_TUNABLES) < 2
+    assert grown_in_next_thread(None) > 100  # glibc's defaults: 114 MB of fresh pages
+    without_one_arena = SERVER_TUNABLES.replace("glibc.malloc.arena_max=1:", "")
+    assert without_one_arena != SERVER_TUNABLES
+    assert grown_in_next_thread(without_one_arena) > 60  # 76 MB: two of the thread's heaps went
+
+
+def test_run_sh_starts_the_server_with_those_tunables_unless_told_not_to():
+    import os
+    from analytics.memory import SERVER_TUNABLES
+    printed = subprocess.run([sys.executable, "-m", "analytics.memory"], capture_output=True, text=True,
+                             check=True, cwd=ROOT).stdout.strip()
+    assert printed == SERVER_TUNABLES
+    opted_out = subprocess.run([sys.executable, "-m", "analytics.memory"], capture_output=True, text=True,
+                               check=True, cwd=ROOT, env={**os.environ, "OUTCOMES_KEEP_MEMORY": "0"}).stdout
+    assert opted_out.strip() == ""
+    app_branch = (ROOT / "run.sh").read_text().split("  app)")[1].split(";;")[0]
+    assert 'tunables=$(.venv/bin/python -m analytics.memory)' in app_branch
+    assert 'export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}$tunables"' in app_branch
+    assert app_branch.index("GLIBC_TUNABLES") < app_branch.index("streamlit run")

@@ -33,6 +33,15 @@ _PRELOADED: set = set()  # and those read (a later visit starts no thread: the c
 _PRELOADING_LOCK = threading.Lock()
 
 
+def _timed(name: str, func: Callable, *args):
+    """func(*args), its time in the debug log (OUTCOMES_LOG_LEVEL=DEBUG): what a worker thread spent on it."""
+    started = time.perf_counter()
+    try:
+        return func(*args)
+    finally:
+        LOG.debug("ahead: %s: %.3f s", name, time.perf_counter() - started)
+
+
 @dataclass
 class Context:
     """The data, settings and selection in force for this run of a page."""
@@ -196,7 +205,7 @@ class Context:
         it runs outside the page's Streamlit context, on inputs this thread made."""
         key = self._key(name, scope, extra)
         if key not in self.ahead:
-            self.ahead[key] = _AHEAD.submit(func, *args)
+            self.ahead[key] = _AHEAD.submit(_timed, name, func, *args)
 
     def followup_lag(self) -> int:
         """How long follow-ups take here (days), over the whole data: kept in the store for the default settings
