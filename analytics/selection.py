@@ -82,14 +82,27 @@ def value_mask(frame: pd.DataFrame, values: tuple) -> np.ndarray:
     for column, chosen in values:
         if chosen and column in frame.columns:
             series = frame[column]
-            if isinstance(series.dtype, pd.CategoricalDtype):  # by code: a lookup per row, no text compared
+            if isinstance(series.dtype, pd.CategoricalDtype):  # by code: no text compared
                 wanted = series.cat.categories.get_indexer(pd.Index(list(chosen), dtype=series.cat.categories.dtype))
-                chosen_code = np.zeros(len(series.cat.categories) + 1, dtype=bool)
-                chosen_code[wanted[wanted >= 0] + 1] = True  # position 0: a blank cell (code -1), never chosen
-                keep &= chosen_code[series.cat.codes.to_numpy().astype(np.int64) + 1]
+                keep &= _has_code(series.cat.codes.to_numpy(), np.unique(wanted[wanted >= 0]),
+                                  len(series.cat.categories))
             else:
                 keep &= series.isin(list(chosen)).to_numpy(dtype=bool, na_value=False)
     return keep
+
+
+def _has_code(codes: np.ndarray, wanted: np.ndarray, n_codes: int) -> np.ndarray:
+    """True where a categorical's code (one of n_codes, or -1 for a blank cell: never) is one of `wanted`. A few are
+    compared one by one in the codes' own small type (10M sessions: 3 ms a code); more by a lookup table, which
+    first widens every code (35 ms)."""
+    if len(wanted) <= 4:
+        found = np.zeros(len(codes), dtype=bool)
+        for code in wanted:
+            found |= codes == code
+        return found
+    chosen_code = np.zeros(n_codes + 1, dtype=bool)
+    chosen_code[wanted + 1] = True  # position 0: a blank cell (code -1), never chosen
+    return chosen_code[codes.astype(np.intp) + 1]
 
 
 def period_mask(frame: pd.DataFrame, start: date | None, end: date | None) -> np.ndarray:

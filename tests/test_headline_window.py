@@ -273,6 +273,28 @@ def test_choosing_values_of_coded_and_of_text_columns_keeps_the_same_rows():
     assert value_mask(coded, by_values(site=["North"], product=["A"])).tolist() == [True, False, False, False, False]
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_coded_choices_match_the_text_ones_by_equality_and_by_lookup(seed):
+    """value_mask of a categorical compares up to 4 chosen codes one by one and more by a lookup table: both give
+    the rows the text gives (blank cells never chosen, values the data lacks choose nothing), over 1-300 values
+    stored as int8 or int16 codes."""
+    from analytics.selection import value_mask
+
+    rng = np.random.default_rng(seed)
+    n_values = int(rng.choice([1, 3, 6, 130, 300]))
+    names = np.array([f"S{i:03d}" for i in range(n_values)], dtype=object)
+    cells = names[rng.integers(0, n_values, 5_000)]
+    cells[rng.random(5_000) < 0.1] = None
+    frame = pd.DataFrame({"site": pd.Series(cells, dtype="str")})
+    coded = frame.astype("category")
+    assert coded["site"].cat.codes.dtype == (np.int8 if n_values < 127 else np.int16)
+    for size in (1, 2, 4, 5, 9):
+        chosen = list(rng.choice(names, size=min(size, n_values), replace=False)) + ["not in the data"]
+        values = by_values(site=chosen)
+        expected = frame["site"].isin(chosen).to_numpy()
+        assert value_mask(coded, values).tolist() == expected.tolist() == value_mask(frame, values).tolist()
+
+
 def test_flagged_patients_remembered_for_the_same_codes_are_never_those_of_another_flags_table():
     """_flagged remembers which codes are flagged for the last (categories, flags table) pair: a second table
     over the same codes (other settings, another import) gets its own answer, and so does the first again."""
