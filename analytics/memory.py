@@ -23,9 +23,9 @@ that hands freed pages back to its host that is the larger part of the time. Thr
 - one heap for every thread (arena_max=1). Streamlit runs each rerun in a new thread; glibc gives a thread its own
   arena of 64 MB heaps, which it unmaps as they empty whatever the other two settings say.
 In one process, 12 filter changes over 10M sessions, each in a new thread as Streamlit runs them: 11.7-11.9 s a
-pass with all three, 17.4 s with the first two, 21-27 s with none (system time 0.0 / 5.1 / 8-13 s; page faults
-300 / 130,000 / 170,000); the resident size stays at the server's peak (4.35 GB, against 3.51 GB between passes
-with none) and did not grow over five passes. A thread's arena is chosen when it first allocates, so arena_max
+pass with all three, 17.4 s with the first two (system time 0.0 / 5.1 s; page faults 300 / 130,000); in one
+thread with none, 21-27 s (8-13 s; 170,000). The resident size stays at the server's peak (4.35 GB, against
+3.51 GB between passes with none) and did not grow over five passes. A thread's arena is chosen when it first allocates, so arena_max
 works only from the process's start: `./run.sh app` sets SERVER_TUNABLES in GLIBC_TUNABLES; keep_freed_memory
 sets what can still be set once the server runs (for `streamlit run dashboard.py` without it).
 """
