@@ -14,6 +14,13 @@ when the next one is made):
   columns stay in the process's heap.
 Nothing else changes: the same arrays, the same results.
 
+Both kinds of process also stop numpy asking the kernel for huge pages (no_huge_pages). Numpy marks every array of
+4 MB or more for transparent huge pages, so each first touch of one makes the kernel find, zero and map 2 MB at
+once; on a virtual machine whose host backs its memory only when touched, that was most of the time of big work
+here: `summary FILE` of 1.27M sessions took 9.4-9.6 s with them and 4.45 s without (system time 6.2-6.4 s against
+1.7 s; the same 0.97 GB peak), and the first filter change at 10M sessions 5.2-5.4 s against 1.07 s (system time
+4.1-5.1 s against 0.2 s). NUMPY_MADVISE_HUGEPAGE in the environment, numpy's own setting, is left to decide.
+
 The dashboard's server is the other way round (SERVER_TUNABLES, keep_freed_memory). Every filter change makes and
 frees the same few columns of the selection (10M sessions: up to 80 MB each); glibc maps each one afresh and hands
 it back when freed, so the next change pays to have those pages found and zeroed again, and on a virtual machine
@@ -61,12 +68,27 @@ def _mallopt(*settings: tuple[int, int]) -> bool:
 
 
 def return_freed_memory() -> dict[str, bool]:
-    """Set both allocators for a process that reads big files (call it first thing). Returns which took effect:
-    {"arrow_system_pool": ..., "glibc_mmap_threshold": ...} (the latter False off Linux/glibc, where the
-    platform's allocator already returns big blocks)."""
+    """Set the allocators for a process that reads big files (call it first thing). Returns which took effect:
+    {"arrow_system_pool": ..., "glibc_mmap_threshold": ..., "numpy_huge_pages_off": ...} (the second False off
+    Linux/glibc, where the platform's allocator already returns big blocks)."""
     pa.set_memory_pool(pa.system_memory_pool())
     fixed = _mallopt((M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
-    return {"arrow_system_pool": pa.default_memory_pool().backend_name == "system", "glibc_mmap_threshold": fixed}
+    return {"arrow_system_pool": pa.default_memory_pool().backend_name == "system", "glibc_mmap_threshold": fixed,
+            "numpy_huge_pages_off": no_huge_pages()}
+
+
+def no_huge_pages() -> bool:
+    """Numpy stops marking its big arrays for transparent huge pages (see above); True when it took effect. Not when
+    NUMPY_MADVISE_HUGEPAGE is set (the operator chose), nor where numpy has no such switch."""
+    if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
+        return False
+    from numpy._core import multiarray
+
+    switch = getattr(multiarray, "_set_madvise_hugepage", None)
+    if switch is None:
+        return False
+    switch(False)
+    return not multiarray._get_madvise_hugepage()
 
 
 @functools.cache  # once per process: the dashboard's script runs again on every rerun
@@ -76,6 +98,7 @@ def keep_freed_memory() -> bool:
     have one keep it: hence GLIBC_TUNABLES from the start, as run.sh does). Call it once, early; True when it took
     effect. OUTCOMES_KEEP_MEMORY=0 leaves glibc's defaults (the server then hands freed columns back: smaller
     between visits, slower on big data; run.sh then sets no GLIBC_TUNABLES either)."""
+    no_huge_pages()  # whether or not it keeps memory
     if not keeps_memory():
         return False
     return _mallopt((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, KEPT_TOP_BYTES), (M_ARENA_MAX, 1))

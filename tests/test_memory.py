@@ -59,9 +59,11 @@ def test_the_command_line_sets_both_allocators_before_reading():
 def test_return_freed_memory_says_what_took_effect():
     code = (f"import sys, json\nsys.path.insert(0, {str(ROOT)!r})\nfrom analytics.memory import "
             "return_freed_memory\nprint(json.dumps(return_freed_memory()))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env=_without_numpy_switch())
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"arrow_system_pool": True,
-                                                                 "glibc_mmap_threshold": True}
+                                                                 "glibc_mmap_threshold": True,
+                                                                 "numpy_huge_pages_off": True}
 
 
 # The dashboard's server the other way round: a freed 80 MB column (10M sessions' dates) stays in the process, and
@@ -181,3 +183,67 @@ def test_run_sh_starts_the_server_with_those_tunables_unless_told_not_to():
     assert 'tunables=$(.venv/bin/python -m analytics.memory)' in app_branch
     assert 'export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}$tunables"' in app_branch
     assert app_branch.index("GLIBC_TUNABLES") < app_branch.index("streamlit run")
+
+
+
+def _without_numpy_switch(**extra: str) -> dict:
+    import os
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    return {**env, **extra}
+
+
+# A 64 MB array's huge pages (AnonHugePages of the process): numpy asks for them on every array of 4 MB or more;
+# after no_huge_pages it does not, and the kernel (in its "madvise" mode, this machine's and Debian's default) gives
+# none. Each huge page is 2 MB found, zeroed and mapped at once: on a VM that backs memory when touched, the cost of
+# big work here (docstring of analytics.memory).
+HUGE_PAGES = """
+import sys
+sys.path.insert(0, {root!r})
+import numpy as np
+from analytics.memory import no_huge_pages
+took = no_huge_pages() if sys.argv[1] == "off" else None
+def huge_kb():
+    with open("/proc/self/smaps_rollup") as f:
+        return sum(int(line.split()[1]) for line in f if line.startswith("AnonHugePages:"))
+before = huge_kb()
+column = np.ones(8_000_000)
+print(took, huge_kb() - before)
+"""
+
+
+def huge_pages_of_a_column(mode: str, env: dict) -> tuple[str, int]:
+    done = subprocess.run([sys.executable, "-c", HUGE_PAGES.format(root=str(ROOT)), mode], capture_output=True,
+                          text=True, check=True, env=env)
+    took, kb = done.stdout.strip().splitlines()[-1].split()
+    return took, int(kb)
+
+
+def _thp_mode() -> str:
+    path = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    text = path.read_text() if path.exists() else ""
+    return text[text.find("[") + 1:text.find("]")] if "[" in text else ""
+
+
+@pytest.mark.skipif(_thp_mode() != "madvise" or not Path("/proc/self/smaps_rollup").exists(),
+                    reason="transparent huge pages on request (the kernel's 'madvise' mode) and /proc")
+def test_numpy_asks_for_no_huge_pages_after_no_huge_pages():
+    assert huge_pages_of_a_column("off", _without_numpy_switch()) == ("True", 0)
+    took, kb = huge_pages_of_a_column("default", _without_numpy_switch())
+    assert kb >= 2048  # numpy's default: huge pages for the 64 MB column
+    took, kb = huge_pages_of_a_column("off", _without_numpy_switch(NUMPY_MADVISE_HUGEPAGE="1"))
+    assert took == "False" and kb >= 2048  # the operator's own choice stands
+
+
+def test_the_command_line_and_the_server_both_turn_numpy_huge_pages_off():
+    code = ("import runpy, sys, json\nsys.argv = ['analytics', '--help']\n"
+            "try:\n    runpy.run_module('analytics', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "from numpy._core.multiarray import _get_madvise_hugepage\nprint(json.dumps(_get_madvise_hugepage()))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                          env=_without_numpy_switch())
+    assert json.loads(done.stdout.strip().splitlines()[-1]) is False
+    server = ("import json\nfrom analytics.memory import keep_freed_memory\nkeep_freed_memory()\n"
+              "from numpy._core.multiarray import _get_madvise_hugepage\nprint(json.dumps(_get_madvise_hugepage()))")
+    for keep in ("1", "0"):  # whether or not the server keeps freed memory
+        done = subprocess.run([sys.executable, "-c", server], capture_output=True, text=True, check=True, cwd=ROOT,
+                              env=_without_numpy_switch(OUTCOMES_KEEP_MEMORY=keep))
+        assert json.loads(done.stdout.strip().splitlines()[-1]) is False
